@@ -1,0 +1,130 @@
+#include "engine/autograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/ops.h"
+
+namespace ember {
+namespace {
+
+thread_local bool t_grad_enabled = true;
+std::atomic<uint64_t> g_next_sequence{0};
+
+}  // namespace
+
+Node::Node(std::string name, std::vector<Tensor> inputs, BackwardFn fn)
+    : name_(std::move(name)), inputs_(std::move(inputs)), fn_(std::move(fn)), sequence_(g_next_sequence++) {}
+
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& out, const char* name, std::vector<Tensor> inputs, BackwardFn fn) {
+  // Inputs that need no gradient are kept as undefined tensors so positions still match fn's results.
+  for (Tensor& t : inputs)
+    if (t.defined() && !t.requires_grad()) t = Tensor();
+  auto node = std::make_shared<Node>(name, std::move(inputs), std::move(fn));
+  node->output_shape = out.shape();
+  node->output_dtype = out.dtype();
+  out.impl().grad_fn = std::move(node);
+  out.impl().requires_grad = true;
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_output) {
+  EMBER_CHECK(root.requires_grad(), "backward: tensor ", root.describe(), " does not require grad");
+  EMBER_CHECK(grad_output.shape() == root.shape(), "backward: gradient ", grad_output.describe(), " for ",
+              root.describe());
+  NoGradGuard no_grad;
+
+  // Leaves are the roots' own impl when the root is a leaf.
+  if (root.is_leaf()) {
+    TensorImpl& leaf = root.impl();
+    Tensor g = leaf.grad ? add(Tensor(leaf.grad), grad_output) : grad_output.detach();
+    leaf.grad = g.impl_ptr();
+    for (auto& hook : leaf.grad_ready_hooks) hook(root);
+    return;
+  }
+
+  // Discover the graph: every node reachable from the root, and how many edges reach each leaf.
+  std::vector<Node*> nodes;
+  std::unordered_set<Node*> seen;
+  std::unordered_map<TensorImpl*, int> leaf_pending;
+  std::vector<Node*> stack{root.grad_fn().get()};
+  seen.insert(stack.back());
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    nodes.push_back(n);
+    for (const Tensor& in : n->inputs()) {
+      if (!in.defined()) continue;
+      if (in.is_leaf()) {
+        ++leaf_pending[&in.impl()];
+      } else if (seen.insert(in.grad_fn().get()).second) {
+        stack.push_back(in.grad_fn().get());
+      }
+    }
+  }
+  // Later-created nodes first: a node's output is only consumed by nodes created after it.
+  std::sort(nodes.begin(), nodes.end(), [](Node* a, Node* b) { return a->sequence() > b->sequence(); });
+
+  std::unordered_map<Node*, Tensor> pending_grad;
+  pending_grad[root.grad_fn().get()] = grad_output.detach();
+
+  for (Node* n : nodes) {
+    auto it = pending_grad.find(n);
+    if (it == pending_grad.end()) continue;  // no gradient flowed here (e.g. all paths were cut)
+    Tensor g = std::move(it->second);
+    pending_grad.erase(it);
+
+    std::vector<Tensor> grads = n->apply(g);
+    EMBER_CHECK(grads.size() == n->inputs().size(), "backward of ", n->name(), ": returned ", grads.size(),
+                " gradients for ", n->inputs().size(), " inputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const Tensor& in = n->inputs()[i];
+      if (!in.defined()) continue;
+      Tensor gi = grads[i];
+      if (gi.defined()) {
+        EMBER_CHECK(gi.shape() == in.shape(), "backward of ", n->name(), ": gradient ", gi.describe(),
+                    " for input ", i, " of shape ", shape_str(in.shape()));
+        if (gi.dtype() != in.dtype()) gi = gi.to(in.dtype());
+      }
+      if (in.is_leaf()) {
+        TensorImpl& leaf = in.impl();
+        if (gi.defined()) {
+          // A fresh tensor for the first contribution: the gradient must not alias other tensors.
+          Tensor acc = leaf.grad ? add(Tensor(leaf.grad), gi) : gi.contiguous().clone();
+          leaf.grad = acc.impl_ptr();
+        }
+        if (--leaf_pending[&leaf] == 0 && leaf.grad)
+          for (auto& hook : leaf.grad_ready_hooks) hook(in);
+      } else if (gi.defined()) {
+        Node* next = in.grad_fn().get();
+        auto slot = pending_grad.find(next);
+        if (slot == pending_grad.end()) {
+          pending_grad.emplace(next, gi);
+        } else {
+          slot->second = add(slot->second, gi);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ember

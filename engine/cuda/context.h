@@ -1,0 +1,22 @@
+// The CUDA execution context of the engine: the compute stream ops launch on, and error checking that names
+// the call, the file:line and the library's message. Included only in CUDA builds.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "engine/error.h"
+
+namespace ember::cuda {
+
+// The one compute stream per device (architecture.md: ordering between streams by events only).
+cudaStream_t current_stream();
+// Makes `device` current for this thread (ops run on the tensor's device).
+void set_device(int device);
+
+}  // namespace ember::cuda
+
+#define EMBER_CUDA_CHECK(call)                                                                        \
+  do {                                                                                                \
+    cudaError_t ember_err_ = (call);                                                                  \
+    if (ember_err_ != cudaSuccess)                                                                    \
+      EMBER_FAIL(#call, " failed at ", __FILE__, ":", __LINE__, ": ", cudaGetErrorString(ember_err_)); \
+  } while (0)

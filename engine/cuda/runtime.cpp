@@ -1,0 +1,101 @@
+// CUDA runtime layer: device discovery, the compute stream, the allocator registration and copies.
+#include <cuda_runtime.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "engine/cuda/allocator.h"
+#include "engine/cuda/context.h"
+#include "engine/cuda_backend.h"
+#include "engine/dispatch.h"
+#include "kernels/cuda/copy.h"
+
+namespace ember::cuda {
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+
+bool available() {
+  static const bool ok = [] {
+    if (device_count() == 0) return false;
+    register_allocator(DeviceKind::cuda, &caching_allocator());
+    return true;
+  }();
+  return ok;
+}
+
+void set_device(int device) { EMBER_CUDA_CHECK(cudaSetDevice(device)); }
+
+cudaStream_t current_stream() {
+  static cudaStream_t stream = [] {
+    EMBER_CHECK(available(), "CUDA requested, but no usable GPU was found");
+    cudaStream_t s;
+    EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }();
+  return stream;
+}
+
+namespace {
+
+// Host<->device copies go through a contiguous staging tensor of the destination dtype on the host.
+void copy_across(const Tensor& src, const Tensor& dst) {
+  if (src.device().is_cuda()) {
+    Tensor staged = Tensor::empty(src.shape(), src.dtype(), src.device());
+    copy(src, staged);  // make contiguous on the device
+    Tensor host = Tensor::empty(src.shape(), src.dtype());
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), staged.raw_data(), host.numel() * dtype_size(host.dtype()),
+                                     cudaMemcpyDeviceToHost, current_stream()));
+    EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+    const_cast<Tensor&>(dst).copy_(host);
+  } else {
+    Tensor host = Tensor::empty(src.shape(), dst.dtype());
+    host.copy_(src);
+    Tensor staged = Tensor::empty(src.shape(), dst.dtype(), dst.device());
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(staged.raw_data(), host.raw_data(), host.numel() * dtype_size(host.dtype()),
+                                     cudaMemcpyHostToDevice, current_stream()));
+    // The host buffer must live until the copy has run.
+    EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+    copy(staged, dst);
+  }
+}
+
+}  // namespace
+
+void copy(const Tensor& src, const Tensor& dst) {
+  EMBER_CHECK(src.shape() == dst.shape(), "copy: ", src.describe(), " into ", dst.describe());
+  if (src.device().is_cuda() != dst.device().is_cuda()) {
+    copy_across(src, dst);
+    return;
+  }
+  EMBER_CHECK(src.device() == dst.device(), "copy: between two GPUs (", src.describe(), " -> ", dst.describe(),
+              ") goes through the host; not supported");
+  if (src.numel() == 0) return;
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), src.numel() * dtype_size(src.dtype()),
+                                     cudaMemcpyDeviceToDevice, current_stream()));
+    return;
+  }
+  kernels::cuda::StridedLayout in{}, out{};
+  in.ndim = out.ndim = static_cast<int>(src.dim());
+  for (int d = 0; d < in.ndim; ++d) {
+    in.shape[d] = out.shape[d] = src.shape()[d];
+    in.strides[d] = src.strides()[d];
+    out.strides[d] = dst.strides()[d];
+  }
+  kernels::cuda::strided_copy(src.raw_data(), static_cast<int>(src.dtype()), in, dst.raw_data(),
+                              static_cast<int>(dst.dtype()), out, src.numel(), current_stream());
+}
+
+void fill(const Tensor& dst, double value) {
+  Tensor host = Tensor::full(dst.shape(), value, dst.dtype());
+  copy(host, dst);
+}
+
+}  // namespace ember::cuda

@@ -1,0 +1,21 @@
+// What the engine core needs from the CUDA runtime layer (engine/cuda/). Only declared when ember is built
+// with CUDA (EMBER_WITH_CUDA); the CPU-only build reports a clear error where a CUDA tensor is asked for.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/tensor.h"
+
+namespace ember::cuda {
+
+// True when the CUDA backend is compiled in AND a device is usable (driver present, at least one GPU).
+bool available();
+int device_count();
+
+#ifdef EMBER_WITH_CUDA
+// dst <- src for any layouts/dtypes on one CUDA device, or between host and device (converted as needed).
+void copy(const Tensor& src, const Tensor& dst);
+void fill(const Tensor& dst, double value);
+#endif
+
+}  // namespace ember::cuda

@@ -1,0 +1,9 @@
+// CPU-only builds: the CUDA queries answer "not available" (engine/cuda/runtime.cpp replaces this file).
+#ifndef EMBER_WITH_CUDA
+#include "engine/cuda_backend.h"
+
+namespace ember::cuda {
+bool available() { return false; }
+int device_count() { return 0; }
+}  // namespace ember::cuda
+#endif

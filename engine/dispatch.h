@@ -1,0 +1,47 @@
+// Dtype dispatch for engine code: runs `__VA_ARGS__` with `scalar_t` bound to the C++ type of `dtype`.
+//   EMBER_DISPATCH_FLOAT(x.dtype(), "relu", { kernels::cpu::relu(x.data<scalar_t>(), ...); });
+#pragma once
+#include "engine/dtype.h"
+#include "engine/error.h"
+
+namespace ember {
+// Converts between any two element types, through float for bf16.
+template <class D, class S>
+inline D convert_value(S v) {
+  if constexpr (std::is_same_v<D, bf16>) {
+    if constexpr (std::is_same_v<S, bf16>) return v;
+    else return bf16(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<S, bf16>) {
+    return static_cast<D>(static_cast<float>(v));
+  } else {
+    return static_cast<D>(v);
+  }
+}
+}  // namespace ember
+
+#define EMBER_DISPATCH_CASE(enum_value, type, ...) \
+  case ::ember::DType::enum_value: {               \
+    using scalar_t = type;                         \
+    __VA_ARGS__;                                   \
+    break;                                         \
+  }
+
+// f32 and f64: the dtypes every floating op computes in.
+#define EMBER_DISPATCH_FLOAT(dtype, opname, ...)                                                         \
+  switch (dtype) {                                                                                       \
+    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)                                                         \
+    EMBER_DISPATCH_CASE(f64, double, __VA_ARGS__)                                                        \
+    default:                                                                                             \
+      EMBER_FAIL(opname, ": dtype ", ::ember::dtype_name(dtype), " not supported (use f32 or f64)");    \
+  }
+
+#define EMBER_DISPATCH_ALL(dtype, opname, ...)                          \
+  switch (dtype) {                                                      \
+    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)                        \
+    EMBER_DISPATCH_CASE(f64, double, __VA_ARGS__)                       \
+    EMBER_DISPATCH_CASE(bf16, ::ember::bf16, __VA_ARGS__)               \
+    EMBER_DISPATCH_CASE(i64, int64_t, __VA_ARGS__)                      \
+    EMBER_DISPATCH_CASE(i32, int32_t, __VA_ARGS__)                      \
+    EMBER_DISPATCH_CASE(u8, uint8_t, __VA_ARGS__)                       \
+    default: EMBER_FAIL(opname, ": unknown dtype");                     \
+  }

@@ -1,0 +1,113 @@
+// Every differentiable op of the engine. Each checks its arguments (messages name the op, shapes and
+// dtypes), dispatches to the CPU or CUDA kernel in kernels/ by device, and records its backward.
+// Floating ops run in f32 or f64 (f64 is for gradient checks on CPU); bf16 tensors must be converted first.
+// Binary elementwise ops broadcast with NumPy rules.
+#pragma once
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "engine/random.h"
+#include "engine/tensor.h"
+
+namespace ember {
+
+// ---- elementwise (engine/ops_elementwise.cpp) -------------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add_scalar(const Tensor& a, double b);
+Tensor mul_scalar(const Tensor& a, double b);
+Tensor neg(const Tensor& a);
+Tensor pow_scalar(const Tensor& a, double exponent);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor abs(const Tensor& a);
+Tensor clamp(const Tensor& a, double lo, double hi);
+Tensor relu(const Tensor& a);
+Tensor gelu(const Tensor& a);  // exact: 0.5 x (1 + erf(x / sqrt 2))
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+// cond is u8 (non-zero = take a); a, b and cond broadcast together.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
+// Comparisons give u8 tensors and no gradient.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+
+// ---- reductions (engine/ops_reduce.cpp). dims empty = all dims; negative dims count from the end. ------
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor var(const Tensor& a, const std::vector<int64_t>& dims = {}, bool unbiased = true, bool keepdim = false);
+std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim = false);  // values, i64 indices
+Tensor max(const Tensor& a);                                                         // over everything
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);                   // i64, no grad
+// Sums a broadcast result back to `shape` (the backward of broadcasting).
+Tensor sum_to(const Tensor& a, const Shape& shape);
+
+// ---- linear algebra (engine/ops_linalg.cpp) -----------------------------------------------------------
+// 2-D x 2-D, or batched: leading dims broadcast, e.g. [B, H, N, D] x [B, H, D, M].
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x [..., in], weight [out, in], bias [out] or undefined -> [..., out]
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// ---- convolution and pooling (engine/ops_conv.cpp), NCHW ---------------------------------------------
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+};
+// x [N, C, H, W], weight [O, C, kH, kW], bias [O] or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params);
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);
+Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);  // counts padding
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
+
+// ---- normalisation (engine/ops_norm.cpp) -------------------------------------------------------------
+// x [N, C, ...]. Training: normalise with batch mean and biased variance over all dims but C and update
+// running_mean/var in place (momentum, unbiased variance), as in the spec. Eval: use the running stats.
+// weight/bias may be undefined (no affine); running stats may be undefined in training (not tracked).
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// Over the last dimension; weight/bias [D] or undefined.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+
+// ---- softmax and losses (engine/ops_loss.cpp) -----------------------------------------------------------
+Tensor softmax(const Tensor& x, int64_t dim = -1);
+Tensor log_softmax(const Tensor& x, int64_t dim = -1);
+enum class Reduction { mean, sum, none };
+struct CrossEntropyOptions {
+  Reduction reduction = Reduction::mean;
+  double label_smoothing = 0.0;
+  Tensor class_weights;  // [C] or undefined; with mean reduction divides by the summed target weights
+};
+// logits [N, C] floating, targets [N] i64 in [0, C) (out of range is an error, never ignored).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options = {});
+// Focal loss (Lin et al. 2017): -alpha_t (1 - p_t)^gamma log p_t; alpha = class_weights or 1.
+Tensor focal_loss(const Tensor& logits, const Tensor& targets, double gamma = 2.0,
+                  const CrossEntropyOptions& options = {});
+
+// ---- randomness-driven (engine/ops_random.cpp) ---------------------------------------------------------
+// Inverted dropout; the mask comes from Philox keyed by `gen` (so CPU and CUDA draw the same mask).
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+
+// ---- shape ops (engine/ops_shape.cpp) ----------------------------------------------------------------
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
+Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);  // index i64 [K]
+Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);        // index i64, same rank as a
+
+// ---- what the ViTs need (engine/ops_vit.cpp) ------------------------------------------------------------
+// [B, C, H, W] -> [B, (H/p)(W/p), p*p*C]; token t = r*(W/p) + c, feature f = (i*p + j)*C + ch.
+Tensor patchify(const Tensor& x, int64_t patch);
+// Shifted Patch Tokenization: [B, C, H, W] -> [B, 5C, H, W] = (x, right, left, down, up), zero filled.
+Tensor spatial_shift(const Tensor& x);
+// scores [..., N, N]: the diagonal set to `value` (gradient zero there).
+Tensor diagonal_mask(const Tensor& scores, double value);
+// SimpleViT's fixed 2-D sin-cos table [h*w, dim] (no gradient), computed in f32.
+Tensor sincos_position_table_2d(int64_t h, int64_t w, int64_t dim, double temperature = 10000.0);
+
+}  // namespace ember

@@ -1,0 +1,188 @@
+// Elementwise ops: NumPy broadcasting for binary ops; unary ops with a fused backward kernel.
+#include <algorithm>
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "engine/ops_util.h"
+#include "kernels/cpu/elementwise.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "kernels/cuda/elementwise.h"
+#endif
+
+namespace ember {
+
+using kernels::BinaryOp;
+using kernels::UnaryOp;
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    EMBER_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ", shape_str(b),
+                " do not broadcast");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+namespace {
+
+const char* binary_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::add: return "add";
+    case BinaryOp::sub: return "sub";
+    case BinaryOp::mul: return "mul";
+    case BinaryOp::div: return "div";
+  }
+  return "?";
+}
+
+// Computes a op b into a new contiguous tensor of the broadcast shape (no autograd).
+Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const char* name = binary_name(op);
+  check_same_device_dtype(name, a, b);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  const Tensor ea = a.expand(shape).detach(), eb = b.expand(shape).detach();
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  if (a.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(a.dtype(), name, {
+      kernels::cpu::binary(op, static_cast<int>(shape.size()), shape.data(), ea.data<scalar_t>(),
+                           ea.strides().data(), eb.data<scalar_t>(), eb.strides().data(), out.data<scalar_t>());
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    check_f32(name, a);
+    kernels::cuda::binary(op, static_cast<int>(shape.size()), shape.data(), ea.data<float>(), ea.strides().data(),
+                          eb.data<float>(), eb.strides().data(), out.data<float>(), cuda::current_stream());
+#endif
+  }
+  return out;
+}
+
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(op, a, b);
+  if (!needs_grad({&a, &b})) return out;
+  const Shape sa = a.shape(), sb = b.shape();
+  BackwardFn fn;
+  switch (op) {
+    case BinaryOp::add:
+      fn = [sa, sb](const Tensor& g) -> std::vector<Tensor> { return {sum_to(g, sa), sum_to(g, sb)}; };
+      break;
+    case BinaryOp::sub:
+      fn = [sa, sb](const Tensor& g) -> std::vector<Tensor> { return {sum_to(g, sa), sum_to(neg(g), sb)}; };
+      break;
+    case BinaryOp::mul:
+      fn = [a = a.detach(), b = b.detach(), sa, sb](const Tensor& g) -> std::vector<Tensor> {
+        return {sum_to(mul(g, b), sa), sum_to(mul(g, a), sb)};
+      };
+      break;
+    case BinaryOp::div:
+      fn = [a = a.detach(), b = b.detach(), sa, sb](const Tensor& g) -> std::vector<Tensor> {
+        Tensor ga = div(g, b);
+        return {sum_to(ga, sa), sum_to(neg(div(mul(ga, a), b)), sb)};
+      };
+      break;
+  }
+  record(out, binary_name(op), {a, b}, std::move(fn));
+  return out;
+}
+
+const char* unary_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::neg: return "neg";
+    case UnaryOp::exp: return "exp";
+    case UnaryOp::log: return "log";
+    case UnaryOp::sqrt: return "sqrt";
+    case UnaryOp::abs: return "abs";
+    case UnaryOp::relu: return "relu";
+    case UnaryOp::gelu: return "gelu";
+    case UnaryOp::tanh: return "tanh";
+    case UnaryOp::sigmoid: return "sigmoid";
+    case UnaryOp::add_scalar: return "add_scalar";
+    case UnaryOp::mul_scalar: return "mul_scalar";
+    case UnaryOp::pow_scalar: return "pow_scalar";
+    case UnaryOp::clamp: return "clamp";
+  }
+  return "?";
+}
+
+// Ops whose derivative reads y = f(x) rather than x; their backward saves the output.
+bool derivative_uses_output(UnaryOp op) {
+  return op == UnaryOp::exp || op == UnaryOp::sqrt || op == UnaryOp::tanh || op == UnaryOp::sigmoid;
+}
+
+Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, double alpha, double beta) {
+  const char* name = unary_name(op);
+  const Tensor g = dy.contiguous();
+  Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  if (g.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(g.dtype(), name, {
+      kernels::cpu::unary_backward<scalar_t>(op, x.defined() ? x.data<scalar_t>() : nullptr,
+                                             y.defined() ? y.data<scalar_t>() : nullptr, g.data<scalar_t>(),
+                                             dx.data<scalar_t>(), g.numel(), static_cast<scalar_t>(alpha),
+                                             static_cast<scalar_t>(beta));
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    kernels::cuda::unary_backward(op, x.defined() ? x.data<float>() : nullptr, y.defined() ? y.data<float>() : nullptr,
+                                  g.data<float>(), dx.data<float>(), g.numel(), static_cast<float>(alpha),
+                                  static_cast<float>(beta), cuda::current_stream());
+#endif
+  }
+  return dx;
+}
+
+Tensor unary_op(UnaryOp op, const Tensor& a, double alpha = 0.0, double beta = 0.0) {
+  const char* name = unary_name(op);
+  const Tensor x = a.contiguous().detach();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(x.dtype(), name, {
+      kernels::cpu::unary<scalar_t>(op, x.data<scalar_t>(), y.data<scalar_t>(), x.numel(),
+                                    static_cast<scalar_t>(alpha), static_cast<scalar_t>(beta));
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    check_f32(name, x);
+    kernels::cuda::unary(op, x.data<float>(), y.data<float>(), x.numel(), static_cast<float>(alpha),
+                         static_cast<float>(beta), cuda::current_stream());
+#endif
+  }
+  if (needs_grad({&a})) {
+    const bool uses_y = derivative_uses_output(op);
+    record(y, name, {a},
+           [op, x = uses_y ? Tensor() : x, y_saved = uses_y ? y.detach() : Tensor(), alpha, beta](
+               const Tensor& g) -> std::vector<Tensor> { return {unary_backward(op, x, y_saved, g, alpha, beta)}; });
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::div, a, b); }
+
+Tensor add_scalar(const Tensor& a, double b) { return unary_op(UnaryOp::add_scalar, a, b); }
+Tensor mul_scalar(const Tensor& a, double b) { return unary_op(UnaryOp::mul_scalar, a, b); }
+Tensor pow_scalar(const Tensor& a, double exponent) { return unary_op(UnaryOp::pow_scalar, a, exponent); }
+Tensor clamp(const Tensor& a, double lo, double hi) {
+  EMBER_CHECK(lo <= hi, "clamp: lo ", lo, " > hi ", hi);
+  return unary_op(UnaryOp::clamp, a, lo, hi);
+}
+Tensor neg(const Tensor& a) { return unary_op(UnaryOp::neg, a); }
+Tensor exp(const Tensor& a) { return unary_op(UnaryOp::exp, a); }
+Tensor log(const Tensor& a) { return unary_op(UnaryOp::log, a); }
+Tensor sqrt(const Tensor& a) { return unary_op(UnaryOp::sqrt, a); }
+Tensor abs(const Tensor& a) { return unary_op(UnaryOp::abs, a); }
+Tensor relu(const Tensor& a) { return unary_op(UnaryOp::relu, a); }
+Tensor gelu(const Tensor& a) { return unary_op(UnaryOp::gelu, a); }
+Tensor tanh(const Tensor& a) { return unary_op(UnaryOp::tanh, a); }
+Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }
+
+}  // namespace ember

@@ -1,0 +1,100 @@
+// Reductions over any set of dimensions.
+#include <algorithm>
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "engine/ops_util.h"
+#include "kernels/cpu/reduce.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "kernels/cuda/reduce.h"
+#endif
+
+namespace ember {
+namespace {
+
+// Sorted, wrapped, de-duplicated dims; empty input means all dims.
+std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t ndim, const char* op) {
+  std::vector<int64_t> out;
+  if (dims.empty()) {
+    for (int64_t d = 0; d < ndim; ++d) out.push_back(d);
+    return out;
+  }
+  for (int64_t d : dims) out.push_back(wrap_dim(d, ndim, op));
+  std::sort(out.begin(), out.end());
+  EMBER_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op, ": repeated dimension");
+  return out;
+}
+
+Shape reduced_shape(const Shape& shape, const std::vector<int64_t>& dims, bool keepdim) {
+  Shape out;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    const bool reduced = std::binary_search(dims.begin(), dims.end(), d);
+    if (!reduced) out.push_back(shape[d]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+Tensor sum_forward(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  Shape kshape, kstrides, rshape, rstrides;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (std::binary_search(dims.begin(), dims.end(), d)) {
+      rshape.push_back(a.shape()[d]);
+      rstrides.push_back(a.strides()[d]);
+    } else {
+      kshape.push_back(a.shape()[d]);
+      kstrides.push_back(a.strides()[d]);
+    }
+  }
+  Tensor out = Tensor::empty(reduced_shape(a.shape(), dims, keepdim), a.dtype(), a.device());
+  if (a.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(a.dtype(), "sum", {
+      kernels::cpu::sum_strided(a.data<scalar_t>(), static_cast<int>(kshape.size()), kshape.data(), kstrides.data(),
+                                static_cast<int>(rshape.size()), rshape.data(), rstrides.data(), out.data<scalar_t>());
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    check_f32("sum", a);
+    kernels::cuda::sum_strided(a.data<float>(), static_cast<int>(kshape.size()), kshape.data(), kstrides.data(),
+                               static_cast<int>(rshape.size()), rshape.data(), rstrides.data(), out.data<float>(),
+                               cuda::current_stream());
+#endif
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
+  check_floating("sum", a);
+  const std::vector<int64_t> dims = normalize_dims(dims_in, a.dim(), "sum");
+  Tensor out = sum_forward(a, dims, keepdim);
+  if (needs_grad({&a})) {
+    record(out, "sum", {a}, [in_shape = a.shape(), kept = reduced_shape(a.shape(), dims, true)](
+                                const Tensor& g) -> std::vector<Tensor> { return {g.reshape(kept).expand(in_shape)}; });
+  }
+  return out;
+}
+
+Tensor sum_to(const Tensor& a, const Shape& shape) {
+  if (a.shape() == shape) return a;
+  EMBER_CHECK(static_cast<int64_t>(shape.size()) <= a.dim(), "sum_to: cannot reduce ", a.describe(), " to ",
+              shape_str(shape));
+  const int64_t lead = a.dim() - static_cast<int64_t>(shape.size());
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (d < lead) {
+      dims.push_back(d);
+    } else if (shape[d - lead] == 1 && a.shape()[d] != 1) {
+      dims.push_back(d);
+    } else {
+      EMBER_CHECK(shape[d - lead] == a.shape()[d], "sum_to: cannot reduce ", a.describe(), " to ", shape_str(shape));
+    }
+  }
+  if (dims.empty()) return a.reshape(shape);
+  return sum(a, dims, true).reshape(shape);
+}
+
+}  // namespace ember

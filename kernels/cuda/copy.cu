@@ -1,0 +1,67 @@
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/copy.h"
+
+namespace ember::kernels::cuda {
+namespace {
+
+template <class T> __device__ __forceinline__ double load_as_double(const void* p, int64_t i) {
+  return static_cast<double>(static_cast<const T*>(p)[i]);
+}
+template <> __device__ __forceinline__ double load_as_double<__nv_bfloat16>(const void* p, int64_t i) {
+  return static_cast<double>(__bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]));
+}
+
+__device__ double load(const void* p, int type, int64_t i) {
+  switch (type) {
+    case 0: return load_as_double<float>(p, i);
+    case 1: return load_as_double<__nv_bfloat16>(p, i);
+    case 2: return load_as_double<double>(p, i);
+    case 3: return load_as_double<int64_t>(p, i);
+    case 4: return load_as_double<int32_t>(p, i);
+    default: return load_as_double<uint8_t>(p, i);
+  }
+}
+
+__device__ void store(void* p, int type, int64_t i, double v) {
+  switch (type) {
+    case 0: static_cast<float*>(p)[i] = static_cast<float>(v); break;
+    case 1: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(static_cast<float>(v)); break;
+    case 2: static_cast<double*>(p)[i] = v; break;
+    case 3: static_cast<int64_t*>(p)[i] = static_cast<int64_t>(v); break;
+    case 4: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v); break;
+    default: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
+  }
+}
+
+__device__ __forceinline__ int64_t offset_of(int64_t linear, const StridedLayout& l) {
+  int64_t off = 0;
+  for (int d = l.ndim - 1; d >= 0; --d) {
+    off += (linear % l.shape[d]) * l.strides[d];
+    linear /= l.shape[d];
+  }
+  return off;
+}
+
+// Generic path: one element per thread through double (exact for every ember dtype but i64 above 2^53,
+// which no tensor of ours holds). Grid-stride so any size fits one launch.
+__global__ void strided_copy_kernel(const void* src, int src_type, StridedLayout sl, void* dst, int dst_type,
+                                    StridedLayout dl, int64_t numel) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < numel;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    store(dst, dst_type, offset_of(i, dl), load(src, src_type, offset_of(i, sl)));
+  }
+}
+
+}  // namespace
+
+void strided_copy(const void* src, int src_type, const StridedLayout& src_layout, void* dst, int dst_type,
+                  const StridedLayout& dst_layout, int64_t numel, cudaStream_t stream) {
+  if (numel == 0) return;
+  const int threads = 256;
+  const int64_t blocks = (numel + threads - 1) / threads;
+  strided_copy_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
+      src, src_type, src_layout, dst, dst_type, dst_layout, numel);
+}
+
+}  // namespace ember::kernels::cuda

@@ -1,0 +1,103 @@
+#include "kernels/cuda/elementwise.h"
+
+namespace ember::kernels::cuda {
+namespace {
+
+constexpr int kMaxDims = 8;
+struct BroadcastLayout {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t a_strides[kMaxDims];
+  int64_t b_strides[kMaxDims];
+};
+
+unsigned grid_for(int64_t n, int threads) {
+  int64_t blocks = (n + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
+}
+
+__global__ void binary_kernel(BinaryOp op, BroadcastLayout l, const float* a, const float* b, float* out,
+                              int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t rem = i, oa = 0, ob = 0;
+    for (int d = l.ndim - 1; d >= 0; --d) {
+      const int64_t idx = rem % l.shape[d];
+      rem /= l.shape[d];
+      oa += idx * l.a_strides[d];
+      ob += idx * l.b_strides[d];
+    }
+    out[i] = binary_apply(op, a[oa], b[ob]);
+  }
+}
+
+// Same-shape contiguous operands: float4 loads (16 B per thread per access).
+__global__ void binary_contiguous_kernel(BinaryOp op, const float* a, const float* b, float* out, int64_t n) {
+  const int64_t n4 = n / 4;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n4;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float4 va = reinterpret_cast<const float4*>(a)[i], vb = reinterpret_cast<const float4*>(b)[i];
+    float4 r{binary_apply(op, va.x, vb.x), binary_apply(op, va.y, vb.y), binary_apply(op, va.z, vb.z),
+             binary_apply(op, va.w, vb.w)};
+    reinterpret_cast<float4*>(out)[i] = r;
+  }
+  for (int64_t i = n4 * 4 + blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    out[i] = binary_apply(op, a[i], b[i]);
+}
+
+__global__ void unary_kernel(UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    y[i] = unary_apply(op, x[i], alpha, beta);
+}
+
+__global__ void unary_backward_kernel(UnaryOp op, const float* x, const float* y, const float* dy, float* dx,
+                                      int64_t n, float alpha, float beta) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dx[i] = dy[i] * unary_derivative(op, x ? x[i] : 0.f, y ? y[i] : 0.f, alpha, beta);
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+}  // namespace
+
+void binary(BinaryOp op, int ndim, const int64_t* shape, const float* a, const int64_t* a_strides, const float* b,
+            const int64_t* b_strides, float* out, cudaStream_t stream) {
+  int64_t n = 1;
+  bool plain = true;
+  int64_t expect = 1;
+  for (int d = ndim - 1; d >= 0; --d) {
+    n *= shape[d];
+    if (shape[d] != 1 && (a_strides[d] != expect || b_strides[d] != expect)) plain = false;
+    expect *= shape[d];
+  }
+  if (n == 0) return;
+  const int threads = 256;
+  if (plain && aligned16(a) && aligned16(b) && aligned16(out)) {
+    binary_contiguous_kernel<<<grid_for(n / 4 + 1, threads), threads, 0, stream>>>(op, a, b, out, n);
+    return;
+  }
+  BroadcastLayout l{};
+  l.ndim = ndim;
+  for (int d = 0; d < ndim; ++d) {
+    l.shape[d] = shape[d];
+    l.a_strides[d] = a_strides[d];
+    l.b_strides[d] = b_strides[d];
+  }
+  binary_kernel<<<grid_for(n, threads), threads, 0, stream>>>(op, l, a, b, out, n);
+}
+
+void unary(UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta, cudaStream_t stream) {
+  if (n == 0) return;
+  unary_kernel<<<grid_for(n, 256), 256, 0, stream>>>(op, x, y, n, alpha, beta);
+}
+
+void unary_backward(UnaryOp op, const float* x, const float* y, const float* dy, float* dx, int64_t n, float alpha,
+                    float beta, cudaStream_t stream) {
+  if (n == 0) return;
+  unary_backward_kernel<<<grid_for(n, 256), 256, 0, stream>>>(op, x, y, dy, dx, n, alpha, beta);
+}
+
+}  // namespace ember::kernels::cuda

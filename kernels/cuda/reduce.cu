@@ -1,0 +1,68 @@
+#include "kernels/cuda/reduce.h"
+
+namespace ember::kernels::cuda {
+namespace {
+
+constexpr int kMaxDims = 8;
+struct Dims {
+  int n;
+  int64_t shape[kMaxDims];
+  int64_t strides[kMaxDims];
+};
+
+__device__ __forceinline__ int64_t offset_of(int64_t linear, const Dims& d) {
+  int64_t off = 0;
+  for (int i = d.n - 1; i >= 0; --i) {
+    off += (linear % d.shape[i]) * d.strides[i];
+    linear /= d.shape[i];
+  }
+  return off;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// One block per kept element; each thread sums a strided slice of the reduced elements, then the block
+// combines the partial sums in a fixed tree.
+__global__ void sum_kernel(const float* x, Dims kept, Dims reduced, int64_t reduced_count, float* out) {
+  const int64_t k = blockIdx.x;
+  const float* base = x + offset_of(k, kept);
+  float acc = 0.f;
+  for (int64_t r = threadIdx.x; r < reduced_count; r += blockDim.x) acc += base[offset_of(r, reduced)];
+  __shared__ float partial[32];
+  acc = warp_sum(acc);
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = acc;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float v = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.f;
+    v = warp_sum(v);
+    if (threadIdx.x == 0) out[k] = v;
+  }
+}
+
+}  // namespace
+
+void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr,
+                 const int64_t* rshape, const int64_t* rstrides, float* out, cudaStream_t stream) {
+  Dims kept{}, reduced{};
+  kept.n = nk;
+  reduced.n = nr;
+  int64_t kept_count = 1, reduced_count = 1;
+  for (int i = 0; i < nk; ++i) {
+    kept.shape[i] = kshape[i];
+    kept.strides[i] = kstrides[i];
+    kept_count *= kshape[i];
+  }
+  for (int i = 0; i < nr; ++i) {
+    reduced.shape[i] = rshape[i];
+    reduced.strides[i] = rstrides[i];
+    reduced_count *= rshape[i];
+  }
+  if (kept_count == 0) return;
+  // Grid x is limited to 2^31-1 blocks: far beyond any tensor here.
+  sum_kernel<<<static_cast<unsigned>(kept_count), 256, 0, stream>>>(x, kept, reduced, reduced_count, out);
+}
+
+}  // namespace ember::kernels::cuda

@@ -46,9 +46,11 @@ void check_shape(const Shape& shape, const char* op) {
   for (int64_t d : shape) EMBER_CHECK(d >= 0, op, ": negative size in shape ", shape_str(shape));
 }
 
+#ifndef EMBER_WITH_CUDA
 [[noreturn]] void fail_no_cuda(const char* op) {
   EMBER_FAIL(op, ": CUDA tensor, but this ember was built without CUDA (-DEMBER_CUDA=OFF)");
 }
+#endif
 
 }  // namespace
 

@@ -51,7 +51,9 @@ Tensor softmax_op(const Tensor& x_in, int64_t dim, bool log) {
   const Tensor x = x_in.contiguous().detach();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const AxisView v = axis_view(x.shape(), d);
-  if (x.device().is_cpu()) {
+  if (x.numel() == 0) {
+    // nothing to compute (and the kernel would read the max of an empty row)
+  } else if (x.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(x.dtype(), name, {
       kernels::cpu::softmax_forward(x.data<scalar_t>(), y.data<scalar_t>(), v.outer, v.n, v.inner, log);
     });

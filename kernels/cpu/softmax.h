@@ -16,14 +16,19 @@ void softmax_forward(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, 
       T* yr = y + o * n * inner + i;
       T max = xr[0];
       for (int64_t c = 1; c < n; ++c) max = xr[c * inner] > max ? xr[c * inner] : max;
+      // Softmax keeps exp(x - max) in y on the first pass and rescales; log-softmax only needs the sum.
       double sum = 0;
-      for (int64_t c = 0; c < n; ++c) sum += std::exp(static_cast<double>(xr[c * inner] - max));
+      for (int64_t c = 0; c < n; ++c) {
+        const double e = std::exp(static_cast<double>(xr[c * inner] - max));
+        sum += e;
+        if (!log) yr[c * inner] = static_cast<T>(e);
+      }
       if (log) {
         const T shift = max + static_cast<T>(std::log(sum));
         for (int64_t c = 0; c < n; ++c) yr[c * inner] = xr[c * inner] - shift;
       } else {
-        const double inv = 1.0 / sum;
-        for (int64_t c = 0; c < n; ++c) yr[c * inner] = static_cast<T>(std::exp(static_cast<double>(xr[c * inner] - max)) * inv);
+        const T inv = static_cast<T>(1.0 / sum);
+        for (int64_t c = 0; c < n; ++c) yr[c * inner] *= inv;
       }
     }
 }

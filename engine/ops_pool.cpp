@@ -65,8 +65,8 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
   Tensor y = Tensor::empty({N, C, oh, ow}, x.dtype(), x.device());
   Tensor argmax = Tensor::empty({N, C, oh, ow}, DType::i32, x.device());
   EMBER_DISPATCH_FLOAT(x.dtype(), "max_pool2d", {
-    kernels::cpu::max_pool_forward<scalar_t>(N * C, H, W, rows, cols, x.data<scalar_t>(), y.data<scalar_t>(),
-                                             argmax.data<int32_t>());
+    kernels::cpu::max_pool_forward<scalar_t>(N * C, H, W, kernel, stride, padding, x.data<scalar_t>(),
+                                             y.data<scalar_t>(), argmax.data<int32_t>());
   });
   if (needs_grad({&x_in})) {
     record(y, "max_pool2d", {x_in}, [shape = x.shape(), argmax](const Tensor& grad) -> std::vector<Tensor> {

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/blas_core.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/window.h"
 
 namespace ember::kernels::cpu {
 namespace {
@@ -25,21 +27,24 @@ void blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, cons
               static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
 }
 
-// While our threads split the images, each GEMM must run on its own thread: OpenBLAS's pool would
-// otherwise oversubscribe the cores (and its threads spin after each call, starving the other image).
-class SingleThreadedBlas {
+// For the length of one conv call: OpenBLAS on this CPU's kernels (kernels/cpu/blas_core.h), and, while our
+// threads split the images, single-threaded GEMMs: OpenBLAS's own pool would oversubscribe the cores (and
+// its threads spin after each call, starving the other image).
+class ConvBlasScope {
  public:
-  explicit SingleThreadedBlas(bool active) : saved_(active ? openblas_get_num_threads() : 1) {
-    if (saved_ != 1) openblas_set_num_threads(1);
+  explicit ConvBlasScope(bool our_threads) {
+    select_blas_core();
+    if (our_threads) saved_threads_ = openblas_get_num_threads();
+    if (saved_threads_ != 1) openblas_set_num_threads(1);
   }
-  ~SingleThreadedBlas() {
-    if (saved_ != 1) openblas_set_num_threads(saved_);
+  ~ConvBlasScope() {
+    if (saved_threads_ != 1) openblas_set_num_threads(saved_threads_);
   }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+  ConvBlasScope(const ConvBlasScope&) = delete;
+  ConvBlasScope& operator=(const ConvBlasScope&) = delete;
 
  private:
-  int saved_;
+  int saved_threads_ = 1;
 };
 
 // A 1x1, stride-1, unpadded conv is a plain GEMM on the image: col = x.
@@ -62,14 +67,6 @@ int conv_threads(const ConvGeometry& g) {
   return g.batch >= 2 && g.macs() >= (int64_t{1} << 20) ? cpu_threads() : 1;
 }
 
-// For kernel column kx: the output columns [lo, hi) whose input column ox*sw + offset lies inside [0, W).
-void valid_columns(int64_t offset, int64_t stride, int64_t in_w, int64_t out_w, int64_t& lo, int64_t& hi) {
-  lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  hi = in_w - offset > 0 ? (in_w - offset + stride - 1) / stride : 0;
-  lo = std::min(lo, out_w);
-  hi = std::clamp(hi, lo, out_w);
-}
-
 // Visits, for output rows [r0, r1) of one image, every (col row, output row) pair that reads input row iy
 // (or iy < 0 / >= H: padding), handing the body the col run and the input run for columns [lo, hi).
 // im2col copies input -> col; col2im adds col -> input in this same fixed order.
@@ -82,7 +79,7 @@ void for_each_col_run(const ConvGeometry& g, int64_t r0, int64_t r1, T* col, Bod
         T* dst = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * ncol;
         const int64_t x_offset = kx * g.dilation_w - g.pad_w;
         int64_t lo, hi;
-        valid_columns(x_offset, g.stride_w, g.in_w, ow, lo, hi);
+        outputs_inside(x_offset, g.stride_w, g.in_w, ow, lo, hi);
         for (int64_t oy = r0; oy < r1; ++oy) {
           const int64_t iy = oy * g.stride_h - g.pad_h + ky * g.dilation_h;
           const bool inside = iy >= 0 && iy < g.in_h;
@@ -124,7 +121,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias
   const int64_t K = g.col_rows(), P = g.out_h() * g.out_w(), O = g.out_channels, ow = g.out_w();
   const int64_t image_in = g.in_channels * g.in_h * g.in_w, rows = rows_per_block(g);
   const int threads = conv_threads(g);
-  SingleThreadedBlas blas_guard(threads > 1);
+  ConvBlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int, int64_t n0, int64_t n1) {
     std::vector<T> col(is_pointwise(g) ? 0 : static_cast<size_t>(K * rows * ow));
     for (int64_t n = n0; n < n1; ++n) {
@@ -154,7 +151,7 @@ void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx)
   const int64_t K = g.col_rows(), P = g.out_h() * g.out_w(), O = g.out_channels, ow = g.out_w();
   const int64_t image_in = g.in_channels * g.in_h * g.in_w, rows = rows_per_block(g);
   const int threads = conv_threads(g);
-  SingleThreadedBlas blas_guard(threads > 1);
+  ConvBlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int, int64_t n0, int64_t n1) {
     std::vector<T> dcol(is_pointwise(g) ? 0 : static_cast<size_t>(K * rows * ow));
     for (int64_t n = n0; n < n1; ++n) {
@@ -182,7 +179,7 @@ void conv2d_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* d
   // Per-thread partial sums, added in thread order at the end (fixed order: deterministic).
   std::vector<std::vector<T>> dw_part(threads, std::vector<T>(dw ? static_cast<size_t>(O * K) : 0, T(0)));
   std::vector<std::vector<double>> db_part(threads, std::vector<double>(static_cast<size_t>(O), 0.0));
-  SingleThreadedBlas blas_guard(threads > 1);
+  ConvBlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int t, int64_t n0, int64_t n1) {
     std::vector<T> col(is_pointwise(g) ? 0 : static_cast<size_t>(K * rows * ow));
     T* acc = dw_part[t].data();

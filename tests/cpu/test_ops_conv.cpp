@@ -1,5 +1,8 @@
 // conv2d against a nested-loop reference (strides, padding, dilation, 1x1, non-square, batches, threaded
 // sizes, non-contiguous input), gradient checks in f64, and error messages.
+#include <cstdlib>
+
+#include "kernels/cpu/blas_core.h"
 #include "tests/testing.h"
 
 using namespace ember;
@@ -138,4 +141,11 @@ TEST_CASE("conv2d rejects bad shapes and names them", "[ops][conv]") {
                     Catch::Contains("[N, C, H, W]"));
   CHECK_THROWS_WITH(conv2d(x, random_tensor({2, 3, 3, 3}, 78, DType::f32), Tensor(), {0, 1, 0, 0, 1, 1}),
                     Catch::Contains("stride"));
+}
+
+TEST_CASE("conv2d runs OpenBLAS kernels for this CPU, not the Prescott fallback", "[ops][conv]") {
+  conv2d(random_tensor({1, 1, 3, 3}, 80, DType::f32), random_tensor({1, 1, 3, 3}, 81, DType::f32), Tensor(), {});
+  INFO("OpenBLAS core " << kernels::cpu::blas_core_name());
+  if (!std::getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    CHECK(kernels::cpu::blas_core_name() != "Prescott");
 }

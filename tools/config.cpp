@@ -7,15 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "engine/error.h"
 
 namespace ember::tools {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -152,21 +149,6 @@ void validate(TrainConfig& c) {
   EMBER_CHECK(!c.experiment_name.empty() && c.experiment_name.find('/') == std::string::npos,
               "setting 'experiment_name': '", c.experiment_name, "' must be a non-empty name without '/'");
   if (c.weight_decay < 0) c.weight_decay = c.optimization == "AdamW" ? 0.01 : 0.0;
-}
-
-std::string resolve_data_dir(const TrainConfig& c, bool* used_sample) {
-  if (used_sample) *used_sample = false;
-  if (!c.data_dir.empty()) return c.data_dir;
-  const fs::path repo = EMBER_SOURCE_DIR;
-  const char* shared_name = c.dataset == "cifar10" ? "cifar-10-batches-bin" : c.dataset == "mnist" ? "mnist" : "";
-  EMBER_CHECK(*shared_name, "dataset '", c.dataset, "' has no default folder: give --data_dir");
-  for (const fs::path& base : {repo / ".." / "shared" / "data", fs::current_path() / ".." / "shared" / "data"}) {
-    const fs::path dir = base / shared_name;
-    if (fs::is_directory(dir)) return fs::weakly_canonical(dir).string();
-  }
-  EMBER_CHECK(c.dataset == "cifar10", "no ", c.dataset, " data found next to the repository: give --data_dir");
-  if (used_sample) *used_sample = true;
-  return (repo / "data" / "samples" / "cifar-10").string();
 }
 
 }  // namespace ember::tools

@@ -85,9 +85,4 @@ std::string config_to_yaml(const TrainConfig& c);
 // Checks choices and ranges (messages name the setting) and resolves defaults (weight_decay).
 void validate(TrainConfig& c);
 
-// The dataset folder: data_dir when set; for cifar10 ../shared/data/cifar-10-batches-bin relative to the
-// repository or the working directory when it exists, else the repository's data/samples/cifar-10.
-// *used_sample tells whether the small sample was chosen (the caller says how to fetch the full set).
-std::string resolve_data_dir(const TrainConfig& c, bool* used_sample = nullptr);
-
 }  // namespace ember::tools

@@ -1,11 +1,14 @@
 // The training workflow end to end on the CIFAR-10 sample (data/samples/cifar-10), CNN, a few hundred images:
 // results folder contents, determinism, exact resume, divergence detection.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "engine/io/safetensors.h"
 #include "tests/testing.h"
+#include "tools/evaluate.h"
+#include "tools/sweep.h"
 #include "tools/trainer.h"
 
 using namespace ember;
@@ -97,6 +100,24 @@ TEST_CASE("train: results folder, determinism and exact resume", "[train]") {
   REQUIRE(resumed.history.size() == 2);
   CHECK(rows_without_timing(resumed.results_dir) == rows_without_timing(a.results_dir));
   CHECK(log_c.str().find("continuing at epoch 1, step 4") != std::string::npos);
+
+  // The best model on the first 64 test images: report, confusion matrix and picture grids.
+  EvaluateOptions e;
+  e.model = "CNN";
+  e.checkpoint = (dir / "best.safetensors").string();
+  e.data_dir = c.data_dir;
+  e.subset = 64;
+  std::ostringstream log_e;
+  const EvaluateResult test = evaluate(e, log_e);
+  CHECK(test.confusion.total() == 64);
+  CHECK(std::isfinite(test.loss));
+  const fs::path tdir = test.out_dir;
+  CHECK(tdir == dir / "test_best");
+  for (const char* f : {"report.txt", "report.csv", "confusion.csv", "wrong.png", "correct.png"})
+    CHECK(fs::is_regular_file(tdir / f));
+  CHECK(log_e.str().find("accuracy: ") != std::string::npos);
+  e.model = "ResNet_18";
+  CHECK_THROWS_WITH(evaluate(e, log_e), Catch::Contains("holds a CNN, not a ResNet_18"));
 }
 
 TEST_CASE("train: a diverging run stops with the epoch and step and leaves no broken weights", "[train]") {
@@ -112,4 +133,29 @@ TEST_CASE("train: a diverging run stops with the epoch and step and leaves no br
   CHECK(log.str().find("at epoch 0, step ") != std::string::npos);
   CHECK(log.str().find("lower --lr") != std::string::npos);
   CHECK_FALSE(fs::exists(fs::path(r.results_dir) / "last.safetensors"));
+}
+
+TEST_CASE("sweep: runs each config, tests its best model, writes a markdown table", "[train]") {
+  const fs::path yaml = fs::path(EMBER_BINARY_DIR) / "test_results" / "sweep_one.yaml";
+  fs::create_directories(yaml.parent_path());
+  std::ofstream(yaml) << "model: CNN\nexperiment_name: sweep_one\nbatch_size: 32\nval_size: 25\nepochs: 5\n";
+  const TrainConfig base = tiny_config("unused");
+  std::ostringstream log;
+  std::string summary;
+  // The sweep's own overrides: 1 epoch on 96 images, and the sample data.
+  const auto rows = run_sweep({yaml.string()},
+                              [&](TrainConfig& c) {
+                                c.epochs = 1;
+                                c.subset = 96;
+                                c.data_dir = base.data_dir;
+                                c.out_dir = base.out_dir;
+                              },
+                              log, &summary);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].best_epoch == 0);
+  CHECK(rows[0].experiment == "sweep_one");
+  const std::string md = read(summary);
+  CHECK(md.find("| config | experiment | model | best epoch |") != std::string::npos);
+  CHECK(md.find("| sweep_one.yaml | sweep_one | CNN | 0 | ") != std::string::npos);
+  CHECK_THROWS_WITH(run_sweep({yaml.string() + ".missing"}, nullptr, log), Catch::Contains(".missing"));
 }

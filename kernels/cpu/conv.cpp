@@ -7,25 +7,12 @@
 #include <vector>
 
 #include "kernels/cpu/blas_core.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/window.h"
 
 namespace ember::kernels::cpu {
 namespace {
-
-// Row-major C[M, N] = op(A) op(B) + beta C, straight to OpenBLAS (to be folded into kernels/cpu/gemm.h).
-void blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), 1.0f, A,
-              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
-}
-void blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda,
-               const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), 1.0, A,
-              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
-}
 
 // For the length of one conv call: OpenBLAS on this CPU's kernels (kernels/cpu/blas_core.h), and, while our
 // threads split the images, single-threaded GEMMs: OpenBLAS's own pool would oversubscribe the cores (and
@@ -190,7 +177,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias
       const T* cols = lower_block(g, x, b, col);
       int64_t ld;
       T* out = block_output(g, y, b, out_buffer, false, ld);
-      blas_gemm(false, false, O, b.columns, K, w, K, cols, is_pointwise(g) ? P : b.columns, T(0), out, ld);
+      gemm(false, false, O, b.columns, K, T(1), w, K, cols, is_pointwise(g) ? P : b.columns, T(0), out, ld);
       for (int64_t i = 0; (b.images > 1 || bias) && i < b.images; ++i)
         for (int64_t o = 0; o < O; ++o) {
           // Scatter a multi-image block back to [N, O, P], adding the bias on the way.
@@ -215,10 +202,10 @@ void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx)
       int64_t ld;
       const T* dyb = block_output(g, const_cast<T*>(dy), b, dy_buffer, true, ld);
       if (is_pointwise(g)) {  // dx = w^T dy straight into the image
-        blas_gemm(true, false, K, b.columns, O, w, K, dyb, ld, T(0), dx + b.n * image_in, b.columns);
+        gemm(true, false, K, b.columns, O, T(1), w, K, dyb, ld, T(0), dx + b.n * image_in, b.columns);
         return;
       }
-      blas_gemm(true, false, K, b.columns, O, w, K, dyb, ld, T(0), dcol.data(), b.columns);
+      gemm(true, false, K, b.columns, O, T(1), w, K, dyb, ld, T(0), dcol.data(), b.columns);
       for (int64_t i = 0; i < b.images; ++i)
         col2im_rows(g, dcol.data() + i * b.per_image, b.columns, b.r0, b.r1, dx + (b.n + i) * image_in);
     });
@@ -240,7 +227,7 @@ void conv2d_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* d
         const T* cols = lower_block(g, x, b, col);
         int64_t ld;
         const T* dyb = block_output(g, const_cast<T*>(dy), b, dy_buffer, true, ld);
-        blas_gemm(false, true, O, K, b.columns, dyb, ld, cols, is_pointwise(g) ? P : b.columns, T(1),
+        gemm(false, true, O, K, b.columns, T(1), dyb, ld, cols, is_pointwise(g) ? P : b.columns, T(1),
                   dw_part[t].data(), K);
       });
     }

@@ -66,7 +66,8 @@ TEST_CASE("cuda: sums are bit-identical run to run", "[gpu][core]") {
 TEST_CASE("cuda: the caching allocator makes no cudaMalloc in the steady state", "[gpu][core]") {
   require_gpu();
   Tensor w = random_tensor({256, 256}, 5, DType::f32).to(kGpu).requires_grad_();
-  auto step = [&] {
+  auto step = [&] {  // a training step: the gradient is dropped before each backward, as zero_grad does
+    w.zero_grad();
     Tensor x = random_tensor({64, 256}, 6, DType::f32).to(kGpu);
     sum(mul(relu(add(x.unsqueeze(1), w.narrow(0, 0, 1))), x.unsqueeze(1))).backward();
   };

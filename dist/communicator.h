@@ -46,7 +46,7 @@ class Communicator {
 
   // In place on a contiguous tensor (f32, f64, i32 or i64; average only for floating dtypes).
   virtual std::unique_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) = 0;
-  void all_reduce(const Tensor& t, ReduceOp op = ReduceOp::sum) { all_reduce_async(t, op)->wait(); }
+  virtual void all_reduce(const Tensor& t, ReduceOp op = ReduceOp::sum) { all_reduce_async(t, op)->wait(); }
   // In place on a contiguous tensor of any dtype: every rank ends with root's values.
   virtual void broadcast(const Tensor& t, int root = 0) = 0;
   // [world_size, ...t.shape]: row r is rank r's t.

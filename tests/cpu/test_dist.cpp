@@ -7,6 +7,8 @@
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
+#include "dist/launch_scripts.h"
+#include "dist/perf_model.h"
 #include "tests/testing.h"
 #include "tests/tiny_mlp.h"
 
@@ -116,4 +118,86 @@ TEST_CASE("data parallel in a world of one leaves gradients as they are", "[dist
   // A second backward before finish_gradients on a synchronising step is a usage error.
   model.loss(x, t).backward();
   CHECK_THROWS_WITH(model.loss(x, t).backward(), Catch::Contains("became ready twice"));
+}
+
+TEST_CASE("perf model: one GPU has no communication", "[dist][perf_model]") {
+  std::vector<LayerGroup> groups{{"a", 1.0, 2.0, 1 << 20}, {"b", 3.0, 4.0, 1 << 20}};
+  StepPrediction p = predict_step(groups, {1, 1}, LinkParams{}, 25, 0.5, 32);
+  CHECK(p.step_ms == Approx(1 + 2 + 3 + 4 + 0.5));
+  CHECK(p.comm_ms == 0);
+  CHECK(p.exposed_ms == 0);
+  CHECK(p.efficiency == Approx(1.0));
+  CHECK(p.it_per_s == Approx(1000 / 10.5));
+  CHECK(p.samples_per_s == Approx(32 * 1000 / 10.5));
+}
+
+TEST_CASE("perf model: bandwidth-bound limit across nodes", "[dist][perf_model]") {
+  // One group of 1 GB: its bucket is ready only when backward ends, so all of it is exposed.
+  // 2 nodes x 4 GPUs, no latency: 2 * 7/8 * 1e9 B / 50 GB/s (the network, slower than NVLink) = 35 ms.
+  LinkParams links{370, 50, 0};
+  std::vector<LayerGroup> groups{{"all", 2.0, 4.0, 1000000000}};
+  CHECK(all_reduce_ms(1000000000, {2, 4}, links) == Approx(35.0));
+  CHECK(all_reduce_ms(1000000000, {1, 8}, links) == Approx(2 * 7.0 / 8 * 1e9 / 370e9 * 1e3));
+  StepPrediction p = predict_step(groups, {2, 4}, links, 25, 0.0, 1);
+  CHECK(p.exposed_ms == Approx(35.0));
+  CHECK(p.step_ms == Approx(6.0 + 35.0));
+  CHECK(p.efficiency == Approx(6.0 / 41.0));
+  CHECK(p.first_exposed_bucket == 0);
+  // Latency: 2(N-1) steps of 5 us each for 8 GPUs = 70 us on an empty message.
+  CHECK(all_reduce_ms(0, {1, 8}, LinkParams{370, 50, 5}) == Approx(0.070));
+}
+
+TEST_CASE("perf model: buckets overlap backward and queue on one stream", "[dist][perf_model]") {
+  // One node, 2 GPUs, 100 GB/s, no latency: T(B) = B / 100 GB/s. Backward runs g1 (4 ms) then g0 (6 ms).
+  LinkParams links{100, 100, 0};
+  const double tiny_buckets = 1e-6;  // every group in a bucket of its own
+  std::vector<LayerGroup> groups{{"g0", 1.0, 6.0, 500000000}, {"g1", 1.0, 4.0, 1000000000}};
+  StepPrediction p = predict_step(groups, {1, 2}, links, tiny_buckets, 0.0, 1);
+  REQUIRE(p.buckets.size() == 2);
+  // g1's bucket: ready at 4, 10 ms -> ends 14; g0's: ready at 10, waits for the stream until 14, ends 19.
+  CHECK(p.buckets[0].ready_ms == Approx(4));
+  CHECK(p.buckets[0].end_ms == Approx(14));
+  CHECK(p.buckets[1].start_ms == Approx(14));
+  CHECK(p.buckets[1].end_ms == Approx(19));
+  CHECK(p.exposed_ms == Approx(9));
+  CHECK(p.step_ms == Approx(2 + 10 + 9));
+  CHECK(p.first_exposed_bucket == 0);
+  CHECK(p.first_exposed_group == "g1");
+  // A small g1 hides: 2 ms from 4 to 6; g0's 5 ms from 10 to 15 is the only exposed part.
+  groups[1].grad_bytes = 200000000;
+  p = predict_step(groups, {1, 2}, links, tiny_buckets, 0.0, 1);
+  CHECK(p.exposed_ms == Approx(5));
+  CHECK(p.first_exposed_bucket == 1);
+  CHECK(p.first_exposed_group == "g0");
+  CHECK_THAT(format_predictions({p}), Catch::Contains("exposed from bucket 1 of 2 (ready after g0)"));
+  // One bucket for both: ready at 10, 7 ms.
+  p = predict_step(groups, {1, 2}, links, 25 * 1024, 0.0, 1);
+  CHECK(p.buckets.size() == 1);
+  CHECK(p.exposed_ms == Approx(7));
+}
+
+TEST_CASE("launch scripts for a layout", "[dist][scale]") {
+  LaunchSpec spec;
+  spec.job_name = "mnist_ddp";
+  spec.command = "./build/bin/ember train --config configs/mnist_ddp.yaml";
+  spec.layout = {3, 4};
+  spec.env = {"NCCL_DEBUG=WARN"};
+  spec.lsf_host_group = "waic_2023_gpu";
+  CHECK(mpirun_hostfile(spec) == "node01 slots=4\nnode02 slots=4\nnode03 slots=4\n");
+  CHECK(mpirun_command(spec, "hosts") ==
+        "mpirun -np 12 --hostfile hosts --map-by ppr:4:node --bind-to none -x NCCL_DEBUG=WARN " + spec.command + "\n");
+  const std::string lsf = lsf_script(spec);
+  CHECK_THAT(lsf, Catch::Contains("#BSUB -n 12\n"));
+  CHECK_THAT(lsf, Catch::Contains("span[ptile=4]"));
+  CHECK_THAT(lsf, Catch::Contains("#BSUB -gpu \"num=4:mode=exclusive_process\"\n"));
+  CHECK_THAT(lsf, Catch::Contains("#BSUB -m waic_2023_gpu\n"));
+  CHECK_THAT(lsf, Catch::Contains("-x NCCL_DEBUG " + spec.command));
+  const std::string slurm = slurm_script(spec);
+  CHECK_THAT(slurm, Catch::Contains("#SBATCH --nodes=3\n#SBATCH --ntasks-per-node=4\n#SBATCH --gpus-per-node=4\n"));
+  CHECK_THAT(slurm, Catch::Contains("#SBATCH --time=01:00:00\n"));
+  CHECK_THAT(slurm, Catch::EndsWith("srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + spec.command + "\n"));
+  spec.hosts = {"a", "b"};
+  CHECK_THROWS_WITH(mpirun_hostfile(spec), Catch::Contains("2 hosts for 3 nodes"));
+  spec.hosts = {"a", "b", "c"};
+  CHECK(mpirun_hostfile(spec) == "a slots=4\nb slots=4\nc slots=4\n");
 }

@@ -39,7 +39,7 @@ __device__ __forceinline__ T block_sum(T v, T* scratch) {
   return total;
 }
 
-inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+__host__ __device__ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 // Blocks for a grid-stride loop over n items: enough to fill the GPU, capped so tiny loops stay one wave.
 inline unsigned grid_for(int64_t n, int threads, int64_t max_blocks = 65535) {

@@ -5,15 +5,6 @@
 
 namespace ember::kernels::cuda {
 
-const char* gemm_math_name(GemmMath math) {
-  switch (math) {
-    case GemmMath::fp32: return "fp32";
-    case GemmMath::tf32: return "tf32";
-    case GemmMath::bf16: return "bf16";
-  }
-  return "?";
-}
-
 GemmShape resolved(const GemmShape& s) {
   GemmShape r = s;
   // Stored widths: A is [M, K] or [K, M]; B is [K, N] or [N, K].
@@ -41,7 +32,7 @@ cublasHandle_t cublas_handle(cudaStream_t stream) {
   return h;
 }
 
-void cublas_gemm(const GemmShape& shape, GemmMath math, const void* a, const void* b, float* c,
+void cublas_gemm(const GemmShape& shape, MathMode math, const void* a, const void* b, float* c,
                  cudaStream_t stream) {
   const GemmShape s = resolved(shape);
   if (s.m == 0 || s.n == 0) return;
@@ -50,9 +41,9 @@ void cublas_gemm(const GemmShape& shape, GemmMath math, const void* a, const voi
               "cublas_gemm: sizes exceed 32-bit cuBLAS arguments (M=", s.m, " N=", s.n, " K=", s.k, ")");
   cublasHandle_t h = cublas_handle(stream);
   // The math mode is a property of the handle: set it on every call so a TF32 call never leaks into fp32.
-  EMBER_CUBLAS_CHECK(cublasSetMathMode(h, math == GemmMath::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  const cudaDataType_t in_type = math == GemmMath::bf16 ? CUDA_R_16BF : CUDA_R_32F;
-  const cublasComputeType_t compute = math == GemmMath::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  EMBER_CUBLAS_CHECK(cublasSetMathMode(h, math == MathMode::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  const cudaDataType_t in_type = math == MathMode::bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  const cublasComputeType_t compute = math == MathMode::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   // Column-major view: C^T [N, M] = op(B)^T [N, K] * op(A)^T [K, M].
   const cublasOperation_t op_b = s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;

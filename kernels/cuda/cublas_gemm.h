@@ -13,13 +13,9 @@
 #include <cstdint>
 
 #include "engine/error.h"
+#include "kernels/cuda/math_mode.h"
 
 namespace ember::kernels::cuda {
-
-// fp32: plain FP32 FMA. tf32: f32 inputs rounded to TF32 on the tensor cores (~10-bit mantissa).
-// bf16: A and B are bf16 (__nv_bfloat16), products on the tensor cores, f32 accumulation and output.
-enum class GemmMath { fp32, tf32, bf16 };
-const char* gemm_math_name(GemmMath math);
 
 struct GemmShape {
   bool trans_a = false, trans_b = false;
@@ -36,8 +32,8 @@ GemmShape resolved(const GemmShape& s);
 // The handle for `stream` (one per stream, created on first use and kept for the life of the process).
 cublasHandle_t cublas_handle(cudaStream_t stream);
 
-// A, B: float (fp32, tf32) or __nv_bfloat16 (bf16). Asynchronous on `stream`.
-void cublas_gemm(const GemmShape& shape, GemmMath math, const void* a, const void* b, float* c,
+// A, B: float (MathMode fp32, tf32) or __nv_bfloat16 (bf16). Asynchronous on `stream`.
+void cublas_gemm(const GemmShape& shape, MathMode math, const void* a, const void* b, float* c,
                  cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda

@@ -3,13 +3,17 @@
 # runs on GPU hosts that lack these packages (docs/architecture.md, "Build").
 find_package(Threads REQUIRED)
 
-# OpenBLAS for CPU GEMM (static: libopenblas.a; it needs libgfortran at link time).
+# OpenBLAS for CPU GEMM, static (libopenblas.a; its LAPACK half needs libgfortran and libquadmath, also static,
+# so the binary runs on hosts without gfortran).
 find_path(OPENBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux-gnu/openblas-pthread REQUIRED)
 find_library(OPENBLAS_STATIC NAMES libopenblas.a PATH_SUFFIXES openblas-pthread)
-find_library(GFORTRAN_LIB NAMES gfortran libgfortran.so.5 PATHS /usr/lib/gcc/x86_64-linux-gnu/12)
-if(OPENBLAS_STATIC AND GFORTRAN_LIB)
+execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libgfortran.a OUTPUT_VARIABLE GFORTRAN_LIB
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libquadmath.a OUTPUT_VARIABLE QUADMATH_LIB
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(OPENBLAS_STATIC AND EXISTS "${GFORTRAN_LIB}" AND EXISTS "${QUADMATH_LIB}")
   add_library(ember_blas INTERFACE)
-  target_link_libraries(ember_blas INTERFACE ${OPENBLAS_STATIC} ${GFORTRAN_LIB} Threads::Threads m)
+  target_link_libraries(ember_blas INTERFACE ${OPENBLAS_STATIC} ${GFORTRAN_LIB} ${QUADMATH_LIB} Threads::Threads m)
 else()
   find_library(OPENBLAS_SHARED NAMES openblas REQUIRED)
   add_library(ember_blas INTERFACE)

@@ -11,6 +11,8 @@ namespace ember::cuda {
 // True when the CUDA backend is compiled in AND a device is usable (driver present, at least one GPU).
 bool available();
 int device_count();
+// Waits for all work queued on the compute stream (benchmarks and epoch ends only; never inside a step).
+void synchronize();
 
 #ifdef EMBER_WITH_CUDA
 // dst <- src for any layouts/dtypes on one CUDA device, or between host and device (converted as needed).

@@ -5,5 +5,6 @@
 namespace ember::cuda {
 bool available() { return false; }
 int device_count() { return 0; }
+void synchronize() {}
 }  // namespace ember::cuda
 #endif

@@ -30,6 +30,10 @@ bool available() {
   return ok;
 }
 
+void synchronize() {
+  if (available()) EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+}
+
 void set_device(int device) { EMBER_CUDA_CHECK(cudaSetDevice(device)); }
 
 cudaStream_t current_stream() {

@@ -66,3 +66,42 @@ void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* k
 }
 
 }  // namespace ember::kernels::cuda
+
+namespace ember::kernels::cuda {
+namespace {
+
+// One thread per (outer, inner) output; the scan over n is sequential, so ties resolve to the first index.
+__global__ void max_along_kernel(const float* x, int64_t outer, int64_t n, int64_t inner, float* values,
+                                 int64_t* indices) {
+  const int64_t total = outer * inner;
+  for (int64_t o = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; o < total;
+       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t a = o / inner, b = o % inner;
+    const float* p = x + a * n * inner + b;
+    float best = p[0];
+    int64_t best_i = 0;
+    for (int64_t i = 1; i < n && !isnan(best); ++i) {
+      const float v = p[i * inner];
+      if (v > best || isnan(v)) {
+        best = v;
+        best_i = i;
+      }
+    }
+    if (values) values[o] = best;
+    if (indices) indices[o] = best_i;
+  }
+}
+
+}  // namespace
+
+void max_along(const float* x, int64_t outer, int64_t n, int64_t inner, float* values, int64_t* indices,
+               cudaStream_t stream) {
+  const int64_t total = outer * inner;
+  if (total == 0) return;
+  const int threads = 256;
+  const int64_t blocks = (total + threads - 1) / threads;
+  max_along_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
+      x, outer, n, inner, values, indices);
+}
+
+}  // namespace ember::kernels::cuda

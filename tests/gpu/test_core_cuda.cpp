@@ -1,0 +1,85 @@
+// The engine core on CUDA against the CPU: copies, elementwise ops, sums, autograd through them, and the
+// caching allocator's steady state.
+#include "engine/cuda/allocator.h"
+#include "tests/testing.h"
+
+using namespace ember;
+using ember::testing::random_tensor;
+using ember::testing::require_gpu;
+
+namespace {
+const Device kGpu = Device::cuda(0);
+}
+
+TEST_CASE("cuda: host-device round trips keep every dtype and strided layouts", "[gpu][core]") {
+  require_gpu();
+  Tensor x = mul_scalar(random_tensor({3, 4, 5}, 1, DType::f32), 50.0);
+  for (DType t : {DType::f32, DType::f64, DType::bf16, DType::i64, DType::i32, DType::u8}) {
+    Tensor h = x.to(t);
+    Tensor back = h.to(kGpu).to(Device::cpu());
+    REQUIRE(back.dtype() == t);
+    CHECK(back.to_vector<double>() == h.to_vector<double>());
+  }
+  // Strided device-to-device copy (permute + narrow + expand), and dtype conversion on the device.
+  Tensor g = x.to(kGpu);
+  Tensor p = g.permute({2, 0, 1}).narrow(0, 1, 3).contiguous();
+  CHECK(p.to(Device::cpu()).to_vector<float>() == x.permute({2, 0, 1}).narrow(0, 1, 3).contiguous().to_vector<float>());
+  Tensor e = g.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64);
+  CHECK(e.to(Device::cpu()).to_vector<double>() == x.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64).to_vector<double>());
+  Tensor filled = Tensor::full({7, 3}, 2.5, DType::f32, kGpu);
+  CHECK(filled.to(Device::cpu()).to_vector<float>() == std::vector<float>(21, 2.5f));
+}
+
+TEST_CASE("cuda: elementwise and sum match the CPU, forward and backward", "[gpu][core]") {
+  require_gpu();
+  Tensor a = random_tensor({8, 1, 33}, 2, DType::f32), b = random_tensor({5, 33}, 3, DType::f32, 0.5, 2.0);
+  using Bin = Tensor (*)(const Tensor&, const Tensor&);
+  for (Bin f : {Bin(add), Bin(sub), Bin(mul), Bin(div)}) {
+    EMBER_REQUIRE_CLOSE(f(a.to(kGpu), b.to(kGpu)).to(Device::cpu()), f(a, b), 1e-6, 1e-6);
+  }
+  using Un = Tensor (*)(const Tensor&);
+  for (Un f : {Un(neg), Un(exp), Un(tanh), Un(sigmoid), Un(gelu), Un(relu), Un(abs), Un(sqrt), Un(log)}) {
+    Tensor pos = b;  // log/sqrt need positive inputs; the others accept any
+    EMBER_REQUIRE_CLOSE(f(pos.to(kGpu)).to(Device::cpu()), f(pos), 1e-5, 1e-6);
+  }
+  for (std::vector<int64_t> dims : {std::vector<int64_t>{}, {0}, {2}, {0, 2}}) {
+    EMBER_REQUIRE_CLOSE(sum(a.to(kGpu), dims).to(Device::cpu()), sum(a, dims), 1e-5, 1e-5);
+  }
+
+  // Autograd through device ops: the gradient is computed on the device and equals the CPU one.
+  Tensor ca = a.clone().requires_grad_(), cb = b.clone().requires_grad_();
+  sum(mul(gelu(add(ca, cb)), cb)).backward();
+  Tensor ga = a.to(kGpu).requires_grad_(), gb = b.to(kGpu).requires_grad_();
+  sum(mul(gelu(add(ga, gb)), gb)).backward();
+  REQUIRE(ga.grad().device() == kGpu);
+  EMBER_REQUIRE_CLOSE(ga.grad().to(Device::cpu()), ca.grad(), 1e-5, 1e-5);
+  EMBER_REQUIRE_CLOSE(gb.grad().to(Device::cpu()), cb.grad(), 1e-5, 1e-5);
+}
+
+TEST_CASE("cuda: sums are bit-identical run to run", "[gpu][core]") {
+  require_gpu();
+  Tensor x = random_tensor({1000, 777}, 4, DType::f32).to(kGpu);
+  CHECK(sum(x, {0}).to_vector<float>() == sum(x, {0}).to_vector<float>());
+  CHECK(sum(x).item() == sum(x).item());
+}
+
+TEST_CASE("cuda: the caching allocator makes no cudaMalloc in the steady state", "[gpu][core]") {
+  require_gpu();
+  Tensor w = random_tensor({256, 256}, 5, DType::f32).to(kGpu).requires_grad_();
+  auto step = [&] {  // a training step: the gradient is dropped before each backward, as zero_grad does
+    w.zero_grad();
+    Tensor x = random_tensor({64, 256}, 6, DType::f32).to(kGpu);
+    sum(mul(relu(add(x.unsqueeze(1), w.narrow(0, 0, 1))), x.unsqueeze(1))).backward();
+  };
+  step();
+  const uint64_t mallocs = cuda::caching_allocator().stats().cuda_malloc_calls;
+  for (int i = 0; i < 5; ++i) step();
+  CHECK(cuda::caching_allocator().stats().cuda_malloc_calls == mallocs);
+  CHECK(cuda::caching_allocator().stats().peak_allocated_bytes >= 256 * 256 * 4);
+}
+
+TEST_CASE("cuda: mixing devices is an error naming both tensors", "[gpu][core]") {
+  require_gpu();
+  Tensor a = random_tensor({3}, 7, DType::f32);
+  CHECK_THROWS_WITH(add(a, a.to(kGpu)), Catch::Contains("different devices") && Catch::Contains("cuda:0"));
+}

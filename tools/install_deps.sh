@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what ember builds with, from Debian 12's packages (one apt-get line). Skips what is present.
+# The CUDA toolkit (nvcc, cuBLAS, cuDNN, NCCL) is expected under /usr/local/cuda; without it ember builds CPU-only.
+set -euo pipefail
+packages=(cmake ninja-build g++ pkg-config catch2 libyaml-cpp-dev libstb-dev libopenblas-dev libcli11-dev
+          nlohmann-json3-dev libopenmpi-dev openmpi-bin zlib1g-dev python3-numpy python3-torch)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "ember: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

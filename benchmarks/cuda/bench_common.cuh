@@ -1,4 +1,5 @@
 // Shared by the CUDA benchmarks: checked CUDA calls, random device data, an L2 flush and event timing.
+// `--json FILE` appends one JSON line per benchmark program (tools/gpu_check.sh collects them in one file).
 // Each benchmark times its baseline in the same run, on the same device, with the same helper.
 #pragma once
 #include <cuda_bf16.h>

@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
   }
   const std::string path = bench::json_path(argc, argv);
   if (!path.empty()) {
-    std::ofstream(path) << nlohmann::json{{"benchmark", "conv"}, {"all_checks_ok", all_ok}, {"results", results}}.dump(2) << "\n";
+    std::ofstream(path, std::ios::app) << nlohmann::json{{"benchmark", "conv"}, {"all_checks_ok", all_ok}, {"results", results}}.dump() << "\n";
     std::printf("wrote %s\n", path.c_str());
   }
   std::printf("%s\n", all_ok ? "all checks ok" : "SOME CHECKS FAILED");

@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     results.push_back(run(p, stream));
   const std::string path = bench::json_path(argc, argv);
   if (!path.empty()) {
-    std::ofstream(path) << nlohmann::json{{"benchmark", "gemm"}, {"all_checks_ok", all_ok}, {"results", results}}.dump(2)
+    std::ofstream(path, std::ios::app) << nlohmann::json{{"benchmark", "gemm"}, {"all_checks_ok", all_ok}, {"results", results}}.dump()
                         << "\n";
     std::printf("wrote %s\n", path.c_str());
   }

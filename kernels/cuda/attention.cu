@@ -8,54 +8,26 @@
 namespace ember::kernels::cuda {
 namespace {
 
-constexpr int kD = 64, kLd = kD + 1;  // rows padded by one float: column walks hit distinct banks
+constexpr int kD = 64;
 constexpr int kThreads = 256, kWarps = kThreads / 32;
 
-// C (m x n) = A (m x kdim) * B (kdim x n) on one thread block, read through accessors from shared memory.
-// Each thread owns a 4x4 tile (16 FMAs per 8 loads); edge tiles clamp their reads and skip their stores.
-template <class FA, class FB, class FS>
-__device__ __forceinline__ void block_gemm(int m, int n, int kdim, FA a, FB b, FS store) {
-  const int tiles_n = (n + 3) / 4, tiles = ((m + 3) / 4) * tiles_n;
-  for (int t = threadIdx.x; t < tiles; t += blockDim.x) {
-    const int i0 = (t / tiles_n) * 4, j0 = (t % tiles_n) * 4;
-    int ri[4], cj[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      ri[u] = min(i0 + u, m - 1);
-      cj[u] = min(j0 + u, n - 1);
-    }
-    float acc[4][4] = {};
-#pragma unroll 4
-    for (int kk = 0; kk < kdim; ++kk) {
-      float fa[4], fb[4];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) {
-        fa[u] = a(ri[u], kk);
-        fb[u] = b(kk, cj[u]);
-      }
-#pragma unroll
-      for (int u = 0; u < 4; ++u)
-#pragma unroll
-        for (int v = 0; v < 4; ++v) acc[u][v] = fmaf(fa[u], fb[v], acc[u][v]);
-    }
-#pragma unroll
-    for (int u = 0; u < 4; ++u)
-#pragma unroll
-      for (int v = 0; v < 4; ++v)
-        if (i0 + u < m && j0 + v < n) store(i0 + u, j0 + v, acc[u][v]);
-  }
+// rows x 64 floats from global (contiguous, 16-byte aligned): as they are ([rows][64]) ...
+__device__ __forceinline__ void load_rows(float* dst, const float* __restrict__ src, int rows) {
+  for (int idx = threadIdx.x; idx < rows * (kD / 4); idx += blockDim.x)
+    reinterpret_cast<float4*>(dst)[idx] = reinterpret_cast<const float4*>(src)[idx];
 }
 
-// rows x 64 floats from global (contiguous, 16-byte aligned) into shared memory with row stride kLd.
-__device__ __forceinline__ void load_rows(float* dst, const float* __restrict__ src, int rows) {
+// ... or transposed ([64][np], np = rows rounded up to 4, padding columns zeroed).
+__device__ __forceinline__ void load_transposed(float* dst, const float* __restrict__ src, int rows, int np) {
+  for (int idx = threadIdx.x; idx < kD * (np - rows); idx += blockDim.x)
+    dst[(idx / (np - rows)) * np + rows + idx % (np - rows)] = 0.f;
   for (int idx = threadIdx.x; idx < rows * (kD / 4); idx += blockDim.x) {
-    const int r = idx / (kD / 4), c = (idx % (kD / 4)) * 4;
-    const float4 v = reinterpret_cast<const float4*>(src)[idx];
-    float* p = dst + r * kLd + c;
-    p[0] = v.x;
-    p[1] = v.y;
-    p[2] = v.z;
-    p[3] = v.w;
+    const int i = idx / (kD / 4), c = (idx % (kD / 4)) * 4;
+    const float4 f = reinterpret_cast<const float4*>(src)[idx];
+    dst[(c + 0) * np + i] = f.x;
+    dst[(c + 1) * np + i] = f.y;
+    dst[(c + 2) * np + i] = f.z;
+    dst[(c + 3) * np + i] = f.w;
   }
 }
 
@@ -64,111 +36,153 @@ __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
-__device__ __forceinline__ float warp_max(float v) {
+// C (4*m4 x 4*n4) = A^T B on one thread block with both operands stored k-major in shared memory:
+// A[kk * lda + i], B[kk * ldb + j], 16-byte aligned rows. Each thread owns a 4x4 tile and reads two float4
+// per k step (16 FMAs per 2 loads: the forward's two products are FMA-bound, not shared-memory-bound).
+template <class FS>
+__device__ __forceinline__ void block_gemm_kmajor(int m4, int n4, int kdim, const float* a, int lda, const float* b,
+                                                  int ldb, FS store) {
+  for (int t = threadIdx.x; t < m4 * n4; t += blockDim.x) {
+    const int i0 = (t / n4) * 4, j0 = (t % n4) * 4;
+    float acc[4][4] = {};
+#pragma unroll 4
+    for (int kk = 0; kk < kdim; ++kk) {
+      const float4 fa = *reinterpret_cast<const float4*>(a + kk * lda + i0);
+      const float4 fb = *reinterpret_cast<const float4*>(b + kk * ldb + j0);
+      const float ra[4] = {fa.x, fa.y, fa.z, fa.w}, rb[4] = {fb.x, fb.y, fb.z, fb.w};
 #pragma unroll
-  for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
+      for (int u = 0; u < 4; ++u)
+#pragma unroll
+        for (int v = 0; v < 4; ++v) acc[u][v] = fmaf(ra[u], rb[v], acc[u][v]);
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) store(i0 + u, j0 + v, acc[u][v]);
+  }
 }
 
+int padded(int n) { return (n + 3) / 4 * 4; }
+
+// Forward layout (np = n rounded up to 4): Qt, Kt [64][np] (transposed, padding zeroed), V [n][64],
+// St [np][np] scores transposed (St[j][i] = S[i][j]) so that P V reads P^T rows as float4.
 __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(int n, const float* __restrict__ q, const float* __restrict__ k,
                              const float* __restrict__ v, float scale, const float* __restrict__ log_scale,
                              bool mask, float* __restrict__ o, float* __restrict__ lse) {
-  extern __shared__ float sm[];
-  float *qs = sm, *ks = qs + n * kLd, *vs = ks + n * kLd, *ss = vs + n * kLd;  // ss: scores [n][n]
+  extern __shared__ __align__(16) float sm[];
+  const int np = (n + 3) / 4 * 4;
+  float *qt = sm, *kt = qt + kD * np, *vs = kt + kD * np, *st = vs + n * kD;
   const size_t base = static_cast<size_t>(blockIdx.x) * n * kD;
-  load_rows(qs, q + base, n);
-  load_rows(ks, k + base, n);
+  load_transposed(qt, q + base, n, np);
+  load_transposed(kt, k + base, n, np);
   load_rows(vs, v + base, n);
   if (log_scale) scale = expf(*log_scale);
   __syncthreads();
 
-  block_gemm(
-      n, n, kD, [&](int i, int kk) { return qs[i * kLd + kk]; }, [&](int kk, int j) { return ks[j * kLd + kk]; },
-      [&](int i, int j, float acc) { ss[i * n + j] = (mask && i == j) ? -FLT_MAX : acc * scale; });
+  block_gemm_kmajor(np / 4, np / 4, kD, qt, np, kt, np, [&](int i, int j, float acc) {
+    st[j * np + i] = (mask && i == j) ? -FLT_MAX : acc * scale;
+  });
   __syncthreads();
 
-  // Row softmax, one warp per row; P = exp(S - lse), the same expression the backward recomputes.
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (int i = warp; i < n; i += kWarps) {
-    float* row = ss + i * n;
+  // Row softmax of S (column i of St): four neighbouring lanes per row, all lanes in every pass (the shuffles
+  // need the whole warp). P = exp(S - lse), the same expression the backward recomputes.
+  const int part = threadIdx.x % 4;
+  for (int i0 = 0; i0 < n; i0 += blockDim.x / 4) {
+    const int i = i0 + threadIdx.x / 4;
+    const bool active = i < n;
     float mx = -FLT_MAX;
-    for (int j = lane; j < n; j += 32) mx = fmaxf(mx, row[j]);
-    mx = warp_max(mx);
+    if (active)
+      for (int j = part; j < n; j += 4) mx = fmaxf(mx, st[j * np + i]);
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
     float sum = 0.f;
-    for (int j = lane; j < n; j += 32) sum += expf(row[j] - mx);
-    const float l = mx + logf(warp_sum(sum));
-    for (int j = lane; j < n; j += 32) row[j] = expf(row[j] - l);
-    if (lane == 0) lse[static_cast<size_t>(blockIdx.x) * n + i] = l;
+    if (active)
+      for (int j = part; j < n; j += 4) sum += expf(st[j * np + i] - mx);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float l = mx + logf(sum);
+    if (active) {
+      for (int j = part; j < n; j += 4) st[j * np + i] = expf(st[j * np + i] - l);
+      if (part == 0) lse[static_cast<size_t>(blockIdx.x) * n + i] = l;
+    }
   }
   __syncthreads();
 
   float* ob = o + base;
-  block_gemm(
-      n, kD, n, [&](int i, int kk) { return ss[i * n + kk]; }, [&](int kk, int j) { return vs[kk * kLd + j]; },
-      [&](int i, int j, float acc) { ob[i * kD + j] = acc; });
+  block_gemm_kmajor(np / 4, kD / 4, n, st, np, vs, kD, [&](int i, int c, float acc) {
+    if (i < n) ob[i * kD + c] = acc;
+  });
 }
 
+// Backward layout: region R (4 x [64][np] floats) first holds Qt, Kt, dOt, Vt for S = s Q K^T and
+// dP = dO V^T, then Q, K, dO row-major for dV = P^T dO, dK = s dS^T Q, dQ = s dS K; s1, s2 [np][np] hold
+// S then P, dP then dS, and finally dS^T (in s1). 107 KiB at n = 65: two blocks per SM.
 __global__ void __launch_bounds__(kThreads)
     attention_backward_kernel(int n, const float* __restrict__ q, const float* __restrict__ k,
                               const float* __restrict__ v, const float* __restrict__ o,
                               const float* __restrict__ d_o, const float* __restrict__ lse, float scale,
                               const float* __restrict__ log_scale, bool mask, float* __restrict__ dq,
                               float* __restrict__ dk, float* __restrict__ dv, float* __restrict__ scale_partial) {
-  extern __shared__ float sm[];
-  float *qs = sm, *ks = qs + n * kLd, *vs = ks + n * kLd, *dos = vs + n * kLd;
-  float *s1 = dos + n * kLd, *s2 = s1 + n * n;  // S then P; dP then dS
-  float *lse_s = s2 + n * n, *dd = lse_s + n, *red = dd + n;
+  extern __shared__ __align__(16) float sm[];
+  const int np = (n + 3) / 4 * 4;
+  float *qt = sm, *kt = qt + kD * np, *dot = kt + kD * np, *vt = dot + kD * np;
+  float *s1 = vt + kD * np, *s2 = s1 + np * np, *lse_s = s2 + np * np, *dd = lse_s + n, *red = dd + n;
   const size_t base = static_cast<size_t>(blockIdx.x) * n * kD;
-  load_rows(qs, q + base, n);
-  load_rows(ks, k + base, n);
-  load_rows(vs, v + base, n);
-  load_rows(dos, d_o + base, n);
+  load_transposed(qt, q + base, n, np);
+  load_transposed(kt, k + base, n, np);
+  load_transposed(dot, d_o + base, n, np);
+  load_transposed(vt, v + base, n, np);
   if (log_scale) scale = expf(*log_scale);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   for (int i = threadIdx.x; i < n; i += blockDim.x) lse_s[i] = lse[static_cast<size_t>(blockIdx.x) * n + i];
-  // D_i = sum_d dO[i][d] O[i][d] (= sum_j P_ij dP_ij), from global O and dO.
+  // D_i = sum_c dO[i][c] O[i][c] (= sum_j P_ij dP_ij), from global O and dO; one warp per row.
   for (int i = warp; i < n; i += kWarps) {
     const float* orow = o + base + static_cast<size_t>(i) * kD;
     const float* grow = d_o + base + static_cast<size_t>(i) * kD;
-    const float part = orow[lane] * grow[lane] + orow[lane + 32] * grow[lane + 32];
-    const float total = warp_sum(part);
+    const float total = warp_sum(orow[lane] * grow[lane] + orow[lane + 32] * grow[lane + 32]);
     if (lane == 0) dd[i] = total;
   }
   __syncthreads();
 
-  block_gemm(
-      n, n, kD, [&](int i, int kk) { return qs[i * kLd + kk]; }, [&](int kk, int j) { return ks[j * kLd + kk]; },
-      [&](int i, int j, float acc) { s1[i * n + j] = acc * scale; });
-  block_gemm(
-      n, n, kD, [&](int i, int kk) { return dos[i * kLd + kk]; }, [&](int kk, int j) { return vs[j * kLd + kk]; },
-      [&](int i, int j, float acc) { s2[i * n + j] = acc; });
+  block_gemm_kmajor(np / 4, np / 4, kD, qt, np, kt, np, [&](int i, int j, float acc) { s1[i * np + j] = acc * scale; });
+  block_gemm_kmajor(np / 4, np / 4, kD, dot, np, vt, np, [&](int i, int j, float acc) { s2[i * np + j] = acc; });
   __syncthreads();
 
-  // P = exp(S - lse) (0 on the masked diagonal), dS = P (dP - D); d(log_scale) gathers dS * S.
+  // P = exp(S - lse) (0 on the masked diagonal and the padding), dS = P (dP - D); d(log s) gathers dS * S.
   float scale_part = 0.f;
-  for (int idx = threadIdx.x; idx < n * n; idx += blockDim.x) {
-    const int i = idx / n, j = idx % n;
-    const bool masked = mask && i == j;
-    const float s = s1[idx];
-    const float p = masked ? 0.f : expf(s - lse_s[i]);
-    const float ds = p * (s2[idx] - dd[i]);
-    if (!masked) scale_part += ds * s;
+  for (int idx = threadIdx.x; idx < np * np; idx += blockDim.x) {
+    const int i = idx / np, j = idx % np;
+    float p = 0.f, ds = 0.f;
+    if (i < n && j < n && !(mask && i == j)) {
+      const float sv = s1[idx];
+      p = expf(sv - lse_s[i]);
+      ds = p * (s2[idx] - dd[i]);
+      scale_part += ds * sv;
+    }
     s1[idx] = p;
     s2[idx] = ds;
   }
+  float *qs = qt, *ks = qs + n * kD, *dos = ks + n * kD;  // region R, now row-major
+  __syncthreads();
+  load_rows(qs, q + base, n);
+  load_rows(ks, k + base, n);
+  load_rows(dos, d_o + base, n);
   __syncthreads();
 
   float *dqb = dq + base, *dkb = dk + base, *dvb = dv + base;
-  block_gemm(  // dV = P^T dO
-      n, kD, n, [&](int j, int i) { return s1[i * n + j]; }, [&](int i, int c) { return dos[i * kLd + c]; },
-      [&](int j, int c, float acc) { dvb[j * kD + c] = acc; });
-  block_gemm(  // dQ = scale dS K
-      n, kD, n, [&](int i, int j) { return s2[i * n + j]; }, [&](int j, int c) { return ks[j * kLd + c]; },
-      [&](int i, int c, float acc) { dqb[i * kD + c] = scale * acc; });
-  block_gemm(  // dK = scale dS^T Q
-      n, kD, n, [&](int j, int i) { return s2[i * n + j]; }, [&](int i, int c) { return qs[i * kLd + c]; },
-      [&](int j, int c, float acc) { dkb[j * kD + c] = scale * acc; });
+  block_gemm_kmajor(np / 4, kD / 4, n, s1, np, dos, kD, [&](int j, int c, float acc) {  // dV = P^T dO
+    if (j < n) dvb[j * kD + c] = acc;
+  });
+  block_gemm_kmajor(np / 4, kD / 4, n, s2, np, qs, kD, [&](int j, int c, float acc) {  // dK = s dS^T Q
+    if (j < n) dkb[j * kD + c] = scale * acc;
+  });
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < np * np; idx += blockDim.x) s1[(idx % np) * np + idx / np] = s2[idx];  // dS^T
+  __syncthreads();
+  block_gemm_kmajor(np / 4, kD / 4, n, s1, np, ks, kD, [&](int i, int c, float acc) {  // dQ = s dS K
+    if (i < n) dqb[i * kD + c] = scale * acc;
+  });
 
   if (scale_partial) {  // fixed-order block reduction: deterministic
     scale_part = warp_sum(scale_part);
@@ -196,8 +210,14 @@ __global__ void sum_partials_kernel(const float* __restrict__ partials, int64_t 
   if (threadIdx.x == 0) out[0] = red[0];
 }
 
-size_t forward_smem(int64_t n) { return sizeof(float) * (3 * n * kLd + n * n); }
-size_t backward_smem(int64_t n) { return sizeof(float) * (4 * n * kLd + 2 * n * n + 2 * n + kWarps); }
+size_t forward_smem(int64_t n) {
+  const int64_t np = padded(static_cast<int>(n));
+  return sizeof(float) * (2 * kD * np + n * kD + np * np);
+}
+size_t backward_smem(int64_t n) {
+  const int64_t np = padded(static_cast<int>(n));
+  return sizeof(float) * (4 * kD * np + 2 * np * np + 2 * n + kWarps);
+}
 
 void check_params(const AttentionParams& p, size_t smem, const char* what) {
   EMBER_CHECK(p.d == kD, what, ": head dimension must be ", kD, ", got ", p.d);

@@ -5,7 +5,7 @@
 //   P = softmax(S) row-wise,  O = P V
 //
 // q, k, v, o: [bh, n, d] contiguous (bh = batch * heads), d = 64. The head's Q, K, V and its n x n scores
-// stay in shared memory (n = 65: 68 KiB forward, 103 KiB backward); n up to ~110 fits. The forward saves
+// stay in shared memory (n = 65: 68 KiB forward, 105 KiB backward); n up to ~110 fits. The forward saves
 // lse [bh, n] (row logsumexp of S); the backward recomputes P from it. No attention dropout here.
 #pragma once
 #include <cuda_runtime.h>

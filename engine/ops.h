@@ -43,7 +43,7 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim 
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 Tensor var(const Tensor& a, const std::vector<int64_t>& dims = {}, bool unbiased = true, bool keepdim = false);
 std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim = false);  // values, i64 indices
-Tensor max(const Tensor& a);                                                         // over everything
+Tensor max(const Tensor& a);  // over everything; on ties the gradient goes to the first maximum
 Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);                   // i64, no grad
 // Sums a broadcast result back to `shape` (the backward of broadcasting).
 Tensor sum_to(const Tensor& a, const Shape& shape);
@@ -86,7 +86,8 @@ struct CrossEntropyOptions {
 };
 // logits [N, C] floating, targets [N] i64 in [0, C) (out of range is an error, never ignored).
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options = {});
-// Focal loss (Lin et al. 2017): -alpha_t (1 - p_t)^gamma log p_t; alpha = class_weights or 1.
+// Focal loss (Lin et al. 2017): -alpha_t (1 - p_t)^gamma log p_t; alpha = class_weights or 1; the mean divides
+// by N; label_smoothing must be 0.
 Tensor focal_loss(const Tensor& logits, const Tensor& targets, double gamma = 2.0,
                   const CrossEntropyOptions& options = {});
 

@@ -1,5 +1,6 @@
 // Elementwise ops: NumPy broadcasting for binary ops; unary ops with a fused backward kernel.
 #include <algorithm>
+#include <type_traits>
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
@@ -14,6 +15,7 @@
 namespace ember {
 
 using kernels::BinaryOp;
+using kernels::CompareOp;
 using kernels::UnaryOp;
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
@@ -161,7 +163,79 @@ Tensor unary_op(UnaryOp op, const Tensor& a, double alpha = 0.0, double beta = 0
   return y;
 }
 
+const char* compare_name(CompareOp op) {
+  switch (op) {
+    case CompareOp::eq: return "eq";
+    case CompareOp::gt: return "gt";
+    case CompareOp::lt: return "lt";
+  }
+  return "?";
+}
+
+// Comparisons work on every dtype but bf16 (labels and predictions are i64); no gradient.
+Tensor compare_op(CompareOp op, const Tensor& a, const Tensor& b) {
+  const char* name = compare_name(op);
+  check_same_device_dtype(name, a, b);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  const Tensor ea = a.expand(shape).detach(), eb = b.expand(shape).detach();
+  Tensor out = Tensor::empty(shape, DType::u8, a.device());
+  if (a.device().is_cpu()) {
+    EMBER_CHECK(a.dtype() != DType::bf16, name, ": bf16 not supported, convert first: ", a.describe());
+    EMBER_DISPATCH_ALL(a.dtype(), name, {
+      if constexpr (!std::is_same_v<scalar_t, bf16>) {
+        kernels::cpu::compare(op, static_cast<int>(shape.size()), shape.data(), ea.data<scalar_t>(),
+                              ea.strides().data(), eb.data<scalar_t>(), eb.strides().data(), out.data<uint8_t>());
+      }
+    });
+  } else {
+    EMBER_FAIL(name, ": no CUDA kernel yet");
+  }
+  return out;
+}
+
 }  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::eq, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::gt, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::lt, a, b); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(cond.dtype() == DType::u8, "where: cond must be u8, got ", cond.describe());
+  EMBER_CHECK(cond.device() == a.device(), "where: tensors on different devices: ", cond.describe(), " and ",
+              a.describe());
+  check_same_device_dtype("where", a, b);
+  check_floating("where", a);
+  const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  const Tensor ec = cond.expand(shape).detach(), ea = a.expand(shape).detach(), eb = b.expand(shape).detach();
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  if (a.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(a.dtype(), "where", {
+      kernels::cpu::where(static_cast<int>(shape.size()), shape.data(), ec.data<uint8_t>(), ec.strides().data(),
+                          ea.data<scalar_t>(), ea.strides().data(), eb.data<scalar_t>(), eb.strides().data(),
+                          out.data<scalar_t>());
+    });
+  } else {
+    EMBER_FAIL("where", ": no CUDA kernel yet");
+  }
+  if (needs_grad({&a, &b})) {
+    record(out, "where", {a, b},
+           [cond = cond.detach(), sa = a.shape(), sb = b.shape(), grad_a = a.requires_grad(),
+            grad_b = b.requires_grad()](const Tensor& g) -> std::vector<Tensor> {
+             const Tensor zero = Tensor::zeros({}, g.dtype(), g.device());
+             return {grad_a ? sum_to(where(cond, g, zero), sa) : Tensor(),
+                     grad_b ? sum_to(where(cond, zero, g), sb) : Tensor()};
+           });
+  }
+  return out;
+}
+
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
+  EMBER_CHECK(mask.dtype() == DType::u8, "masked_fill: mask must be u8, got ", mask.describe());
+  EMBER_CHECK(broadcast_shapes(a.shape(), mask.shape(), "masked_fill") == a.shape(), "masked_fill: mask ",
+              mask.describe(), " does not broadcast to ", a.describe());
+  check_floating("masked_fill", a);
+  return where(mask, Tensor::full({}, value, a.dtype(), a.device()), a);
+}
 
 Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::add, a, b); }
 Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::sub, a, b); }

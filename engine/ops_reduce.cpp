@@ -65,6 +65,26 @@ Tensor sum_forward(const Tensor& a, const std::vector<int64_t>& dims, bool keepd
   return out;
 }
 
+// i64 indices of the maximum along d, shaped like the input with d of size 1.
+Tensor argmax_keepdim(const Tensor& a_in, int64_t d, const char* op) {
+  EMBER_CHECK(a_in.size(d) > 0, op, ": dimension ", d, " of ", a_in.describe(), " is empty");
+  const Tensor a = a_in.contiguous();
+  Shape kept = a.shape();
+  kept[d] = 1;
+  Tensor indices = Tensor::empty(kept, DType::i64, a.device());
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < d; ++i) outer *= a.shape()[i];
+  for (int64_t i = d + 1; i < a.dim(); ++i) inner *= a.shape()[i];
+  if (a.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(a.dtype(), op, {
+      kernels::cpu::argmax_along(a.data<scalar_t>(), outer, a.shape()[d], inner, indices.data<int64_t>());
+    });
+  } else {
+    EMBER_FAIL(op, ": no CUDA kernel yet");
+  }
+  return indices;
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
@@ -76,6 +96,48 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
                                 const Tensor& g) -> std::vector<Tensor> { return {g.reshape(kept).expand(in_shape)}; });
   }
   return out;
+}
+
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
+  check_floating("mean", a);
+  int64_t count = 1;
+  for (int64_t d : normalize_dims(dims_in, a.dim(), "mean")) count *= a.shape()[d];
+  return mul_scalar(sum(a, dims_in, keepdim), 1.0 / static_cast<double>(count));
+}
+
+// Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which cancels badly in f32.
+Tensor var(const Tensor& a, const std::vector<int64_t>& dims_in, bool unbiased, bool keepdim) {
+  check_floating("var", a);
+  int64_t count = 1;
+  for (int64_t d : normalize_dims(dims_in, a.dim(), "var")) count *= a.shape()[d];
+  const Tensor deviation = sub(a, mean(a, dims_in, true));
+  const double divisor = static_cast<double>(count) - (unbiased ? 1.0 : 0.0);
+  return mul_scalar(sum(mul(deviation, deviation), dims_in, keepdim), 1.0 / divisor);
+}
+
+// The values are a gather at the argmax, so the gradient flows to the chosen element only.
+std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
+  check_floating("max", a);
+  EMBER_CHECK(a.dim() >= 1, "max: needs at least one dimension, got ", a.describe());
+  const int64_t d = wrap_dim(dim, a.dim(), "max");
+  Tensor indices = argmax_keepdim(a, d, "max");
+  Tensor values = gather(a, d, indices);
+  if (!keepdim) return {values.squeeze(d), indices.squeeze(d)};
+  return {values, indices};
+}
+
+Tensor max(const Tensor& a) {
+  check_floating("max", a);
+  EMBER_CHECK(a.numel() > 0, "max: empty tensor ", a.describe());
+  return max(a.reshape({-1}), 0).first.reshape({});
+}
+
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) {
+  check_floating("argmax", a);
+  EMBER_CHECK(a.dim() >= 1, "argmax: needs at least one dimension, got ", a.describe());
+  const int64_t d = wrap_dim(dim, a.dim(), "argmax");
+  Tensor indices = argmax_keepdim(a, d, "argmax");
+  return keepdim ? indices : indices.squeeze(d);
 }
 
 Tensor sum_to(const Tensor& a, const Shape& shape) {

@@ -3,6 +3,8 @@
 // (seed, stream, i), so any thread on any device computes the same value for the same element.
 // Shared by CPU and CUDA code (host/device).
 #pragma once
+#include <math.h>
+
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -54,7 +56,8 @@ EMBER_HD double philox_normal(uint64_t seed, uint64_t stream, uint64_t index) {
   Philox4 r = philox_bits(seed, stream, index);
   double u1 = (static_cast<double>(r.x) + 1.0) * (1.0 / 4294967296.0);  // (0, 1]
   double u2 = static_cast<double>(r.y) * (1.0 / 4294967296.0);          // [0, 1)
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+  // Global-namespace maths: inside namespace ember an unqualified log() would find the tensor op.
+  return ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
 }
 
 }  // namespace ember::kernels

@@ -10,6 +10,8 @@
 namespace ember::kernels {
 
 enum class BinaryOp : uint8_t { add, sub, mul, div };
+// Comparisons give u8 0/1.
+enum class CompareOp : uint8_t { eq, gt, lt };
 // add_scalar: x + alpha; mul_scalar: x * alpha; pow_scalar: x ^ alpha; clamp: min(max(x, alpha), beta).
 enum class UnaryOp : uint8_t { neg, exp, log, sqrt, abs, relu, gelu, tanh, sigmoid, add_scalar, mul_scalar,
                                 pow_scalar, clamp };
@@ -103,6 +105,37 @@ void binary(BinaryOp op, int ndim, const int64_t* shape, const T* a, const int64
                       case BinaryOp::div: for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] / pb[i * sb]; break;
                     }
                   });
+}
+
+// out (u8, contiguous, `shape`) = a op b, broadcast through strides like binary().
+template <class T>
+void compare(CompareOp op, int ndim, const int64_t* shape, const T* a, const int64_t* a_strides, const T* b,
+             const int64_t* b_strides, uint8_t* out) {
+  const int64_t sa = ndim ? a_strides[ndim - 1] : 1, sb = ndim ? b_strides[ndim - 1] : 1;
+  int64_t k = 0;
+  for_each_row<2>(ndim, shape, {a_strides, b_strides}, [&](const std::array<int64_t, 2>& o, int64_t n) {
+    const T* pa = a + o[0];
+    const T* pb = b + o[1];
+    switch (op) {
+      case CompareOp::eq: for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] == pb[i * sb]; break;
+      case CompareOp::gt: for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] > pb[i * sb]; break;
+      case CompareOp::lt: for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] < pb[i * sb]; break;
+    }
+    k += n;
+  });
+}
+
+// out (contiguous, `shape`) = cond ? a : b, all three broadcast through strides.
+template <class T>
+void where(int ndim, const int64_t* shape, const uint8_t* cond, const int64_t* c_strides, const T* a,
+           const int64_t* a_strides, const T* b, const int64_t* b_strides, T* out) {
+  const int64_t sc = ndim ? c_strides[ndim - 1] : 1, sa = ndim ? a_strides[ndim - 1] : 1,
+                sb = ndim ? b_strides[ndim - 1] : 1;
+  int64_t k = 0;
+  for_each_row<3>(ndim, shape, {c_strides, a_strides, b_strides}, [&](const std::array<int64_t, 3>& o, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[k + i] = cond[o[0] + i * sc] ? a[o[1] + i * sa] : b[o[2] + i * sb];
+    k += n;
+  });
 }
 
 template <class T>

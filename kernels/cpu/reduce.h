@@ -29,3 +29,21 @@ void sum_strided(const T* x, int nk, const int64_t* kshape, const int64_t* kstri
 }
 
 }  // namespace ember::kernels::cpu
+
+namespace ember::kernels::cpu {
+
+// Index of the maximum along the middle axis of a contiguous x viewed as [outer, n, inner] (n >= 1), into
+// indices [outer, inner]. The first maximum wins ties; a NaN counts as larger than any number (as in PyTorch).
+template <class T>
+void argmax_along(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t* indices) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const T* p = x + o * n * inner + i;
+      int64_t best = 0;
+      for (int64_t c = 1; c < n && !(p[best * inner] != p[best * inner]); ++c)
+        if (p[c * inner] > p[best * inner] || p[c * inner] != p[c * inner]) best = c;
+      indices[o * inner + i] = best;
+    }
+}
+
+}  // namespace ember::kernels::cpu

@@ -1,0 +1,145 @@
+// CPU op throughput: the convolution of the study (batch 128, 64 -> 64 channels, 32x32, 3x3 pad 1) against
+// the plain OpenBLAS GEMMs it lowers to, measured in the same run; square GEMMs; max pooling and batch norm
+// in GB/s. Each figure is the median of several timed runs after a warm-up.
+//   ./build/bin/bench_cpu_ops            full sizes (about a minute on the 2-core dev VM)
+//   ./build/bin/bench_cpu_ops --quick    tiny sizes, a smoke test
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/blas_core.h"
+#include "kernels/cpu/conv.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/cpu/pool.h"
+
+using namespace ember::kernels::cpu;
+
+namespace {
+
+int g_runs = 5;
+
+// Median seconds of g_runs calls after one warm-up call.
+double median_seconds(const std::function<void()>& f) {
+  f();
+  std::vector<double> t;
+  for (int i = 0; i < g_runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+std::vector<float> filled(int64_t n, uint32_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = static_cast<float>(seed >> 8) / 16777216.0f - 0.5f;
+  }
+  return v;
+}
+
+// GFLOP/s of C[M, N] = op(A) op(B), row-major, OpenBLAS with its own threads.
+double gemm_gflops(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
+  const std::vector<float> a = filled(M * K, 1), b = filled(K * N, 2);
+  std::vector<float> c(static_cast<size_t>(M * N));
+  const double s = median_seconds([&] {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                1.0f, a.data(), trans_a ? M : K, b.data(), trans_b ? K : N, 0.0f, c.data(), N);
+  });
+  return 2.0 * M * N * K / s / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  if (quick) g_runs = 1;
+  select_blas_core();  // the GEMM baselines and the conv run the same OpenBLAS kernels
+  ConvGeometry g;
+  g.batch = quick ? 2 : 128;
+  g.in_channels = g.out_channels = quick ? 8 : 64;
+  g.in_h = g.in_w = quick ? 8 : 32;
+  g.kernel_h = g.kernel_w = 3;
+  g.pad_h = g.pad_w = 1;
+  const int64_t M = g.out_channels, N = g.batch * g.out_h() * g.out_w(), K = g.col_rows();
+  std::printf("bench_cpu_ops%s: %d threads, OpenBLAS %s kernels on %d threads, median of %d runs\n",
+              quick ? " --quick" : "", cpu_threads(), blas_core_name().c_str(), openblas_get_num_threads(), g_runs);
+
+  // The GEMMs one conv pass lowers to, as single OpenBLAS calls over the whole batch.
+  const double gemm_fwd = gemm_gflops(false, false, M, N, K);    // y = w col
+  const double gemm_data = gemm_gflops(true, false, K, N, M);    // dcol = w^T dy
+  const double gemm_filter = gemm_gflops(false, true, M, K, N);  // dw = dy col^T
+  // The three in sequence (equal FLOPs each): the GEMM-only time of a forward + backward.
+  const double gemm_all = 3.0 / (1.0 / gemm_fwd + 1.0 / gemm_data + 1.0 / gemm_filter);
+  std::printf("GEMM M=%lld N=%lld K=%lld (conv forward: w col)          %7.1f GFLOP/s\n", (long long)M,
+              (long long)N, (long long)K, gemm_fwd);
+  std::printf("GEMM M=%lld N=%lld K=%lld (backward data: w^T dy)        %7.1f GFLOP/s\n", (long long)K,
+              (long long)N, (long long)M, gemm_data);
+  std::printf("GEMM M=%lld N=%lld K=%lld (backward filter: dy col^T)    %7.1f GFLOP/s\n", (long long)M,
+              (long long)K, (long long)N, gemm_filter);
+  for (int64_t n : {quick ? int64_t{64} : int64_t{1024}, quick ? int64_t{128} : int64_t{2048}})
+    std::printf("GEMM square %lld                                           %7.1f GFLOP/s\n", (long long)n,
+                gemm_gflops(false, false, n, n, n));
+
+  const int64_t x_size = g.batch * g.in_channels * g.in_h * g.in_w, y_size = g.batch * g.out_channels * g.out_h() * g.out_w();
+  const std::vector<float> x = filled(x_size, 3), w = filled(M * K, 4), bias = filled(M, 5), dy = filled(y_size, 6);
+  std::vector<float> y(y_size), dx(x_size), dw(M * K), db(M);
+  const double gflop = 2.0 * g.macs() / 1e9;
+  const double t_fwd = median_seconds([&] { conv2d_forward(g, x.data(), w.data(), bias.data(), y.data()); });
+  const double t_data = median_seconds([&] { conv2d_backward_data(g, dy.data(), w.data(), dx.data()); });
+  const double t_filter =
+      median_seconds([&] { conv2d_backward_filter(g, x.data(), dy.data(), dw.data(), db.data()); });
+  const double t_all = median_seconds([&] {
+    conv2d_forward(g, x.data(), w.data(), bias.data(), y.data());
+    conv2d_backward_data(g, dy.data(), w.data(), dx.data());
+    conv2d_backward_filter(g, x.data(), dy.data(), dw.data(), db.data());
+  });
+  std::printf("conv2d %lldx%lldx%lldx%lld -> %lld, 3x3 pad 1 (%.2f GFLOP per pass):\n", (long long)g.batch,
+              (long long)g.in_channels, (long long)g.in_h, (long long)g.in_w, (long long)g.out_channels, gflop);
+  auto report = [&](const char* what, double seconds, double flops, double gemm) {
+    std::printf("  %-18s %8.2f ms %7.1f GFLOP/s  %.2fx its GEMM, %.2fx the forward GEMM\n", what, seconds * 1e3,
+                flops / seconds, flops / seconds / gemm, flops / seconds / gemm_fwd);
+  };
+  report("forward", t_fwd, gflop, gemm_fwd);
+  report("backward data", t_data, gflop, gemm_data);
+  report("backward filter", t_filter, gflop, gemm_filter);
+  report("forward+backward", t_all, 3 * gflop, gemm_all);
+
+  // Max pooling 2x2 stride 2 and training batch norm on the conv's output shape: bytes moved once each.
+  const int64_t planes = g.batch * g.out_channels, H = g.out_h(), W = g.out_w();
+  std::vector<float> pooled(planes * (H / 2) * (W / 2)), dpool(y_size);
+  std::vector<int32_t> argmax(pooled.size());
+  const double gb_pool = 1e-9 * (y_size * 4.0 + pooled.size() * 8.0);  // read x; write y and argmax
+  const double t_pool = median_seconds(
+      [&] { max_pool_forward(planes, H, W, 2, 2, 0, y.data(), pooled.data(), argmax.data()); });
+  const double t_pool_bwd = median_seconds([&] {
+    max_pool_backward(planes, H * W, (H / 2) * (W / 2), argmax.data(), pooled.data(), dpool.data());
+  });
+  std::printf("max_pool2d 2x2 forward  %7.1f GB/s   backward %7.1f GB/s\n", gb_pool / t_pool,
+              1e-9 * (y_size * 4.0 + pooled.size() * 8.0) / t_pool_bwd);
+
+  const int64_t C = g.out_channels, S = H * W;
+  std::vector<double> mean(C), var(C), invstd(C);
+  std::vector<float> gamma(C, 1.0f), beta(C, 0.0f), bn(y_size), dgamma(C), dbeta(C);
+  const double t_bn = median_seconds([&] {
+    batchnorm_statistics(g.batch, C, S, y.data(), mean.data(), var.data());
+    for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(var[c] + 1e-5);
+    batchnorm_forward(g.batch, C, S, y.data(), mean.data(), invstd.data(), gamma.data(), beta.data(), bn.data());
+  });
+  const double t_bn_bwd = median_seconds([&] {
+    batchnorm_backward(g.batch, C, S, y.data(), dy.data(), mean.data(), invstd.data(), gamma.data(), true,
+                       dx.data(), dgamma.data(), dbeta.data());
+  });
+  // Forward reads x twice and writes y; backward reads x and dy twice and writes dx.
+  std::printf("batch_norm training forward %7.1f GB/s   backward %7.1f GB/s\n", 3e-9 * y_size * 4 / t_bn,
+              5e-9 * y_size * 4 / t_bn_bwd);
+  return 0;
+}

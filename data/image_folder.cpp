@@ -1,0 +1,107 @@
+// A folder of images, one subfolder per class, decoded by stb_image and resized to one size.
+#include <stb_image.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "data/dataset.h"
+#include "engine/error.h"
+
+namespace ember::data {
+namespace {
+namespace fs = std::filesystem;
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+std::vector<std::string> sorted_subfolders(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_directory() && entry.path().filename().string()[0] != '.')
+      names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Bilinear resize of an HWC image with half-pixel centres (PyTorch's align_corners=False), no antialiasing.
+void resize_bilinear(const uint8_t* src, int64_t sh, int64_t sw, int64_t c, uint8_t* dst, int64_t dh, int64_t dw) {
+  const double sy = double(sh) / dh, sx = double(sw) / dw;
+  for (int64_t y = 0; y < dh; ++y) {
+    const double fy = std::max(0.0, (y + 0.5) * sy - 0.5);
+    const int64_t y0 = std::min<int64_t>(int64_t(fy), sh - 1), y1 = std::min<int64_t>(y0 + 1, sh - 1);
+    const double wy = fy - y0;
+    for (int64_t x = 0; x < dw; ++x) {
+      const double fx = std::max(0.0, (x + 0.5) * sx - 0.5);
+      const int64_t x0 = std::min<int64_t>(int64_t(fx), sw - 1), x1 = std::min<int64_t>(x0 + 1, sw - 1);
+      const double wx = fx - x0;
+      for (int64_t k = 0; k < c; ++k) {
+        auto at = [&](int64_t yy, int64_t xx) { return double(src[(yy * sw + xx) * c + k]); };
+        const double v = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1)) + wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1));
+        dst[(y * dw + x) * c + k] = static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFolderOptions& options) {
+  EMBER_CHECK(options.channels == 1 || options.channels == 3, "load_image_folder: channels must be 1 or 3, not ",
+              options.channels);
+  const std::string train_dir = dir + "/train", split_dir = dir + (train ? "/train" : "/test");
+  EMBER_CHECK(fs::is_directory(train_dir) && fs::is_directory(split_dir), dir,
+              ": expected subfolders train/<class>/ and test/<class>/ of images");
+  ImageDataset d;
+  d.channels = options.channels;
+  d.height = options.height;
+  d.width = options.width;
+  d.class_names = sorted_subfolders(train_dir);
+  EMBER_CHECK(!d.class_names.empty(), train_dir, ": no class subfolders");
+  for (const std::string& name : sorted_subfolders(split_dir))
+    EMBER_CHECK(std::find(d.class_names.begin(), d.class_names.end(), name) != d.class_names.end(), split_dir,
+                "/", name, ": class not present in ", train_dir);
+
+  std::vector<uint8_t> resized;
+  for (size_t label = 0; label < d.class_names.size(); ++label) {
+    const std::string class_dir = split_dir + "/" + d.class_names[label];
+    if (!fs::is_directory(class_dir)) continue;  // a class may have no test images
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(class_dir))
+      if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      int w = 0, h = 0, n = 0;
+      std::unique_ptr<uint8_t, void (*)(void*)> hwc(
+          stbi_load(file.string().c_str(), &w, &h, &n, static_cast<int>(d.channels)), stbi_image_free);
+      EMBER_CHECK(hwc != nullptr, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
+      if (d.height == 0) {
+        d.height = h;
+        d.width = w;
+      }
+      const uint8_t* src = hwc.get();
+      if (h != d.height || w != d.width) {
+        EMBER_CHECK(options.resize, file.string(), ": image is ", w, "x", h, " but the dataset is ", d.width, "x",
+                    d.height, " (resizing is switched off)");
+        resized.resize(d.height * d.width * d.channels);
+        resize_bilinear(src, h, w, d.channels, resized.data(), d.height, d.width);
+        src = resized.data();
+      }
+      // HWC -> CHW
+      const size_t first = d.pixels.size();
+      d.pixels.resize(first + d.image_bytes());
+      for (int64_t c = 0; c < d.channels; ++c)
+        for (int64_t p = 0; p < d.height * d.width; ++p) d.pixels[first + c * d.height * d.width + p] = src[p * d.channels + c];
+      d.labels.push_back(static_cast<int32_t>(label));
+    }
+  }
+  EMBER_CHECK(d.size() > 0, split_dir, ": no images (.png, .jpg, .jpeg, .bmp) in its class subfolders");
+  return d;
+}
+
+}  // namespace ember::data

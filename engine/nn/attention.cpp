@@ -1,0 +1,96 @@
+#include "engine/nn/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "engine/nn/dropout.h"
+#include "engine/ops.h"
+
+namespace ember::nn {
+
+namespace {
+
+std::shared_ptr<Sequential> projection_with_dropout(int64_t inner, int64_t dim, double p, RandomStreams& streams) {
+  auto seq = std::make_shared<Sequential>();
+  seq->add(std::make_shared<Linear>(inner, dim, true, streams.init()));
+  seq->add(std::make_shared<Dropout>(p, streams.next_dropout()));
+  return seq;
+}
+
+double lowest_finite(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return std::numeric_limits<float>::lowest();   // -3.4028235e38
+    case DType::f64: return std::numeric_limits<double>::lowest();
+    case DType::bf16: return -3.3895313892515355e38;               // -(2 - 2^-7) 2^127
+    default: EMBER_FAIL("attention: scores must be floating, got ", dtype_name(dtype));
+  }
+}
+
+}  // namespace
+
+QKV split_heads(const Tensor& qkv, int64_t heads) {
+  EMBER_CHECK(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0, "split_heads: expected [B, N, 3*",
+              heads, "*dh], got ", qkv.describe());
+  const int64_t b = qkv.size(0), n = qkv.size(1), dh = qkv.size(2) / (3 * heads);
+  // [B, N, 3, H, dh] -> [3, B, H, N, dh]
+  Tensor t = qkv.reshape({b, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+  return {t.select(0, 0), t.select(0, 1), t.select(0, 2)};
+}
+
+Tensor attend(const Tensor& scores, const Tensor& v) {
+  Tensor out = matmul(softmax(scores, -1), v);  // [B, H, N, dh]
+  const int64_t b = out.size(0), h = out.size(1), n = out.size(2), dh = out.size(3);
+  return out.permute({0, 2, 1, 3}).reshape({b, n, h * dh});
+}
+
+Attention::Attention(int64_t dim, int64_t heads_, int64_t dim_head, double dropout, RandomStreams& streams)
+    : heads(heads_), scale(1.0 / std::sqrt(static_cast<double>(dim_head))) {
+  const int64_t inner = heads * dim_head;
+  to_qkv = register_module("to_qkv", std::make_shared<Linear>(dim, 3 * inner, false, streams.init()));
+  to_out = register_module("to_out", projection_with_dropout(inner, dim, dropout, streams));
+}
+
+Tensor Attention::forward(const Tensor& x) {
+  QKV h = split_heads(to_qkv->forward(x), heads);
+  Tensor scores = mul_scalar(matmul(h.q, h.k.transpose(-2, -1)), scale);
+  return to_out->forward(attend(scores, h.v));
+}
+
+LocalitySelfAttention::LocalitySelfAttention(int64_t dim, int64_t heads_, int64_t dim_head, double dropout,
+                                             RandomStreams& streams)
+    : heads(heads_) {
+  const int64_t inner = heads * dim_head;
+  temperature = register_parameter("temperature", Tensor::scalar(std::log(1.0 / std::sqrt(static_cast<double>(dim_head)))));
+  to_qkv = register_module("to_qkv", std::make_shared<Linear>(dim, 3 * inner, false, streams.init()));
+  to_out = register_module("to_out", projection_with_dropout(inner, dim, dropout, streams));
+}
+
+Tensor LocalitySelfAttention::forward(const Tensor& x) {
+  QKV h = split_heads(to_qkv->forward(x), heads);
+  Tensor scores = mul(matmul(h.q, h.k.transpose(-2, -1)), exp(temperature));
+  scores = diagonal_mask(scores, lowest_finite(scores.dtype()));
+  return to_out->forward(attend(scores, h.v));
+}
+
+SimpleAttention::SimpleAttention(int64_t dim, int64_t heads_, int64_t dim_head, Generator& init)
+    : heads(heads_), scale(1.0 / std::sqrt(static_cast<double>(dim_head))) {
+  const int64_t inner = heads * dim_head;
+  norm = register_module("norm", std::make_shared<LayerNorm>(dim));
+  to_qkv = register_module("to_qkv", std::make_shared<Linear>(dim, 3 * inner, false, init));
+  to_out = register_module("to_out", std::make_shared<Linear>(inner, dim, false, init));
+}
+
+Tensor SimpleAttention::forward(const Tensor& x) {
+  QKV h = split_heads(to_qkv->forward(norm->forward(x)), heads);
+  Tensor scores = mul_scalar(matmul(h.q, h.k.transpose(-2, -1)), scale);
+  return to_out->forward(attend(scores, h.v));
+}
+
+PreNorm::PreNorm(int64_t dim, std::shared_ptr<Module> fn_) {
+  norm = register_module("norm", std::make_shared<LayerNorm>(dim));
+  fn = register_module("fn", std::move(fn_));
+}
+
+Tensor PreNorm::forward(const Tensor& x) { return fn->forward(norm->forward(x)); }
+
+}  // namespace ember::nn

@@ -1,0 +1,76 @@
+// Multi-head self-attention, the three variants the study's ViTs use, and PreNorm.
+//
+// With width D, H heads of size dh and inner = H*dh, for x [B, N, D]:
+//   qkv = x W_qkv^T (no bias) -> [B, N, 3 inner]; q, k, v are its consecutive thirds, head h uses columns
+//   h*dh .. h*dh+dh-1 of each third; S = q k^T * scale per head [B, H, N, N]; P = softmax(S) over keys;
+//   O = P v; heads concatenated head-major back to [B, N, inner]; then the output projection.
+//
+//   Attention               ViT (lucidrains/kentaroy47): scale dh^-0.5, to_out = Sequential(Linear, Dropout)
+//   LocalitySelfAttention   ViT for small datasets (LSA): scale exp(temperature), a learned 0-dim parameter
+//                           initialised to ln(dh^-0.5); the diagonal of S is set to the dtype's lowest
+//                           finite value so a token never attends to itself
+//   SimpleAttention         SimpleViT: its own LayerNorm first, to_out = Linear without bias
+// No dropout on P in any of them.
+#pragma once
+#include <memory>
+
+#include "engine/nn/containers.h"
+#include "engine/nn/init.h"
+#include "engine/nn/layernorm.h"
+#include "engine/nn/linear.h"
+
+namespace ember::nn {
+
+struct QKV {
+  Tensor q, k, v;  // each [B, H, N, dh] (views of the projection)
+};
+// [B, N, 3*H*dh] -> q, k, v.
+QKV split_heads(const Tensor& qkv, int64_t heads);
+// softmax(scores) v with scores [B, H, N, N], v [B, H, N, dh], heads merged -> [B, N, H*dh].
+Tensor attend(const Tensor& scores, const Tensor& v);
+
+class Attention : public Module {
+ public:
+  Attention(int64_t dim, int64_t heads, int64_t dim_head, double dropout, RandomStreams& streams);
+  Tensor forward(const Tensor& x) override;
+
+  int64_t heads;
+  double scale;
+  std::shared_ptr<Linear> to_qkv;
+  std::shared_ptr<Sequential> to_out;  // 0 Linear(inner, dim), 1 Dropout
+};
+
+class LocalitySelfAttention : public Module {
+ public:
+  LocalitySelfAttention(int64_t dim, int64_t heads, int64_t dim_head, double dropout, RandomStreams& streams);
+  Tensor forward(const Tensor& x) override;
+
+  int64_t heads;
+  Tensor temperature;  // 0-dim, ln(dh^-0.5)
+  std::shared_ptr<Linear> to_qkv;
+  std::shared_ptr<Sequential> to_out;  // 0 Linear(inner, dim), 1 Dropout
+};
+
+class SimpleAttention : public Module {
+ public:
+  SimpleAttention(int64_t dim, int64_t heads, int64_t dim_head, Generator& init);
+  Tensor forward(const Tensor& x) override;
+
+  int64_t heads;
+  double scale;
+  std::shared_ptr<LayerNorm> norm;
+  std::shared_ptr<Linear> to_qkv;
+  std::shared_ptr<Linear> to_out;  // no bias
+};
+
+// fn(LayerNorm(x)): the pre-norm sub-block of ViT's transformer (the residual add is the caller's).
+class PreNorm : public Module {
+ public:
+  PreNorm(int64_t dim, std::shared_ptr<Module> fn);
+  Tensor forward(const Tensor& x) override;
+
+  std::shared_ptr<LayerNorm> norm;
+  std::shared_ptr<Module> fn;
+};
+
+}  // namespace ember::nn

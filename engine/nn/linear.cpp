@@ -1,0 +1,15 @@
+#include "engine/nn/linear.h"
+
+#include "engine/nn/init.h"
+#include "engine/ops.h"
+
+namespace ember::nn {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias, Generator& init) {
+  weight = register_parameter("weight", uniform_fan_in({out_features, in_features}, in_features, init));
+  if (has_bias) bias = register_parameter("bias", uniform_fan_in({out_features}, in_features, init));
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+}  // namespace ember::nn

@@ -1,0 +1,17 @@
+// Linear: y = x W^T + b over the last dimension. x [..., in] -> [..., out].
+#pragma once
+#include "engine/nn/module.h"
+
+namespace ember::nn {
+
+class Linear : public Module {
+ public:
+  // Draws weight, then bias, from `init` (PyTorch's order), both U(-1/sqrt(in), 1/sqrt(in)).
+  Linear(int64_t in_features, int64_t out_features, bool bias, Generator& init);
+  Tensor forward(const Tensor& x) override;
+
+  Tensor weight;  // [out, in]
+  Tensor bias;    // [out], or undefined without bias
+};
+
+}  // namespace ember::nn

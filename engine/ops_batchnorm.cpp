@@ -1,0 +1,99 @@
+// batch_norm over [N, C, ...]: statistics, running-stat update (spec: momentum, unbiased variance) and the
+// fused backward of kernels/cpu/batchnorm.h.
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "engine/ops_util.h"
+#include "kernels/cpu/batchnorm.h"
+
+namespace ember {
+namespace {
+
+void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
+  if (!t.defined()) return;
+  check_same_device_dtype("batch_norm", x, t);
+  EMBER_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "batch_norm: ", what, " ", t.describe(),
+              " does not match the ", x.size(1), " channels of input ", x.describe());
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  check_floating("batch_norm", x_in);
+  EMBER_CHECK(x_in.dim() >= 2, "batch_norm: input must be [N, C, ...], got ", x_in.describe());
+  EMBER_CHECK(x_in.device().is_cpu(), "batch_norm: only the CPU backend implements it so far, got ",
+              x_in.describe());
+  check_channel_vector("weight", weight, x_in);
+  check_channel_vector("bias", bias, x_in);
+  check_channel_vector("running_mean", running_mean, x_in);
+  check_channel_vector("running_var", running_var, x_in);
+  EMBER_CHECK(running_mean.defined() == running_var.defined(),
+              "batch_norm: running_mean and running_var must both be given or both be undefined");
+  EMBER_CHECK(training || running_mean.defined(), "batch_norm: eval mode needs running statistics (input ",
+              x_in.describe(), ")");
+  EMBER_CHECK(!running_mean.defined() || (running_mean.is_contiguous() && running_var.is_contiguous()),
+              "batch_norm: running statistics must be contiguous (updated in place)");
+
+  const Tensor x = x_in.contiguous().detach();
+  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1), M = N * S;
+  EMBER_CHECK(!training || M > 1, "batch_norm: training needs more than one value per channel, got input ",
+              x.describe());
+  const Tensor gamma = weight.defined() ? weight.contiguous().detach() : Tensor();
+  const Tensor beta = bias.defined() ? bias.contiguous().detach() : Tensor();
+
+  std::vector<double> mean(C), invstd(C);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  EMBER_DISPATCH_FLOAT(x.dtype(), "batch_norm", {
+    const scalar_t* px = x.data<scalar_t>();
+    if (training) {
+      std::vector<double> var(C);
+      kernels::cpu::batchnorm_statistics<scalar_t>(N, C, S, px, mean.data(), var.data());
+      for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(var[c] + eps);
+      if (running_mean.defined()) {
+        scalar_t* rm = running_mean.data<scalar_t>();
+        scalar_t* rv = running_var.data<scalar_t>();
+        const double unbias = static_cast<double>(M) / static_cast<double>(M - 1);
+        for (int64_t c = 0; c < C; ++c) {
+          rm[c] = static_cast<scalar_t>((1 - momentum) * rm[c] + momentum * mean[c]);
+          rv[c] = static_cast<scalar_t>((1 - momentum) * rv[c] + momentum * var[c] * unbias);
+        }
+      }
+    } else {
+      const std::vector<double> rm = running_mean.to_vector<double>(), rv = running_var.to_vector<double>();
+      for (int64_t c = 0; c < C; ++c) {
+        mean[c] = rm[c];
+        invstd[c] = 1.0 / std::sqrt(rv[c] + eps);
+      }
+    }
+    kernels::cpu::batchnorm_forward<scalar_t>(N, C, S, px, mean.data(), invstd.data(),
+                                              gamma.defined() ? gamma.data<scalar_t>() : nullptr,
+                                              beta.defined() ? beta.data<scalar_t>() : nullptr, y.data<scalar_t>());
+  });
+
+  if (!needs_grad({&x_in, &weight, &bias})) return y;
+  const bool grad_x = x_in.requires_grad(), grad_w = weight.defined() && weight.requires_grad();
+  const bool grad_b = bias.defined() && bias.requires_grad();
+  record(y, "batch_norm", {x_in, weight, bias},
+         [x, gamma, mean = std::move(mean), invstd = std::move(invstd), training, grad_x, grad_w,
+          grad_b](const Tensor& grad) -> std::vector<Tensor> {
+           const Tensor dy = grad.contiguous();
+           const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+           Tensor dx = grad_x ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+           Tensor dgamma = grad_w ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+           Tensor dbeta = grad_b ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+           EMBER_DISPATCH_FLOAT(x.dtype(), "batch_norm backward", {
+             kernels::cpu::batchnorm_backward<scalar_t>(
+                 N, C, S, x.data<scalar_t>(), dy.data<scalar_t>(), mean.data(), invstd.data(),
+                 gamma.defined() ? gamma.data<scalar_t>() : nullptr, training,
+                 grad_x ? dx.data<scalar_t>() : nullptr, grad_w ? dgamma.data<scalar_t>() : nullptr,
+                 grad_b ? dbeta.data<scalar_t>() : nullptr);
+           });
+           return {dx, dgamma, dbeta};
+         });
+  return y;
+}
+
+}  // namespace ember

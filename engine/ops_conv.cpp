@@ -1,0 +1,91 @@
+// conv2d: checks, the CPU kernels of kernels/cpu/conv.h (im2col + GEMM), and the backward.
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "engine/ops_util.h"
+#include "kernels/cpu/conv.h"
+
+namespace ember {
+namespace {
+
+kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                         const Conv2dParams& p) {
+  const char* op = "conv2d";
+  check_floating(op, x);
+  check_same_device_dtype(op, x, weight);
+  EMBER_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", x.describe());
+  EMBER_CHECK(weight.dim() == 4, op, ": weight must be [O, C, kH, kW], got ", weight.describe());
+  EMBER_CHECK(x.size(1) == weight.size(1), op, ": input ", x.describe(), " has ", x.size(1),
+              " channels but weight ", weight.describe(), " expects ", weight.size(1));
+  if (bias.defined()) {
+    check_same_device_dtype(op, x, bias);
+    EMBER_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), op, ": bias ", bias.describe(),
+                " does not match weight ", weight.describe());
+  }
+  EMBER_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 && p.pad_h >= 0 &&
+                  p.pad_w >= 0,
+              op, ": stride (", p.stride_h, ", ", p.stride_w, ") and dilation (", p.dilation_h, ", ",
+              p.dilation_w, ") must be >= 1 and padding (", p.pad_h, ", ", p.pad_w, ") >= 0");
+  kernels::cpu::ConvGeometry g;
+  g.batch = x.size(0);
+  g.in_channels = x.size(1);
+  g.in_h = x.size(2);
+  g.in_w = x.size(3);
+  g.out_channels = weight.size(0);
+  g.kernel_h = weight.size(2);
+  g.kernel_w = weight.size(3);
+  g.stride_h = p.stride_h;
+  g.stride_w = p.stride_w;
+  g.pad_h = p.pad_h;
+  g.pad_w = p.pad_w;
+  g.dilation_h = p.dilation_h;
+  g.dilation_w = p.dilation_w;
+  const int64_t span_h = p.dilation_h * (g.kernel_h - 1) + 1, span_w = p.dilation_w * (g.kernel_w - 1) + 1;
+  EMBER_CHECK(span_h <= g.in_h + 2 * p.pad_h && span_w <= g.in_w + 2 * p.pad_w, op, ": kernel ",
+              shape_str({g.kernel_h, g.kernel_w}), " (dilated span ", shape_str({span_h, span_w}),
+              ") is larger than the padded input ", shape_str({g.in_h + 2 * p.pad_h, g.in_w + 2 * p.pad_w}),
+              " of ", x.describe());
+  // The CUDA backend's convolutions (cuDNN) are not in this build yet: say so instead of failing later.
+  EMBER_CHECK(x.device().is_cpu(), op, ": only the CPU backend implements convolution so far, got ",
+              x.describe());
+  return g;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
+  const kernels::cpu::ConvGeometry g = conv_geometry(x_in, weight_in, bias, params);
+  const Tensor x = x_in.contiguous().detach(), w = weight_in.contiguous().detach();
+  const Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();
+  Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype(), x.device());
+  EMBER_DISPATCH_FLOAT(x.dtype(), "conv2d", {
+    kernels::cpu::conv2d_forward<scalar_t>(g, x.data<scalar_t>(), w.data<scalar_t>(),
+                                           b.defined() ? b.data<scalar_t>() : nullptr, y.data<scalar_t>());
+  });
+  if (!needs_grad({&x_in, &weight_in, &bias})) return y;
+  const bool grad_x = x_in.requires_grad(), grad_w = weight_in.requires_grad();
+  const bool grad_b = bias.defined() && bias.requires_grad();
+  record(y, "conv2d", {x_in, weight_in, bias},
+         [g, x, w, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
+           const Tensor dy = grad.contiguous();
+           Tensor dx, dw, db;
+           EMBER_DISPATCH_FLOAT(dy.dtype(), "conv2d backward", {
+             if (grad_x) {
+               dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+               kernels::cpu::conv2d_backward_data<scalar_t>(g, dy.data<scalar_t>(), w.data<scalar_t>(),
+                                                            dx.data<scalar_t>());
+             }
+             if (grad_w || grad_b) {
+               if (grad_w) dw = Tensor::empty(w.shape(), w.dtype(), w.device());
+               if (grad_b) db = Tensor::empty({g.out_channels}, w.dtype(), w.device());
+               kernels::cpu::conv2d_backward_filter<scalar_t>(g, x.data<scalar_t>(), dy.data<scalar_t>(),
+                                                              grad_w ? dw.data<scalar_t>() : nullptr,
+                                                              grad_b ? db.data<scalar_t>() : nullptr);
+             }
+           });
+           return {dx, dw, db};
+         });
+  return y;
+}
+
+}  // namespace ember

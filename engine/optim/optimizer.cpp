@@ -1,0 +1,201 @@
+// Optimizer state management and the one dispatch point per update rule (CPU kernel or CUDA).
+#include "engine/optim/optimizer.h"
+
+#include <map>
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "kernels/cpu/optim.h"
+
+namespace ember::optim {
+
+namespace {
+
+void check_param(const char* op, const Tensor& p, size_t index) {
+  EMBER_CHECK(p.dtype() == DType::f32 || p.dtype() == DType::f64, op, ": parameter ", index, " is ", p.describe(),
+              "; parameters must be f32 or f64 (master weights)");
+  EMBER_CHECK(p.is_contiguous(), op, ": parameter ", index, " is not contiguous: ", p.describe());
+}
+
+// The gradient as a contiguous tensor of the parameter's shape, dtype and device.
+Tensor grad_of(const char* op, const Tensor& p, size_t index) {
+  const Tensor g = p.grad();
+  EMBER_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), op, ": parameter ",
+              index, " is ", p.describe(), " but its gradient is ", g.describe());
+  return g.contiguous();
+}
+
+std::string key(const char* what, size_t index) { return std::string(what) + "." + std::to_string(index); }
+
+std::map<std::string, Tensor> by_name(const nn::NamedTensors& s) {
+  std::map<std::string, Tensor> m;
+  for (const auto& [name, t] : s) m[name] = t;
+  return m;
+}
+
+// Copies a saved state tensor into a fresh tensor beside `p` (same shape, dtype, device).
+Tensor restore_like(const char* op, const std::string& name, const Tensor& saved, const Tensor& p) {
+  EMBER_CHECK(saved.shape() == p.shape(), op, ": state tensor '", name, "' is ", saved.describe(),
+              " but the parameter is ", p.describe());
+  Tensor t = Tensor::empty(p.shape(), p.dtype(), p.device());
+  t.copy_(saved);
+  return t;
+}
+
+int64_t restore_count(const char* op, const std::map<std::string, Tensor>& m, const std::string& name) {
+  auto it = m.find(name);
+  EMBER_CHECK(it != m.end(), op, ": state has no '", name, "'");
+  EMBER_CHECK(it->second.numel() == 1, op, ": state '", name, "' should hold one number, got ",
+              it->second.describe());
+  return static_cast<int64_t>(it->second.item());
+}
+
+// ---- the dispatch points ------------------------------------------------------------------------------
+void update_sgd(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double weight_decay,
+                bool nesterov, bool first_step) {
+  if (p.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(p.dtype(), "SGD", {
+      kernels::cpu::sgd_step<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(),
+                                       buf.defined() ? buf.data<scalar_t>() : nullptr, p.numel(), lr, momentum,
+                                       weight_decay, nesterov, first_step);
+    });
+    return;
+  }
+  EMBER_FAIL("SGD: no CUDA update kernel is wired for ", p.describe(), " yet (kernels/cuda optimizer kernels)");
+}
+
+void update_adam(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
+                 double eps, double weight_decay, bool decoupled, int64_t step) {
+  const char* name = decoupled ? "AdamW" : "Adam";
+  if (p.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(p.dtype(), name, {
+      kernels::cpu::adam_step<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(), m.data<scalar_t>(),
+                                        v.data<scalar_t>(), p.numel(), lr, beta1, beta2, eps, weight_decay,
+                                        decoupled, step);
+    });
+    return;
+  }
+  EMBER_FAIL(name, ": no CUDA update kernel is wired for ", p.describe(), " yet (kernels/cuda optimizer kernels)");
+}
+
+}  // namespace
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+  EMBER_CHECK(lr >= 0, "optimizer: learning rate must be >= 0, got ", lr);
+}
+
+void Optimizer::zero_grad() {
+  for (Tensor& p : params_) p.zero_grad();
+}
+
+// ---- SGD ----------------------------------------------------------------------------------------------
+SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double weight_decay, bool nesterov)
+    : Optimizer(std::move(params), lr), momentum_(momentum), weight_decay_(weight_decay), nesterov_(nesterov) {
+  EMBER_CHECK(momentum >= 0 && weight_decay >= 0, "SGD: momentum ", momentum, " and weight_decay ", weight_decay,
+              " must be >= 0");
+  EMBER_CHECK(!nesterov || momentum > 0, "SGD: nesterov needs momentum > 0");
+  for (size_t i = 0; i < params_.size(); ++i) check_param("SGD", params_[i], i);
+  momentum_buffers_.resize(params_.size());
+}
+
+void SGD::step() {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i];
+    if (!p.grad().defined()) continue;
+    const Tensor g = grad_of("SGD", p, i);
+    const bool first = !momentum_buffers_[i].defined();
+    if (momentum_ != 0 && first) momentum_buffers_[i] = Tensor::empty(p.shape(), p.dtype(), p.device());
+    update_sgd(p, g, momentum_buffers_[i], lr_, momentum_, weight_decay_, nesterov_, first);
+  }
+}
+
+nn::NamedTensors SGD::state() const {
+  nn::NamedTensors s;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (momentum_buffers_[i].defined()) s.emplace_back(key("momentum_buffer", i), momentum_buffers_[i].clone());
+  return s;
+}
+
+void SGD::load_state(const nn::NamedTensors& s) {
+  const auto m = by_name(s);
+  for (const auto& [name, t] : s) {
+    const size_t dot = name.rfind('.');
+    EMBER_CHECK(dot != std::string::npos && name.substr(0, dot) == "momentum_buffer", "SGD: unexpected state '",
+                name, "'");
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto it = m.find(key("momentum_buffer", i));
+    momentum_buffers_[i] = it == m.end() ? Tensor() : restore_like("SGD", it->first, it->second, params_[i]);
+  }
+}
+
+// ---- Adam / AdamW -------------------------------------------------------------------------------------
+Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay,
+           bool decoupled)
+    : Optimizer(std::move(params), lr),
+      beta1_(beta1),
+      beta2_(beta2),
+      eps_(eps),
+      weight_decay_(weight_decay),
+      decoupled_(decoupled) {
+  const char* name = decoupled ? "AdamW" : "Adam";
+  EMBER_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, name, ": betas must be in [0, 1), got (", beta1,
+              ", ", beta2, ")");
+  EMBER_CHECK(eps >= 0 && weight_decay >= 0, name, ": eps ", eps, " and weight_decay ", weight_decay,
+              " must be >= 0");
+  for (size_t i = 0; i < params_.size(); ++i) check_param(name, params_[i], i);
+  steps_.assign(params_.size(), 0);
+  exp_avg_.resize(params_.size());
+  exp_avg_sq_.resize(params_.size());
+}
+
+void Adam::step() {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i];
+    if (!p.grad().defined()) continue;
+    const Tensor g = grad_of(decoupled_ ? "AdamW" : "Adam", p, i);
+    if (!exp_avg_[i].defined()) {
+      exp_avg_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
+      exp_avg_sq_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
+    }
+    ++steps_[i];
+    update_adam(p, g, exp_avg_[i], exp_avg_sq_[i], lr_, beta1_, beta2_, eps_, weight_decay_, decoupled_, steps_[i]);
+  }
+}
+
+nn::NamedTensors Adam::state() const {
+  nn::NamedTensors s;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!exp_avg_[i].defined()) continue;
+    s.emplace_back(key("step", i), Tensor::scalar(static_cast<double>(steps_[i]), DType::f64));
+    s.emplace_back(key("exp_avg", i), exp_avg_[i].clone());
+    s.emplace_back(key("exp_avg_sq", i), exp_avg_sq_[i].clone());
+  }
+  return s;
+}
+
+void Adam::load_state(const nn::NamedTensors& s) {
+  const char* name = decoupled_ ? "AdamW" : "Adam";
+  const auto m = by_name(s);
+  for (const auto& [k, t] : s) {
+    const std::string what = k.substr(0, k.rfind('.'));
+    EMBER_CHECK(what == "step" || what == "exp_avg" || what == "exp_avg_sq", name, ": unexpected state '", k, "'");
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto it = m.find(key("exp_avg", i));
+    if (it == m.end()) {
+      steps_[i] = 0;
+      exp_avg_[i] = exp_avg_sq_[i] = Tensor();
+      continue;
+    }
+    steps_[i] = restore_count(name, m, key("step", i));
+    exp_avg_[i] = restore_like(name, it->first, it->second, params_[i]);
+    auto sq = m.find(key("exp_avg_sq", i));
+    EMBER_CHECK(sq != m.end(), name, ": state has '", it->first, "' but no '", key("exp_avg_sq", i), "'");
+    exp_avg_sq_[i] = restore_like(name, sq->first, sq->second, params_[i]);
+  }
+}
+
+}  // namespace ember::optim

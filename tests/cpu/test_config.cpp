@@ -1,0 +1,106 @@
+// The training configuration: YAML in, flags over it, resolved YAML out; errors name file, line and key;
+// the study's experiment files in configs/.
+#include <filesystem>
+
+#include "tests/testing.h"
+#include "tools/config.h"
+#include "tools/flags.h"
+
+using namespace ember;
+using namespace ember::tools;
+namespace fs = std::filesystem;
+
+TEST_CASE("config: YAML settings, written back and read again unchanged", "[train][config]") {
+  TrainConfig c;
+  tools::load_config_text(c,
+                          "# the optimal model of the study\n"
+                          "model: ResNet_34\n"
+                          "normalization: N1_aug\n"
+                          "batch_size: 256\n"
+                          "lr: 0.001\n"
+                          "nesterov: false\n"
+                          "experiment_name: 'optimal model: 1'\n",
+                          "optimal.yaml");
+  CHECK(c.model == "ResNet_34");
+  CHECK(c.batch_size == 256);
+  CHECK(c.experiment_name == "optimal model: 1");
+  tools::set_setting(c, "lr", "0.0005", "flag");  // a flag overrides the file
+  tools::validate(c);
+  CHECK(c.weight_decay == 0.0);  // Adam's default resolved
+  TrainConfig back;
+  tools::load_config_text(back, tools::config_to_yaml(c), "config.yaml");
+  CHECK(tools::config_to_yaml(back) == tools::config_to_yaml(c));
+  CHECK(back.lr == 0.0005);
+  CHECK(tools::config_to_yaml(c).find("lr: 0.0005\n") != std::string::npos);
+
+  TrainConfig w;
+  w.optimization = "AdamW";
+  tools::validate(w);
+  CHECK(w.weight_decay == 0.01);
+}
+
+TEST_CASE("config: bad YAML, unknown keys and bad values name the file, line and key", "[train][config]") {
+  TrainConfig c;
+  CHECK_THROWS_WITH(tools::load_config_text(c, "model: CNN\nlr: 0.1\nlrr: 0.2\n", "a.yaml"),
+                    Catch::Contains("a.yaml:3") && Catch::Contains("unknown key 'lrr'"));
+  CHECK_THROWS_WITH(tools::load_config_text(c, "model: CNN\n\nepochs: ten\n", "b.yaml"),
+                    Catch::Contains("b.yaml:3") && Catch::Contains("'epochs' expects an integer, got 'ten'"));
+  CHECK_THROWS_WITH(tools::load_config_text(c, "model: [CNN\nlr: 1\n", "c.yaml"),
+                    Catch::Contains("c.yaml:") && Catch::Contains("invalid YAML"));
+  CHECK_THROWS_WITH(tools::load_config_text(c, "lr:\n  - 1\n", "d.yaml"),
+                    Catch::Contains("d.yaml:1") && Catch::Contains("'lr' expects a single value"));
+  CHECK_THROWS_WITH(tools::load_config_file(c, "/nonexistent/e.yaml"), Catch::Contains("/nonexistent/e.yaml"));
+  CHECK_THROWS_WITH(tools::set_setting(c, "lr", "fast", "flag"), Catch::Contains("'lr' expects a number"));
+
+  TrainConfig v;
+  v.optimization = "RMSprop";
+  CHECK_THROWS_WITH(tools::validate(v), Catch::Contains("'optimization': 'RMSprop' is not one of Adam, SGD, AdamW"));
+  TrainConfig n;
+  n.nesterov = true;
+  CHECK_THROWS_WITH(tools::validate(n), Catch::Contains("nesterov"));
+  TrainConfig s;
+  s.val_size = 100;
+  CHECK_THROWS_WITH(tools::validate(s), Catch::Contains("val_size"));
+}
+
+TEST_CASE("train flags: override the YAML file; unknown flags and bad values are errors", "[train][config]") {
+  CLI::App app;
+  SettingFlags flags;
+  add_setting_flags(app, flags);
+  const char* argv[] = {"train", "--lr", "0.01", "--nesterov", "--optimization", "SGD", "--momentum", "0.9"};
+  app.parse(8, const_cast<char**>(argv));
+  TrainConfig c;
+  load_config_text(c, "lr: 0.5\nbatch_size: 64\n", "run.yaml");
+  apply_setting_flags(c, flags);
+  CHECK(c.lr == 0.01);        // flag wins
+  CHECK(c.batch_size == 64);  // file kept where no flag was given
+  CHECK(c.nesterov);
+  validate(c);
+
+  CLI::App app2;
+  SettingFlags flags2;
+  add_setting_flags(app2, flags2);
+  const char* bad[] = {"train", "--learning_rate", "0.1"};
+  CHECK_THROWS_AS(app2.parse(3, const_cast<char**>(bad)), CLI::ParseError);
+  CLI::App app3;
+  SettingFlags flags3;
+  add_setting_flags(app3, flags3);
+  const char* bad_value[] = {"train", "--epochs", "many"};
+  app3.parse(3, const_cast<char**>(bad_value));
+  TrainConfig d;
+  CHECK_THROWS_WITH(apply_setting_flags(d, flags3), Catch::Contains("--epochs") && Catch::Contains("'many'"));
+}
+
+TEST_CASE("configs/: every experiment file of the study loads and validates", "[train][config]") {
+  int count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(std::string(EMBER_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path().string());
+    TrainConfig c;
+    load_config_file(c, entry.path().string());
+    validate(c);
+    CHECK(c.experiment_name == entry.path().stem().string());
+    ++count;
+  }
+  CHECK(count >= 30);
+}

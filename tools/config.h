@@ -1,0 +1,88 @@
+// Every setting of a training run, in one struct. Filled in this order: defaults, then `--config FILE.yaml`,
+// then command-line flags; written back resolved as config.yaml in the results folder and into the training
+// checkpoint. YAML keys and flags have the same names (the study's flags keep their spelling and values).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::tools {
+
+struct TrainConfig {
+  // ---- the study's flags (cifar_10_train_rev_2.py) ----
+  std::string model = "CNN";            // CNN | ResNet_18 | ResNet_34 | ViT | ViT_small | ViT_tiny | ViT_simple
+  std::string normalization = "No";     // No | N1 | N2 | N1_aug | N2_aug | aug
+  double val_size = 10;                 // percent of the training set held out for validation
+  int64_t batch_size = 128;
+  int64_t num_workers = 4;              // loader threads
+  double lr = 0.001;
+  int64_t epochs = 100;
+  std::string optimization = "Adam";    // Adam | SGD | AdamW
+  std::string experiment_name = "experiment";
+  // ---- ember's additions ----
+  std::string device = "cpu";           // cpu | cuda
+  int64_t seed = 0;                     // weights, split, data order, augmentation, dropout
+  std::string dataset = "cifar10";      // cifar10 | mnist | fashion_mnist | folder
+  std::string data_dir;                 // empty: the default for the dataset (see resolve_data_dir)
+  std::string out_dir = "results";
+  int64_t subset = 0;                   // > 0: only the first N training images
+  int64_t val_batch_size = 256;         // validation and test batches (the study: 256)
+  double momentum = 0;                  // SGD
+  bool nesterov = false;                // SGD
+  double weight_decay = -1;             // < 0: the optimizer's default (0; AdamW 0.01)
+  std::string schedule = "constant";    // constant | step | cosine | onecycle
+  double warmup_epochs = 0;             // linear warm-up, composes with the schedule
+  double step_gamma = 0.1;              // step schedule: factor
+  double step_epochs = 30;              // step schedule: epochs between decays
+  std::string loss = "cross_entropy";   // cross_entropy | focal
+  double label_smoothing = 0;
+  std::string class_weights = "none";   // none | balanced (n_samples / (n_classes * count))
+  double focal_gamma = 2.0;
+};
+
+// Calls f(name, field, help) for every setting, in config.yaml's order. C is TrainConfig or const TrainConfig.
+template <class C, class F>
+void for_each_setting(C& c, F&& f) {
+  f("model", c.model, "model: CNN, ResNet_18, ResNet_34, ViT, ViT_small, ViT_tiny, ViT_simple");
+  f("normalization", c.normalization,
+    "No | N1 (training-set mean/std) | N2 (mean 0, std 1) | N1_aug | N2_aug | aug "
+    "(flip + crop augmentation)");
+  f("val_size", c.val_size, "validation split, percent of the training set");
+  f("batch_size", c.batch_size, "training batch size");
+  f("num_workers", c.num_workers, "loader threads (results do not depend on it)");
+  f("lr", c.lr, "learning rate (peak rate for onecycle)");
+  f("epochs", c.epochs, "number of epochs");
+  f("optimization", c.optimization, "optimizer: Adam | SGD | AdamW");
+  f("experiment_name", c.experiment_name, "results go to <out_dir>/<experiment_name>_<date>_<time>/");
+  f("device", c.device, "cpu | cuda");
+  f("seed", c.seed, "seed of every random stream (weights, split, order, augmentation, dropout)");
+  f("dataset", c.dataset, "cifar10 | mnist | fashion_mnist | folder");
+  f("data_dir", c.data_dir,
+    "data folder (default: ../shared/data/cifar-10-batches-bin if present, else data/samples/cifar-10)");
+  f("out_dir", c.out_dir, "parent folder of results folders");
+  f("subset", c.subset, "use only the first N training images (0: all)");
+  f("val_batch_size", c.val_batch_size, "validation/test batch size");
+  f("momentum", c.momentum, "SGD momentum");
+  f("nesterov", c.nesterov, "SGD Nesterov momentum");
+  f("weight_decay", c.weight_decay, "weight decay (negative: optimizer default, 0 or 0.01 for AdamW)");
+  f("schedule", c.schedule, "learning-rate schedule: constant | step | cosine | onecycle");
+  f("warmup_epochs", c.warmup_epochs, "linear warm-up epochs (fractions allowed), before the schedule");
+  f("step_gamma", c.step_gamma, "step schedule: multiply the rate by this");
+  f("step_epochs", c.step_epochs, "step schedule: every this many epochs");
+  f("loss", c.loss, "cross_entropy | focal");
+  f("label_smoothing", c.label_smoothing, "label smoothing in [0, 1)");
+  f("class_weights", c.class_weights, "none | balanced (loss weights from training-set class counts)");
+  f("focal_gamma", c.focal_gamma, "focal loss gamma");
+}
+
+// Sets one setting from its text form; `where` prefixes errors ("flag", "config.yaml:12").
+void set_setting(TrainConfig& c, const std::string& key, const std::string& value, const std::string& where);
+bool is_setting(const std::string& key);
+// Reads a YAML mapping of settings over `c`. Errors name the file, the line and the key.
+void load_config_file(TrainConfig& c, const std::string& path);
+void load_config_text(TrainConfig& c, const std::string& yaml, const std::string& name);
+std::string config_to_yaml(const TrainConfig& c);
+// Checks choices and ranges (messages name the setting) and resolves defaults (weight_decay).
+void validate(TrainConfig& c);
+
+}  // namespace ember::tools

@@ -410,7 +410,7 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
       progress.update(++batch_index, static_cast<int64_t>(labels.size()));
     }
     progress.finish();
-    const double train_seconds = progress.elapsed_s();
+    const double train_seconds = progress.elapsed_s();  // images/s counts the training pass only
     metrics::ConfusionMatrix train_confusion(num_classes);
     {
       std::vector<int64_t> predicted;
@@ -434,7 +434,7 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
     f.val_recall = scores.weighted.recall;
     f.val_f1 = scores.weighted.f1;
     f.lr = lr;
-    f.seconds = train_seconds;
+    f.seconds = progress.elapsed_s();  // the whole epoch, validation included
     f.images_per_second = train_seconds > 0 ? static_cast<double>(labels.size()) / train_seconds : 0.0;
     result.history.push_back(f);
     log.line(epoch_line(f));

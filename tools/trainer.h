@@ -3,7 +3,8 @@
 //
 //   config.yaml                 the resolved settings
 //   train.log                   everything printed, without the progress bar
-//   metrics.csv                 per epoch: the study's figures, lr, epoch seconds, images/s
+//   metrics.csv                 per epoch: the study's figures, lr (last step), epoch seconds (training +
+//                               validation), images/s (training pass)
 //   best.safetensors            weights at the lowest validation loss (PyTorch state_dict names)
 //   last.safetensors            weights after the last finished epoch
 //   training_state.safetensors  optimizer state ("optimizer.exp_avg.3", ...); epoch, step, best so far, dropout

@@ -14,6 +14,13 @@ int device_count();
 // Waits for all work queued on the compute stream (benchmarks and epoch ends only; never inside a step).
 void synchronize();
 
+// A CPU tensor in page-locked (pinned) memory from a caching allocator when a GPU is usable, so that its
+// copy to the device runs asynchronously (no host synchronisation) at full PCIe speed; ordinary CPU memory
+// otherwise (and in CPU-only builds). For host batches: data/ fills them, the step copies them over. The copy
+// reads the memory later: do not write into a pinned tensor after starting its copy (fill a new one).
+Tensor pinned_empty(const Shape& shape, DType dtype = DType::f32);
+bool is_pinned(const Tensor& t);
+
 #ifdef EMBER_WITH_CUDA
 // dst <- src for any layouts/dtypes on one CUDA device, or between host and device (converted as needed).
 void copy(const Tensor& src, const Tensor& dst);

@@ -7,6 +7,10 @@
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/batchnorm.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "kernels/cuda/batchnorm.h"
+#endif
 
 namespace ember {
 namespace {
@@ -18,14 +22,56 @@ void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
               " does not match the ", x.size(1), " channels of input ", x.describe());
 }
 
+#ifdef EMBER_WITH_CUDA
+// The CUDA path (f32): statistics, running-stat update and normalisation on the device (kernels/cuda/
+// batchnorm.h); mean and invstd stay on the device for the backward. No host synchronisation.
+Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps, bool grad_x,
+                       bool grad_w, bool grad_b, bool record_grad, const Tensor& x_in, const Tensor& weight,
+                       const Tensor& bias) {
+  check_f32("batch_norm", x);
+  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+  const cudaStream_t stream = cuda::current_stream();
+  auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({C}, DType::f32, x.device()), invstd = Tensor::empty({C}, DType::f32, x.device());
+  if (training) {
+    Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
+                                   x.device());
+    kernels::cuda::batch_norm_forward_training(x.data<float>(), N, C, S, ptr(gamma), ptr(beta),
+                                               static_cast<float>(eps), static_cast<float>(momentum),
+                                               ptr(running_mean), ptr(running_var), y.data<float>(),
+                                               mean.data<float>(), invstd.data<float>(), scratch.data<float>(), stream);
+  } else {
+    kernels::cuda::batch_norm_forward_eval(x.data<float>(), N, C, S, ptr(gamma), ptr(beta), running_mean.data<float>(),
+                                           running_var.data<float>(), static_cast<float>(eps), y.data<float>(),
+                                           mean.data<float>(), invstd.data<float>(), stream);
+  }
+  if (!record_grad) return y;
+  record(y, "batch_norm", {x_in, weight, bias},
+         [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, ptr](const Tensor& grad) -> std::vector<Tensor> {
+           const Tensor dy = grad.contiguous();
+           const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+           Tensor dx = grad_x ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+           Tensor dgamma = grad_w ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+           Tensor dbeta = grad_b ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+           Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))},
+                                          DType::f32, x.device());
+           kernels::cuda::batch_norm_backward(x.data<float>(), dy.data<float>(), N, C, S, ptr(gamma), mean.data<float>(),
+                                              invstd.data<float>(), training, ptr(dx), ptr(dgamma), ptr(dbeta),
+                                              scratch.data<float>(), cuda::current_stream());
+           return {dx, dgamma, dbeta};
+         });
+  return y;
+}
+#endif
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
   check_floating("batch_norm", x_in);
   EMBER_CHECK(x_in.dim() >= 2, "batch_norm: input must be [N, C, ...], got ", x_in.describe());
-  EMBER_CHECK(x_in.device().is_cpu(), "batch_norm: only the CPU backend implements it so far, got ",
-              x_in.describe());
   check_channel_vector("weight", weight, x_in);
   check_channel_vector("bias", bias, x_in);
   check_channel_vector("running_mean", running_mean, x_in);
@@ -43,6 +89,12 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
               x.describe());
   const Tensor gamma = weight.defined() ? weight.contiguous().detach() : Tensor();
   const Tensor beta = bias.defined() ? bias.contiguous().detach() : Tensor();
+#ifdef EMBER_WITH_CUDA
+  if (x.device().is_cuda())
+    return batch_norm_cuda(x, gamma, beta, running_mean, running_var, training, momentum, eps, x_in.requires_grad(),
+                           weight.defined() && weight.requires_grad(), bias.defined() && bias.requires_grad(),
+                           needs_grad({&x_in, &weight, &bias}), x_in, weight, bias);
+#endif
 
   std::vector<double> mean(C), invstd(C);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());

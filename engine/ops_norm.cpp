@@ -5,6 +5,10 @@
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/layernorm.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "kernels/cuda/layernorm.h"
+#endif
 
 namespace ember {
 
@@ -32,7 +36,12 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                                       y.data<scalar_t>(), mean.data<scalar_t>(), rstd.data<scalar_t>());
     });
   } else {
-    EMBER_FAIL("layer_norm", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+    check_f32("layer_norm", x);
+    kernels::cuda::layer_norm_forward(x.data<float>(), weight.defined() ? weight.data<float>() : nullptr,
+                                      bias.defined() ? bias.data<float>() : nullptr, R, D, static_cast<float>(eps),
+                                      y.data<float>(), mean.data<float>(), rstd.data<float>(), cuda::current_stream());
+#endif
   }
   if (needs_grad({&x_in, &weight_in, &bias_in})) {
     record(y, "layer_norm", {x_in, weight_in, bias_in},
@@ -50,7 +59,18 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                      grad_w ? dw.data<scalar_t>() : nullptr, grad_b ? db.data<scalar_t>() : nullptr);
                });
              } else {
-               EMBER_FAIL("layer_norm_backward", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+               // dweight/dbias: per-block partial rows in scratch, summed in a fixed order (no atomics).
+               Tensor scratch;
+               if (grad_w || grad_b)
+                 scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::layer_norm_backward_scratch(R, D))},
+                                         DType::f32, x.device());
+               kernels::cuda::layer_norm_backward(
+                   x.data<float>(), weight.defined() ? weight.data<float>() : nullptr, mean.data<float>(),
+                   rstd.data<float>(), g.data<float>(), R, D, dx.data<float>(), grad_w ? dw.data<float>() : nullptr,
+                   grad_b ? db.data<float>() : nullptr, scratch.defined() ? scratch.data<float>() : nullptr,
+                   cuda::current_stream());
+#endif
              }
              return {dx, dw, db};
            });

@@ -4,16 +4,32 @@
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/pool.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "kernels/cuda/pool.h"
+#endif
 
 namespace ember {
 namespace {
 
 using kernels::cpu::PoolWindows;
 
+// How one axis is pooled, for the CUDA kernels (which compute each window from this description).
+struct AxisPooling {
+  int64_t in, out, kernel, stride, pad;
+  bool adaptive;
+};
+
+#ifdef EMBER_WITH_CUDA
+kernels::cuda::PoolAxis cuda_axis(const AxisPooling& a) {
+  return {a.in, a.out, a.kernel, a.stride, a.pad, a.adaptive};
+}
+#endif
+
 void check_pool_input(const char* op, const Tensor& x) {
   check_floating(op, x);
   EMBER_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", x.describe());
-  EMBER_CHECK(x.device().is_cpu(), op, ": only the CPU backend implements pooling so far, got ", x.describe());
+  if (x.device().is_cuda()) check_f32(op, x);
 }
 
 // Windows of a kernel x kernel pooling with stride and padding (PyTorch: padding <= kernel / 2).
@@ -32,22 +48,38 @@ std::pair<PoolWindows, PoolWindows> sliding_pool_windows(const char* op, const T
 }
 
 // Average over windows (avg_pool2d and adaptive_avg_pool2d differ only in their windows).
-Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, PoolWindows cols) {
+// (h, w describe the same windows for the CUDA kernels.)
+Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, PoolWindows cols, AxisPooling h,
+                      AxisPooling w) {
   const Tensor x = x_in.contiguous().detach();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   Tensor y = Tensor::empty({N, C, static_cast<int64_t>(rows.begin.size()), static_cast<int64_t>(cols.begin.size())},
                            x.dtype(), x.device());
-  EMBER_DISPATCH_FLOAT(x.dtype(), op, {
-    kernels::cpu::avg_pool_forward<scalar_t>(N * C, H, W, rows, cols, x.data<scalar_t>(), y.data<scalar_t>());
-  });
+  if (x.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(x.dtype(), op, {
+      kernels::cpu::avg_pool_forward<scalar_t>(N * C, H, W, rows, cols, x.data<scalar_t>(), y.data<scalar_t>());
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    kernels::cuda::avg_pool2d_forward(x.data<float>(), N * C, cuda_axis(h), cuda_axis(w), y.data<float>(),
+                                      cuda::current_stream());
+#endif
+  }
   if (needs_grad({&x_in})) {
-    record(y, op, {x_in}, [op, shape = x.shape(), rows, cols](const Tensor& grad) -> std::vector<Tensor> {
+    record(y, op, {x_in}, [op, shape = x.shape(), rows, cols, h, w](const Tensor& grad) -> std::vector<Tensor> {
       const Tensor dy = grad.contiguous();
       Tensor dx = Tensor::empty(shape, dy.dtype(), dy.device());
-      EMBER_DISPATCH_FLOAT(dy.dtype(), op, {
-        kernels::cpu::avg_pool_backward<scalar_t>(shape[0] * shape[1], shape[2], shape[3], rows, cols,
-                                                  dy.data<scalar_t>(), dx.data<scalar_t>());
-      });
+      if (dy.device().is_cpu()) {
+        EMBER_DISPATCH_FLOAT(dy.dtype(), op, {
+          kernels::cpu::avg_pool_backward<scalar_t>(shape[0] * shape[1], shape[2], shape[3], rows, cols,
+                                                    dy.data<scalar_t>(), dx.data<scalar_t>());
+        });
+      } else {
+#ifdef EMBER_WITH_CUDA
+        kernels::cuda::avg_pool2d_backward(dy.data<float>(), shape[0] * shape[1], cuda_axis(h), cuda_axis(w),
+                                           dx.data<float>(), cuda::current_stream());
+#endif
+      }
       return {dx};
     });
   }
@@ -64,19 +96,34 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
   EMBER_CHECK(H * W <= INT32_MAX, "max_pool2d: planes of ", H * W, " elements overflow the i32 argmax");
   Tensor y = Tensor::empty({N, C, oh, ow}, x.dtype(), x.device());
   Tensor argmax = Tensor::empty({N, C, oh, ow}, DType::i32, x.device());
-  EMBER_DISPATCH_FLOAT(x.dtype(), "max_pool2d", {
-    kernels::cpu::max_pool_forward<scalar_t>(N * C, H, W, kernel, stride, padding, x.data<scalar_t>(),
-                                             y.data<scalar_t>(), argmax.data<int32_t>());
-  });
+  const AxisPooling ah{H, oh, kernel, stride, padding, false}, aw{W, ow, kernel, stride, padding, false};
+  if (x.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(x.dtype(), "max_pool2d", {
+      kernels::cpu::max_pool_forward<scalar_t>(N * C, H, W, kernel, stride, padding, x.data<scalar_t>(),
+                                               y.data<scalar_t>(), argmax.data<int32_t>());
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    kernels::cuda::max_pool2d_forward(x.data<float>(), N * C, cuda_axis(ah), cuda_axis(aw), y.data<float>(),
+                                      argmax.data<int32_t>(), cuda::current_stream());
+#endif
+  }
   if (needs_grad({&x_in})) {
-    record(y, "max_pool2d", {x_in}, [shape = x.shape(), argmax](const Tensor& grad) -> std::vector<Tensor> {
+    record(y, "max_pool2d", {x_in}, [shape = x.shape(), argmax, ah, aw](const Tensor& grad) -> std::vector<Tensor> {
       const Tensor dy = grad.contiguous();
       Tensor dx = Tensor::empty(shape, dy.dtype(), dy.device());
-      EMBER_DISPATCH_FLOAT(dy.dtype(), "max_pool2d", {
-        kernels::cpu::max_pool_backward<scalar_t>(shape[0] * shape[1], shape[2] * shape[3],
-                                                  argmax.size(2) * argmax.size(3), argmax.data<int32_t>(),
-                                                  dy.data<scalar_t>(), dx.data<scalar_t>());
-      });
+      if (dy.device().is_cpu()) {
+        EMBER_DISPATCH_FLOAT(dy.dtype(), "max_pool2d", {
+          kernels::cpu::max_pool_backward<scalar_t>(shape[0] * shape[1], shape[2] * shape[3],
+                                                    argmax.size(2) * argmax.size(3), argmax.data<int32_t>(),
+                                                    dy.data<scalar_t>(), dx.data<scalar_t>());
+        });
+      } else {
+#ifdef EMBER_WITH_CUDA
+        kernels::cuda::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), shape[0] * shape[1],
+                                           cuda_axis(ah), cuda_axis(aw), dx.data<float>(), cuda::current_stream());
+#endif
+      }
       return {dx};
     });
   }
@@ -85,7 +132,9 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
 
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
   auto [rows, cols] = sliding_pool_windows("avg_pool2d", x, kernel, stride, padding);
-  return window_average("avg_pool2d", x, std::move(rows), std::move(cols));
+  const AxisPooling h{x.size(2), static_cast<int64_t>(rows.begin.size()), kernel, stride, padding, false};
+  const AxisPooling w{x.size(3), static_cast<int64_t>(cols.begin.size()), kernel, stride, padding, false};
+  return window_average("avg_pool2d", x, std::move(rows), std::move(cols), h, w);
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
@@ -93,7 +142,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   EMBER_CHECK(out_h >= 1 && out_w >= 1, "adaptive_avg_pool2d: output size ", shape_str({out_h, out_w}),
               " must be positive (input ", x.describe(), ")");
   return window_average("adaptive_avg_pool2d", x, kernels::cpu::adaptive_windows(x.size(2), out_h),
-                        kernels::cpu::adaptive_windows(x.size(3), out_w));
+                        kernels::cpu::adaptive_windows(x.size(3), out_w), {x.size(2), out_h, 1, 1, 0, true},
+                        {x.size(3), out_w, 1, 1, 0, true});
 }
 
 }  // namespace ember

@@ -5,6 +5,10 @@
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/dropout.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "kernels/cuda/dropout.h"
+#endif
 
 namespace ember {
 namespace {
@@ -20,7 +24,12 @@ Tensor apply_dropout_mask(const Tensor& x_in, double p, uint64_t seed, uint64_t 
                             stream, first);
     });
   } else {
-    EMBER_FAIL("dropout", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+    check_f32("dropout", x);
+    const float scale = p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
+    kernels::cuda::dropout(x.data<float>(), y.data<float>(), x.numel(), static_cast<float>(p), scale, seed, stream,
+                           first, cuda::current_stream());
+#endif
   }
   return y;
 }

@@ -23,6 +23,8 @@ void register_allocator(DeviceKind kind, Allocator* allocator);
 class Storage {
  public:
   Storage(size_t nbytes, Device device);
+  // Memory from a specific allocator (e.g. pinned host memory); the device is the allocator's.
+  Storage(size_t nbytes, Allocator* allocator);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -30,6 +32,7 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  Allocator* allocator() const { return allocator_; }
 
  private:
   void* data_ = nullptr;

@@ -1,65 +1,127 @@
 #include "engine/cuda/allocator.h"
 
-#include <cuda_runtime.h>
-
 #include <algorithm>
 
 #include "engine/cuda/context.h"
 
 namespace ember::cuda {
 
+namespace {
+constexpr size_t kRound = 512;
+constexpr size_t kSmallSegment = 2u << 20;     // 2 MiB
+constexpr size_t kLargeSegment = 20u << 20;    // 20 MiB for requests under 10 MiB
+constexpr size_t kLargeDirect = 10u << 20;
+constexpr size_t kLargeRound = 2u << 20;
+constexpr size_t kMinLargeRemainder = 1u << 20;  // split a large block only if > 1 MiB would remain
+}  // namespace
+
 size_t CachingAllocator::round_size(size_t nbytes) {
-  constexpr size_t kSmall = 512, kLarge = 2u << 20, kSmallLimit = 1u << 20;
-  if (nbytes == 0) return kSmall;
-  if (nbytes <= kSmallLimit) return (nbytes + kSmall - 1) / kSmall * kSmall;
-  return (nbytes + kLarge - 1) / kLarge * kLarge;
+  if (nbytes == 0) return kRound;
+  return (nbytes + kRound - 1) / kRound * kRound;
+}
+
+CachingAllocator::Block* CachingAllocator::find_free(size_t size, bool small) {
+  auto& pool = small ? free_small_ : free_large_;
+  Block key{nullptr, size, small};
+  auto it = pool.lower_bound(&key);
+  if (it == pool.end()) return nullptr;
+  Block* b = *it;
+  pool.erase(it);
+  return b;
+}
+
+CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) {
+  const size_t bytes = small ? kSmallSegment
+                             : (size < kLargeDirect ? kLargeSegment : (size + kLargeRound - 1) / kLargeRound * kLargeRound);
+  void* ptr = nullptr;
+  cudaError_t err = cudaMalloc(&ptr, bytes);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear the error, give the cache back to the driver, try once more
+    release_free_segments();
+    err = cudaMalloc(&ptr, bytes);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      EMBER_FAIL("CUDA out of memory allocating ", size, " bytes (a ", bytes, "-byte segment; ",
+                 stats_.allocated_bytes, " bytes in use by tensors, ", stats_.reserved_bytes,
+                 " reserved): ", cudaGetErrorString(err));
+    }
+  }
+  ++stats_.cuda_malloc_calls;
+  stats_.reserved_bytes += bytes;
+  stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, stats_.reserved_bytes);
+  return new Block{static_cast<char*>(ptr), bytes, small};
 }
 
 void* CachingAllocator::allocate(size_t nbytes) {
   const size_t size = round_size(nbytes);
+  const bool small = size <= kSmallRequest;
   std::lock_guard<std::mutex> lock(mutex_);
-  void* ptr = nullptr;
-  // Best fit among cached blocks, but never more than twice the request (to bound waste).
-  auto it = free_blocks_.lower_bound(size);
-  if (it != free_blocks_.end() && it->first <= 2 * size) {
-    ptr = it->second;
-    live_blocks_[ptr] = it->first;
-    stats_.allocated_bytes += it->first;
-    free_blocks_.erase(it);
-  } else {
-    cudaError_t err = cudaMalloc(&ptr, size);
-    if (err != cudaSuccess) {
-      // Out of memory: give the cache back to the driver and try once more.
-      cudaGetLastError();
-      for (auto& [s, p] : free_blocks_) {
-        cudaFree(p);
-        stats_.reserved_bytes -= s;
-        ++stats_.cuda_free_calls;
-      }
-      free_blocks_.clear();
-      err = cudaMalloc(&ptr, size);
-      if (err != cudaSuccess) {
-        cudaGetLastError();
-        EMBER_FAIL("CUDA out of memory allocating ", nbytes, " bytes (", stats_.allocated_bytes,
-                   " bytes in use by tensors): ", cudaGetErrorString(err));
-      }
-    }
-    ++stats_.cuda_malloc_calls;
-    stats_.reserved_bytes += size;
-    live_blocks_[ptr] = size;
-    stats_.allocated_bytes += size;
+  Block* b = find_free(size, small);
+  if (!b) b = new_segment(size, small);
+  const size_t rest = b->size - size;
+  if (small ? rest >= kRound : rest > kMinLargeRemainder) {
+    Block* tail = new Block{b->ptr + size, rest, small};
+    tail->prev = b;
+    tail->next = b->next;
+    if (b->next) b->next->prev = tail;
+    b->next = tail;
+    b->size = size;
+    (small ? free_small_ : free_large_).insert(tail);
+    ++stats_.splits;
   }
+  b->allocated = true;
+  live_[b->ptr] = b;
+  ++stats_.allocations;
+  stats_.allocated_bytes += b->size;
   stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
-  return ptr;
+  return b->ptr;
 }
 
 void CachingAllocator::deallocate(void* ptr, size_t) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = live_blocks_.find(ptr);
-  if (it == live_blocks_.end()) return;
-  stats_.allocated_bytes -= it->second;
-  free_blocks_.emplace(it->second, ptr);
-  live_blocks_.erase(it);
+  auto it = live_.find(ptr);
+  if (it == live_.end()) return;
+  Block* b = it->second;
+  live_.erase(it);
+  stats_.allocated_bytes -= b->size;
+  b->allocated = false;
+  auto& pool = b->small ? free_small_ : free_large_;
+  // Merge with free neighbours so the segment can serve larger requests again.
+  if (b->prev && !b->prev->allocated) {
+    Block* p = b->prev;
+    pool.erase(p);
+    p->size += b->size;
+    p->next = b->next;
+    if (b->next) b->next->prev = p;
+    delete b;
+    b = p;
+  }
+  if (b->next && !b->next->allocated) {
+    Block* n = b->next;
+    pool.erase(n);
+    b->size += n->size;
+    b->next = n->next;
+    if (n->next) n->next->prev = b;
+    delete n;
+  }
+  pool.insert(b);
+}
+
+void CachingAllocator::release_free_segments() {
+  for (auto* pool : {&free_small_, &free_large_}) {
+    for (auto it = pool->begin(); it != pool->end();) {
+      Block* b = *it;
+      if (b->prev || b->next) {  // part of a segment still in use
+        ++it;
+        continue;
+      }
+      cudaFree(b->ptr);
+      stats_.reserved_bytes -= b->size;
+      ++stats_.cuda_free_calls;
+      it = pool->erase(it);
+      delete b;
+    }
+  }
 }
 
 MemoryStats CachingAllocator::stats() const {
@@ -70,20 +132,88 @@ MemoryStats CachingAllocator::stats() const {
 void CachingAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.peak_allocated_bytes = stats_.allocated_bytes;
+  stats_.peak_reserved_bytes = stats_.reserved_bytes;
 }
 
 void CachingAllocator::release_cached() {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, ptr] : free_blocks_) {
-    cudaFree(ptr);
-    stats_.reserved_bytes -= size;
-    ++stats_.cuda_free_calls;
-  }
-  free_blocks_.clear();
+  release_free_segments();
 }
 
 CachingAllocator& caching_allocator() {
   static CachingAllocator* instance = new CachingAllocator();  // never destroyed: tensors may outlive main
+  return *instance;
+}
+
+// ---- pinned host memory -------------------------------------------------------------------------------
+
+size_t PinnedAllocator::round_size(size_t nbytes) {
+  constexpr size_t kPage = 4096;
+  return std::max<size_t>(kPage, (nbytes + kPage - 1) / kPage * kPage);
+}
+
+void* PinnedAllocator::allocate(size_t nbytes) {
+  const size_t size = round_size(nbytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  // The first cached block of this size whose last use on the compute stream has finished.
+  auto [first, last] = free_.equal_range(size);
+  for (auto it = first; it != last; ++it) {
+    const cudaError_t state = cudaEventQuery(it->second.ready);
+    if (state == cudaErrorNotReady) continue;
+    EMBER_CUDA_CHECK(state);
+    void* ptr = it->second.ptr;
+    spare_events_.push_back(it->second.ready);
+    free_.erase(it);
+    live_[ptr] = size;
+    stats_.cached_bytes -= size;
+    stats_.allocated_bytes += size;
+    return ptr;
+  }
+  void* ptr = nullptr;
+  const cudaError_t err = cudaHostAlloc(&ptr, size, cudaHostAllocDefault);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    EMBER_FAIL("cudaHostAlloc of ", size, " bytes of pinned memory failed: ", cudaGetErrorString(err));
+  }
+  ++stats_.host_alloc_calls;
+  live_[ptr] = size;
+  stats_.allocated_bytes += size;
+  return ptr;
+}
+
+void PinnedAllocator::deallocate(void* ptr, size_t) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(ptr);
+  if (it == live_.end()) return;
+  const size_t size = it->second;
+  live_.erase(it);
+  stats_.allocated_bytes -= size;
+  // Never throws (called from Storage destructors, also at exit when the driver may be gone): a block
+  // whose event cannot be recorded is given back to the driver instead of cached.
+  cudaEvent_t ready = nullptr;
+  if (!spare_events_.empty()) {
+    ready = spare_events_.back();
+    spare_events_.pop_back();
+  } else if (cudaEventCreateWithFlags(&ready, cudaEventDisableTiming) != cudaSuccess) {
+    ready = nullptr;
+  }
+  if (!ready || cudaEventRecord(ready, current_stream()) != cudaSuccess) {
+    cudaGetLastError();
+    if (ready) spare_events_.push_back(ready);
+    cudaFreeHost(ptr);
+    return;
+  }
+  free_.emplace(size, Cached{ptr, ready});
+  stats_.cached_bytes += size;
+}
+
+PinnedStats PinnedAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+PinnedAllocator& pinned_allocator() {
+  static PinnedAllocator* instance = new PinnedAllocator();  // never destroyed, like the device cache
   return *instance;
 }
 

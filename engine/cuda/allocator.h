@@ -1,24 +1,44 @@
-// The caching CUDA allocator. Freed blocks go back to a per-size free list instead of cudaFree, so after
-// the first training step every request is served from the cache: the steady state makes no cudaMalloc
-// calls (memory_stats().cuda_malloc_calls stops growing). All work runs on the one compute stream, so a
-// block freed by the host can be reused by later work on that stream without an event.
+// The caching CUDA allocator (after PyTorch's CUDACachingAllocator, simplified to one stream). cudaMalloc'd
+// segments are cut into blocks; a freed block goes back to a free set (merged with free neighbours of its
+// segment) instead of cudaFree, so after the first training step every request is served from the cache:
+// the steady state makes no cudaMalloc calls (stats().cuda_malloc_calls stops growing).
+//   - requests are rounded up to 512 B;
+//   - small requests (<= 1 MiB) come from 2 MiB segments, large ones from 20 MiB segments (requests under
+//     10 MiB) or from a segment of their own size rounded to 2 MiB; a 2 MiB segment serves ~4000 small
+//     tensors instead of one each;
+//   - best fit (smallest free block that holds the request, lowest address on ties), and the block is split
+//     when the rest is worth keeping (>= 512 B for small blocks, > 1 MiB for large ones);
+//   - out of memory: whole free segments go back to the driver, then one retry.
+// All work runs on the one compute stream, so a block freed by the host can be reused by later work on that
+// stream without an event (stream order makes the reuse safe).
+//
+// Pinned host memory (cudaHostAlloc) for batches that are copied to the device asynchronously has its own
+// cache: blocks of the same rounded size are reused, but only once the work queued on the compute stream
+// when the block was freed has finished (an event), since an async copy may still be reading it.
 #pragma once
+#include <cuda_runtime.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/storage.h"
 
 namespace ember::cuda {
 
 struct MemoryStats {
-  size_t allocated_bytes = 0;       // handed out to tensors now
+  size_t allocated_bytes = 0;       // handed out to tensors now (rounded sizes)
   size_t reserved_bytes = 0;        // held from cudaMalloc (allocated + cached)
   size_t peak_allocated_bytes = 0;  // max of allocated_bytes since the last reset
+  size_t peak_reserved_bytes = 0;   // max of reserved_bytes since the last reset
   uint64_t cuda_malloc_calls = 0;
   uint64_t cuda_free_calls = 0;
+  uint64_t allocations = 0;  // requests served (cached or not)
+  uint64_t splits = 0;       // blocks cut in two
 };
 
 class CachingAllocator final : public Allocator {
@@ -29,20 +49,64 @@ class CachingAllocator final : public Allocator {
 
   MemoryStats stats() const;
   void reset_peak();
-  // Returns every cached (unused) block to the driver.
+  // Returns every fully free segment to the driver.
   void release_cached();
 
-  // Requests are rounded up so blocks of nearby sizes are interchangeable: 512 B granularity below 1 MiB,
-  // 2 MiB above (the driver's own large-page size).
-  static size_t round_size(size_t nbytes);
+  static size_t round_size(size_t nbytes);  // up to a multiple of 512 B
+  static constexpr size_t kSmallRequest = 1u << 20;  // <= 1 MiB: the small pool
 
  private:
+  struct Block {
+    char* ptr;
+    size_t size;
+    bool small;
+    bool allocated = false;
+    Block* prev = nullptr;  // neighbours in the same segment (address order)
+    Block* next = nullptr;
+  };
+  struct BySize {
+    bool operator()(const Block* a, const Block* b) const {
+      return a->size != b->size ? a->size < b->size : a->ptr < b->ptr;
+    }
+  };
+  Block* find_free(size_t size, bool small);
+  Block* new_segment(size_t size, bool small);
+  void release_free_segments();  // callers hold mutex_
+
   mutable std::mutex mutex_;
-  std::multimap<size_t, void*> free_blocks_;         // size -> block
-  std::unordered_map<void*, size_t> live_blocks_;     // block -> size
+  std::set<Block*, BySize> free_small_, free_large_;
+  std::unordered_map<void*, Block*> live_;
   MemoryStats stats_;
 };
 
 CachingAllocator& caching_allocator();
+
+struct PinnedStats {
+  size_t allocated_bytes = 0, cached_bytes = 0;
+  uint64_t host_alloc_calls = 0;
+};
+
+class PinnedAllocator final : public Allocator {
+ public:
+  void* allocate(size_t nbytes) override;
+  void deallocate(void* ptr, size_t nbytes) override;
+  Device device() const override { return Device::cpu(); }
+  PinnedStats stats() const;
+
+  static size_t round_size(size_t nbytes);  // up to a multiple of 4 KiB (a page)
+
+ private:
+  struct Cached {
+    void* ptr;
+    cudaEvent_t ready;  // recorded on the compute stream when the block was freed
+  };
+  mutable std::mutex mutex_;
+  std::multimap<size_t, Cached> free_;
+  std::unordered_map<void*, size_t> live_;
+  std::vector<cudaEvent_t> spare_events_;
+  PinnedStats stats_;
+};
+
+PinnedAllocator& pinned_allocator();
 
 }  // namespace ember::cuda

@@ -34,6 +34,21 @@ void synchronize() {
   if (available()) EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
 }
 
+Tensor pinned_empty(const Shape& shape, DType dtype) {
+  if (!available()) return Tensor::empty(shape, dtype);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype),
+                                            &pinned_allocator());
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+bool is_pinned(const Tensor& t) {
+  return t.defined() && available() && t.storage()->allocator() == &pinned_allocator();
+}
+
 void set_device(int device) { EMBER_CUDA_CHECK(cudaSetDevice(device)); }
 
 cudaStream_t current_stream() {
@@ -58,6 +73,11 @@ void copy_across(const Tensor& src, const Tensor& dst) {
                                      cudaMemcpyDeviceToHost, current_stream()));
     EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
     const_cast<Tensor&>(dst).copy_(host);
+  } else if (is_pinned(src) && src.is_contiguous() && dst.is_contiguous() && src.dtype() == dst.dtype()) {
+    // Straight from pinned memory, asynchronously: the pinned cache reuses the block only after the
+    // compute stream has passed this copy (an event recorded when the source is freed).
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), src.numel() * dtype_size(src.dtype()),
+                                     cudaMemcpyHostToDevice, current_stream()));
   } else {
     Tensor host = Tensor::empty(src.shape(), dst.dtype());
     host.copy_(src);

@@ -6,6 +6,14 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/cpu/optim.h"
+#ifdef EMBER_WITH_CUDA
+#include <cstring>
+
+#include "engine/cuda/context.h"
+#include "engine/cuda_backend.h"
+#include "engine/ops_util.h"
+#include "kernels/cuda/optim.h"
+#endif
 
 namespace ember::optim {
 
@@ -61,7 +69,7 @@ void update_sgd(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momen
     });
     return;
   }
-  EMBER_FAIL("SGD: no CUDA update kernel is wired for ", p.describe(), " yet (kernels/cuda optimizer kernels)");
+  EMBER_FAIL("SGD: ", p.describe(), " must be f32 on CUDA (updated by the multi-tensor kernel)");
 }
 
 void update_adam(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
@@ -75,8 +83,47 @@ void update_adam(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, double lr, do
     });
     return;
   }
-  EMBER_FAIL(name, ": no CUDA update kernel is wired for ", p.describe(), " yet (kernels/cuda optimizer kernels)");
+  EMBER_FAIL(name, ": ", p.describe(), " must be f32 on CUDA (updated by the multi-tensor kernel)");
 }
+
+#ifdef EMBER_WITH_CUDA
+// CUDA parameters are updated together: one multi-tensor launch (kernels/cuda/optim.h) per group of
+// parameters sharing their scalars (the step count of Adam, the first-step flag of SGD; normally one group).
+// The chunk table is rebuilt each step (gradients are new tensors after zero_grad) and reaches the device by
+// an asynchronous copy from pinned memory: no host synchronisation.
+class CudaUpdates {
+ public:
+  void add(int64_t group, const char* op, Tensor& p, const Tensor& g, Tensor* s1, Tensor* s2) {
+    check_f32(op, p);
+    groups_[group].push_back({p.data<float>(), g.data<float>(), s1 && s1->defined() ? s1->data<float>() : nullptr,
+                              s2 ? s2->data<float>() : nullptr, p.numel()});
+    device_ = p.device();
+    grads_.push_back(g);  // alive until the launches are queued (later reuse of its memory is stream-ordered)
+  }
+  // launch(group, device table, number of chunks) for each group.
+  template <class Launch>
+  void run(Launch launch) {
+    for (auto& [group, tensors] : groups_) {
+      const std::vector<kernels::cuda::OptimTensor> chunks = kernels::cuda::optim_chunks(tensors);
+      if (chunks.empty()) continue;
+      const int64_t bytes = static_cast<int64_t>(chunks.size() * sizeof(kernels::cuda::OptimTensor));
+      Tensor host = cuda::pinned_empty({bytes}, DType::u8);
+      std::memcpy(host.raw_data(), chunks.data(), static_cast<size_t>(bytes));
+      const Tensor table = host.to(device_);
+      launch(group, static_cast<const kernels::cuda::OptimTensor*>(table.raw_data()),
+             static_cast<int64_t>(chunks.size()));
+    }
+  }
+
+ private:
+  std::map<int64_t, std::vector<kernels::cuda::OptimTensor>> groups_;
+  std::vector<Tensor> grads_;
+  Device device_;
+};
+
+// f32 CUDA parameters; anything else on CUDA fails with a clear message.
+bool multi_tensor(const Tensor& p) { return p.device().is_cuda() && p.dtype() == DType::f32; }
+#endif
 
 }  // namespace
 
@@ -100,14 +147,30 @@ SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double weight_d
 
 void SGD::step() {
   NoGradGuard no_grad;
+#ifdef EMBER_WITH_CUDA
+  CudaUpdates cuda_updates;
+#endif
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
     const Tensor g = grad_of("SGD", p, i);
     const bool first = !momentum_buffers_[i].defined();
     if (momentum_ != 0 && first) momentum_buffers_[i] = Tensor::empty(p.shape(), p.dtype(), p.device());
+#ifdef EMBER_WITH_CUDA
+    if (multi_tensor(p)) {
+      cuda_updates.add(first ? 1 : 0, "SGD", p, g, &momentum_buffers_[i], nullptr);
+      continue;
+    }
+#endif
     update_sgd(p, g, momentum_buffers_[i], lr_, momentum_, weight_decay_, nesterov_, first);
   }
+#ifdef EMBER_WITH_CUDA
+  cuda_updates.run([&](int64_t first, const kernels::cuda::OptimTensor* table, int64_t chunks) {
+    const kernels::cuda::SgdHyper h{static_cast<float>(lr_), static_cast<float>(momentum_),
+                                    static_cast<float>(weight_decay_), nesterov_, first == 1};
+    kernels::cuda::sgd_step(table, chunks, h, cuda::current_stream());
+  });
+#endif
 }
 
 nn::NamedTensors SGD::state() const {
@@ -152,17 +215,34 @@ Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, do
 
 void Adam::step() {
   NoGradGuard no_grad;
+  const char* name = decoupled_ ? "AdamW" : "Adam";
+#ifdef EMBER_WITH_CUDA
+  CudaUpdates cuda_updates;
+#endif
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
-    const Tensor g = grad_of(decoupled_ ? "AdamW" : "Adam", p, i);
+    const Tensor g = grad_of(name, p, i);
     if (!exp_avg_[i].defined()) {
       exp_avg_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
       exp_avg_sq_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
     }
     ++steps_[i];
+#ifdef EMBER_WITH_CUDA
+    if (multi_tensor(p)) {
+      cuda_updates.add(steps_[i], name, p, g, &exp_avg_[i], &exp_avg_sq_[i]);
+      continue;
+    }
+#endif
     update_adam(p, g, exp_avg_[i], exp_avg_sq_[i], lr_, beta1_, beta2_, eps_, weight_decay_, decoupled_, steps_[i]);
   }
+#ifdef EMBER_WITH_CUDA
+  cuda_updates.run([&](int64_t step, const kernels::cuda::OptimTensor* table, int64_t chunks) {
+    kernels::cuda::adam_step(table, chunks,
+                             kernels::cuda::adam_hyper(lr_, beta1_, beta2_, eps_, weight_decay_, decoupled_, step),
+                             cuda::current_stream());
+  });
+#endif
 }
 
 nn::NamedTensors Adam::state() const {

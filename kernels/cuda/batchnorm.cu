@@ -1,0 +1,188 @@
+#include "kernels/cuda/batchnorm.h"
+#include "kernels/cuda/channel_reduce.cuh"
+
+namespace ember::kernels::cuda {
+namespace {
+
+constexpr int kChannelThreads = 256;
+
+// Sums of d = x - shift_c and d^2, shift_c = the channel's first element x[0, c, 0].
+struct StatsTerms {
+  const float* x;
+  int64_t S, stride;  // stride = K = C * S
+  __device__ void operator()(int64_t n, int64_t col, float (&acc)[2]) const {
+    const float d = x[n * stride + col] - x[(col / S) * S];
+    acc[0] += d;
+    acc[1] += d * d;
+  }
+};
+
+__global__ void batch_norm_stats_kernel(const float* __restrict__ x, const float* __restrict__ partial,
+                                        ColumnSplit split, int64_t S, float eps, float momentum,
+                                        float* __restrict__ running_mean, float* __restrict__ running_var,
+                                        float* __restrict__ save_mean, float* __restrict__ save_invstd) {
+  __shared__ double scratch[32];
+  const int64_t c = blockIdx.x;
+  const double sum_d = channel_total<2>(partial, split, S, 0, scratch);
+  const double sum_d2 = channel_total<2>(partial, split, S, 1, scratch);
+  if (threadIdx.x != 0) return;
+  const double m = static_cast<double>(split.N * S), d_mean = sum_d / m;
+  const double var = fmax(sum_d2 / m - d_mean * d_mean, 0.0);
+  const double mean = static_cast<double>(x[c * S]) + d_mean;
+  save_mean[c] = static_cast<float>(mean);
+  save_invstd[c] = static_cast<float>(1.0 / sqrt(var + eps));
+  if (running_mean) running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean);
+  if (running_var)
+    running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * m / (m - 1.0));
+}
+
+__global__ void batch_norm_eval_stats_kernel(const float* __restrict__ running_mean,
+                                             const float* __restrict__ running_var, int64_t C, float eps,
+                                             float* __restrict__ save_mean, float* __restrict__ save_invstd) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  save_mean[c] = running_mean[c];
+  save_invstd[c] = static_cast<float>(1.0 / sqrt(static_cast<double>(running_var[c]) + eps));
+}
+
+// y = x * scale_c + shift_c with scale = gamma invstd, shift = beta - mean scale (folded per element from
+// the [C] vectors, which stay in L1). V = 4 when S % 4 == 0: a pack never straddles two channels.
+template <int V>
+__global__ void batch_norm_apply_kernel(const float* __restrict__ x, int64_t total, int64_t C, int64_t S,
+                                        const float* __restrict__ gamma, const float* __restrict__ beta,
+                                        const float* __restrict__ mean, const float* __restrict__ invstd,
+                                        float* __restrict__ y) {
+  for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
+    const int64_t c = (i / S) % C;
+    const float scale = (gamma ? gamma[c] : 1.f) * invstd[c];
+    const float shift = (beta ? beta[c] : 0.f) - mean[c] * scale;
+    float v[V];
+    if constexpr (V == 4) {
+      const float4 t = *reinterpret_cast<const float4*>(x + i);
+      v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+    } else {
+      v[0] = x[i];
+    }
+#pragma unroll
+    for (int k = 0; k < V; ++k) v[k] = v[k] * scale + shift;
+    if constexpr (V == 4) *reinterpret_cast<float4*>(y + i) = make_float4(v[0], v[1], v[2], v[3]);
+    else y[i] = v[0];
+  }
+}
+
+void apply(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+           const float* mean, const float* invstd, float* y, cudaStream_t stream) {
+  const int64_t total = N * C * S;
+  if (S % 4 == 0 && aligned16(x) && aligned16(y))
+    batch_norm_apply_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta,
+                                                                                   mean, invstd, y);
+  else
+    batch_norm_apply_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
+                                                                               invstd, y);
+  check_launch("batch_norm (apply)");
+}
+
+// Sums of dy and dy * (x - mean_c).
+struct BackwardTerms {
+  const float *x, *dy, *mean;
+  int64_t S, stride;
+  __device__ void operator()(int64_t n, int64_t col, float (&acc)[2]) const {
+    const int64_t i = n * stride + col;
+    const float d = dy[i];
+    acc[0] += d;
+    acc[1] += d * (x[i] - mean[col / S]);
+  }
+};
+
+// Per channel: dbeta, dgamma and the coefficients of dx = a dy + b x + k.
+__global__ void batch_norm_backward_channels_kernel(const float* __restrict__ partial, ColumnSplit split, int64_t S,
+                                                    const float* __restrict__ gamma, const float* __restrict__ mean,
+                                                    const float* __restrict__ invstd, bool training,
+                                                    float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                                    float* __restrict__ coef) {
+  __shared__ double scratch[32];
+  const int64_t c = blockIdx.x, C = gridDim.x;
+  const double sum_dy = channel_total<2>(partial, split, S, 0, scratch);
+  const double sum_dy_xhat = channel_total<2>(partial, split, S, 1, scratch) * invstd[c];
+  if (threadIdx.x != 0) return;
+  if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat);
+  if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
+  const double g = gamma ? static_cast<double>(gamma[c]) : 1.0, m = static_cast<double>(split.N * S);
+  const double a = g * invstd[c];
+  const double b = training ? -a * invstd[c] * sum_dy_xhat / m : 0.0;
+  const double k = training ? -a * sum_dy / m - b * mean[c] : 0.0;
+  coef[c] = static_cast<float>(a);
+  coef[C + c] = static_cast<float>(b);
+  coef[2 * C + c] = static_cast<float>(k);
+}
+
+template <int V>
+__global__ void batch_norm_dx_kernel(const float* __restrict__ x, const float* __restrict__ dy, int64_t total,
+                                     int64_t C, int64_t S, const float* __restrict__ coef, float* __restrict__ dx) {
+  for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
+    const int64_t c = (i / S) % C;
+    const float a = coef[c], b = coef[C + c], k = coef[2 * C + c];
+    if constexpr (V == 4) {
+      const float4 vx = *reinterpret_cast<const float4*>(x + i), vd = *reinterpret_cast<const float4*>(dy + i);
+      *reinterpret_cast<float4*>(dx + i) =
+          make_float4(a * vd.x + b * vx.x + k, a * vd.y + b * vx.y + k, a * vd.z + b * vx.z + k, a * vd.w + b * vx.w + k);
+    } else {
+      dx[i] = a * dy[i] + b * x[i] + k;
+    }
+  }
+}
+
+}  // namespace
+
+size_t batch_norm_scratch(int64_t N, int64_t C, int64_t S) {
+  return column_partial_floats<2>(column_split(N, C * S)) + 3 * static_cast<size_t>(C);
+}
+
+void batch_norm_forward_training(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma,
+                                 const float* beta, float eps, float momentum, float* running_mean,
+                                 float* running_var, float* y, float* save_mean, float* save_invstd, float* scratch,
+                                 cudaStream_t stream) {
+  if (N * C * S == 0) return;
+  const ColumnSplit split = column_split(N, C * S);
+  StatsTerms terms{x, S, C * S};
+  launch_column_partials<2>(split, terms, scratch, stream, "batch_norm (statistics)");
+  batch_norm_stats_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
+      x, scratch, split, S, eps, momentum, running_mean, running_var, save_mean, save_invstd);
+  check_launch("batch_norm (channel statistics)");
+  apply(x, N, C, S, gamma, beta, save_mean, save_invstd, y, stream);
+}
+
+void batch_norm_forward_eval(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+                             const float* running_mean, const float* running_var, float eps, float* y,
+                             float* save_mean, float* save_invstd, cudaStream_t stream) {
+  if (C == 0) return;
+  batch_norm_eval_stats_kernel<<<grid_for(C, 256), 256, 0, stream>>>(running_mean, running_var, C, eps, save_mean,
+                                                                     save_invstd);
+  check_launch("batch_norm (eval statistics)");
+  if (N * S == 0) return;
+  apply(x, N, C, S, gamma, beta, save_mean, save_invstd, y, stream);
+}
+
+void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, int64_t S, const float* gamma,
+                         const float* save_mean, const float* save_invstd, bool training, float* dx, float* dgamma,
+                         float* dbeta, float* scratch, cudaStream_t stream) {
+  if (N * C * S == 0) return;
+  const ColumnSplit split = column_split(N, C * S);
+  float* coef = scratch + column_partial_floats<2>(split);
+  BackwardTerms terms{x, dy, save_mean, S, C * S};
+  launch_column_partials<2>(split, terms, scratch, stream, "batch_norm_backward (sums)");
+  batch_norm_backward_channels_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
+      scratch, split, S, gamma, save_mean, save_invstd, training, dgamma, dbeta, coef);
+  check_launch("batch_norm_backward (channels)");
+  if (!dx) return;
+  const int64_t total = N * C * S;
+  if (S % 4 == 0 && aligned16(x) && aligned16(dy) && aligned16(dx))
+    batch_norm_dx_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+  else
+    batch_norm_dx_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+  check_launch("batch_norm_backward (dx)");
+}
+
+}  // namespace ember::kernels::cuda

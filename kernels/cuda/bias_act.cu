@@ -1,0 +1,125 @@
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/bias_act.h"
+#include "kernels/cuda/channel_reduce.cuh"
+
+namespace ember::kernels::cuda {
+namespace {
+
+__device__ __forceinline__ float activate(Activation act, float v) {
+  switch (act) {
+    case Activation::relu: return unary_apply(UnaryOp::relu, v, 0.f, 0.f);
+    case Activation::gelu: return unary_apply(UnaryOp::gelu, v, 0.f, 0.f);
+    default: return v;
+  }
+}
+
+__device__ __forceinline__ float derivative(Activation act, float saved) {
+  switch (act) {
+    case Activation::relu: return unary_derivative(UnaryOp::relu, saved, saved, 0.f, 0.f);
+    case Activation::gelu: return unary_derivative(UnaryOp::gelu, saved, saved, 0.f, 0.f);
+    default: return 1.f;
+  }
+}
+
+// Four elements per thread, 16-byte accesses when inner % 4 == 0 (a pack then has one channel).
+template <int V>
+__global__ void bias_act_forward_kernel(const float* __restrict__ x, const float* __restrict__ bias, int64_t total,
+                                        int64_t C, int64_t inner, Activation act, float* __restrict__ y,
+                                        float* __restrict__ pre) {
+  for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
+    const float b = bias ? bias[(i / inner) % C] : 0.f;
+    float v[V];
+    if constexpr (V == 4) {
+      const float4 t = *reinterpret_cast<const float4*>(x + i);
+      v[0] = t.x + b, v[1] = t.y + b, v[2] = t.z + b, v[3] = t.w + b;
+      if (pre) *reinterpret_cast<float4*>(pre + i) = make_float4(v[0], v[1], v[2], v[3]);
+      *reinterpret_cast<float4*>(y + i) =
+          make_float4(activate(act, v[0]), activate(act, v[1]), activate(act, v[2]), activate(act, v[3]));
+    } else {
+      v[0] = x[i] + b;
+      if (pre) pre[i] = v[0];
+      y[i] = activate(act, v[0]);
+    }
+  }
+}
+
+__global__ void activation_backward_kernel(const float* __restrict__ dy, const float* __restrict__ saved,
+                                           int64_t total, Activation act, float* __restrict__ dx) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dx[i] = act == Activation::none ? dy[i] : dy[i] * derivative(act, saved[i]);
+}
+
+// Column walk of the channel reduction, writing dx on the way (each element is read and written once).
+struct BiasTerms {
+  const float *dy, *saved;
+  float* dx;
+  int64_t stride;
+  Activation act;
+  __device__ void operator()(int64_t n, int64_t col, float (&acc)[1]) const {
+    const int64_t i = n * stride + col;
+    const float d = act == Activation::none ? dy[i] : dy[i] * derivative(act, saved[i]);
+    if (dx) dx[i] = d;
+    acc[0] += d;
+  }
+};
+
+__global__ void bias_total_kernel(const float* __restrict__ partial, ColumnSplit split, int64_t inner,
+                                  float* __restrict__ dbias) {
+  __shared__ double scratch[32];
+  const double s = channel_total<1>(partial, split, inner, 0, scratch);
+  if (threadIdx.x == 0) dbias[blockIdx.x] = static_cast<float>(s);
+}
+
+__global__ void residual_add_kernel(const float* a, const float* b, float* y, int64_t n, bool vec) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t n4 = vec ? n / 4 : 0;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += step) {
+    const float4 va = reinterpret_cast<const float4*>(a)[i], vb = reinterpret_cast<const float4*>(b)[i];
+    reinterpret_cast<float4*>(y)[i] = make_float4(va.x + vb.x, va.y + vb.y, va.z + vb.z, va.w + vb.w);
+  }
+  for (int64_t i = n4 * 4 + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    y[i] = a[i] + b[i];
+}
+
+}  // namespace
+
+void bias_act_forward(const float* x, const float* bias, int64_t outer, int64_t C, int64_t inner, Activation act,
+                      float* y, float* pre, cudaStream_t stream) {
+  const int64_t total = outer * C * inner;
+  if (total == 0) return;
+  if (inner % 4 == 0 && aligned16(x) && aligned16(y) && (!pre || aligned16(pre)))
+    bias_act_forward_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
+  else
+    bias_act_forward_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
+  check_launch("bias_act_forward");
+}
+
+size_t bias_act_backward_scratch(int64_t outer, int64_t C, int64_t inner) {
+  return column_partial_floats<1>(column_split(outer, C * inner));
+}
+
+void bias_act_backward(const float* dy, const float* saved, int64_t outer, int64_t C, int64_t inner, Activation act,
+                       float* dx, float* dbias, float* scratch, cudaStream_t stream) {
+  const int64_t total = outer * C * inner;
+  if (total == 0) return;
+  if (!dbias) {
+    if (dx) activation_backward_kernel<<<grid_for(total, 256, 8192), 256, 0, stream>>>(dy, saved, total, act, dx);
+    check_launch("bias_act_backward");
+    return;
+  }
+  const ColumnSplit split = column_split(outer, C * inner);
+  launch_column_partials<1>(split, BiasTerms{dy, saved, dx, C * inner, act}, scratch, stream, "bias_act_backward");
+  bias_total_kernel<<<static_cast<unsigned>(C), 256, 0, stream>>>(scratch, split, inner, dbias);
+  check_launch("bias_act_backward (bias sums)");
+}
+
+void residual_add(const float* a, const float* b, float* y, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  const bool vec = aligned16(a) && aligned16(b) && aligned16(y);
+  residual_add_kernel<<<grid_for(n / 4 + 1, 256, 8192), 256, 0, stream>>>(a, b, y, n, vec);
+  check_launch("residual_add");
+}
+
+}  // namespace ember::kernels::cuda

@@ -1,0 +1,31 @@
+// Fused bias + activation and the residual add on the GPU, f32. x is viewed as [outer, C, inner] with the
+// bias on C (a linear layer's output [rows, C]: inner = 1; a convolution's NCHW output: inner = H*W):
+//   pre = x + bias[c],   y = act(pre),   act in {none, relu, gelu (exact, erf)}
+// Backward: dpre = dy * act'(saved), where saved is y for relu (y > 0 <=> pre > 0) and pre for gelu;
+//   dx = dpre, dbias[c] = sum over outer and inner of dpre (column partials + fixed-order channel totals,
+//   kernels/cuda/channel_reduce.cuh; no atomics). The maths of relu/gelu is kernels/cpu/elementwise.h's.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ember::kernels::cuda {
+
+enum class Activation : uint8_t { none, relu, gelu };
+
+// bias may be null (activation only); pre may be null (not saved; gelu's backward needs it).
+void bias_act_forward(const float* x, const float* bias, int64_t outer, int64_t C, int64_t inner, Activation act,
+                      float* y, float* pre, cudaStream_t stream);
+
+// Floats of scratch bias_act_backward needs for dbias.
+size_t bias_act_backward_scratch(int64_t outer, int64_t C, int64_t inner);
+
+// saved: y (relu) or pre (gelu); unused for none. dbias may be null.
+void bias_act_backward(const float* dy, const float* saved, int64_t outer, int64_t C, int64_t inner, Activation act,
+                       float* dx, float* dbias, float* scratch, cudaStream_t stream);
+
+// y = a + b (n elements; y may alias a or b).
+void residual_add(const float* a, const float* b, float* y, int64_t n, cudaStream_t stream);
+
+}  // namespace ember::kernels::cuda

@@ -1,0 +1,15 @@
+// Inverted dropout on the GPU, f32: the CUDA twin of kernels/cpu/dropout.h, drawing the identical mask.
+// Element i is kept when philox_uniform(seed, stream, first + i) >= p and then scaled by `scale`
+// (1 / (1 - p); 0 when p = 1). The backward is the same map applied to the output gradient (no mask stored):
+// call dropout(dy, dx, ...) with the same (seed, stream, first).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace ember::kernels::cuda {
+
+void dropout(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t stream_id,
+             uint64_t first, cudaStream_t stream);
+
+}  // namespace ember::kernels::cuda

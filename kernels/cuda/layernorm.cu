@@ -1,0 +1,180 @@
+#include <algorithm>
+
+#include "kernels/cuda/layernorm.h"
+#include "kernels/cuda/rowwise.cuh"
+
+namespace ember::kernels::cuda {
+namespace {
+
+template <int V>
+__global__ void layer_norm_forward_kernel(const float* __restrict__ x, const float* __restrict__ gamma,
+                                          const float* __restrict__ beta, int64_t rows, int D, float eps,
+                                          float* __restrict__ y, float* __restrict__ mean_out,
+                                          float* __restrict__ rstd_out) {
+  const int64_t row = warp_row();
+  if (row >= rows) return;
+  const int lane = threadIdx.x & 31;
+  const float* xr = x + row * D;
+  float* yr = y + row * D;
+  float sum = 0.f;
+  for (int i = lane * V; i < D; i += kWarp * V) {
+    float v[V];
+    load_pack<V>(xr + i, v);
+#pragma unroll
+    for (int k = 0; k < V; ++k) sum += v[k];
+  }
+  const float mean = warp_sum(sum) / D;
+  float sq = 0.f;
+  for (int i = lane * V; i < D; i += kWarp * V) {
+    float v[V];
+    load_pack<V>(xr + i, v);
+#pragma unroll
+    for (int k = 0; k < V; ++k) sq += (v[k] - mean) * (v[k] - mean);
+  }
+  const float rstd = 1.f / sqrtf(warp_sum(sq) / D + eps);
+  for (int i = lane * V; i < D; i += kWarp * V) {
+    float v[V], g[V], b[V];
+    load_pack<V>(xr + i, v);
+    if (gamma) load_pack<V>(gamma + i, g);
+    if (beta) load_pack<V>(beta + i, b);
+#pragma unroll
+    for (int k = 0; k < V; ++k) v[k] = (v[k] - mean) * rstd * (gamma ? g[k] : 1.f) + (beta ? b[k] : 0.f);
+    store_pack<V>(yr + i, v);
+  }
+  if (lane == 0) {
+    mean_out[row] = mean;
+    rstd_out[row] = rstd;
+  }
+}
+
+// Blocks of the backward: at most this many (then warps loop over rows), so the partial rows stay small
+// (512 x 2D floats) and the block count depends on the shape only, never on the GPU.
+constexpr int64_t kBackwardMaxBlocks = 512;
+constexpr size_t kDefaultSharedBytes = 48 * 1024;
+
+// Warps per block: 8 while their shared rows (2 D floats each) fit the default 48 KB (D <= 768), fewer
+// above; one warp with an opted-in larger shared-memory limit beyond D = 6144.
+int backward_warps(int64_t D) {
+  const int64_t fit = static_cast<int64_t>(kDefaultSharedBytes) / (2 * D * static_cast<int64_t>(sizeof(float)));
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(8, fit)));
+}
+
+int64_t backward_blocks(int64_t rows, int64_t D) {
+  const int warps = backward_warps(D);
+  return std::max<int64_t>(1, std::min(kBackwardMaxBlocks, (rows + warps - 1) / warps));
+}
+
+template <int V>
+__global__ void layer_norm_backward_kernel(const float* __restrict__ x, const float* __restrict__ gamma,
+                                           const float* __restrict__ mean, const float* __restrict__ rstd,
+                                           const float* __restrict__ dy, int64_t rows, int D,
+                                           float* __restrict__ dx, float* __restrict__ partial) {
+  extern __shared__ float acc[];  // [warps][2][D]: dgamma then dbeta contributions of each warp
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const bool params = partial != nullptr;
+  float* mine = acc + static_cast<int64_t>(warp) * 2 * D;
+  if (params)
+    for (int i = lane; i < 2 * D; i += kWarp) mine[i] = 0.f;
+  __syncwarp();
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * warps + warp; row < rows;
+       row += static_cast<int64_t>(gridDim.x) * warps) {
+    const float *xr = x + row * D, *gr = dy + row * D;
+    const float mu = mean[row], rs = rstd[row];
+    float sum_g = 0.f, sum_gx = 0.f;
+    for (int i = lane * V; i < D; i += kWarp * V) {
+      float v[V], d[V], w[V];
+      load_pack<V>(xr + i, v);
+      load_pack<V>(gr + i, d);
+      if (gamma) load_pack<V>(gamma + i, w);
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        const float g = d[k] * (gamma ? w[k] : 1.f), xhat = (v[k] - mu) * rs;
+        sum_g += g;
+        sum_gx += g * xhat;
+      }
+    }
+    const float mean_g = warp_sum(sum_g) / D, mean_gx = warp_sum(sum_gx) / D;
+    for (int i = lane * V; i < D; i += kWarp * V) {
+      float v[V], d[V], w[V], out[V], dgamma[V] = {}, dbeta[V] = {};
+      load_pack<V>(xr + i, v);
+      load_pack<V>(gr + i, d);
+      if (gamma) load_pack<V>(gamma + i, w);
+      if (params) {  // 16-byte shared accesses: conflict-free, where 4-byte ones at stride 4 would be 4-way
+        load_pack<V>(mine + i, dgamma);
+        load_pack<V>(mine + D + i, dbeta);
+      }
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        const float xhat = (v[k] - mu) * rs;
+        out[k] = rs * (d[k] * (gamma ? w[k] : 1.f) - mean_g - xhat * mean_gx);
+        dgamma[k] += d[k] * xhat;
+        dbeta[k] += d[k];
+      }
+      if (params) {
+        store_pack<V>(mine + i, dgamma);
+        store_pack<V>(mine + D + i, dbeta);
+      }
+      if (dx) store_pack<V>(dx + row * D + i, out);
+    }
+  }
+  if (!params) return;
+  __syncthreads();
+  for (int i = threadIdx.x; i < 2 * D; i += blockDim.x) {
+    float s = 0.f;
+    for (int w = 0; w < warps; ++w) s += acc[static_cast<int64_t>(w) * 2 * D + i];
+    partial[static_cast<int64_t>(blockIdx.x) * 2 * D + i] = s;
+  }
+}
+
+// Column sums of the partial rows [blocks, 2D], in block order, accumulated in double.
+__global__ void layer_norm_params_kernel(const float* __restrict__ partial, int64_t blocks, int D,
+                                         float* __restrict__ dgamma, float* __restrict__ dbeta) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 2 * D) return;
+  double s = 0;
+  for (int64_t b = 0; b < blocks; ++b) s += partial[b * 2 * D + i];
+  if (i < D) {
+    if (dgamma) dgamma[i] = static_cast<float>(s);
+  } else if (dbeta) {
+    dbeta[i - D] = static_cast<float>(s);
+  }
+}
+
+}  // namespace
+
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t D, float eps,
+                        float* y, float* mean, float* rstd, cudaStream_t stream) {
+  if (rows == 0 || D == 0) return;
+  const int d = static_cast<int>(D);
+  if (rows_vectorizable(D, {x, gamma, beta, y}))
+    layer_norm_forward_kernel<4><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
+  else
+    layer_norm_forward_kernel<1><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
+  check_launch("layer_norm_forward");
+}
+
+size_t layer_norm_backward_scratch(int64_t rows, int64_t D) {
+  return static_cast<size_t>(backward_blocks(rows, D) * 2 * D);
+}
+
+void layer_norm_backward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
+                         int64_t rows, int64_t D, float* dx, float* dgamma, float* dbeta, float* scratch,
+                         cudaStream_t stream) {
+  if (rows == 0 || D == 0) return;
+  const bool params = dgamma || dbeta;
+  const int warps = backward_warps(D), d = static_cast<int>(D);
+  const int64_t blocks = backward_blocks(rows, D);
+  const size_t shared = params ? static_cast<size_t>(warps) * 2 * D * sizeof(float) : 0;
+  float* partial = params ? scratch : nullptr;
+  const bool vec = rows_vectorizable(D, {x, gamma, dy, dx});
+  auto kernel = vec ? layer_norm_backward_kernel<4> : layer_norm_backward_kernel<1>;
+  if (shared > kDefaultSharedBytes)
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+  kernel<<<static_cast<unsigned>(blocks), warps * kWarp, shared, stream>>>(x, gamma, mean, rstd, dy, rows, d, dx, partial);
+  check_launch("layer_norm_backward");
+  if (!params) return;
+  layer_norm_params_kernel<<<grid_for(2 * D, 256), 256, 0, stream>>>(partial, blocks, d, dgamma, dbeta);
+  check_launch("layer_norm_backward (parameter sums)");
+}
+
+}  // namespace ember::kernels::cuda

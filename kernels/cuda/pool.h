@@ -1,0 +1,33 @@
+// 2-D pooling on the GPU, f32, over contiguous planes (N*C planes of H x W): the CUDA twin of
+// kernels/cpu/pool.h. Each axis is described by windows: output index i reads input indices [begin, end)
+// (clipped to the input) and an average divides by count_h * count_w:
+//   sliding (max/avg_pool2d):  begin = i*stride - pad, end = begin + kernel, count = kernel
+//                              (PyTorch's count_include_pad=True, ceil_mode=False)
+//   adaptive:                  begin = floor(i*in/out), end = ceil((i+1)*in/out), count = end - begin
+// Max pooling treats padding as -inf, keeps the first maximum in row-major window order (a NaN wins) and
+// saves its index in the H*W plane (int32). Backward kernels gather: one thread per input element sums the
+// gradients of the windows that contain it, in output order, so there are no atomics and the sums are the
+// CPU's, bit for bit.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace ember::kernels::cuda {
+
+struct PoolAxis {
+  int64_t in = 0, out = 0;
+  int64_t kernel = 1, stride = 1, pad = 0;  // sliding windows
+  bool adaptive = false;                    // adaptive windows (kernel/stride/pad unused)
+};
+
+void max_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
+                        int32_t* argmax, cudaStream_t stream);
+void max_pool2d_backward(const float* dy, const int32_t* argmax, int64_t planes, const PoolAxis& h,
+                         const PoolAxis& w, float* dx, cudaStream_t stream);
+void avg_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
+                        cudaStream_t stream);
+void avg_pool2d_backward(const float* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* dx,
+                         cudaStream_t stream);
+
+}  // namespace ember::kernels::cuda

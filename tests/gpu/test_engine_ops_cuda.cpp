@@ -1,0 +1,152 @@
+// The engine ops whose CUDA branches run the memory-bound kernels, each through the engine on cuda:0 against
+// the same op on the CPU (the reference backend): forward values and the gradients of sum(out * w) for every
+// input, plus in-place effects (running statistics, optimizer steps).
+#include <functional>
+
+#include "engine/optim/optimizer.h"
+#include "tests/testing.h"
+
+using namespace ember;
+using ember::testing::random_tensor;
+using ember::testing::require_gpu;
+
+namespace {
+
+const Device kGpu = Device::cuda(0);
+using Op = std::function<Tensor(const std::vector<Tensor>&, Device)>;
+
+// Runs f on CPU copies and CUDA copies of `inputs` (f32 leaves requiring grad), compares the outputs and the
+// gradients of sum(f * w) with w random.
+void compare_on_cuda(const Op& f, const std::vector<Tensor>& inputs, double rtol, double atol) {
+  std::vector<Tensor> cpu, gpu;
+  for (const Tensor& t : inputs) {
+    cpu.push_back(t.clone().requires_grad_());
+    gpu.push_back(t.to(kGpu).detach().requires_grad_());
+  }
+  const Tensor out_cpu = f(cpu, Device::cpu()), out_gpu = f(gpu, kGpu);
+  REQUIRE(out_gpu.device() == kGpu);
+  EMBER_REQUIRE_CLOSE(out_gpu.to(Device::cpu()), out_cpu, rtol, atol);
+  const Tensor w = random_tensor(out_cpu.shape(), 424242, DType::f32);
+  sum(mul(out_cpu, w)).backward();
+  sum(mul(out_gpu, w.to(kGpu))).backward();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    INFO("gradient of input " << i);
+    REQUIRE(gpu[i].grad().defined());
+    EMBER_REQUIRE_CLOSE(gpu[i].grad().to(Device::cpu()), cpu[i].grad(), rtol * 10, atol * 10);
+  }
+}
+
+Tensor f32(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) { return random_tensor(s, seed, DType::f32, lo, hi); }
+
+}  // namespace
+
+TEST_CASE("cuda engine: softmax and log_softmax along any dim", "[gpu][engine_cuda]") {
+  require_gpu();
+  for (int64_t dim : {-1, 0, 1}) {
+    INFO("dim " << dim);
+    compare_on_cuda([dim](const std::vector<Tensor>& x, Device) { return softmax(x[0], dim); }, {f32({6, 5, 12}, 1, -4, 4)},
+                    1e-5, 1e-6);
+    compare_on_cuda([dim](const std::vector<Tensor>& x, Device) { return log_softmax(x[0], dim); },
+                    {f32({6, 5, 12}, 2, -4, 4)}, 1e-5, 1e-6);
+  }
+}
+
+TEST_CASE("cuda engine: cross_entropy with weights, smoothing and every reduction", "[gpu][engine_cuda]") {
+  require_gpu();
+  const Tensor targets = Tensor::from_vector<int64_t>({3, 0, 9, 9, 1, 4, 7}, {7});
+  const Tensor weights = f32({10}, 3, 0.2, 2.0);
+  for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none}) {
+    for (bool weighted : {false, true}) {
+      INFO("reduction " << int(r) << " weighted " << weighted);
+      compare_on_cuda(
+          [&](const std::vector<Tensor>& x, Device d) {
+            CrossEntropyOptions o;
+            o.reduction = r;
+            o.label_smoothing = weighted ? 0.1 : 0.0;
+            if (weighted) o.class_weights = weights.to(d);
+            return cross_entropy(x[0], targets.to(d), o);
+          },
+          {f32({7, 10}, 4, -3, 3)}, 1e-5, 1e-6);
+    }
+  }
+}
+
+TEST_CASE("cuda engine: layer_norm with and without affine parameters", "[gpu][engine_cuda]") {
+  require_gpu();
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return layer_norm(x[0], x[1], x[2], 1e-5); },
+                  {f32({4, 3, 64}, 5, 1, 3), f32({64}, 6, 0.5, 1.5), f32({64}, 7)}, 1e-4, 1e-5);
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return layer_norm(x[0], Tensor(), Tensor(), 1e-5); },
+                  {f32({9, 37}, 8)}, 1e-4, 1e-5);
+}
+
+TEST_CASE("cuda engine: dropout draws the CPU's mask", "[gpu][engine_cuda]") {
+  require_gpu();
+  compare_on_cuda(
+      [](const std::vector<Tensor>& x, Device) {
+        Generator gen(11, RandomPurpose::dropout);
+        gen.set_offset(123);
+        return dropout(x[0], 0.4, true, gen);
+      },
+      {f32({33, 65}, 9)}, 0, 0);
+}
+
+TEST_CASE("cuda engine: batch_norm in training (running statistics) and eval", "[gpu][engine_cuda]") {
+  require_gpu();
+  const Tensor rm0 = f32({5}, 10), rv0 = f32({5}, 11, 0.5, 2);
+  for (bool training : {true, false}) {
+    INFO("training " << training);
+    Tensor rm_cpu = rm0.clone(), rv_cpu = rv0.clone(), rm_gpu = rm0.to(kGpu), rv_gpu = rv0.to(kGpu);
+    compare_on_cuda(
+        [&](const std::vector<Tensor>& x, Device d) {
+          const bool gpu = d.is_cuda();
+          return batch_norm(x[0], x[1], x[2], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, training, 0.1, 1e-5);
+        },
+        {f32({6, 5, 4, 3}, 12, 2, 4), f32({5}, 13, 0.5, 1.5), f32({5}, 14)}, 1e-4, 1e-5);
+    EMBER_REQUIRE_CLOSE(rm_gpu.to(Device::cpu()), rm_cpu, 1e-5, 1e-6);
+    EMBER_REQUIRE_CLOSE(rv_gpu.to(Device::cpu()), rv_cpu, 1e-5, 1e-6);
+  }
+}
+
+TEST_CASE("cuda engine: max, average and adaptive average pooling", "[gpu][engine_cuda]") {
+  require_gpu();
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return max_pool2d(x[0], 3, 2, 1); },
+                  {f32({2, 3, 9, 8}, 15)}, 0, 0);
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return max_pool2d(x[0], 2, 2, 0); },
+                  {f32({2, 3, 8, 8}, 16)}, 0, 0);
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return avg_pool2d(x[0], 3, 1, 1); },
+                  {f32({2, 3, 7, 5}, 17)}, 1e-6, 1e-7);
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return adaptive_avg_pool2d(x[0], 3, 1); },
+                  {f32({2, 3, 7, 5}, 18)}, 1e-6, 1e-7);
+}
+
+TEST_CASE("cuda engine: SGD, Adam and AdamW steps equal the CPU's bit for bit", "[gpu][engine_cuda]") {
+  require_gpu();
+  for (int kind = 0; kind < 4; ++kind) {
+    INFO("optimizer " << kind);
+    std::vector<Tensor> cpu, gpu;
+    for (int64_t n : {int64_t{3}, int64_t{1000}, int64_t{40000}}) {
+      const Tensor p = f32({n}, 20 + n);
+      cpu.push_back(p.clone().requires_grad_());
+      gpu.push_back(p.to(kGpu).detach().requires_grad_());
+    }
+    auto make = [kind](std::vector<Tensor> params) -> std::unique_ptr<optim::Optimizer> {
+      switch (kind) {
+        case 0: return std::make_unique<optim::SGD>(params, 0.1, 0.9, 5e-4, true);
+        case 1: return std::make_unique<optim::SGD>(params, 0.1);
+        case 2: return std::make_unique<optim::Adam>(params, 1e-3, 0.9, 0.999, 1e-8, 1e-4);
+        default: return std::make_unique<optim::AdamW>(params, 1e-3);
+      }
+    };
+    auto opt_cpu = make(cpu), opt_gpu = make(gpu);
+    for (int step = 0; step < 3; ++step) {
+      for (size_t i = 0; i < cpu.size(); ++i) {
+        const Tensor g = f32(cpu[i].shape(), 100 * step + i);
+        cpu[i].set_grad(g);
+        gpu[i].set_grad(g.to(kGpu));
+      }
+      opt_cpu->step();
+      opt_gpu->step();
+    }
+    for (size_t i = 0; i < cpu.size(); ++i) CHECK(gpu[i].to(Device::cpu()).to_vector<float>() == cpu[i].to_vector<float>());
+  }
+}

@@ -1,5 +1,6 @@
 #include "data/normalize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -77,6 +78,16 @@ void normalize_image(const uint8_t* in, int64_t channels, int64_t plane, const N
 
 void normalize_image(const float* in, int64_t channels, int64_t plane, const Normalization& norm, float* out) {
   normalize_planes(in, channels, plane, norm, out, [](float v) { return v; });
+}
+
+void denormalize_image(const float* in, int64_t channels, int64_t plane, const Normalization& norm, uint8_t* out) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const float mean = norm.mean.empty() ? 0.0f : norm.mean[c], std = norm.std.empty() ? 1.0f : norm.std[c];
+    for (int64_t p = 0; p < plane; ++p) {
+      const float v = std::clamp(in[c * plane + p] * std + mean, 0.0f, 1.0f);
+      out[c * plane + p] = static_cast<uint8_t>(std::lround(v * 255.0f));
+    }
+  }
 }
 
 }  // namespace ember::data

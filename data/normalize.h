@@ -33,5 +33,7 @@ Preprocessing parse_normalization(const std::string& flag, const ImageDataset& d
 void normalize_image(const uint8_t* in, int64_t channels, int64_t plane, const Normalization& norm, float* out);
 // The same for an image already in [0,1] floats.
 void normalize_image(const float* in, int64_t channels, int64_t plane, const Normalization& norm, float* out);
+// The inverse, for pictures: out = round(clamp(in * std + mean, 0, 1) * 255).
+void denormalize_image(const float* in, int64_t channels, int64_t plane, const Normalization& norm, uint8_t* out);
 
 }  // namespace ember::data

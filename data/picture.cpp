@@ -155,6 +155,33 @@ void Picture::save_png(const std::string& path) const {
               ": cannot write PNG");
 }
 
+Picture image_grid(const std::vector<const uint8_t*>& images, int64_t channels, int64_t h, int64_t w,
+                   const std::vector<std::string>& captions, int64_t columns, int64_t scale, const std::string& title) {
+  EMBER_CHECK(captions.empty() || captions.size() == images.size(), "image_grid: ", captions.size(), " captions for ",
+              images.size(), " images");
+  EMBER_CHECK(columns > 0 && !images.empty(), "image_grid: nothing to draw");
+  bool any_caption = false;
+  int64_t caption_w = 0;
+  for (const std::string& c : captions) {
+    any_caption |= !c.empty();
+    caption_w = std::max(caption_w, Picture::text_width(c, 1));
+  }
+  const int64_t gap = 6, cell_w = std::max(w * scale, caption_w) + gap;
+  const int64_t cell_h = h * scale + (any_caption ? kCellH + 4 : 0) + gap;
+  const int64_t rows = (int64_t(images.size()) + columns - 1) / columns, title_h = Picture::text_height(title, 2) + 10;
+  Picture pic(std::max(columns * cell_w + gap, Picture::text_width(title, 2) + 2 * gap), rows * cell_h + title_h + gap);
+  pic.draw_text(gap, 5, title, colors::black, 2);
+  for (size_t k = 0; k < images.size(); ++k) {
+    const int64_t x = gap + int64_t(k) % columns * cell_w, y = title_h + int64_t(k) / columns * cell_h;
+    const int64_t ix = x + (cell_w - gap - w * scale) / 2;
+    pic.draw_image(ix, y, images[k], channels, h, w, scale);
+    if (!captions.empty())
+      pic.draw_text(x + (cell_w - gap - Picture::text_width(captions[k], 1)) / 2, y + h * scale + 3, captions[k],
+                    colors::black, 1);
+  }
+  return pic;
+}
+
 void draw_line_plot(Picture& pic, int64_t x, int64_t y, int64_t w, int64_t h, const std::vector<PlotSeries>& series,
                     const std::string& title, const std::string& x_label, const std::string& y_label) {
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;

@@ -43,6 +43,11 @@ class Picture {
   std::vector<uint8_t> rgb_;
 };
 
+// A grid of CHW uint8 images (all channels x h x w), `columns` per row, each drawn `scale` times larger with
+// its caption (may be empty) centred under it and a title on top.
+Picture image_grid(const std::vector<const uint8_t*>& images, int64_t channels, int64_t h, int64_t w,
+                   const std::vector<std::string>& captions, int64_t columns, int64_t scale, const std::string& title);
+
 // Line plots (loss and accuracy curves): axes with "nice" ticks (1, 2, 5 x 10^k), grid, title, axis labels
 // and a legend, inside the rectangle (x, y, w, h) of the picture.
 struct PlotSeries {

@@ -4,6 +4,9 @@
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/conv.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/blas.h"
+#endif
 
 namespace ember {
 namespace {
@@ -45,16 +48,36 @@ kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, 
               shape_str({g.kernel_h, g.kernel_w}), " (dilated span ", shape_str({span_h, span_w}),
               ") is larger than the padded input ", shape_str({g.in_h + 2 * p.pad_h, g.in_w + 2 * p.pad_w}),
               " of ", x.describe());
-  // The CUDA backend's convolutions (cuDNN) are not in this build yet: say so instead of failing later.
-  EMBER_CHECK(x.device().is_cpu(), op, ": only the CPU backend implements convolution so far, got ",
-              x.describe());
   return g;
 }
+
+#ifdef EMBER_WITH_CUDA
+// cuDNN for the three passes (engine/cuda/blas.h, in the precision setting's math); the bias is a broadcast
+// add forward and a sum over (N, H, W) backward.
+Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
+  const Tensor x = x_in.detach(), w = weight_in.detach();
+  Tensor y = cuda::conv2d_forward(x, w, params);
+  if (bias.defined()) y = add(y, bias.detach().reshape({1, -1, 1, 1}));
+  if (!needs_grad({&x_in, &weight_in, &bias})) return y;
+  const bool grad_x = x_in.requires_grad(), grad_w = weight_in.requires_grad();
+  const bool grad_b = bias.defined() && bias.requires_grad();
+  record(y, "conv2d", {x_in, weight_in, bias},
+         [x, w, params, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
+           return {grad_x ? cuda::conv2d_backward_data(grad, w, x.shape(), params) : Tensor(),
+                   grad_w ? cuda::conv2d_backward_filter(x, grad, w.shape(), params) : Tensor(),
+                   grad_b ? sum(grad, {0, 2, 3}) : Tensor()};
+         });
+  return y;
+}
+#endif
 
 }  // namespace
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
   const kernels::cpu::ConvGeometry g = conv_geometry(x_in, weight_in, bias, params);
+#ifdef EMBER_WITH_CUDA
+  if (x_in.device().is_cuda()) return conv2d_cuda(x_in, weight_in, bias, params);
+#endif
   const Tensor x = x_in.contiguous().detach(), w = weight_in.contiguous().detach();
   const Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype(), x.device());

@@ -10,6 +10,7 @@
 #ifdef EMBER_WITH_CUDA
 #include "engine/cuda/context.h"
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/indexing.h"
 #endif
 
 namespace ember {
@@ -188,7 +189,16 @@ Tensor compare_op(CompareOp op, const Tensor& a, const Tensor& b) {
       }
     });
   } else {
-    EMBER_FAIL(name, ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+    if (a.dtype() == DType::i64) {
+      kernels::cuda::compare(op, static_cast<int>(shape.size()), shape.data(), ea.data<int64_t>(), ea.strides().data(),
+                             eb.data<int64_t>(), eb.strides().data(), out.data<uint8_t>(), cuda::current_stream());
+    } else {
+      check_f32(name, a);
+      kernels::cuda::compare(op, static_cast<int>(shape.size()), shape.data(), ea.data<float>(), ea.strides().data(),
+                             eb.data<float>(), eb.strides().data(), out.data<uint8_t>(), cuda::current_stream());
+    }
+#endif
   }
   return out;
 }
@@ -215,7 +225,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
                           out.data<scalar_t>());
     });
   } else {
-    EMBER_FAIL("where", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+    check_f32("where", a);
+    kernels::cuda::where(static_cast<int>(shape.size()), shape.data(), ec.data<uint8_t>(), ec.strides().data(),
+                         ea.data<float>(), ea.strides().data(), eb.data<float>(), eb.strides().data(),
+                         out.data<float>(), cuda::current_stream());
+#endif
   }
   if (needs_grad({&a, &b})) {
     record(out, "where", {a, b},

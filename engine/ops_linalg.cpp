@@ -8,6 +8,9 @@
 #include "engine/ops_util.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/strided.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/blas.h"
+#endif
 
 namespace ember {
 namespace {
@@ -54,6 +57,10 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   EMBER_CHECK(b_in.size(-2) == k, "matmul: inner dimensions differ: ", a_in.describe(), " x ", b_in.describe());
   const Shape batch = broadcast_shapes(Shape(a_in.shape().begin(), a_in.shape().end() - 2),
                                        Shape(b_in.shape().begin(), b_in.shape().end() - 2), "matmul");
+#ifdef EMBER_WITH_CUDA
+  // cuBLAS, in the precision setting's math; broadcasting and transposed views handled there without copies.
+  if (a_in.device().is_cuda()) return cuda::gemm(a_in.detach(), b_in.detach());
+#endif
   const Tensor a = blas_readable(a_in).expand(concat(batch, {n, k})).detach();
   const Tensor b = blas_readable(b_in).expand(concat(batch, {k, m})).detach();
   Tensor out = Tensor::empty(concat(batch, {n, m}), a.dtype(), a.device());
@@ -77,7 +84,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
                                     });
     });
   } else {
-    EMBER_FAIL("matmul", ": no CUDA kernel yet");
+    EMBER_FAIL("matmul: ", a.describe(), ": this build has no CUDA backend");
   }
   return out;
 }
@@ -114,8 +121,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int64_t rows = x2.size(0);
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(out_features);
-  Tensor out = Tensor::empty({rows, out_features}, x.dtype(), x.device());
+  Tensor out;
   if (x.device().is_cpu()) {
+    out = Tensor::empty({rows, out_features}, x.dtype(), x.device());
     const BlasMatrix lx = blas_matrix_of(x2), lw = blas_matrix_of(w);
     EMBER_DISPATCH_FLOAT(x.dtype(), "linear", {
       scalar_t* po = out.data<scalar_t>();
@@ -129,7 +137,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                          w.data<scalar_t>(), lw.ld, scalar_t(bias.defined() ? 1 : 0), po, out_features);
     });
   } else {
-    EMBER_FAIL("linear", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+    out = cuda::gemm(x2, w.transpose(0, 1));  // weight [out, in] goes to cuBLAS as a transpose, no copy
+    if (bias.defined()) out = add(out, bias.detach());
+#else
+    EMBER_FAIL("linear: ", x.describe(), ": this build has no CUDA backend");
+#endif
   }
   out = out.view(out_shape);
   if (needs_grad({&x, &weight, &bias})) {

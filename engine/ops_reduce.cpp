@@ -80,7 +80,11 @@ Tensor argmax_keepdim(const Tensor& a_in, int64_t d, const char* op) {
       kernels::cpu::argmax_along(a.data<scalar_t>(), outer, a.shape()[d], inner, indices.data<int64_t>());
     });
   } else {
-    EMBER_FAIL(op, ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+    check_f32(op, a);
+    kernels::cuda::max_along(a.data<float>(), outer, a.shape()[d], inner, nullptr, indices.data<int64_t>(),
+                             cuda::current_stream());
+#endif
   }
   return indices;
 }

@@ -5,12 +5,17 @@
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/index.h"
+#ifdef EMBER_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "kernels/cuda/indexing.h"
+#endif
 
 namespace ember {
 namespace {
 
 void check_index_values(const char* op, const Tensor& index, int64_t size, int64_t dim) {
-  if (!index.device().is_cpu()) return;  // a device-side check belongs to the CUDA kernel
+  // On CUDA this reads the indices back (a sync): an out-of-range index must never reach a kernel, and
+  // neither op is on the training hot path (cross-entropy reads its targets in its own fused kernel).
   const std::vector<int64_t> v = index.to_vector<int64_t>();
   for (size_t i = 0; i < v.size(); ++i)
     EMBER_CHECK(v[i] >= 0 && v[i] < size, op, ": index ", v[i], " at position ", i, " is out of range [0, ", size,
@@ -89,7 +94,11 @@ Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                                  out.data<scalar_t>());
     });
   } else {
-    EMBER_FAIL("index_select", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+    check_f32("index_select", a);
+    kernels::cuda::index_select(a.data<float>(), outer, n, inner, index.data<int64_t>(), K, out.data<float>(),
+                                cuda::current_stream());
+#endif
   }
   if (needs_grad({&a_in})) {
     record(out, "index_select", {a_in},
@@ -102,7 +111,10 @@ Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                                          g.data<scalar_t>());
                });
              } else {
-               EMBER_FAIL("index_select_backward", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+               kernels::cuda::index_select_backward(g.data<float>(), outer, n, inner, index.data<int64_t>(), K,
+                                                    dx.data<float>(), cuda::current_stream());
+#endif
              }
              return {dx};
            });
@@ -131,7 +143,17 @@ Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                              index.data<int64_t>(), out.data<scalar_t>());
       });
     } else {
-      EMBER_FAIL("gather", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+      // The CUDA kernel views a as [outer, n, inner]: the index must match a outside dimension d.
+      check_f32("gather", a);
+      for (int64_t i = 0; i < a.dim(); ++i)
+        EMBER_CHECK(i == d || index.shape()[i] == a.shape()[i], "gather: on CUDA the index ", index.describe(),
+                    " must match ", a.describe(), " outside dimension ", d);
+      const Tensor ac = a.contiguous();
+      kernels::cuda::gather(ac.data<float>(), product(ac.shape(), 0, d), ac.shape()[d],
+                            product(ac.shape(), d + 1, ac.dim()), index.data<int64_t>(), index.shape()[d],
+                            out.data<float>(), cuda::current_stream());
+#endif
     }
   }
   if (needs_grad({&a_in})) {
@@ -145,7 +167,12 @@ Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                                     static_cast<int>(d), index.data<int64_t>(), g.data<scalar_t>());
         });
       } else {
-        EMBER_FAIL("gather_backward", ": no CUDA kernel yet");
+#ifdef EMBER_WITH_CUDA
+        kernels::cuda::gather_backward(g.data<float>(), product(in_shape, 0, d), in_shape[d],
+                                       product(in_shape, d + 1, static_cast<int64_t>(in_shape.size())),
+                                       index.data<int64_t>(), index.shape()[d], dx.data<float>(),
+                                       cuda::current_stream());
+#endif
       }
       return {dx};
     });

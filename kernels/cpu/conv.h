@@ -7,8 +7,9 @@
 //   forward          y_n[O, P]  = w[O, K] col_n[K, P]                      K = C kh kw, P = out_h out_w
 //   backward data    dcol_n     = w^T[K, O] dy_n[O, P], then col2im sums dcol_n back into dx_n
 //   backward filter  dw[O, K]  += dy_n[O, P] col_n^T[P, K],   db[o] = sum_{n, p} dy[n, o, p]
-// The P columns are lowered a block of output rows at a time so the col block (<= ~512 KiB) stays in L2
-// while the GEMM packs it; 1x1 stride-1 unpadded convs use x itself as col (no copy). Images are split
+// The columns are lowered a block at a time so the col block (~512 KiB) stays in L2 while the GEMM packs it:
+// a few output rows of one image, or for small outputs several whole images side by side so the GEMMs stay
+// at least 256 columns wide; 1x1 stride-1 unpadded convs use x itself as col (no copy). Images are split
 // over the CPU threads (kernels/cpu/parallel.h) with single-threaded BLAS inside: with 2 threads both im2col
 // and GEMM run in parallel, and the filter gradient is summed per thread, then over threads in a fixed
 // order, so results are bit-identical from run to run.

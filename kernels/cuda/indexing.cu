@@ -30,11 +30,12 @@ __device__ __forceinline__ void offsets(int64_t linear, const Layout3& l, int64_
   }
 }
 
-__global__ void compare_kernel(CompareOp op, Layout3 l, const float* a, const float* b, uint8_t* out, int64_t n) {
+template <class T>
+__global__ void compare_kernel(CompareOp op, Layout3 l, const T* a, const T* b, uint8_t* out, int64_t n) {
   EMBER_GRID_STRIDE(i, n) {
     int64_t oa, ob, unused;
     offsets(i, l, oa, ob, unused);
-    const float x = a[oa], y = b[ob];
+    const T x = a[oa], y = b[ob];
     out[i] = op == CompareOp::eq ? x == y : (op == CompareOp::gt ? x > y : x < y);
   }
 }
@@ -104,12 +105,17 @@ Layout3 layout3(int ndim, const int64_t* shape, const int64_t* s0, const int64_t
 
 }  // namespace
 
-void compare(CompareOp op, int ndim, const int64_t* shape, const float* a, const int64_t* a_strides, const float* b,
+template <class T>
+void compare(CompareOp op, int ndim, const int64_t* shape, const T* a, const int64_t* a_strides, const T* b,
              const int64_t* b_strides, uint8_t* out, cudaStream_t stream) {
   int64_t n;
   Layout3 l = layout3(ndim, shape, a_strides, b_strides, nullptr, n);
-  if (n) compare_kernel<<<grid_for(n), 256, 0, stream>>>(op, l, a, b, out, n);
+  if (n) compare_kernel<T><<<grid_for(n), 256, 0, stream>>>(op, l, a, b, out, n);
 }
+template void compare<float>(CompareOp, int, const int64_t*, const float*, const int64_t*, const float*,
+                             const int64_t*, uint8_t*, cudaStream_t);
+template void compare<int64_t>(CompareOp, int, const int64_t*, const int64_t*, const int64_t*, const int64_t*,
+                               const int64_t*, uint8_t*, cudaStream_t);
 
 void where(int ndim, const int64_t* shape, const uint8_t* cond, const int64_t* cond_strides, const float* a,
            const int64_t* a_strides, const float* b, const int64_t* b_strides, float* out, cudaStream_t stream) {

@@ -5,12 +5,13 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/elementwise.h"  // CompareOp, shared with the CPU
+
 namespace ember::kernels::cuda {
 
-enum class CompareOp : uint8_t { eq, gt, lt };
-
-// out (contiguous u8, `shape`) = a op b.
-void compare(CompareOp op, int ndim, const int64_t* shape, const float* a, const int64_t* a_strides, const float* b,
+// out (contiguous u8, `shape`) = a op b; T is float (activations) or int64_t (labels, predictions).
+template <class T>
+void compare(CompareOp op, int ndim, const int64_t* shape, const T* a, const int64_t* a_strides, const T* b,
              const int64_t* b_strides, uint8_t* out, cudaStream_t stream);
 // out (contiguous, `shape`) = cond ? a : b.
 void where(int ndim, const int64_t* shape, const uint8_t* cond, const int64_t* cond_strides, const float* a,

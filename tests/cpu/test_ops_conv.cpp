@@ -11,31 +11,43 @@ using ember::testing::random_tensor;
 
 namespace {
 
-// The definition, in double: y[n,o,oy,ox] = b[o] + sum w[o,c,ky,kx] x[n,c,oy*sh-ph+ky*dh, ox*sw-pw+kx*dw].
-Tensor conv_reference(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+// The definition, in double: y[n,o,oy,ox] = b[o] + sum w[o,c,ky,kx] x[n,c,oy*sh-ph+ky*dh, ox*sw-pw+kx*dw],
+// and, given dy, the gradients of sum(y * dy): every product term sends dy*w to dx and dy*x to dw.
+struct ConvReference {
+  Tensor y, dx, dw, db;
+};
+ConvReference conv_reference(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
+                             const Tensor& dy = Tensor()) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t O = w.size(0), KH = w.size(2), KW = w.size(3);
   const int64_t OH = (H + 2 * p.pad_h - p.dilation_h * (KH - 1) - 1) / p.stride_h + 1;
   const int64_t OW = (W + 2 * p.pad_w - p.dilation_w * (KW - 1) - 1) / p.stride_w + 1;
   const std::vector<double> vx = x.to_vector<double>(), vw = w.to_vector<double>();
   const std::vector<double> vb = b.defined() ? b.to_vector<double>() : std::vector<double>(O, 0.0);
-  std::vector<double> y(N * O * OH * OW);
+  const std::vector<double> vdy = dy.defined() ? dy.to_vector<double>() : std::vector<double>(N * O * OH * OW, 0.0);
+  std::vector<double> y(N * O * OH * OW), dx(vx.size()), dw(vw.size()), db(O);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t oy = 0; oy < OH; ++oy)
         for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t out = ((n * O + o) * OH + oy) * OW + ox;
           double s = vb[o];
+          db[o] += vdy[out];
           for (int64_t c = 0; c < C; ++c)
             for (int64_t ky = 0; ky < KH; ++ky)
               for (int64_t kx = 0; kx < KW; ++kx) {
                 const int64_t iy = oy * p.stride_h - p.pad_h + ky * p.dilation_h;
                 const int64_t ix = ox * p.stride_w - p.pad_w + kx * p.dilation_w;
                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                s += vw[((o * C + c) * KH + ky) * KW + kx] * vx[((n * C + c) * H + iy) * W + ix];
+                const int64_t wi = ((o * C + c) * KH + ky) * KW + kx, xi = ((n * C + c) * H + iy) * W + ix;
+                s += vw[wi] * vx[xi];
+                dx[xi] += vdy[out] * vw[wi];
+                dw[wi] += vdy[out] * vx[xi];
               }
-          y[((n * O + o) * OH + oy) * OW + ox] = s;
+          y[out] = s;
         }
-  return Tensor::from_vector<double>(y, {N, O, OH, OW});
+  return {Tensor::from_vector<double>(y, {N, O, OH, OW}), Tensor::from_vector<double>(dx, x.shape()),
+          Tensor::from_vector<double>(dw, w.shape()), Tensor::from_vector<double>(db, {O})};
 }
 
 struct ConvCase {
@@ -46,7 +58,7 @@ struct ConvCase {
 
 }  // namespace
 
-TEST_CASE("conv2d forward matches the nested-loop reference", "[ops][conv]") {
+TEST_CASE("conv2d forward and backward match the nested-loop reference", "[ops][conv]") {
   const std::vector<ConvCase> cases = {
       {{3, 4, 9, 7}, {5, 4, 3, 3}, {1, 1, 1, 1, 1, 1}, true},      // 3x3 pad 1, batch 3
       {{1, 2, 8, 10}, {3, 2, 3, 2}, {2, 1, 1, 0, 1, 1}, true},     // stride (2, 1), batch 1, non-square kernel
@@ -56,17 +68,26 @@ TEST_CASE("conv2d forward matches the nested-loop reference", "[ops][conv]") {
       {{2, 2, 6, 9}, {3, 2, 2, 4}, {1, 3, 0, 2, 1, 1}, true},      // stride (1, 3), padding (0, 2)
       {{2, 3, 5, 5}, {2, 3, 5, 5}, {}, true},                      // kernel = input: one output pixel
       {{4, 16, 16, 16}, {16, 16, 3, 3}, {1, 1, 1, 1, 1, 1}, true}, // large enough to split images over threads
+      {{2, 16, 32, 32}, {4, 16, 3, 3}, {1, 1, 1, 1, 1, 1}, true},  // blocks of output rows within an image
+      {{36, 64, 4, 4}, {8, 64, 3, 3}, {1, 1, 1, 1, 1, 1}, true},   // 16 images per GEMM: 16 + 2 per thread
   };
   uint64_t seed = 10;
   for (const ConvCase& k : cases) {
     INFO("x " << shape_str(k.x) << " w " << shape_str(k.w));
     const Tensor x = random_tensor(k.x, seed++, DType::f32), w = random_tensor(k.w, seed++, DType::f32);
     const Tensor b = k.bias ? random_tensor({k.w[0]}, seed++, DType::f32) : Tensor();
-    const Tensor y = conv2d(x, w, b, k.p);
-    EMBER_REQUIRE_CLOSE(y, conv_reference(x, w, b, k.p), 1e-5, 1e-5);
-    // f64 goes through dgemm and must agree to double rounding.
-    EMBER_REQUIRE_CLOSE(conv2d(x.to(DType::f64), w.to(DType::f64), b.defined() ? b.to(DType::f64) : b, k.p),
-                        conv_reference(x, w, b, k.p), 1e-12, 1e-12);
+    EMBER_REQUIRE_CLOSE(conv2d(x, w, b, k.p), conv_reference(x, w, b, k.p).y, 1e-5, 1e-5);
+    // f64 goes through dgemm and must agree to double rounding, forward and backward.
+    const Tensor x64 = x.to(DType::f64).requires_grad_(), w64 = w.to(DType::f64).requires_grad_();
+    const Tensor b64 = k.bias ? b.to(DType::f64).requires_grad_() : Tensor();
+    const Tensor y64 = conv2d(x64, w64, b64, k.p);
+    const Tensor dy = random_tensor(y64.shape(), seed++);
+    y64.backward(dy);
+    const ConvReference ref = conv_reference(x, w, b, k.p, dy);
+    EMBER_REQUIRE_CLOSE(y64, ref.y, 1e-12, 1e-12);
+    EMBER_REQUIRE_CLOSE(x64.grad(), ref.dx, 1e-12, 1e-12);
+    EMBER_REQUIRE_CLOSE(w64.grad(), ref.dw, 1e-12, 1e-12);
+    if (k.bias) EMBER_REQUIRE_CLOSE(b64.grad(), ref.db, 1e-12, 1e-12);
   }
 }
 
@@ -76,7 +97,7 @@ TEST_CASE("conv2d reads non-contiguous input", "[ops][conv]") {
   REQUIRE_FALSE(x.is_contiguous());
   const Tensor w = random_tensor({4, 3, 3, 3}, 31, DType::f32).permute({0, 1, 3, 2});
   const Conv2dParams p{1, 1, 1, 1, 1, 1};
-  EMBER_REQUIRE_CLOSE(conv2d(x, w, Tensor(), p), conv_reference(x, w, Tensor(), p), 1e-5, 1e-5);
+  EMBER_REQUIRE_CLOSE(conv2d(x, w, Tensor(), p), conv_reference(x, w, Tensor(), p).y, 1e-5, 1e-5);
 }
 
 TEST_CASE("gradcheck: conv2d input, weight and bias", "[ops][conv][grad]") {

@@ -83,3 +83,32 @@ TEST_CASE("cuda: mixing devices is an error naming both tensors", "[gpu][core]")
   Tensor a = random_tensor({3}, 7, DType::f32);
   CHECK_THROWS_WITH(add(a, a.to(kGpu)), Catch::Contains("different devices") && Catch::Contains("cuda:0"));
 }
+
+TEST_CASE("cuda: comparisons, where, max/argmax, index_select and gather match the CPU", "[gpu][core]") {
+  require_gpu();
+  Tensor a = random_tensor({6, 7}, 8, DType::f32), b = random_tensor({7}, 9, DType::f32);
+  Tensor ga = a.to(kGpu), gb = b.to(kGpu);
+  CHECK(gt(ga, gb).to_vector<uint8_t>() == gt(a, b).to_vector<uint8_t>());
+  CHECK(lt(ga, gb).to_vector<uint8_t>() == lt(a, b).to_vector<uint8_t>());
+  Tensor labels = Tensor::from_vector<int64_t>({1, 2, 3, 4}, {4}), preds = Tensor::from_vector<int64_t>({1, 0, 3, 0}, {4});
+  CHECK(eq(labels.to(kGpu), preds.to(kGpu)).to_vector<uint8_t>() == std::vector<uint8_t>{1, 0, 1, 0});
+  CHECK(where(gt(ga, gb), ga, gb).to_vector<float>() == where(gt(a, b), a, b).to_vector<float>());
+  for (int64_t d : {0, 1}) {
+    CHECK(argmax(ga, d).to_vector<int64_t>() == argmax(a, d).to_vector<int64_t>());
+    CHECK(max(ga, d).first.to_vector<float>() == max(a, d).first.to_vector<float>());
+  }
+  Tensor idx = Tensor::from_vector<int64_t>({3, 0, 3, 5}, {4});
+  Tensor ca = a.clone().requires_grad_(), cg = ga.clone().requires_grad_();
+  Tensor w = random_tensor({6, 4}, 10, DType::f32);
+  sum(mul(index_select(ca, 1, idx), w)).backward();
+  sum(mul(index_select(cg, 1, idx.to(kGpu)), w.to(kGpu))).backward();
+  EMBER_REQUIRE_CLOSE(cg.grad().to(Device::cpu()), ca.grad(), 1e-6, 1e-6);
+  Tensor gidx = Tensor::from_vector<int64_t>({0, 2, 1, 1, 6, 0, 2, 2, 3, 5, 4, 4}, {6, 2});
+  Tensor ca2 = a.clone().requires_grad_(), cg2 = ga.clone().requires_grad_();
+  Tensor w2 = random_tensor({6, 2}, 11, DType::f32);
+  sum(mul(gather(ca2, 1, gidx), w2)).backward();
+  sum(mul(gather(cg2, 1, gidx.to(kGpu)), w2.to(kGpu))).backward();
+  CHECK(gather(cg2, 1, gidx.to(kGpu)).to_vector<float>() == gather(ca2, 1, gidx).to_vector<float>());
+  EMBER_REQUIRE_CLOSE(cg2.grad().to(Device::cpu()), ca2.grad(), 1e-6, 1e-6);
+  CHECK_THROWS_WITH(index_select(ga, 1, Tensor::from_vector<int64_t>({7}, {1}).to(kGpu)), Catch::Contains("out of range"));
+}

@@ -1,0 +1,175 @@
+#include "engine/cuda/blas.h"
+
+#include <climits>
+
+#include "engine/cuda/context.h"
+#include "engine/ops_util.h"
+#include "engine/precision.h"
+#include "kernels/cuda/cublas_gemm.h"
+#include "kernels/cuda/cudnn_conv.h"
+
+namespace ember::cuda {
+namespace {
+
+using kernels::cuda::MathMode;
+
+MathMode math_mode() {
+  switch (precision()) {
+    case Precision::fp32: return MathMode::fp32;
+    case Precision::tf32: return MathMode::tf32;
+    case Precision::bf16: return MathMode::bf16;
+  }
+  return MathMode::fp32;
+}
+
+// What cuBLAS needs of one operand: a row-major matrix (or its transpose) with a row stride, and one stride
+// between batch items.
+struct Operand {
+  Tensor t;
+  bool trans = false;
+  int64_t ld = 0, batch_stride = 0;
+};
+
+// m is [batch..., R, C]. Uses m's own layout when its matrices are row- or column-major and its batch dims
+// collapse into one stride (a broadcast dim has stride 0); otherwise a contiguous copy.
+Operand as_operand(const Tensor& m) {
+  const int64_t nd = m.dim(), batch_dims = nd - 2;
+  const Shape &sh = m.shape(), &st = m.strides();
+  const int64_t rows = sh[nd - 2], cols = sh[nd - 1], rs = st[nd - 2], cs = st[nd - 1];
+  Operand op{m};
+  bool ok = true;
+  if (cs == 1 && rs >= std::max<int64_t>(cols, 1)) {
+    op.ld = rs;
+  } else if (rs == 1 && cs >= std::max<int64_t>(rows, 1)) {
+    op.trans = true;
+    op.ld = cs;
+  } else {
+    ok = false;
+  }
+  bool first = true;
+  int64_t expect = 0;
+  for (int64_t i = batch_dims - 1; i >= 0 && ok; --i) {
+    if (sh[i] == 1) continue;
+    if (!first && st[i] != expect) ok = false;
+    if (first) op.batch_stride = st[i];
+    first = false;
+    expect = st[i] * sh[i];
+  }
+  if (ok) return op;
+  return as_operand(m.contiguous());  // contiguous always qualifies
+}
+
+kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv2dParams& p, const char* op) {
+  EMBER_CHECK(x.size() == 4 && w.size() == 4 && x[1] == w[1], op, ": x ", shape_str(x), " and weight ",
+              shape_str(w), " do not match (NCHW, [O, C, kH, kW])");
+  for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p.pad_h, p.pad_w, p.stride_h, p.stride_w,
+                    p.dilation_h, p.dilation_w})
+    EMBER_CHECK(v >= 0 && v <= INT_MAX, op, ": size ", v, " out of range for cuDNN");
+  kernels::cuda::ConvConfig c;
+  kernels::cuda::ConvGeometry& g = c.g;
+  g.n = static_cast<int>(x[0]), g.c = static_cast<int>(x[1]), g.h = static_cast<int>(x[2]), g.w = static_cast<int>(x[3]);
+  g.k = static_cast<int>(w[0]), g.r = static_cast<int>(w[2]), g.s = static_cast<int>(w[3]);
+  g.pad_h = static_cast<int>(p.pad_h), g.pad_w = static_cast<int>(p.pad_w);
+  g.stride_h = static_cast<int>(p.stride_h), g.stride_w = static_cast<int>(p.stride_w);
+  g.dilation_h = static_cast<int>(p.dilation_h), g.dilation_w = static_cast<int>(p.dilation_w);
+  c.math = math_mode();
+  c.deterministic = deterministic_algorithms();
+  return c;
+}
+
+// The operand as the conv runs it: contiguous f32, or a bf16 copy under bf16 precision.
+Tensor conv_operand(const Tensor& t, MathMode math) {
+  check_f32("conv2d", t);
+  return math == MathMode::bf16 ? t.detach().to(DType::bf16) : t.detach().contiguous();
+}
+
+Tensor workspace(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pass, Device device, size_t* bytes) {
+  *bytes = kernels::cuda::cudnn_conv_workspace(c, pass, current_stream());
+  return Tensor::empty({static_cast<int64_t>(std::max<size_t>(*bytes, 1))}, DType::u8, device);
+}
+
+// Runs one cuDNN pass into a new tensor of `out_shape` (f32 result whatever the math).
+template <class Run>
+Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pass, const Shape& out_shape,
+                 Device device, Run run) {
+  size_t bytes = 0;
+  Tensor ws = workspace(c, pass, device, &bytes);
+  Tensor out = Tensor::empty(out_shape, c.math == MathMode::bf16 ? DType::bf16 : DType::f32, device);
+  run(out.raw_data(), ws.raw_data(), bytes);
+  return out.to(DType::f32);
+}
+
+}  // namespace
+
+Tensor gemm(const Tensor& a, const Tensor& b) {
+  check_same_device_dtype("matmul", a, b);
+  check_f32("matmul", a);
+  EMBER_CHECK(a.dim() >= 2 && b.dim() >= 2 && a.size(-1) == b.size(-2), "matmul: ", a.describe(), " x ",
+              b.describe(), " (needs [..., M, K] x [..., K, N])");
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  Shape batch = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
+                                 Shape(b.shape().begin(), b.shape().end() - 2), "matmul");
+  const MathMode math = math_mode();
+  Tensor ad = a.detach(), bd = b.detach();
+  if (math == MathMode::bf16) {  // cast before broadcasting: never materialise the broadcast
+    ad = ad.to(DType::bf16);
+    bd = bd.to(DType::bf16);
+  }
+  Shape sa = batch, sb = batch, so = batch;
+  sa.insert(sa.end(), {m, k});
+  sb.insert(sb.end(), {k, n});
+  so.insert(so.end(), {m, n});
+  Tensor out = Tensor::empty(so, DType::f32, a.device());
+  if (out.numel() == 0) return out;
+  if (k == 0) {
+    out.zero_();
+    return out;
+  }
+  const Operand oa = as_operand(ad.expand(sa)), ob = as_operand(bd.expand(sb));
+  kernels::cuda::GemmShape s;
+  s.trans_a = oa.trans, s.trans_b = ob.trans;
+  s.m = m, s.n = n, s.k = k;
+  s.lda = oa.ld, s.ldb = ob.ld, s.ldc = n;
+  s.batch = shape_numel(batch);
+  s.stride_a = oa.batch_stride, s.stride_b = ob.batch_stride, s.stride_c = m * n;
+  kernels::cuda::cublas_gemm(s, math, oa.t.raw_data(), ob.t.raw_data(), out.data<float>(), current_stream());
+  return out;
+}
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dParams& params) {
+  check_same_device_dtype("conv2d", x, weight);
+  const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight.shape(), params, "conv2d");
+  const Tensor xin = conv_operand(x, c.math), win = conv_operand(weight, c.math);
+  const Shape out_shape{x.size(0), weight.size(0), c.g.out_h(), c.g.out_w()};
+  EMBER_CHECK(c.g.out_h() > 0 && c.g.out_w() > 0, "conv2d: output would be empty for x ", x.describe(), " weight ",
+              weight.describe());
+  return conv_pass(c, kernels::cuda::ConvPass::forward, out_shape, x.device(), [&](void* y, void* ws, size_t bytes) {
+    kernels::cuda::cudnn_conv_forward(c, xin.raw_data(), win.raw_data(), y, ws, bytes, current_stream());
+  });
+}
+
+Tensor conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, const Shape& x_shape,
+                            const Conv2dParams& params) {
+  check_same_device_dtype("conv2d backward", grad_out, weight);
+  const kernels::cuda::ConvConfig c = conv_config(x_shape, weight.shape(), params, "conv2d backward");
+  const Tensor gin = conv_operand(grad_out, c.math), win = conv_operand(weight, c.math);
+  return conv_pass(c, kernels::cuda::ConvPass::backward_data, x_shape, grad_out.device(),
+                   [&](void* dx, void* ws, size_t bytes) {
+                     kernels::cuda::cudnn_conv_backward_data(c, gin.raw_data(), win.raw_data(), dx, ws, bytes,
+                                                             current_stream());
+                   });
+}
+
+Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Shape& weight_shape,
+                              const Conv2dParams& params) {
+  check_same_device_dtype("conv2d backward", x, grad_out);
+  const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight_shape, params, "conv2d backward");
+  const Tensor xin = conv_operand(x, c.math), gin = conv_operand(grad_out, c.math);
+  return conv_pass(c, kernels::cuda::ConvPass::backward_filter, weight_shape, x.device(),
+                   [&](void* dw, void* ws, size_t bytes) {
+                     kernels::cuda::cudnn_conv_backward_filter(c, xin.raw_data(), gin.raw_data(), dw, ws, bytes,
+                                                               current_stream());
+                   });
+}
+
+}  // namespace ember::cuda

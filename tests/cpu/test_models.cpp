@@ -1,0 +1,100 @@
+// The seven models against the spec (shared/spec/models.md): every state_dict key with its shape, dtype
+// and kind in order (models_state_dict.tsv), trainable parameter totals, and forward shapes/modes.
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "models/registry.h"
+#include "tests/testing.h"
+
+using namespace ember;
+
+namespace {
+
+struct SpecRow {
+  std::string key, shape, dtype, kind;
+};
+
+// The spec's table from the shared folder, or the copy in tests/data (a clean clone has only that one).
+std::map<std::string, std::vector<SpecRow>> read_spec() {
+  std::ifstream in(EMBER_SOURCE_DIR "/../shared/spec/models_state_dict.tsv");
+  if (!in.good()) in = std::ifstream(EMBER_SOURCE_DIR "/tests/data/models_state_dict.tsv");
+  REQUIRE(in.good());
+  std::map<std::string, std::vector<SpecRow>> rows;
+  std::string line;
+  std::getline(in, line);
+  REQUIRE(line == "model\tkey\tshape\tdtype\tkind");
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string model;
+    SpecRow r;
+    std::getline(fields, model, '\t');
+    std::getline(fields, r.key, '\t');
+    std::getline(fields, r.shape, '\t');
+    std::getline(fields, r.dtype, '\t');
+    std::getline(fields, r.kind, '\t');
+    rows[model].push_back(r);
+  }
+  return rows;
+}
+
+std::string spec_shape(const Shape& s) {
+  if (s.empty()) return "scalar";
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out;
+}
+
+std::string spec_dtype(DType d) { return d == DType::f32 ? "float32" : d == DType::i64 ? "int64" : dtype_name(d); }
+
+// Each key in order with its shape, dtype and kind, the key count and the trainable total of spec models.md.
+void check_against_spec(const std::string& name, size_t key_count, int64_t trainable) {
+  static const auto spec = read_spec();
+  auto model = models::build_model(name, 0);
+  const nn::NamedTensors sd = model->state_dict();
+  std::set<std::string> params;
+  for (const auto& entry : model->named_parameters()) params.insert(entry.first);
+  const std::vector<SpecRow>& rows = spec.at(name);
+  REQUIRE(sd.size() == rows.size());
+  CHECK(sd.size() == key_count);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    INFO("row " << i << ": " << rows[i].key);
+    CHECK(sd[i].first == rows[i].key);
+    CHECK(spec_shape(sd[i].second.shape()) == rows[i].shape);
+    CHECK(spec_dtype(sd[i].second.dtype()) == rows[i].dtype);
+    CHECK((params.count(sd[i].first) ? "param" : "buffer") == rows[i].kind);
+  }
+  CHECK(model->parameter_count() == trainable);
+}
+
+}  // namespace
+
+// One case per model keeps each under a few seconds on a loaded 2-core machine (building draws every weight).
+TEST_CASE("CNN matches the spec", "[models]") { check_against_spec("CNN", 18, 5851338); }
+TEST_CASE("ResNet_18 matches the spec", "[models]") { check_against_spec("ResNet_18", 122, 11173962); }
+TEST_CASE("ResNet_34 matches the spec", "[models]") { check_against_spec("ResNet_34", 218, 21282122); }
+TEST_CASE("ViT matches the spec", "[models]") { check_against_spec("ViT", 74, 9523722); }
+TEST_CASE("ViT_small matches the spec", "[models]") { check_against_spec("ViT_small", 82, 9622512); }
+TEST_CASE("ViT_tiny matches the spec", "[models]") { check_against_spec("ViT_tiny", 58, 4371438); }
+TEST_CASE("ViT_simple matches the spec", "[models]") { check_against_spec("ViT_simple", 66, 9486858); }
+
+TEST_CASE("the spec table covers exactly the registered models", "[models]") {
+  const auto spec = read_spec();
+  const std::vector<std::string> names = models::model_names();
+  REQUIRE(names == std::vector<std::string>{"CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple"});
+  size_t rows = 0;
+  for (const auto& entry : spec) {
+    CHECK(std::count(names.begin(), names.end(), entry.first) == 1);
+    rows += entry.second.size();
+  }
+  CHECK(spec.size() == 7);
+  CHECK(rows == 638);
+}
+
+TEST_CASE("build_model rejects an unknown name and lists the valid ones", "[models]") {
+  CHECK_THROWS_WITH(models::build_model("ResNet_50"),
+                    Catch::Contains("unknown model 'ResNet_50'") && Catch::Contains("CNN, ResNet_18, ResNet_34, ViT, "
+                                                                                   "ViT_small, ViT_tiny, ViT_simple"));
+}

@@ -1,0 +1,114 @@
+// matmul, linear and conv2d on CUDA (cuBLAS / cuDNN through engine/cuda/blas) against the same ops on the
+// CPU, forward and backward, in each precision setting (fp32, tf32, bf16 with f32 outputs and f32 grads).
+#include <functional>
+
+#include "engine/precision.h"
+#include "tests/gpu/gpu_check.h"
+
+using namespace ember;
+using namespace ember::testing;
+
+namespace {
+
+using Op = std::function<Tensor(const std::vector<Tensor>&)>;
+
+// Runs op on CPU f32 leaves and on CUDA copies of them; compares outputs and the gradients of
+// sum(op(inputs) * r) for a fixed random r. The tolerance is relative to the largest reference value.
+void check_op_on_cuda(const Op& op, const std::vector<Tensor>& cpu_inputs, double rel_tol, const std::string& what) {
+  std::vector<Tensor> cpu, gpu;
+  for (const Tensor& t : cpu_inputs) {
+    cpu.push_back(t.detach().clone().requires_grad_());
+    gpu.push_back(t.detach().to(Device::cuda(0)).requires_grad_());
+  }
+  Tensor y_cpu = op(cpu), y_gpu = op(gpu);
+  REQUIRE(y_gpu.device().is_cuda());
+  REQUIRE(y_gpu.dtype() == DType::f32);
+  const Tensor r = random_tensor(y_cpu.shape(), 777, DType::f32);
+  sum(mul(y_cpu, r)).backward();
+  sum(mul(y_gpu, r.to(Device::cuda(0)))).backward();
+  auto compare = [&](const Tensor& got, const Tensor& want, const std::string& name) {
+    const std::vector<float> w = want.to_vector<float>();
+    double scale = 0;
+    for (float v : w) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+    check_close(host_values(got), std::vector<double>(w.begin(), w.end()), 0, rel_tol * std::max(scale, 1e-6),
+                what + " " + name + " (" + precision_name(precision()) + ")");
+  };
+  compare(y_gpu, y_cpu, "output");
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    REQUIRE(gpu[i].grad().defined());
+    CHECK(gpu[i].grad().dtype() == DType::f32);
+    compare(gpu[i].grad(), cpu[i].grad(), "grad of input " + std::to_string(i));
+  }
+}
+
+// fp32 agrees to float rounding; TF32 and bf16 round the operands (2^-11 and 2^-8 relative).
+double tolerance() {
+  switch (precision()) {
+    case Precision::fp32: return 1e-5;
+    case Precision::tf32: return 5e-3;
+    case Precision::bf16: return 3e-2;
+  }
+  return 0;
+}
+
+Tensor rand(const Shape& s, uint64_t seed) { return random_tensor(s, seed, DType::f32); }
+
+}  // namespace
+
+TEST_CASE("matmul on CUDA matches the CPU: 2-D, transposed views, broadcast batches", "[gpu][engine_cuda]") {
+  require_gpu();
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+    PrecisionGuard guard(p);
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0], t[1]); }, {rand({7, 5}, 1), rand({5, 9}, 2)},
+                     tolerance(), "matmul 2-D");
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0].transpose(0, 1), t[1].transpose(0, 1)); },
+                     {rand({5, 7}, 3), rand({9, 5}, 4)}, tolerance(), "matmul of transposed views");
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0], t[1]); },
+                     {rand({2, 3, 6, 4}, 5), rand({4, 5}, 6)}, tolerance(), "matmul broadcast weight");
+    // Attention's q k^T: [B, H, N, D] x [B, H, D, N] with k transposed as a view.
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0], t[1].transpose(-1, -2)); },
+                     {rand({2, 3, 5, 8}, 7), rand({2, 3, 5, 8}, 8)}, tolerance(), "matmul q k^T");
+    // A permuted batch whose dims do not collapse into one stride: copied, still right.
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0].permute({1, 0, 2, 3}), t[1]); },
+                     {rand({3, 2, 4, 6}, 9), rand({2, 1, 6, 3}, 10)}, tolerance(), "matmul permuted batch");
+  }
+}
+
+TEST_CASE("linear on CUDA matches the CPU, with and without bias", "[gpu][engine_cuda]") {
+  require_gpu();
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+    PrecisionGuard guard(p);
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return linear(t[0], t[1], t[2]); },
+                     {rand({2, 5, 12}, 11), rand({7, 12}, 12), rand({7}, 13)}, tolerance(), "linear with bias");
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return linear(t[0], t[1]); },
+                     {rand({6, 12}, 14), rand({3, 12}, 15)}, tolerance(), "linear without bias");
+  }
+}
+
+TEST_CASE("conv2d on CUDA matches the CPU: padding, stride, 1x1, bias", "[gpu][engine_cuda]") {
+  require_gpu();
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+    PrecisionGuard guard(p);
+    Conv2dParams same;
+    same.pad_h = same.pad_w = 1;
+    check_op_on_cuda([same](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], same); },
+                     {rand({2, 3, 8, 8}, 16), rand({4, 3, 3, 3}, 17), rand({4}, 18)}, tolerance(),
+                     "conv2d 3x3 pad 1 with bias");
+    Conv2dParams strided;
+    strided.stride_h = strided.stride_w = 2;
+    strided.pad_h = strided.pad_w = 1;
+    check_op_on_cuda([strided](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], Tensor(), strided); },
+                     {rand({2, 4, 9, 9}, 19), rand({6, 4, 3, 3}, 20)}, tolerance(), "conv2d 3x3 stride 2");
+    Conv2dParams down;
+    down.stride_h = down.stride_w = 2;
+    check_op_on_cuda([down](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], Tensor(), down); },
+                     {rand({2, 4, 8, 8}, 21), rand({8, 4, 1, 1}, 22)}, tolerance(), "conv2d 1x1 stride 2");
+  }
+}
+
+TEST_CASE("CUDA matmul keeps device and dtype rules", "[gpu][engine_cuda]") {
+  require_gpu();
+  const Tensor a = rand({3, 4}, 23).to(Device::cuda(0)), b = rand({4, 2}, 24);
+  CHECK_THROWS_WITH(matmul(a, b), Catch::Contains("different devices"));
+  CHECK_THROWS_WITH(matmul(a, a.to(DType::f64)), Catch::Contains("dtypes differ"));
+}

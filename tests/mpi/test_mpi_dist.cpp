@@ -1,0 +1,151 @@
+// Multi-rank tests of dist/, run by CTest as `mpirun -np 2 ... ember_mpi_tests` (label `mpi`). Every rank
+// runs every test case in the same order (collectives match by order); all ranks check their own results.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include "dist/communicator.h"
+#include "dist/data_parallel.h"
+#include "dist/distributed_sampler.h"
+#include "tests/testing.h"
+#include "tests/tiny_mlp.h"
+
+using namespace ember;
+using namespace ember::dist;
+using ember::testing::TinyMlp;
+using ember::testing::tiny_batch;
+
+namespace {
+
+Communicator* g_comm = nullptr;
+
+// Rank 1 must end where rank 0 ends, bit for bit: gather and compare.
+void require_equal_on_all_ranks(const Tensor& t) {
+  Tensor all = g_comm->all_gather(t.detach());
+  for (int r = 1; r < g_comm->world_size(); ++r)
+    REQUIRE(all.select(0, r).to_vector<float>() == all.select(0, 0).to_vector<float>());
+}
+
+constexpr int64_t kIn = 6, kHidden = 9, kOut = 4, kPerRank = 5, kSteps = 3;
+constexpr double kLr = 0.1;
+
+// kSteps SGD steps with a data-parallel model: rank r takes its kPerRank samples of each global batch,
+// split into `micro` micro-batches (gradient accumulation; the loss is scaled by 1/micro).
+std::vector<Tensor> train_parallel(const DataParallelOptions& options, int micro) {
+  const int world = g_comm->world_size(), rank = g_comm->rank();
+  TinyMlp model(kIn, kHidden, kOut, 11 + rank);  // different starts: DataParallel must broadcast rank 0's
+  DataParallel dp(*g_comm, model.parameters(), {}, options);
+  const int64_t per_micro = kPerRank / micro;
+  for (int64_t step = 0; step < kSteps; ++step) {
+    for (int m = 0; m < micro; ++m) {
+      dp.set_sync(m == micro - 1);
+      auto [x, t] = tiny_batch(step * world * kPerRank + rank * kPerRank + m * per_micro, per_micro, kIn, kOut);
+      mul_scalar(model.loss(x, t), 1.0 / micro).backward();
+    }
+    dp.finish_gradients();
+    model.sgd_step(kLr);
+  }
+  return model.parameters();
+}
+
+// The same steps in one process on the global batch (world * kPerRank samples).
+std::vector<Tensor> train_single() {
+  TinyMlp model(kIn, kHidden, kOut, 11);
+  const int64_t global = g_comm->world_size() * kPerRank;
+  for (int64_t step = 0; step < kSteps; ++step) {
+    auto [x, t] = tiny_batch(step * global, global, kIn, kOut);
+    model.loss(x, t).backward();
+    model.sgd_step(kLr);
+  }
+  return model.parameters();
+}
+
+}  // namespace
+
+TEST_CASE("mpi: ranks, collectives", "[mpi]") {
+  const int world = g_comm->world_size(), rank = g_comm->rank();
+  REQUIRE(world >= 2);
+  CHECK(g_comm->backend() == "mpi");
+  CHECK(g_comm->local_size() == world);  // one node
+  CHECK(g_comm->local_rank() == rank);
+
+  Tensor f = Tensor::from_vector<float>({1.0f + rank, 10.0f * rank}, {2});
+  g_comm->all_reduce(f, ReduceOp::sum);
+  const float n = static_cast<float>(world);
+  CHECK(f.to_vector<float>() == std::vector<float>{n * (n + 1) / 2, 10 * n * (n - 1) / 2});
+  Tensor a = Tensor::from_vector<double>({2.0 * rank}, {1});
+  g_comm->all_reduce(a, ReduceOp::average);
+  CHECK(a.item() == Approx(world - 1.0));
+  Tensor i = Tensor::from_vector<int64_t>({int64_t{1} << 40, rank}, {2});
+  g_comm->all_reduce(i, ReduceOp::sum);
+  CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{world * (int64_t{1} << 40), world * (world - 1) / 2});
+
+  Tensor b = Tensor::full({3}, rank, DType::i32);
+  g_comm->broadcast(b, 1);
+  CHECK(b.to_vector<int32_t>() == std::vector<int32_t>{1, 1, 1});
+
+  Tensor g = g_comm->all_gather(Tensor::full({2}, rank + 0.5));
+  REQUIRE(g.shape() == Shape{world, 2});
+  for (int r = 0; r < world; ++r) CHECK(g.select(0, r).to_vector<float>() == std::vector<float>(2, r + 0.5f));
+  g_comm->barrier();
+  auto work = g_comm->all_reduce_async(f, ReduceOp::average);
+  work->wait();
+  work->wait();  // a second wait must not divide again
+  CHECK(f.to_vector<float>()[0] == n * (n + 1) / 2);
+}
+
+TEST_CASE("mpi: sharded confusion matrix equals the single-process one", "[mpi]") {
+  // 3 classes, 17 samples with fixed (label, prediction) pairs.
+  std::vector<int64_t> all;
+  for (int64_t s = 0; s < 17; ++s) all.push_back(s);
+  auto count = [](const std::vector<int64_t>& samples) {
+    std::vector<int64_t> cm(9, 0);
+    for (int64_t s : samples) ++cm[(s % 3) * 3 + (s * 7 % 5) % 3];
+    return cm;
+  };
+  std::vector<int64_t> mine = shard_indices(all, g_comm->rank(), g_comm->world_size());
+  CHECK(sum_counts(*g_comm, count(mine)) == count(all));
+  if (g_comm->rank() == 0) CHECK_THROWS_WITH(sum_counts(*g_comm, {1, 2}), Catch::Contains("another rank has"));
+  else CHECK_THROWS_WITH(sum_counts(*g_comm, {1, 2, 3}), Catch::Contains("another rank has"));
+}
+
+TEST_CASE("mpi: data-parallel steps equal one process on the global batch", "[mpi]") {
+  const std::vector<Tensor> single = train_single();
+  DataParallelOptions small_buckets;
+  small_buckets.bucket_mb = 128.0 / (1024 * 1024);  // 128 bytes: 4 buckets for this 103-float model
+  DataParallelOptions no_buckets;
+  no_buckets.bucketing = false;
+  const std::vector<Tensor> bucketed = train_parallel(small_buckets, 1);
+  const std::vector<Tensor> unbucketed = train_parallel(no_buckets, 1);
+  const std::vector<Tensor> one_bucket = train_parallel(DataParallelOptions{}, 1);
+  for (size_t p = 0; p < single.size(); ++p) {
+    INFO("parameter " << p);
+    EMBER_REQUIRE_CLOSE(bucketed[p], single[p], 1e-5, 1e-6);
+    // Packing changes no arithmetic: each element is the same sum over ranks.
+    CHECK(unbucketed[p].to_vector<float>() == bucketed[p].to_vector<float>());
+    CHECK(one_bucket[p].to_vector<float>() == bucketed[p].to_vector<float>());
+    require_equal_on_all_ranks(bucketed[p]);
+  }
+}
+
+TEST_CASE("mpi: gradient accumulation communicates once and matches", "[mpi]") {
+  const std::vector<Tensor> single = train_single();
+  DataParallelOptions small_buckets;
+  small_buckets.bucket_mb = 128.0 / (1024 * 1024);
+  // 5 samples per rank cannot split in 2: use 5 micro-batches of one sample.
+  const std::vector<Tensor> accumulated = train_parallel(small_buckets, 5);
+  for (size_t p = 0; p < single.size(); ++p) {
+    INFO("parameter " << p);
+    EMBER_REQUIRE_CLOSE(accumulated[p], single[p], 1e-5, 1e-6);
+    require_equal_on_all_ranks(accumulated[p]);
+  }
+}
+
+int main(int argc, char* argv[]) {
+  CommunicatorOptions options;
+  options.timeout_s = 20;  // a failed check on one rank must not leave the other waiting for long
+  auto comm = make_communicator("mpi", options);
+  g_comm = comm.get();
+  Catch::Session session;
+  if (int rc = session.applyCommandLine(argc, argv)) return rc;
+  return session.run();
+}

@@ -1,0 +1,161 @@
+// The training workflow end to end on the CIFAR-10 sample (data/samples/cifar-10), CNN, a few hundred images:
+// results folder contents, determinism, exact resume, divergence detection.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/io/safetensors.h"
+#include "tests/testing.h"
+#include "tools/evaluate.h"
+#include "tools/sweep.h"
+#include "tools/trainer.h"
+
+using namespace ember;
+using namespace ember::tools;
+namespace fs = std::filesystem;
+
+namespace {
+
+// 160 images: 128 to train (4 batches of 32), 32 to validate. ~1 s per epoch for the CNN on 2 cores.
+TrainConfig tiny_config(const std::string& name) {
+  TrainConfig c;
+  c.model = "CNN";
+  c.data_dir = std::string(EMBER_SOURCE_DIR) + "/data/samples/cifar-10";
+  c.out_dir = std::string(EMBER_BINARY_DIR) + "/test_results";
+  c.experiment_name = name;
+  c.subset = 160;
+  c.val_size = 20;
+  c.batch_size = 32;
+  c.val_batch_size = 32;
+  c.num_workers = 2;
+  c.epochs = 2;
+  c.seed = 7;
+  return c;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// metrics.csv rows without the two timing columns.
+std::vector<std::string> rows_without_timing(const std::string& dir) {
+  std::vector<std::string> rows;
+  std::istringstream in(read(fs::path(dir) / "metrics.csv"));
+  std::string line;
+  while (std::getline(in, line)) {
+    for (int k = 0; k < 2; ++k) line = line.substr(0, line.rfind(','));
+    rows.push_back(line);
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("train: results folder, determinism and exact resume", "[train]") {
+  // A schedule with warm-up and cosine decay, so resuming must restore the step count as well as the moments.
+  TrainConfig c = tiny_config("tiny");
+  c.schedule = "cosine";
+  c.warmup_epochs = 0.5;
+  c.optimization = "AdamW";
+  std::ostringstream log_a, log_b, log_c;
+  const TrainResult a = train(c, log_a);
+  REQUIRE_FALSE(a.diverged);
+  REQUIRE(a.history.size() == 2);
+
+  const fs::path dir = a.results_dir;
+  CHECK(dir.filename().string().rfind("tiny_20", 0) == 0);  // <name>_<YYYY-MM-DD_HH-MM-SS>
+  for (const char* f : {"config.yaml", "train.log", "metrics.csv", "best.safetensors", "last.safetensors",
+                        "training_state.safetensors", "val_report.txt", "val_report.csv", "val_confusion.csv",
+                        "curves.png"})
+    CHECK(fs::is_regular_file(dir / f));
+  // The study's line, printed and logged.
+  CHECK(log_a.str().find(epoch_line(a.history[1])) != std::string::npos);
+  CHECK(read(dir / "train.log").find("Epoch [1], train_loss: ") != std::string::npos);
+  CHECK(epoch_line(a.history[0]).find(", val_precision: ") != std::string::npos);
+  // Weights only, under PyTorch's names, plus the normalization used.
+  const io::SafetensorsFile best = io::load_safetensors((dir / "best.safetensors").string());
+  CHECK(best.tensors.front().first == "network.0.weight");
+  CHECK(best.metadata.at("model") == "CNN");
+  // The validation report covers the 32 validation images.
+  CHECK(read(dir / "val_report.txt").find("weighted avg") != std::string::npos);
+  CHECK(read(dir / "val_report.txt").find("        32\n") != std::string::npos);
+  // config.yaml reads back to the same run.
+  TrainConfig back;
+  load_config_file(back, (dir / "config.yaml").string());
+  CHECK(config_to_yaml(back) == read(dir / "config.yaml"));
+  CHECK(back.schedule == "cosine");
+
+  // Same command again: identical figures apart from timing.
+  const TrainResult b = train(c, log_b);
+  CHECK(rows_without_timing(b.results_dir) == rows_without_timing(a.results_dir));
+
+  // Stopped after one epoch, then resumed: the same figures as the uninterrupted run.
+  const TrainResult first = train(c, log_c, "", /*stop_after_epochs=*/1);
+  REQUIRE(first.history.size() == 1);
+  const TrainResult resumed = train(checkpoint_config(first.results_dir), log_c, first.results_dir);
+  REQUIRE(resumed.history.size() == 2);
+  CHECK(rows_without_timing(resumed.results_dir) == rows_without_timing(a.results_dir));
+  CHECK(log_c.str().find("continuing at epoch 1, step 4") != std::string::npos);
+
+  // The best model on the first 64 test images: report, confusion matrix and picture grids.
+  EvaluateOptions e;
+  e.model = "CNN";
+  e.checkpoint = (dir / "best.safetensors").string();
+  e.data_dir = c.data_dir;
+  e.subset = 64;
+  std::ostringstream log_e;
+  const EvaluateResult test = evaluate(e, log_e);
+  CHECK(test.confusion.total() == 64);
+  CHECK(std::isfinite(test.loss));
+  const fs::path tdir = test.out_dir;
+  CHECK(tdir == dir / "test_best");
+  for (const char* f : {"report.txt", "report.csv", "confusion.csv", "wrong.png", "correct.png"})
+    CHECK(fs::is_regular_file(tdir / f));
+  CHECK(log_e.str().find("accuracy: ") != std::string::npos);
+  e.model = "ResNet_18";
+  CHECK_THROWS_WITH(evaluate(e, log_e), Catch::Contains("holds a CNN, not a ResNet_18"));
+}
+
+TEST_CASE("train: a diverging run stops with the epoch and step and leaves no broken weights", "[train]") {
+  // Plain SGD at lr 1e6 overflows within a few steps (Adam's steps are bounded by lr, so it stays finite longer).
+  TrainConfig c = tiny_config("diverge");
+  c.optimization = "SGD";
+  c.lr = 1e6;
+  c.epochs = 1;
+  std::ostringstream log;
+  const TrainResult r = train(c, log);
+  CHECK(r.diverged);
+  CHECK(r.history.empty());
+  CHECK(log.str().find("at epoch 0, step ") != std::string::npos);
+  CHECK(log.str().find("lower --lr") != std::string::npos);
+  CHECK_FALSE(fs::exists(fs::path(r.results_dir) / "last.safetensors"));
+}
+
+TEST_CASE("sweep: runs each config, tests its best model, writes a markdown table", "[train]") {
+  const fs::path yaml = fs::path(EMBER_BINARY_DIR) / "test_results" / "sweep_one.yaml";
+  fs::create_directories(yaml.parent_path());
+  std::ofstream(yaml) << "model: CNN\nexperiment_name: sweep_one\nbatch_size: 32\nval_size: 25\nepochs: 5\n";
+  const TrainConfig base = tiny_config("unused");
+  std::ostringstream log;
+  std::string summary;
+  // The sweep's own overrides: 1 epoch on 96 images, and the sample data.
+  const auto rows = run_sweep({yaml.string()},
+                              [&](TrainConfig& c) {
+                                c.epochs = 1;
+                                c.subset = 96;
+                                c.data_dir = base.data_dir;
+                                c.out_dir = base.out_dir;
+                              },
+                              log, &summary);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].best_epoch == 0);
+  CHECK(rows[0].experiment == "sweep_one");
+  const std::string md = read(summary);
+  CHECK(md.find("| config | experiment | model | best epoch |") != std::string::npos);
+  CHECK(md.find("| sweep_one.yaml | sweep_one | CNN | 0 | ") != std::string::npos);
+  CHECK_THROWS_WITH(run_sweep({yaml.string() + ".missing"}, nullptr, log), Catch::Contains(".missing"));
+}

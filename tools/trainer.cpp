@@ -1,0 +1,477 @@
+// The training loop and its results folder. No maths here: data, model, optimizer, schedule and metrics come
+// from the libraries; this file wires them and keeps the books (checkpoints, logs, figures).
+#include "tools/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/normalize.h"
+#include "data/sampler.h"
+#include "data/split.h"
+#include "engine/autograd.h"
+#include "engine/io/safetensors.h"
+#include "engine/nn/module.h"
+#include "engine/optim/optimizer.h"
+#include "engine/optim/schedule.h"
+#include "models/registry.h"
+#include "tools/figures.h"
+#include "tools/progress.h"
+
+namespace ember::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateFile = "training_state.safetensors";
+constexpr int64_t kGpuFiniteCheckInterval = 50;  // steps between loss read-backs on a GPU
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// Doubles in metadata: 17 significant digits read back exactly.
+std::string exact(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+template <class T>
+std::string join(const std::vector<T>& values, const char* sep = ",") {
+  std::ostringstream os;
+  for (size_t i = 0; i < values.size(); ++i) os << (i ? sep : "") << values[i];
+  return os.str();
+}
+
+std::vector<std::string> split_text(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  if (text.empty()) return parts;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, sep)) parts.push_back(part);
+  return parts;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream f(path);
+  EMBER_CHECK(f, "cannot write ", path.string());
+  f << text;
+}
+
+// Prints to the console and appends the same line to train.log.
+class RunLog {
+ public:
+  RunLog(std::ostream& out, const fs::path& path) : out_(out), file_(path, std::ios::app) {
+    EMBER_CHECK(file_, "cannot write ", path.string());
+  }
+  void line(const std::string& text) {
+    out_ << text << '\n' << std::flush;
+    file_ << text << '\n' << std::flush;
+  }
+  std::ostream& console() { return out_; }
+
+ private:
+  std::ostream& out_;
+  std::ofstream file_;
+};
+
+fs::path new_results_dir(const TrainConfig& c) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tm);
+  const fs::path base = fs::path(c.out_dir) / (c.experiment_name + "_" + stamp);
+  fs::path dir = base;
+  for (int n = 2; fs::exists(dir); ++n) dir = base.string() + "_" + std::to_string(n);  // two runs in one second
+  fs::create_directories(dir);
+  return dir;
+}
+
+fs::path state_path_of(const std::string& resume_from) {
+  const fs::path p = fs::is_directory(resume_from) ? fs::path(resume_from) / kStateFile : fs::path(resume_from);
+  EMBER_CHECK(fs::is_regular_file(p), "--resume: no training checkpoint at ", p.string());
+  return p;
+}
+
+std::string meta(const std::map<std::string, std::string>& m, const std::string& key, const fs::path& file) {
+  auto it = m.find(key);
+  EMBER_CHECK(it != m.end(), file.string(), ": metadata has no '", key, "'");
+  return it->second;
+}
+
+// The first n images of a data set (--subset).
+data::ImageDataset first_images(data::ImageDataset d, int64_t n) {
+  if (n <= 0 || n >= d.size()) return d;
+  d.pixels.resize(static_cast<size_t>(n * d.image_bytes()));
+  d.labels.resize(static_cast<size_t>(n));
+  return d;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
+  if (c.optimization == "SGD")
+    return std::make_unique<optim::SGD>(std::move(params), c.lr, c.momentum, c.weight_decay, c.nesterov);
+  if (c.optimization == "AdamW")
+    return std::make_unique<optim::AdamW>(std::move(params), c.lr, 0.9, 0.999, 1e-8, c.weight_decay);
+  return std::make_unique<optim::Adam>(std::move(params), c.lr, 0.9, 0.999, 1e-8, c.weight_decay);
+}
+
+nn::NamedTensors on_host(const nn::NamedTensors& tensors) {
+  nn::NamedTensors host;
+  for (const auto& [name, t] : tensors) host.emplace_back(name, t.device().is_cpu() ? t : t.to(Device::cpu()));
+  return host;
+}
+
+std::string history_text(const std::vector<EpochFigures>& history) {
+  std::string text;
+  for (const EpochFigures& f : history)
+    text += join(std::vector<std::string>{std::to_string(f.epoch), exact(f.train_loss), exact(f.train_acc),
+                                          exact(f.val_loss), exact(f.val_acc), exact(f.val_precision),
+                                          exact(f.val_recall), exact(f.val_f1), exact(f.lr), exact(f.seconds),
+                                          exact(f.images_per_second)}) +
+            ";";
+  return text;
+}
+
+std::vector<EpochFigures> parse_history(const std::string& text) {
+  std::vector<EpochFigures> history;
+  for (const std::string& row : split_text(text, ';')) {
+    const std::vector<std::string> v = split_text(row, ',');
+    EMBER_CHECK(v.size() == 11, "training checkpoint: bad history row '", row, "'");
+    EpochFigures f;
+    f.epoch = std::stoll(v[0]);
+    double* fields[] = {&f.train_loss, &f.train_acc, &f.val_loss, &f.val_acc, &f.val_precision,
+                        &f.val_recall, &f.val_f1,    &f.lr,       &f.seconds,  &f.images_per_second};
+    for (size_t k = 0; k < 10; ++k) *fields[k] = std::stod(v[k + 1]);
+    history.push_back(f);
+  }
+  return history;
+}
+
+std::map<std::string, std::string> weights_metadata(const TrainConfig& c, const data::ImageDataset& d,
+                                                    const data::Preprocessing& pre, int64_t epoch) {
+  return {{"format", "pt"},
+          {"model", c.model},
+          {"epoch", std::to_string(epoch)},
+          {"normalization", c.normalization},
+          {"mean", join(pre.norm.mean)},
+          {"std", join(pre.norm.std)},
+          {"class_names", join(d.class_names)},
+          {"image_shape", join(std::vector<int64_t>{d.channels, d.height, d.width})}};
+}
+
+void write_best_report(const fs::path& dir, const metrics::ConfusionMatrix& m, const std::vector<std::string>& names,
+                       int64_t best_epoch) {
+  if (best_epoch < 0) return;
+  write_text(dir / "val_report.txt", "best model: epoch " + std::to_string(best_epoch) +
+                                         " (lowest validation loss), validation set\n\nclassification report\n" +
+                                         metrics::classification_report(m, names) + "\nconfusion matrix\n" +
+                                         metrics::confusion_matrix_text(m));
+  write_text(dir / "val_report.csv", metrics::classification_report_csv(m, names));
+  write_text(dir / "val_confusion.csv", metrics::confusion_matrix_csv(m, names));
+}
+
+}  // namespace
+
+std::string resolve_data_dir(const TrainConfig& c, bool* used_sample) {
+  if (used_sample) *used_sample = false;
+  if (!c.data_dir.empty()) return c.data_dir;
+  const std::string dir = data::default_data_dir(c.dataset);
+  if (used_sample) *used_sample = dir.find("data/samples/") != std::string::npos;
+  return dir;
+}
+
+std::string epoch_line(const EpochFigures& f) {
+  return "Epoch [" + std::to_string(f.epoch) + "], train_loss: " + fixed(f.train_loss, 4) +
+         ", train_acc: " + fixed(f.train_acc, 4) + ", val_loss: " + fixed(f.val_loss, 4) +
+         ", val_acc: " + fixed(f.val_acc, 4) + ", val_precision: " + fixed(f.val_precision, 4) +
+         ", val_recall: " + fixed(f.val_recall, 4) + ", val_f1: " + fixed(f.val_f1, 4);
+}
+
+std::string metrics_csv(const std::vector<EpochFigures>& history) {
+  std::string csv =
+      "epoch,train_loss,train_acc,val_loss,val_acc,val_precision,val_recall,val_f1,lr,epoch_seconds,images_per_second\n";
+  for (const EpochFigures& f : history) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.1f\n",
+                  static_cast<long long>(f.epoch), f.train_loss, f.train_acc, f.val_loss, f.val_acc, f.val_precision,
+                  f.val_recall, f.val_f1, f.lr, f.seconds, f.images_per_second);
+    csv += buf;
+  }
+  return csv;
+}
+
+Tensor LossFunction::operator()(const Tensor& logits, const Tensor& targets) const {
+  if (kind == "focal") return focal_loss(logits, targets, focal_gamma, options);
+  return cross_entropy(logits, targets, options);
+}
+
+PassResult evaluate_pass(nn::Module& model, data::Loader& loader, Device device, const LossFunction& loss,
+                         int64_t num_classes, std::ostream& out, const std::string& label) {
+  NoGradGuard no_grad;
+  model.eval();
+  loader.start_epoch(0);
+  PassResult r;
+  r.confusion = metrics::ConfusionMatrix(num_classes);
+  Tensor loss_sum = Tensor::zeros({}, DType::f32, device);
+  std::vector<Tensor> predictions;  // on the device until the end of the pass
+  Progress progress(out, &out == &std::cout && stdout_is_terminal(), label, loader.batches_per_epoch());
+  data::Batch batch;
+  int64_t batches = 0;
+  while (loader.next(batch)) {
+    const Tensor logits = model(batch.images.to(device));
+    const Tensor batch_loss = loss(logits, batch.labels.to(device));
+    loss_sum = add(loss_sum, mul_scalar(batch_loss, static_cast<double>(batch.labels.numel())));
+    predictions.push_back(argmax(logits, 1));
+    for (int64_t y : batch.labels.to_vector<int64_t>()) r.labels.push_back(y);
+    r.indices.insert(r.indices.end(), batch.indices.begin(), batch.indices.end());
+    progress.update(++batches, static_cast<int64_t>(r.labels.size()));
+  }
+  progress.finish();
+  for (const Tensor& p : predictions)
+    for (int64_t v : p.to_vector<int64_t>()) r.predictions.push_back(v);
+  r.confusion.add(r.labels, r.predictions);
+  r.loss = r.labels.empty() ? 0.0 : loss_sum.item() / static_cast<double>(r.labels.size());
+  return r;
+}
+
+TrainConfig checkpoint_config(const std::string& resume_from) {
+  const fs::path path = state_path_of(resume_from);
+  const io::SafetensorsFile state = io::load_safetensors(path.string());
+  TrainConfig c;
+  load_config_text(c, meta(state.metadata, "config", path), path.string() + " (config)");
+  return c;
+}
+
+TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::string& resume_from,
+                  int64_t stop_after_epochs) {
+  TrainConfig config = config_in;
+  validate(config);
+  const Device device = parse_device(config.device);
+  const uint64_t seed = static_cast<uint64_t>(config.seed);
+
+  // ---- results folder, or the one being resumed ----
+  io::SafetensorsFile state;
+  fs::path state_file, dir;
+  if (!resume_from.empty()) {
+    state_file = state_path_of(resume_from);
+    state = io::load_safetensors(state_file.string());
+    dir = state_file.parent_path();
+  } else {
+    dir = new_results_dir(config);
+  }
+  RunLog log(out, dir / "train.log");
+  write_text(dir / "config.yaml", config_to_yaml(config));
+  log.line((resume_from.empty() ? "results: " : "resuming: ") + dir.string());
+
+  // ---- data ----
+  bool used_sample = false;
+  const std::string data_dir = resolve_data_dir(config, &used_sample);
+  if (used_sample)
+    log.line("note: using the small CIFAR-10 sample in " + data_dir +
+             "; for the full data set run tools/fetch_cifar10.sh (downloads the official cifar-10-binary.tar.gz) "
+             "and pass --data_dir");
+  const data::ImageDataset train_set = first_images(data::load_dataset(config.dataset, data_dir, true), config.subset);
+  const data::Split split = data::split_train_val(train_set, config.val_size, seed);
+  const data::Preprocessing pre = data::parse_normalization(config.normalization, train_set, split.train);
+  const int64_t num_classes = static_cast<int64_t>(train_set.class_names.size());
+  log.line("data: " + data_dir + ", " + std::to_string(split.train.size()) + " training and " +
+           std::to_string(split.val.size()) + " validation images, " + std::to_string(num_classes) + " classes");
+
+  data::LoaderOptions train_options;
+  train_options.batch_size = config.batch_size;
+  train_options.num_workers = static_cast<int>(config.num_workers);
+  train_options.seed = seed;
+  train_options.norm = pre.norm;
+  if (pre.augment) train_options.augment = data::study_augmentation();
+  train_options.pin_memory = device.is_cuda();
+  data::LoaderOptions val_options = train_options;
+  val_options.batch_size = config.val_batch_size;
+  val_options.augment = data::AugmentPipeline{};
+  data::Loader train_loader(train_set, std::make_shared<data::RandomSampler>(split.train, seed), train_options);
+  data::Loader val_loader(train_set, std::make_shared<data::SequentialSampler>(split.val), val_options);
+
+  // ---- model, optimizer, schedule, loss ----
+  std::shared_ptr<nn::Module> model = models::build_model(config.model, seed);
+  if (!resume_from.empty()) model->load_state_dict(io::load_safetensors((dir / "last.safetensors").string()).tensors);
+  model->to(device);
+  std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, model->parameters());
+
+  const int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  optim::ScheduleOptions schedule_options;
+  schedule_options.kind = optim::parse_schedule_kind(config.schedule);
+  schedule_options.lr = config.lr;
+  schedule_options.total_steps = config.epochs * steps_per_epoch;
+  schedule_options.warmup_steps = std::llround(config.warmup_epochs * static_cast<double>(steps_per_epoch));
+  schedule_options.step_size = std::max<int64_t>(1, std::llround(config.step_epochs * static_cast<double>(steps_per_epoch)));
+  schedule_options.gamma = config.step_gamma;
+  const optim::LrSchedule schedule(schedule_options);
+
+  LossFunction loss_fn;
+  loss_fn.kind = config.loss;
+  loss_fn.focal_gamma = config.focal_gamma;
+  loss_fn.options.label_smoothing = config.label_smoothing;
+  if (config.class_weights == "balanced") {  // sklearn's n_samples / (n_classes * count[c])
+    std::vector<float> w;
+    for (double v : data::inverse_frequency_weights(data::class_counts(train_set, split.train)))
+      w.push_back(static_cast<float>(v));
+    loss_fn.options.class_weights = Tensor::from_vector<float>(w, {num_classes}).to(device);
+  }
+
+  // ---- where we are ----
+  TrainResult result;
+  result.results_dir = dir.string();
+  int64_t start_epoch = 0, step = 0;
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  metrics::ConfusionMatrix best_confusion(num_classes);
+  if (!resume_from.empty()) {
+    const auto& m = state.metadata;
+    start_epoch = std::stoll(meta(m, "epochs_done", state_file));
+    step = std::stoll(meta(m, "step", state_file));
+    best_val_loss = std::stod(meta(m, "best_val_loss", state_file));
+    result.best_epoch = std::stoll(meta(m, "best_epoch", state_file));
+    result.history = parse_history(meta(m, "history", state_file));
+    EMBER_CHECK(meta(m, "data_seed", state_file) == std::to_string(seed), state_file.string(),
+                ": the run used seed ", meta(m, "data_seed", state_file), ", not ", seed);
+    const std::vector<std::string> counts = split_text(meta(m, "best_confusion", state_file), ',');
+    EMBER_CHECK(static_cast<int64_t>(counts.size()) == num_classes * num_classes, state_file.string(),
+                ": best_confusion has ", counts.size(), " counts for ", num_classes, " classes");
+    for (size_t i = 0; i < counts.size(); ++i) best_confusion.counts()[i] = std::stoll(counts[i]);
+    std::vector<uint64_t> rng;
+    for (const std::string& s : split_text(meta(m, "model_rng", state_file), ',')) rng.push_back(std::stoull(s));
+    model->set_rng_state(rng);
+    nn::NamedTensors opt_state;
+    const std::string prefix = "optimizer.";
+    for (const auto& [name, t] : state.tensors)
+      if (name.rfind(prefix, 0) == 0) opt_state.emplace_back(name.substr(prefix.size()), t);
+    optimizer->load_state(opt_state);
+    log.line("continuing at epoch " + std::to_string(start_epoch) + ", step " + std::to_string(step));
+  }
+  const bool interactive = &out == &std::cout && stdout_is_terminal();
+
+  const int64_t end_epoch =
+      stop_after_epochs > 0 ? std::min(config.epochs, start_epoch + stop_after_epochs) : config.epochs;
+  for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
+    // ---- training pass ----
+    model->train(true);
+    train_loader.start_epoch(epoch);
+    Tensor loss_sum = Tensor::zeros({}, DType::f32, device);
+    std::vector<Tensor> predictions;
+    std::vector<int64_t> labels;
+    Progress progress(log.console(), interactive, "epoch " + std::to_string(epoch), steps_per_epoch);
+    data::Batch batch;
+    int64_t batch_index = 0;
+    double lr = optimizer->lr();
+    while (train_loader.next(batch)) {
+      lr = schedule.lr_at(step);
+      optimizer->set_lr(lr);
+      const Tensor logits = (*model)(batch.images.to(device));
+      const Tensor loss = loss_fn(logits, batch.labels.to(device));
+      // Check before the update so the weights stay finite; on a GPU only every few steps (a read-back).
+      const bool last = batch_index + 1 == steps_per_epoch;
+      if (device.is_cpu() || batch_index % kGpuFiniteCheckInterval == 0 || last) {
+        const double value = loss.item();
+        if (!std::isfinite(value)) {
+          progress.finish();
+          log.line("stopped: the loss is " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at epoch " +
+                   std::to_string(epoch) + ", step " + std::to_string(step) + " (batch " +
+                   std::to_string(batch_index) + " of the epoch); the weights diverged. Try a lower --lr (now " +
+                   exact(lr) + ")" + (result.best_epoch >= 0 ? "; best.safetensors (epoch " +
+                                                                     std::to_string(result.best_epoch) +
+                                                                     ") is intact" : ""));
+          result.diverged = true;
+          write_best_report(dir, best_confusion, train_set.class_names, result.best_epoch);
+          return result;
+        }
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      optimizer->step();
+      {
+        NoGradGuard no_grad;
+        loss_sum = add(loss_sum, mul_scalar(loss.detach(), static_cast<double>(batch.labels.numel())));
+        predictions.push_back(argmax(logits.detach(), 1));
+      }
+      for (int64_t y : batch.labels.to_vector<int64_t>()) labels.push_back(y);
+      ++step;
+      progress.update(++batch_index, static_cast<int64_t>(labels.size()));
+    }
+    progress.finish();
+    const double train_seconds = progress.elapsed_s();
+    metrics::ConfusionMatrix train_confusion(num_classes);
+    {
+      std::vector<int64_t> predicted;
+      for (const Tensor& p : predictions)
+        for (int64_t v : p.to_vector<int64_t>()) predicted.push_back(v);
+      train_confusion.add(labels, predicted);
+    }
+
+    // ---- validation pass ----
+    const PassResult val =
+        evaluate_pass(*model, val_loader, device, loss_fn, num_classes, log.console(), "validation");
+    const metrics::ClassificationScores scores = metrics::score(val.confusion);
+
+    EpochFigures f;
+    f.epoch = epoch;
+    f.train_loss = loss_sum.item() / static_cast<double>(labels.size());
+    f.train_acc = metrics::score(train_confusion).accuracy;
+    f.val_loss = val.loss;
+    f.val_acc = scores.accuracy;
+    f.val_precision = scores.weighted.precision;
+    f.val_recall = scores.weighted.recall;
+    f.val_f1 = scores.weighted.f1;
+    f.lr = lr;
+    f.seconds = train_seconds;
+    f.images_per_second = train_seconds > 0 ? static_cast<double>(labels.size()) / train_seconds : 0.0;
+    result.history.push_back(f);
+    log.line(epoch_line(f));
+
+    // ---- books ----
+    const auto weights = on_host(model->state_dict());
+    const auto weights_meta = weights_metadata(config, train_set, pre, epoch);
+    if (f.val_loss < best_val_loss) {
+      best_val_loss = f.val_loss;
+      result.best_epoch = epoch;
+      best_confusion = val.confusion;
+      io::save_safetensors((dir / "best.safetensors").string(), weights, weights_meta);
+    }
+    io::save_safetensors((dir / "last.safetensors").string(), weights, weights_meta);
+    nn::NamedTensors opt_state;
+    for (const auto& [name, t] : on_host(optimizer->state())) opt_state.emplace_back("optimizer." + name, t);
+    io::save_safetensors((dir / kStateFile).string(), opt_state,
+                         {{"epochs_done", std::to_string(epoch + 1)},
+                          {"step", std::to_string(step)},
+                          {"best_val_loss", exact(best_val_loss)},
+                          {"best_epoch", std::to_string(result.best_epoch)},
+                          {"best_confusion", join(best_confusion.counts())},
+                          {"model_rng", join(model->rng_state())},
+                          {"data_seed", std::to_string(seed)},
+                          {"history", history_text(result.history)},
+                          {"config", config_to_yaml(config)}});
+    write_text(dir / "metrics.csv", metrics_csv(result.history));
+    save_curves_png((dir / "curves.png").string(), result.history, config.experiment_name);
+  }
+  write_best_report(dir, best_confusion, train_set.class_names, result.best_epoch);
+  if (end_epoch < config.epochs)
+    log.line("stopped after epoch " + std::to_string(end_epoch - 1) + " of " + std::to_string(config.epochs) +
+             "; continue with --resume " + dir.string());
+  if (result.best_epoch >= 0)
+    log.line("best epoch " + std::to_string(result.best_epoch) + " (val_loss " + fixed(best_val_loss, 4) +
+             "); report in " + (dir / "val_report.txt").string());
+  return result;
+}
+
+}  // namespace ember::tools

@@ -107,6 +107,19 @@ DataParallel::DataParallel(Communicator& comm, std::vector<Tensor> parameters, s
     });
 }
 
+namespace {
+
+std::vector<Tensor> values(const nn::NamedTensors& named) {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : named) out.push_back(t);
+  return out;
+}
+
+}  // namespace
+
+DataParallel::DataParallel(Communicator& comm, const nn::Module& module, const DataParallelOptions& options)
+    : DataParallel(comm, module.parameters(), values(module.named_buffers()), options) {}
+
 DataParallel::~DataParallel() = default;
 
 void DataParallel::set_sync(bool sync) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "dist/communicator.h"
+#include "engine/nn/module.h"
 #include "engine/tensor.h"
 
 namespace ember::dist {
@@ -51,6 +52,8 @@ class DataParallel {
   // are only broadcast from rank 0.
   DataParallel(Communicator& comm, std::vector<Tensor> parameters, std::vector<Tensor> buffers = {},
                const DataParallelOptions& options = {});
+  // The module's parameters and buffers (move it to its device first).
+  DataParallel(Communicator& comm, const nn::Module& module, const DataParallelOptions& options = {});
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;

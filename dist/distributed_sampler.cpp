@@ -12,8 +12,7 @@ std::vector<int64_t> distributed_indices(const std::vector<int64_t>& indices, in
   const int64_t n = static_cast<int64_t>(indices.size());
   std::vector<int64_t> order(indices);
   if (shuffle) {
-    // One Philox stream per epoch (purposes occupy the low 8 bits of the stream number).
-    Generator gen(seed, static_cast<uint64_t>(RandomPurpose::sampler) | (static_cast<uint64_t>(epoch) << 8));
+    Generator gen = data::epoch_generator(seed, RandomPurpose::shuffle, epoch);  // as data::RandomSampler
     const std::vector<int64_t> perm = rand_permutation(n, gen);
     for (int64_t i = 0; i < n; ++i) order[i] = indices[perm[i]];
   }
@@ -22,6 +21,15 @@ std::vector<int64_t> distributed_indices(const std::vector<int64_t>& indices, in
   mine.reserve(per_rank);
   for (int64_t i = 0; i < per_rank; ++i) mine.push_back(order[(i * world + rank) % n]);
   return mine;
+}
+
+DistributedSampler::DistributedSampler(std::vector<int64_t> indices, uint64_t seed, int rank, int world, bool shuffle)
+    : indices_(std::move(indices)), seed_(seed), rank_(rank), world_(world), shuffle_(shuffle) {
+  EMBER_CHECK(world > 0 && rank >= 0 && rank < world, "DistributedSampler: rank ", rank, " of world ", world);
+}
+
+std::vector<int64_t> DistributedSampler::indices(int64_t epoch) const {
+  return distributed_indices(indices_, epoch, seed_, rank_, world_, shuffle_);
 }
 
 std::vector<int64_t> shard_indices(const std::vector<int64_t>& indices, int rank, int world) {

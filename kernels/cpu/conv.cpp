@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/blas_core.h"
@@ -43,7 +44,7 @@ bool is_pointwise(const ConvGeometry& g) {
 // image, giving GEMMs of N = images * rows * out_w columns. The target is a col block [K, N] of 128 Ki
 // elements (512 KiB in f32, a quarter of the 2 MiB L2) but at least 256 columns, so late ResNet layers
 // (4x4 outputs: 16 columns per image) still get wide GEMMs: 3x faster there than one GEMM per image.
-// The study's 64->64 3x3 conv on 32x32 (K = 576): 7 rows of 32. A pointwise conv: one image, no col block.
+// The study's 64->64 3x3 conv on 32x32 (K = 576): 8 rows of 32. A pointwise conv: one image, no col block.
 struct Blocking {
   int64_t images, rows;
 };
@@ -139,8 +140,9 @@ const T* lower_block(const ConvGeometry& g, const T* x, const Block& b, std::vec
 
 // A view of y or dy [N, O, P] as the block's matrix [O, columns]: in place for one image (leading
 // dimension P), else through `buffer` (leading dimension columns). gather copies y's values in.
-template <class T>
-T* block_output(const ConvGeometry& g, T* y, const Block& b, std::vector<T>& buffer, bool gather, int64_t& ld) {
+template <class U>
+U* block_output(const ConvGeometry& g, U* y, const Block& b, std::vector<std::remove_const_t<U>>& buffer,
+                bool gather, int64_t& ld) {
   const int64_t P = g.out_h() * g.out_w(), O = g.out_channels;
   if (b.images == 1) {
     ld = P;
@@ -149,17 +151,16 @@ T* block_output(const ConvGeometry& g, T* y, const Block& b, std::vector<T>& buf
   ld = b.columns;
   for (int64_t i = 0; gather && i < b.images; ++i)
     for (int64_t o = 0; o < O; ++o)
-      std::memcpy(buffer.data() + o * ld + i * P, y + ((b.n + i) * O + o) * P, static_cast<size_t>(P) * sizeof(T));
+      std::memcpy(buffer.data() + o * ld + i * P, y + ((b.n + i) * O + o) * P, static_cast<size_t>(P) * sizeof(U));
   return buffer.data();
 }
 
-template <class T>
-size_t col_buffer_size(const ConvGeometry& g) {
+// Elements of the per-thread buffers: the col block, and a multi-image block's [O, columns] matrix.
+size_t col_buffer_elements(const ConvGeometry& g) {
   const Blocking plan = plan_blocks(g);
   return is_pointwise(g) ? 0 : static_cast<size_t>(g.col_rows() * plan.images * plan.rows * g.out_w());
 }
-template <class T>
-size_t output_buffer_size(const ConvGeometry& g) {
+size_t output_buffer_elements(const ConvGeometry& g) {
   const Blocking plan = plan_blocks(g);
   return plan.images > 1 ? static_cast<size_t>(g.out_channels * plan.images * g.out_h() * g.out_w()) : 0;
 }
@@ -172,7 +173,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias
   const int threads = conv_threads(g);
   ConvBlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int, int64_t n0, int64_t n1) {
-    std::vector<T> col(col_buffer_size<T>(g)), out_buffer(output_buffer_size<T>(g));
+    std::vector<T> col(col_buffer_elements(g)), out_buffer(output_buffer_elements(g));
     for_each_block(g, n0, n1, [&](const Block& b) {
       const T* cols = lower_block(g, x, b, col);
       int64_t ld;
@@ -196,11 +197,11 @@ void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx)
   const int threads = conv_threads(g);
   ConvBlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int, int64_t n0, int64_t n1) {
-    std::vector<T> dcol(col_buffer_size<T>(g)), dy_buffer(output_buffer_size<T>(g));
+    std::vector<T> dcol(col_buffer_elements(g)), dy_buffer(output_buffer_elements(g));
     if (!is_pointwise(g)) std::fill(dx + n0 * image_in, dx + n1 * image_in, T(0));
     for_each_block(g, n0, n1, [&](const Block& b) {
       int64_t ld;
-      const T* dyb = block_output(g, const_cast<T*>(dy), b, dy_buffer, true, ld);
+      const T* dyb = block_output(g, dy, b, dy_buffer, true, ld);
       if (is_pointwise(g)) {  // dx = w^T dy straight into the image
         gemm(true, false, K, b.columns, O, T(1), w, K, dyb, ld, T(0), dx + b.n * image_in, b.columns);
         return;
@@ -222,11 +223,11 @@ void conv2d_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* d
   ConvBlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int t, int64_t n0, int64_t n1) {
     if (dw) {
-      std::vector<T> col(col_buffer_size<T>(g)), dy_buffer(output_buffer_size<T>(g));
+      std::vector<T> col(col_buffer_elements(g)), dy_buffer(output_buffer_elements(g));
       for_each_block(g, n0, n1, [&](const Block& b) {
         const T* cols = lower_block(g, x, b, col);
         int64_t ld;
-        const T* dyb = block_output(g, const_cast<T*>(dy), b, dy_buffer, true, ld);
+        const T* dyb = block_output(g, dy, b, dy_buffer, true, ld);
         gemm(false, true, O, K, b.columns, T(1), dyb, ld, cols, is_pointwise(g) ? P : b.columns, T(1),
                   dw_part[t].data(), K);
       });

@@ -75,6 +75,9 @@ TEST_CASE("CIFAR-10 exact sample: official first records, counts and names", "[d
     CHECK(s.std[c] == Approx(stdev[c]).margin(2e-6));
   }
   CHECK(load_dataset("cifar10", kSample, true).pixels == train.pixels);
+  // The default folder is the shared full data set or, failing that, this sample: both hold CIFAR-10.
+  CHECK(load_cifar10(default_data_dir("cifar10"), false).labels[0] == 3);
+  CHECK_THROWS_WITH(default_data_dir("imagenet"), Catch::Contains("--data_dir"));
 }
 
 TEST_CASE("CIFAR-10 full: counts, statistics from the README, official order", "[data]") {

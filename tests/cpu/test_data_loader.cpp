@@ -182,6 +182,16 @@ TEST_CASE("loader: 0 and 2 workers give the same augmented batches; epochs diffe
   CHECK(e2[0].indices != epoch_batches(*serial, 0)[0].indices);
 }
 
+TEST_CASE("loader: repeated indices in one epoch get their own augmentation", "[data]") {
+  LoaderOptions o;
+  o.augment = parse_augmentations("RandomErasing(p=1)");
+  Loader loader(sample(), std::make_shared<SequentialSampler>(std::vector<int64_t>{5, 5}), o);
+  std::vector<Batch> b = epoch_batches(loader, 0);
+  REQUIRE(b.size() == 1);
+  const Tensor& images = b[0].images;
+  CHECK(images.select(0, 0).contiguous().to_vector<float>() != images.select(0, 1).contiguous().to_vector<float>());
+}
+
 TEST_CASE("loader: an error in a worker reaches next()", "[data]") {
   const ImageDataset& d = sample();
   LoaderOptions o;

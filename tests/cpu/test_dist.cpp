@@ -23,7 +23,9 @@ TEST_CASE("distributed sampler: disjoint, covering, equal lengths, new order eac
     const size_t per_rank = (data.size() + world - 1) / world;
     std::multiset<int64_t> seen;
     for (int r = 0; r < world; ++r) {
-      std::vector<int64_t> mine = distributed_indices(data, 0, 7, r, world);
+      DistributedSampler sampler(data, 7, r, world);
+      const data::Sampler& as_sampler = sampler;
+      std::vector<int64_t> mine = as_sampler.indices(0);
       CHECK(mine.size() == per_rank);
       seen.insert(mine.begin(), mine.end());
     }
@@ -43,9 +45,11 @@ TEST_CASE("distributed sampler: disjoint, covering, equal lengths, new order eac
   CHECK(distributed_indices(data, 0, 7, 1, 2) == distributed_indices(data, 0, 7, 1, 2));
   CHECK(distributed_indices(data, 0, 7, 1, 2) != distributed_indices(data, 1, 7, 1, 2));
   CHECK(distributed_indices(data, 0, 7, 1, 2) != distributed_indices(data, 0, 8, 1, 2));
+  // A world of one visits RandomSampler's order.
+  CHECK(DistributedSampler(data, 7, 0, 1).indices(4) == data::RandomSampler(data, 7).indices(4));
   // Without shuffle: rank r takes r, r + world, ... and pads from the start.
   CHECK(distributed_indices({0, 1, 2, 3, 4}, 5, 7, 1, 2, false) == std::vector<int64_t>{1, 3, 0});
-  CHECK_THROWS_WITH(distributed_indices(data, 0, 7, 2, 2), Catch::Contains("rank 2 of world 2"));
+  CHECK_THROWS_WITH(DistributedSampler(data, 7, 2, 2), Catch::Contains("rank 2 of world 2"));
 }
 
 TEST_CASE("evaluation shards cover each index once and counts sum", "[dist]") {

@@ -98,3 +98,66 @@ TEST_CASE("build_model rejects an unknown name and lists the valid ones", "[mode
                     Catch::Contains("unknown model 'ResNet_50'") && Catch::Contains("CNN, ResNet_18, ResNet_34, ViT, "
                                                                                    "ViT_small, ViT_tiny, ViT_simple"));
 }
+
+namespace {
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  double m = 0;
+  std::vector<float> va = a.to_vector<float>(), vb = b.to_vector<float>();
+  for (size_t i = 0; i < va.size(); ++i) m = std::max(m, double(std::fabs(va[i] - vb[i])));
+  return m;
+}
+
+// Forward [2, 3, 32, 32] -> [2, 10] finite; training mode differs from eval exactly
+// for the models with dropout or BatchNorm; one backward reaches every parameter.
+void check_forward(const std::string& name, bool train_differs) {
+  auto model = models::build_model(name, 3);
+  Tensor x = testing::random_tensor({2, 3, 32, 32}, 41, DType::f32);
+  model->eval();
+  Tensor eval_logits;
+  {
+    NoGradGuard no_grad;
+    eval_logits = (*model)(x);
+  }
+  REQUIRE(eval_logits.shape() == Shape{2, 10});
+  for (float v : eval_logits.to_vector<float>()) REQUIRE(std::isfinite(v));
+  // Images must influence the logits, and differently per image.
+  CHECK(max_abs_diff(eval_logits.narrow(0, 0, 1), eval_logits.narrow(0, 1, 1)) > 1e-4);
+
+  model->train();
+  Tensor train_logits = (*model)(x);
+  if (train_differs)
+    CHECK(max_abs_diff(train_logits, eval_logits) > 1e-4);
+  else
+    CHECK(max_abs_diff(train_logits, eval_logits) < 1e-5);
+  sum(train_logits).backward();
+  for (const auto& [key, p] : model->named_parameters()) {
+    INFO(key);
+    REQUIRE(p.grad().defined());
+    CHECK(p.grad().shape() == p.shape());
+  }
+  for (const auto& [key, b] : model->named_buffers())
+    if (key.find("num_batches_tracked") != std::string::npos) CHECK(b.item() == 1);
+}
+
+}  // namespace
+
+TEST_CASE("CNN forward, same in train and eval", "[models][forward]") { check_forward("CNN", false); }
+TEST_CASE("ResNet_18 forward, BatchNorm differs in train", "[models][forward]") { check_forward("ResNet_18", true); }
+TEST_CASE("ResNet_34 forward, BatchNorm differs in train", "[models][forward]") { check_forward("ResNet_34", true); }
+TEST_CASE("ViT forward, dropout differs in train", "[models][forward]") { check_forward("ViT", true); }
+TEST_CASE("ViT_small forward, dropout differs in train", "[models][forward]") { check_forward("ViT_small", true); }
+TEST_CASE("ViT_tiny forward, dropout differs in train", "[models][forward]") { check_forward("ViT_tiny", true); }
+TEST_CASE("ViT_simple forward, same in train and eval", "[models][forward]") { check_forward("ViT_simple", false); }
+
+TEST_CASE("ViT training forward repeats exactly after restoring rng_state", "[models][forward]") {
+  auto model = models::build_model("ViT_tiny", 4);
+  Tensor x = testing::random_tensor({1, 3, 32, 32}, 43, DType::f32);
+  NoGradGuard no_grad;
+  const std::vector<uint64_t> state = model->rng_state();
+  Tensor first = (*model)(x);
+  CHECK(model->rng_state() != state);
+  CHECK(max_abs_diff((*model)(x), first) > 1e-4);  // new masks
+  model->set_rng_state(state);
+  CHECK(max_abs_diff((*model)(x), first) == 0);
+}

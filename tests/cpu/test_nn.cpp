@@ -219,3 +219,131 @@ TEST_CASE("Models: same seed, same weights; dropout streams are per layer and re
   CHECK(d0.stream() != d1.stream());
   CHECK(d0.uniform() != d1.uniform());
 }
+
+TEST_CASE("BatchNorm2d counts training batches and normalises with running statistics in eval", "[nn]") {
+  nn::BatchNorm2d bn(3);
+  Tensor x = testing::random_tensor({4, 3, 2, 2}, 21, DType::f32, -2.0, 3.0);
+  {
+    NoGradGuard no_grad;
+    bn(x);
+    bn(x);
+  }
+  CHECK(bn.num_batches_tracked.item() == 2);
+  CHECK(bn.num_batches_tracked.dtype() == DType::i64);
+  // running_mean after two updates with the same batch: mean * (1 - 0.9^2)
+  const std::vector<float> xs = x.to_vector<float>();
+  std::vector<double> mean(3, 0.0);
+  for (int n = 0; n < 4; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int i = 0; i < 4; ++i) mean[c] += xs[(n * 3 + c) * 4 + i] / 16.0;
+  const std::vector<float> running = bn.running_mean.to_vector<float>();
+  for (int c = 0; c < 3; ++c) CHECK(running[c] == Approx(mean[c] * 0.19).epsilon(1e-5));
+  bn.eval();
+  Tensor y = bn(x);
+  CHECK(bn.num_batches_tracked.item() == 2);
+  const std::vector<float> ys = y.to_vector<float>(), rv = bn.running_var.to_vector<float>();
+  for (int i = 0; i < 48; ++i) {
+    const int c = (i / 4) % 3;
+    CHECK(ys[i] == Approx((xs[i] - running[c]) / std::sqrt(rv[c] + 1e-5)).margin(1e-5));
+  }
+  CHECK_THROWS_WITH(bn(Tensor::zeros({2, 4, 2, 2})), Catch::Contains("BatchNorm2d(3)"));
+}
+
+TEST_CASE("Dropout: inverted in training, identity in eval, masks resumable from rng_state", "[nn]") {
+  nn::RandomStreams streams(3);
+  nn::Dropout drop(0.25, streams.next_dropout());
+  Tensor x = Tensor::ones({4000});
+  Tensor y = drop(x);
+  int zeros = 0;
+  for (float v : y.to_vector<float>()) {
+    if (v == 0) ++zeros;
+    else CHECK(v == Approx(1 / 0.75));
+  }
+  CHECK(std::abs(zeros - 1000) < 100);  // binomial(4000, 0.25): sd 27
+  const std::vector<uint64_t> state = drop.rng_state();
+  CHECK(state == std::vector<uint64_t>{4000});
+  const std::vector<float> next = drop(x).to_vector<float>();
+  CHECK(next != y.to_vector<float>());
+  drop.set_rng_state(state);
+  CHECK(drop(x).to_vector<float>() == next);
+  drop.eval();
+  CHECK(drop(x).same(x));
+}
+
+// Plain loops over one batch element: q, k, v from W_qkv, per-head softmax(q k^T * scale) v, heads concatenated.
+std::vector<double> reference_attention(const std::vector<float>& x, int n, int dim, const std::vector<float>& w_qkv,
+                                        int heads, int dh, double scale, bool mask_diagonal) {
+  const int inner = heads * dh;
+  std::vector<double> qkv(n * 3 * inner, 0.0), out(n * inner, 0.0);
+  for (int t = 0; t < n; ++t)
+    for (int o = 0; o < 3 * inner; ++o)
+      for (int i = 0; i < dim; ++i) qkv[t * 3 * inner + o] += double(x[t * dim + i]) * w_qkv[o * dim + i];
+  for (int h = 0; h < heads; ++h)
+    for (int t = 0; t < n; ++t) {
+      std::vector<double> p(n);
+      double top = -1e300, total = 0;
+      for (int s = 0; s < n; ++s) {
+        double dot = 0;
+        for (int d = 0; d < dh; ++d) dot += qkv[t * 3 * inner + h * dh + d] * qkv[s * 3 * inner + inner + h * dh + d];
+        p[s] = mask_diagonal && s == t ? -1e300 : dot * scale;
+        top = std::max(top, p[s]);
+      }
+      for (int s = 0; s < n; ++s) total += (p[s] = mask_diagonal && s == t ? 0.0 : std::exp(p[s] - top));
+      for (int s = 0; s < n; ++s)
+        for (int d = 0; d < dh; ++d) out[t * inner + h * dh + d] += p[s] / total * qkv[s * 3 * inner + 2 * inner + h * dh + d];
+    }
+  return out;
+}
+
+TEST_CASE("attention modules match plain loops", "[nn][attention]") {
+  const int b = 2, n = 5, dim = 6, heads = 3, dh = 4, inner = heads * dh;
+  nn::RandomStreams streams(9);
+  nn::Attention vit(dim, heads, dh, 0.1, streams);
+  nn::LocalitySelfAttention lsa(dim, heads, dh, 0.1, streams);
+  nn::SimpleAttention simple(dim, heads, dh, streams.init());
+  vit.eval(), lsa.eval();
+  NoGradGuard no_grad;
+  lsa.temperature.fill_(0.3);
+  simple.norm->weight.fill_(1.5);  // a LayerNorm with a visible effect: x -> 1.5 * normalised + 0.25
+  simple.norm->bias.fill_(0.25);
+  Tensor x = testing::random_tensor({b, n, dim}, 31, DType::f32);
+
+  // Applies the output projection [dim, inner] (+ bias) to the reference's per-token outputs.
+  auto project = [&](const std::vector<double>& o, const Tensor& w, const Tensor& bias) {
+    std::vector<float> ws = w.to_vector<float>(), bs = bias.defined() ? bias.to_vector<float>() : std::vector<float>(dim, 0.f);
+    std::vector<double> y(n * dim);
+    for (int t = 0; t < n; ++t)
+      for (int j = 0; j < dim; ++j) {
+        y[t * dim + j] = bs[j];
+        for (int i = 0; i < inner; ++i) y[t * dim + j] += o[t * inner + i] * ws[j * inner + i];
+      }
+    return y;
+  };
+  auto check = [&](nn::Module& m, const Tensor& input, const std::function<std::vector<double>(const std::vector<float>&)>& ref) {
+    const std::vector<float> got = m(x).to_vector<float>(), in = input.to_vector<float>();
+    for (int i = 0; i < b; ++i) {
+      std::vector<float> xi(in.begin() + i * n * dim, in.begin() + (i + 1) * n * dim);
+      std::vector<double> want = ref(xi);
+      for (int k = 0; k < n * dim; ++k) CHECK(got[i * n * dim + k] == Approx(want[k]).margin(1e-5));
+    }
+  };
+  auto& vit_out = static_cast<nn::Linear&>((*vit.to_out)[0]);
+  check(vit, x, [&](const std::vector<float>& xi) {
+    return project(reference_attention(xi, n, dim, vit.to_qkv->weight.to_vector<float>(), heads, dh, 0.5, false),
+                   vit_out.weight, vit_out.bias);
+  });
+  auto& lsa_out = static_cast<nn::Linear&>((*lsa.to_out)[0]);
+  check(lsa, x, [&](const std::vector<float>& xi) {
+    return project(reference_attention(xi, n, dim, lsa.to_qkv->weight.to_vector<float>(), heads, dh, std::exp(0.3), true),
+                   lsa_out.weight, lsa_out.bias);
+  });
+  Tensor normed = add_scalar(mul_scalar(div(sub(x, mean(x, {-1}, true)), sqrt(add_scalar(var(x, {-1}, false, true), 1e-5))), 1.5), 0.25);
+  const std::vector<float> normed_values = normed.to_vector<float>();
+  int batch = 0;
+  check(simple, x, [&](const std::vector<float>&) {
+    std::vector<float> xi(normed_values.begin() + batch * n * dim, normed_values.begin() + (batch + 1) * n * dim);
+    ++batch;
+    return project(reference_attention(xi, n, dim, simple.to_qkv->weight.to_vector<float>(), heads, dh, 0.5, false),
+                   simple.to_out->weight, Tensor());
+  });
+}

@@ -6,6 +6,12 @@
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
+#include "engine/nn/activation.h"
+#include "engine/nn/batchnorm.h"
+#include "engine/nn/containers.h"
+#include "engine/nn/conv2d.h"
+#include "engine/nn/flatten.h"
+#include "engine/nn/linear.h"
 #include "tests/testing.h"
 #include "tests/tiny_mlp.h"
 
@@ -57,6 +63,50 @@ std::vector<Tensor> train_single() {
     model.sgd_step(kLr);
   }
   return model.parameters();
+}
+
+// conv 3x3 (2 -> 4 channels, 5x5 images) [-> batch norm] -> relu -> flatten -> linear 100 -> 3.
+std::shared_ptr<nn::Sequential> small_convnet(uint64_t seed, bool batch_norm) {
+  Generator init(seed, RandomPurpose::init);
+  auto net = std::make_shared<nn::Sequential>();
+  net->add(std::make_shared<nn::Conv2d>(2, 4, 3, 1, 1, true, init));
+  if (batch_norm) net->add(std::make_shared<nn::BatchNorm2d>(4));
+  net->add(std::make_shared<nn::ReLU>());
+  net->add(std::make_shared<nn::Flatten>());
+  net->add(std::make_shared<nn::Linear>(100, 3, true, init));
+  return net;
+}
+
+// Images and labels of samples [first, first + count) of a fixed synthetic set.
+std::pair<Tensor, Tensor> image_batch(int64_t first, int64_t count) {
+  std::vector<float> x;
+  std::vector<int64_t> y;
+  for (int64_t s = first; s < first + count; ++s) {
+    Generator gen(5000 + static_cast<uint64_t>(s), RandomPurpose::init);
+    for (int i = 0; i < 2 * 5 * 5; ++i) x.push_back(static_cast<float>(gen.uniform()));
+    y.push_back(static_cast<int64_t>(gen.below(3)));
+  }
+  return {Tensor::from_vector<float>(x, {count, 2, 5, 5}), Tensor::from_vector<int64_t>(y, {count})};
+}
+
+// kSteps of SGD on the conv net; with a communicator, rank r takes its kPerRank samples of each global batch.
+std::vector<Tensor> train_convnet(Communicator* comm) {
+  const int world = g_comm->world_size(), rank = comm ? comm->rank() : 0;
+  auto net = small_convnet(21 + rank, false);
+  std::unique_ptr<DataParallel> dp;
+  DataParallelOptions options;
+  options.bucket_mb = 256.0 / (1024 * 1024);
+  if (comm) dp = std::make_unique<DataParallel>(*comm, *net, options);
+  for (int64_t step = 0; step < kSteps; ++step) {
+    auto [x, y] = comm ? image_batch(step * world * kPerRank + rank * kPerRank, kPerRank)
+                       : image_batch(step * world * kPerRank, world * kPerRank);
+    cross_entropy(net->forward(x), y).backward();
+    if (dp) dp->finish_gradients();
+    NoGradGuard no_grad;
+    for (Tensor& p : net->parameters()) p.copy_(sub(p, mul_scalar(p.grad(), kLr)));
+    net->zero_grad();
+  }
+  return net->parameters();
 }
 
 }  // namespace
@@ -137,6 +187,33 @@ TEST_CASE("mpi: gradient accumulation communicates once and matches", "[mpi]") {
     INFO("parameter " << p);
     EMBER_REQUIRE_CLOSE(accumulated[p], single[p], 1e-5, 1e-6);
     require_equal_on_all_ranks(accumulated[p]);
+  }
+}
+
+TEST_CASE("mpi: a module's parameters and buffers start equal on every rank", "[mpi]") {
+  auto net = small_convnet(31 + g_comm->rank(), true);
+  const nn::NamedTensors state = net->state_dict();
+  for (const auto& [name, t] : state) {  // make every rank's state different, buffers included
+    NoGradGuard no_grad;
+    t.detach().copy_(add_scalar(t.to(DType::f64), g_comm->rank()).to(t.dtype()));
+  }
+  DataParallel dp(*g_comm, *net);
+  for (const auto& [name, t] : state) {
+    INFO(name);
+    Tensor all = g_comm->all_gather(t.detach());
+    for (int r = 1; r < g_comm->world_size(); ++r)
+      CHECK(all.select(0, r).to_vector<double>() == all.select(0, 0).to_vector<double>());
+  }
+}
+
+TEST_CASE("mpi: a data-parallel conv net equals one process on the global batch", "[mpi]") {
+  const std::vector<Tensor> single = train_convnet(nullptr);
+  const std::vector<Tensor> parallel = train_convnet(g_comm);
+  REQUIRE(parallel.size() == 4);
+  for (size_t p = 0; p < single.size(); ++p) {
+    INFO("parameter " << p);
+    EMBER_REQUIRE_CLOSE(parallel[p], single[p], 1e-5, 1e-6);
+    require_equal_on_all_ranks(parallel[p]);
   }
 }
 

@@ -146,6 +146,10 @@ void validate(TrainConfig& c) {
   EMBER_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "setting 'label_smoothing': ", c.label_smoothing,
               " is not in [0, 1)");
   EMBER_CHECK(c.focal_gamma >= 0, "setting 'focal_gamma': ", c.focal_gamma, " is negative");
+  check_choice("dist_backend", c.dist_backend, {"auto", "none", "mpi", "nccl"});
+  EMBER_CHECK(c.bucket_mb >= 0, "setting 'bucket_mb': ", c.bucket_mb, " is negative");
+  EMBER_CHECK(c.dist_timeout_s > 0, "setting 'dist_timeout_s': ", c.dist_timeout_s, " must be positive");
+  EMBER_CHECK(c.accumulate >= 1, "setting 'accumulate': ", c.accumulate, " must be at least 1");
   EMBER_CHECK(!c.experiment_name.empty() && c.experiment_name.find('/') == std::string::npos,
               "setting 'experiment_name': '", c.experiment_name, "' must be a non-empty name without '/'");
   if (c.weight_decay < 0) c.weight_decay = c.optimization == "AdamW" ? 0.01 : 0.0;

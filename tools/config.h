@@ -38,6 +38,12 @@ struct TrainConfig {
   double label_smoothing = 0;
   std::string class_weights = "none";   // none | balanced (n_samples / (n_classes * count))
   double focal_gamma = 2.0;
+  // ---- data-parallel training (under mpirun/srun; a world of one otherwise) ----
+  std::string dist_backend = "auto";    // auto | none | mpi | nccl
+  double bucket_mb = 25;                // gradient bucket size in MiB (PyTorch's bucket_cap_mb)
+  double dist_timeout_s = 300;          // a collective waiting longer ends the rank (dead or hung peer)
+  int64_t accumulate = 1;               // micro-batches per optimizer step (all-reduce on the last only)
+  bool scale_lr = false;                // lr x world size (Goyal et al. linear scaling; pair with warmup_epochs)
 };
 
 // Calls f(name, field, help) for every setting, in config.yaml's order. C is TrainConfig or const TrainConfig.
@@ -73,6 +79,13 @@ void for_each_setting(C& c, F&& f) {
   f("label_smoothing", c.label_smoothing, "label smoothing in [0, 1)");
   f("class_weights", c.class_weights, "none | balanced (loss weights from training-set class counts)");
   f("focal_gamma", c.focal_gamma, "focal loss gamma");
+  f("dist_backend", c.dist_backend,
+    "data-parallel backend: auto (NCCL for cuda, else MPI, under mpirun/srun; one process otherwise) | none | "
+    "mpi | nccl");
+  f("bucket_mb", c.bucket_mb, "data-parallel gradient bucket size, MiB");
+  f("dist_timeout_s", c.dist_timeout_s, "seconds a rank waits for its peers before it exits with status 1");
+  f("accumulate", c.accumulate, "gradient accumulation: micro-batches of batch_size per optimizer step");
+  f("scale_lr", c.scale_lr, "multiply lr by the number of ranks (linear scaling rule; use with warmup_epochs)");
 }
 
 // Sets one setting from its text form; `where` prefixes errors ("flag", "config.yaml:12").

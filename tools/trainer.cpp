@@ -11,13 +11,19 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
+
+#include <unistd.h>
 
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "data/sampler.h"
 #include "data/split.h"
+#include "dist/communicator.h"
+#include "dist/data_parallel.h"
+#include "dist/distributed_sampler.h"
 #include "engine/autograd.h"
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
@@ -71,15 +77,17 @@ void write_text(const fs::path& path, const std::string& text) {
   f << text;
 }
 
-// Prints to the console and appends the same line to train.log.
+// Prints to the console and appends the same line to train.log (no file when path is empty: ranks other than 0).
 class RunLog {
  public:
-  RunLog(std::ostream& out, const fs::path& path) : out_(out), file_(path, std::ios::app) {
+  RunLog(std::ostream& out, const fs::path& path) : out_(out) {
+    if (path.empty()) return;
+    file_.open(path, std::ios::app);
     EMBER_CHECK(file_, "cannot write ", path.string());
   }
   void line(const std::string& text) {
     out_ << text << '\n' << std::flush;
-    file_ << text << '\n' << std::flush;
+    if (file_.is_open()) file_ << text << '\n' << std::flush;
   }
   std::ostream& console() { return out_; }
 
@@ -141,7 +149,10 @@ std::string history_text(const std::vector<EpochFigures>& history) {
     text += join(std::vector<std::string>{std::to_string(f.epoch), exact(f.train_loss), exact(f.train_acc),
                                           exact(f.val_loss), exact(f.val_acc), exact(f.val_precision),
                                           exact(f.val_recall), exact(f.val_f1), exact(f.lr), exact(f.seconds),
-                                          exact(f.images_per_second)}) +
+                                          exact(f.images_per_second), std::to_string(f.ranks),
+                                          std::to_string(f.nodes), std::to_string(f.effective_batch),
+                                          exact(f.data_ms), exact(f.forward_ms), exact(f.backward_ms),
+                                          exact(f.all_reduce_ms), exact(f.optimizer_ms)}) +
             ";";
   return text;
 }
@@ -150,12 +161,19 @@ std::vector<EpochFigures> parse_history(const std::string& text) {
   std::vector<EpochFigures> history;
   for (const std::string& row : split_text(text, ';')) {
     const std::vector<std::string> v = split_text(row, ',');
-    EMBER_CHECK(v.size() == 11, "training checkpoint: bad history row '", row, "'");
+    EMBER_CHECK(v.size() == 11 || v.size() == 19, "training checkpoint: bad history row '", row, "'");
     EpochFigures f;
     f.epoch = std::stoll(v[0]);
     double* fields[] = {&f.train_loss, &f.train_acc, &f.val_loss, &f.val_acc, &f.val_precision,
                         &f.val_recall, &f.val_f1,    &f.lr,       &f.seconds,  &f.images_per_second};
     for (size_t k = 0; k < 10; ++k) *fields[k] = std::stod(v[k + 1]);
+    if (v.size() == 19) {  // 11 fields: written before data-parallel training (one rank, no step timing)
+      f.ranks = std::stoll(v[11]);
+      f.nodes = std::stoll(v[12]);
+      f.effective_batch = std::stoll(v[13]);
+      double* timing[] = {&f.data_ms, &f.forward_ms, &f.backward_ms, &f.all_reduce_ms, &f.optimizer_ms};
+      for (size_t k = 0; k < 5; ++k) *timing[k] = std::stod(v[k + 14]);
+    }
     history.push_back(f);
   }
   return history;
@@ -184,6 +202,61 @@ void write_best_report(const fs::path& dir, const metrics::ConfusionMatrix& m, c
   write_text(dir / "val_confusion.csv", metrics::confusion_matrix_csv(m, names));
 }
 
+// FNV-1a, 64 bits: equal texts on every rank give equal hashes.
+int64_t text_hash(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ull;
+  return static_cast<int64_t>(h);
+}
+
+// Every rank must train with the same settings (else the collectives mismatch or the ranks silently disagree).
+// On a mismatch every rank stops; a differing rank names its differing lines against rank 0's config.
+void check_same_config(dist::Communicator& comm, const std::string& yaml) {
+  const std::vector<int64_t> hashes =
+      comm.all_gather(Tensor::from_vector<int64_t>({text_hash(yaml)}, {1})).to_vector<int64_t>();
+  std::string differing;
+  for (size_t r = 0; r < hashes.size(); ++r)
+    if (hashes[r] != hashes[0]) differing += (differing.empty() ? "" : ", ") + std::to_string(r);
+  if (differing.empty()) return;
+  Tensor length = Tensor::from_vector<int64_t>({static_cast<int64_t>(yaml.size())}, {1});
+  comm.broadcast(length);
+  std::vector<int32_t> chars(yaml.begin(), yaml.end());
+  chars.resize(static_cast<size_t>(length.to_vector<int64_t>()[0]));
+  Tensor text = Tensor::from_vector<int32_t>(chars, {static_cast<int64_t>(chars.size())});
+  comm.broadcast(text);
+  const std::vector<int32_t> root_chars = text.to_vector<int32_t>();
+  const std::vector<std::string> mine = split_text(yaml, '\n'),
+                                 root = split_text(std::string(root_chars.begin(), root_chars.end()), '\n');
+  std::string diff;
+  for (size_t i = 0; i < std::max(mine.size(), root.size()); ++i) {
+    const std::string a = i < mine.size() ? mine[i] : "", b = i < root.size() ? root[i] : "";
+    if (a != b) diff += " '" + a + "' (rank 0: '" + b + "');";
+  }
+  EMBER_FAIL("dist rank ", comm.rank(), ": the ranks' resolved configs differ (ranks ", differing,
+             " differ from rank 0)", diff.empty() ? std::string() : ": here" + diff);
+}
+
+// Distinct host names among the ranks (the number of nodes of the job).
+int64_t count_nodes(dist::Communicator& comm) {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  const std::vector<int64_t> hashes =
+      comm.all_gather(Tensor::from_vector<int64_t>({text_hash(name)}, {1})).to_vector<int64_t>();
+  return static_cast<int64_t>(std::set<int64_t>(hashes.begin(), hashes.end()).size());
+}
+
+// Sums doubles over the ranks, in place (identity in a world of one).
+void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
+  if (comm.world_size() == 1) return;
+  Tensor t = Tensor::from_vector<double>(values, {static_cast<int64_t>(values.size())});
+  comm.all_reduce(t, dist::ReduceOp::sum);
+  values = t.to_vector<double>();
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 std::string resolve_data_dir(const TrainConfig& c, bool* used_sample) {
@@ -203,12 +276,26 @@ std::string epoch_line(const EpochFigures& f) {
 
 std::string metrics_csv(const std::vector<EpochFigures>& history) {
   std::string csv =
-      "epoch,train_loss,train_acc,val_loss,val_acc,val_precision,val_recall,val_f1,lr,epoch_seconds,images_per_second\n";
+      "epoch,train_loss,train_acc,val_loss,val_acc,val_precision,val_recall,val_f1,lr,ranks,nodes,effective_batch,"
+      "epoch_seconds,images_per_second\n";
   for (const EpochFigures& f : history) {
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.1f\n",
+    std::snprintf(buf, sizeof buf, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%.3f,%.1f\n",
                   static_cast<long long>(f.epoch), f.train_loss, f.train_acc, f.val_loss, f.val_acc, f.val_precision,
-                  f.val_recall, f.val_f1, f.lr, f.seconds, f.images_per_second);
+                  f.val_recall, f.val_f1, f.lr, static_cast<long long>(f.ranks), static_cast<long long>(f.nodes),
+                  static_cast<long long>(f.effective_batch), f.seconds, f.images_per_second);
+    csv += buf;
+  }
+  return csv;
+}
+
+std::string step_times_csv(const std::vector<EpochFigures>& history) {
+  std::string csv = "epoch,ranks,data_ms,forward_ms,backward_ms,all_reduce_ms,optimizer_ms\n";
+  for (const EpochFigures& f : history) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", static_cast<long long>(f.epoch),
+                  static_cast<long long>(f.ranks), f.data_ms, f.forward_ms, f.backward_ms, f.all_reduce_ms,
+                  f.optimizer_ms);
     csv += buf;
   }
   return csv;
@@ -260,8 +347,21 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
                   int64_t stop_after_epochs) {
   TrainConfig config = config_in;
   validate(config);
-  const Device device = parse_device(config.device);
   const uint64_t seed = static_cast<uint64_t>(config.seed);
+
+  // ---- ranks: one per GPU (cuda:<local rank>); only rank 0 prints and writes ----
+  dist::CommunicatorOptions comm_options;
+  comm_options.timeout_s = config.dist_timeout_s;
+  comm_options.device = parse_device(config.device);
+  const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(config.dist_backend, comm_options);
+  const int rank = comm->rank(), world = comm->world_size();
+  const bool lead = rank == 0;
+  const Device device =
+      world > 1 && config.device == "cuda" ? Device::cuda(comm->local_rank()) : parse_device(config.device);
+  if (world > 1) check_same_config(*comm, config_to_yaml(config));
+  const int64_t nodes = world > 1 ? count_nodes(*comm) : 1;
+  std::ostream silent(nullptr);
+  std::ostream& console = lead ? out : silent;
 
   // ---- results folder, or the one being resumed ----
   io::SafetensorsFile state;
@@ -270,11 +370,11 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
     state_file = state_path_of(resume_from);
     state = io::load_safetensors(state_file.string());
     dir = state_file.parent_path();
-  } else {
+  } else if (lead) {
     dir = new_results_dir(config);
   }
-  RunLog log(out, dir / "train.log");
-  write_text(dir / "config.yaml", config_to_yaml(config));
+  RunLog log(console, lead ? dir / "train.log" : fs::path());
+  if (lead) write_text(dir / "config.yaml", config_to_yaml(config));
   log.line((resume_from.empty() ? "results: " : "resuming: ") + dir.string());
 
   // ---- data ----
@@ -301,19 +401,38 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   data::LoaderOptions val_options = train_options;
   val_options.batch_size = config.val_batch_size;
   val_options.augment = data::AugmentPipeline{};
-  data::Loader train_loader(train_set, std::make_shared<data::RandomSampler>(split.train, seed), train_options);
-  data::Loader val_loader(train_set, std::make_shared<data::SequentialSampler>(split.val), val_options);
+  // Several ranks: each its own share of every epoch's permutation, and its own shard of the validation set.
+  std::shared_ptr<data::Sampler> train_sampler;
+  if (world > 1) train_sampler = std::make_shared<dist::DistributedSampler>(split.train, seed, rank, world);
+  else train_sampler = std::make_shared<data::RandomSampler>(split.train, seed);
+  data::Loader train_loader(train_set, train_sampler, train_options);
+  data::Loader val_loader(
+      train_set,
+      std::make_shared<data::SequentialSampler>(world > 1 ? dist::shard_indices(split.val, rank, world) : split.val),
+      val_options);
 
   // ---- model, optimizer, schedule, loss ----
   std::shared_ptr<nn::Module> model = models::build_model(config.model, seed);
   if (!resume_from.empty()) model->load_state_dict(io::load_safetensors((dir / "last.safetensors").string()).tensors);
   model->to(device);
+  std::unique_ptr<dist::DataParallel> data_parallel;  // rank 0's weights broadcast here
+  if (world > 1) data_parallel = std::make_unique<dist::DataParallel>(*comm, *model, dist::DataParallelOptions{config.bucket_mb, true});
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, model->parameters());
 
-  const int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  // An optimizer step takes `accumulate` micro-batches (the epoch's last group may be shorter).
+  const int64_t batches_per_epoch = train_loader.batches_per_epoch();
+  const int64_t accumulate = config.accumulate;
+  const int64_t steps_per_epoch = (batches_per_epoch + accumulate - 1) / accumulate;
+  const int64_t effective_batch = config.batch_size * world * accumulate;
+  log.line("effective batch: " + std::to_string(config.batch_size) + " per rank x " + std::to_string(world) +
+           (world == 1 ? " rank" : " ranks") + (accumulate > 1 ? " x " + std::to_string(accumulate) + " accumulated" : "") +
+           " = " + std::to_string(effective_batch) + " (dist backend " + comm->backend() + ", " +
+           std::to_string(nodes) + (nodes == 1 ? " node)" : " nodes)"));
   optim::ScheduleOptions schedule_options;
   schedule_options.kind = optim::parse_schedule_kind(config.schedule);
-  schedule_options.lr = config.lr;
+  schedule_options.lr = config.lr * (config.scale_lr ? static_cast<double>(world) : 1.0);
+  if (config.scale_lr && world > 1)
+    log.line("scale_lr: lr " + exact(config.lr) + " x " + std::to_string(world) + " ranks = " + exact(schedule_options.lr));
   schedule_options.total_steps = config.epochs * steps_per_epoch;
   schedule_options.warmup_steps = std::llround(config.warmup_epochs * static_cast<double>(steps_per_epoch));
   schedule_options.step_size = std::max<int64_t>(1, std::llround(config.step_epochs * static_cast<double>(steps_per_epoch)));
@@ -371,19 +490,32 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
     Tensor loss_sum = Tensor::zeros({}, DType::f32, device);
     std::vector<Tensor> predictions;
     std::vector<int64_t> labels;
-    Progress progress(log.console(), interactive, "epoch " + std::to_string(epoch), steps_per_epoch);
+    Progress progress(log.console(), interactive, "epoch " + std::to_string(epoch), batches_per_epoch);
     data::Batch batch;
     int64_t batch_index = 0;
     double lr = optimizer->lr();
-    while (train_loader.next(batch)) {
-      lr = schedule.lr_at(step);
-      optimizer->set_lr(lr);
+    using Clock = std::chrono::steady_clock;
+    double data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
+    for (Clock::time_point t = Clock::now(); train_loader.next(batch); t = Clock::now()) {
+      data_ms += ms_since(t);
+      const int64_t micro = batch_index % accumulate;  // position in this optimizer step's group
+      const int64_t group = std::min(accumulate, batches_per_epoch - (batch_index - micro));
+      const bool step_now = micro + 1 == group;
+      if (micro == 0) {
+        lr = schedule.lr_at(step);
+        optimizer->set_lr(lr);
+      }
+      t = Clock::now();
       const Tensor logits = (*model)(batch.images.to(device));
       const Tensor loss = loss_fn(logits, batch.labels.to(device));
-      // Check before the update so the weights stay finite; on a GPU only every few steps (a read-back).
-      const bool last = batch_index + 1 == steps_per_epoch;
+      forward_ms += ms_since(t);
+      // Check before the update so the weights stay finite; on a GPU only every few steps (a read-back). Several
+      // ranks check the sum of their losses, so all stop together.
+      const bool last = batch_index + 1 == batches_per_epoch;
       if (device.is_cpu() || batch_index % kGpuFiniteCheckInterval == 0 || last) {
-        const double value = loss.item();
+        std::vector<double> values{loss.item()};
+        sum_over_ranks(*comm, values);
+        const double value = values[0];
         if (!std::isfinite(value)) {
           progress.finish();
           log.line("stopped: the loss is " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at epoch " +
@@ -393,20 +525,31 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
                                                                      std::to_string(result.best_epoch) +
                                                                      ") is intact" : ""));
           result.diverged = true;
-          write_best_report(dir, best_confusion, train_set.class_names, result.best_epoch);
+          if (lead) write_best_report(dir, best_confusion, train_set.class_names, result.best_epoch);
           return result;
         }
       }
-      optimizer->zero_grad();
-      loss.backward();
-      optimizer->step();
+      if (micro == 0) optimizer->zero_grad();
+      if (data_parallel) data_parallel->set_sync(step_now);  // no all-reduce on the first K-1 micro-batches
+      t = Clock::now();
+      // Mean losses: the group's gradient is the mean of its micro-batches' gradients.
+      (accumulate == 1 ? loss : mul_scalar(loss, 1.0 / static_cast<double>(group))).backward();
+      backward_ms += ms_since(t);
+      if (step_now) {
+        t = Clock::now();
+        if (data_parallel) data_parallel->finish_gradients();
+        all_reduce_ms += ms_since(t);
+        t = Clock::now();
+        optimizer->step();
+        optimizer_ms += ms_since(t);
+        ++step;
+      }
       {
         NoGradGuard no_grad;
         loss_sum = add(loss_sum, mul_scalar(loss.detach(), static_cast<double>(batch.labels.numel())));
         predictions.push_back(argmax(logits.detach(), 1));
       }
       for (int64_t y : batch.labels.to_vector<int64_t>()) labels.push_back(y);
-      ++step;
       progress.update(++batch_index, static_cast<int64_t>(labels.size()));
     }
     progress.finish();
@@ -418,15 +561,25 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
         for (int64_t v : p.to_vector<int64_t>()) predicted.push_back(v);
       train_confusion.add(labels, predicted);
     }
+    // Training figures over all ranks' shares (the DistributedSampler's padding repeats a few samples).
+    std::vector<double> train_totals{loss_sum.item(), static_cast<double>(labels.size())};
+    sum_over_ranks(*comm, train_totals);
+    if (world > 1) train_confusion.counts() = dist::sum_counts(*comm, train_confusion.counts());
 
     // ---- validation pass ----
-    const PassResult val =
-        evaluate_pass(*model, val_loader, device, loss_fn, num_classes, log.console(), "validation");
+    PassResult val = evaluate_pass(*model, val_loader, device, loss_fn, num_classes, log.console(), "validation");
+    if (world > 1) {  // shards -> the whole validation set: exact counts, summed losses
+      std::vector<double> totals{val.loss * static_cast<double>(val.labels.size()),
+                                 static_cast<double>(val.labels.size())};
+      sum_over_ranks(*comm, totals);
+      val.loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
+      val.confusion.counts() = dist::sum_counts(*comm, val.confusion.counts());
+    }
     const metrics::ClassificationScores scores = metrics::score(val.confusion);
 
     EpochFigures f;
     f.epoch = epoch;
-    f.train_loss = loss_sum.item() / static_cast<double>(labels.size());
+    f.train_loss = train_totals[0] / train_totals[1];
     f.train_acc = metrics::score(train_confusion).accuracy;
     f.val_loss = val.loss;
     f.val_acc = scores.accuracy;
@@ -435,19 +588,30 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
     f.val_f1 = scores.weighted.f1;
     f.lr = lr;
     f.seconds = progress.elapsed_s();  // the whole epoch, validation included
-    f.images_per_second = train_seconds > 0 ? static_cast<double>(labels.size()) / train_seconds : 0.0;
+    f.images_per_second = train_seconds > 0 ? train_totals[1] / train_seconds : 0.0;
+    f.ranks = world;
+    f.nodes = nodes;
+    f.effective_batch = effective_batch;
+    const double batches = static_cast<double>(std::max<int64_t>(1, batch_index));
+    f.data_ms = data_ms / batches;
+    f.forward_ms = forward_ms / batches;
+    f.backward_ms = backward_ms / batches;
+    f.all_reduce_ms = all_reduce_ms / batches;
+    f.optimizer_ms = optimizer_ms / batches;
     result.history.push_back(f);
     log.line(epoch_line(f));
 
-    // ---- books ----
-    const auto weights = on_host(model->state_dict());
-    const auto weights_meta = weights_metadata(config, train_set, pre, epoch);
+    // ---- books (rank 0; the best-model decision is the same on every rank: equal combined figures) ----
     if (f.val_loss < best_val_loss) {
       best_val_loss = f.val_loss;
       result.best_epoch = epoch;
       best_confusion = val.confusion;
-      io::save_safetensors((dir / "best.safetensors").string(), weights, weights_meta);
+      if (lead) io::save_safetensors((dir / "best.safetensors").string(), on_host(model->state_dict()),
+                                     weights_metadata(config, train_set, pre, epoch));
     }
+    if (!lead) continue;
+    const auto weights = on_host(model->state_dict());
+    const auto weights_meta = weights_metadata(config, train_set, pre, epoch);
     io::save_safetensors((dir / "last.safetensors").string(), weights, weights_meta);
     nn::NamedTensors opt_state;
     for (const auto& [name, t] : on_host(optimizer->state())) opt_state.emplace_back("optimizer." + name, t);
@@ -462,9 +626,10 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
                           {"history", history_text(result.history)},
                           {"config", config_to_yaml(config)}});
     write_text(dir / "metrics.csv", metrics_csv(result.history));
+    write_text(dir / "step_times.csv", step_times_csv(result.history));
     save_curves_png((dir / "curves.png").string(), result.history, config.experiment_name);
   }
-  write_best_report(dir, best_confusion, train_set.class_names, result.best_epoch);
+  if (lead) write_best_report(dir, best_confusion, train_set.class_names, result.best_epoch);
   if (end_epoch < config.epochs)
     log.line("stopped after epoch " + std::to_string(end_epoch - 1) + " of " + std::to_string(config.epochs) +
              "; continue with --resume " + dir.string());

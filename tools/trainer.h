@@ -3,8 +3,11 @@
 //
 //   config.yaml                 the resolved settings
 //   train.log                   everything printed, without the progress bar
-//   metrics.csv                 per epoch: the study's figures, lr (last step), epoch seconds (training +
-//                               validation), images/s (training pass)
+//   metrics.csv                 per epoch: the study's figures, lr (last step), ranks, nodes, effective batch,
+//                               epoch seconds (training + validation), images/s (training pass, all ranks)
+//   step_times.csv              per epoch: mean host ms per training batch on rank 0 (data wait, forward,
+//                               backward, all-reduce wait, optimizer); apart from metrics.csv, whose rows
+//                               are reproducible except the last two (timing) columns
 //   best.safetensors            weights at the lowest validation loss (PyTorch state_dict names)
 //   last.safetensors            weights after the last finished epoch
 //   training_state.safetensors  optimizer state ("optimizer.exp_avg.3", ...); epoch, step, best so far, dropout
@@ -16,6 +19,12 @@
 // order of epoch e depends only on (seed, e), so a run resumed from training_state.safetensors ends with the
 // same figures as an uninterrupted one. Loss and predictions stay on the device during an epoch and are read
 // at its end; only the finiteness check reads the loss (every step on the CPU, every 50 steps on a GPU).
+//
+// Data-parallel (under mpirun/srun, config.dist_backend): every rank trains on its DistributedSampler share with
+// DataParallel averaging the gradients (rank 0's weights broadcast at start); validation runs on disjoint shards
+// whose loss sums and confusion counts are summed, so the figures equal a one-process evaluation and every rank
+// takes the same best-model decision. Only rank 0 prints and writes the results folder. All ranks must resolve
+// the same config (checked at start). A world of one runs exactly as without dist/.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -46,11 +55,18 @@ struct EpochFigures {
   int64_t epoch = 0;
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, val_precision = 0, val_recall = 0, val_f1 = 0;
   double lr = 0, seconds = 0, images_per_second = 0;
+  // Data-parallel layout: ranks, distinct hosts, samples per optimizer step (batch_size x ranks x accumulate).
+  int64_t ranks = 1, nodes = 1, effective_batch = 0;
+  // Mean host time per training batch, ms, on rank 0: waiting for the loader, forward + loss, backward, waiting
+  // for the gradient all-reduce (finish_gradients), optimizer step. On a GPU these are host-side times of
+  // asynchronous launches (the device may still be working), not kernel times.
+  double data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
 };
 
 // "Epoch [0], train_loss: 1.9014, train_acc: 0.2822, val_loss: 1.5055, val_acc: 0.4414, val_precision: ..."
 std::string epoch_line(const EpochFigures& f);
 std::string metrics_csv(const std::vector<EpochFigures>& history);
+std::string step_times_csv(const std::vector<EpochFigures>& history);
 
 struct TrainResult {
   std::string results_dir;

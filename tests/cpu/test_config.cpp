@@ -109,3 +109,15 @@ TEST_CASE("configs/: every experiment file of the study loads and validates", "[
   }
   CHECK(count >= 30);
 }
+
+TEST_CASE("configs/mnist_ddp.yaml: the data-parallel run's settings load and validate", "[train][config]") {
+  TrainConfig c;
+  load_config_file(c, std::string(EMBER_SOURCE_DIR) + "/configs/mnist_ddp.yaml");
+  validate(c);
+  CHECK(c.experiment_name == "mnist_ddp");
+  CHECK(c.dataset == "mnist");
+  CHECK(c.dist_backend == "auto");
+  CHECK(c.bucket_mb == 25);
+  CHECK(c.dist_timeout_s == 300);
+  CHECK(c.batch_size == 32);
+}

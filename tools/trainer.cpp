@@ -416,7 +416,9 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   if (!resume_from.empty()) model->load_state_dict(io::load_safetensors((dir / "last.safetensors").string()).tensors);
   model->to(device);
   std::unique_ptr<dist::DataParallel> data_parallel;  // rank 0's weights broadcast here
-  if (world > 1) data_parallel = std::make_unique<dist::DataParallel>(*comm, *model, dist::DataParallelOptions{config.bucket_mb, true});
+  if (world > 1)
+    data_parallel =
+        std::make_unique<dist::DataParallel>(*comm, *model, dist::DataParallelOptions{config.bucket_mb, true});
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, model->parameters());
 
   // An optimizer step takes `accumulate` micro-batches (the epoch's last group may be shorter).
@@ -425,14 +427,15 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   const int64_t steps_per_epoch = (batches_per_epoch + accumulate - 1) / accumulate;
   const int64_t effective_batch = config.batch_size * world * accumulate;
   log.line("effective batch: " + std::to_string(config.batch_size) + " per rank x " + std::to_string(world) +
-           (world == 1 ? " rank" : " ranks") + (accumulate > 1 ? " x " + std::to_string(accumulate) + " accumulated" : "") +
-           " = " + std::to_string(effective_batch) + " (dist backend " + comm->backend() + ", " +
+           (world == 1 ? " rank" : " ranks") +
+           (accumulate > 1 ? " x " + std::to_string(accumulate) + " accumulated" : "") + " = " + std::to_string(effective_batch) + " (dist backend " + comm->backend() + ", " +
            std::to_string(nodes) + (nodes == 1 ? " node)" : " nodes)"));
   optim::ScheduleOptions schedule_options;
   schedule_options.kind = optim::parse_schedule_kind(config.schedule);
   schedule_options.lr = config.lr * (config.scale_lr ? static_cast<double>(world) : 1.0);
   if (config.scale_lr && world > 1)
-    log.line("scale_lr: lr " + exact(config.lr) + " x " + std::to_string(world) + " ranks = " + exact(schedule_options.lr));
+    log.line("scale_lr: lr " + exact(config.lr) + " x " + std::to_string(world) +
+             " ranks = " + exact(schedule_options.lr));
   schedule_options.total_steps = config.epochs * steps_per_epoch;
   schedule_options.warmup_steps = std::llround(config.warmup_epochs * static_cast<double>(steps_per_epoch));
   schedule_options.step_size = std::max<int64_t>(1, std::llround(config.step_epochs * static_cast<double>(steps_per_epoch)));

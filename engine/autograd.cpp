@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engine/cuda_backend.h"
 #include "engine/ops.h"
 
 namespace ember {
@@ -12,6 +17,36 @@ namespace {
 
 thread_local bool t_grad_enabled = true;
 std::atomic<uint64_t> g_next_sequence{0};
+
+// EMBER_PROFILE_BACKWARD=1 prints, after each backward(), the time spent in each kind of node (the device
+// is synchronised around every node, so the figures are exact but the run is slower).
+struct BackwardProfile {
+  bool on = std::getenv("EMBER_PROFILE_BACKWARD") != nullptr;
+  std::map<std::string, std::pair<double, int>> seconds_and_calls;
+
+  void add(const std::string& name, double seconds) {
+    auto& entry = seconds_and_calls[name];
+    entry.first += seconds;
+    ++entry.second;
+  }
+  void print_and_clear() {
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (auto& [name, v] : seconds_and_calls) {
+      rows.emplace_back(v.first, name);
+      total += v.first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::fprintf(stderr, "ember backward profile: %.3f ms in %zu kinds of node\n", total * 1e3, rows.size());
+    for (auto& [sec, name] : rows)
+      std::fprintf(stderr, "  %-24s %9.3f ms  %5d calls\n", name.c_str(), sec * 1e3, seconds_and_calls[name].second);
+    seconds_and_calls.clear();
+  }
+};
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -86,6 +121,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
 
   std::unordered_map<Node*, Tensor> pending_grad;
   pending_grad[root.grad_fn().get()] = grad_output.detach();
+  static BackwardProfile profile;
 
   for (Node* n : nodes) {
     auto it = pending_grad.find(n);
@@ -93,7 +129,16 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     Tensor g = std::move(it->second);
     pending_grad.erase(it);
 
+    double started = 0;
+    if (profile.on) {
+      cuda::synchronize();
+      started = now_seconds();
+    }
     std::vector<Tensor> grads = n->apply(g);
+    if (profile.on) {
+      cuda::synchronize();
+      profile.add(n->name(), now_seconds() - started);
+    }
     EMBER_CHECK(grads.size() == n->inputs().size(), "backward of ", n->name(), ": returned ", grads.size(),
                 " gradients for ", n->inputs().size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
@@ -125,6 +170,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
       }
     }
   }
+  if (profile.on) profile.print_and_clear();
 }
 
 }  // namespace ember

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "engine/cuda_backend.h"
 #include "engine/error.h"
 
 namespace ember {
@@ -32,6 +33,8 @@ void register_allocator(DeviceKind kind, Allocator* allocator) {
 Allocator* allocator_for(Device device) {
   static CpuAllocator cpu;
   if (device.is_cpu()) return g_allocators[0] ? g_allocators[0] : &cpu;
+  // The CUDA runtime registers its caching allocator the first time it finds a usable GPU.
+  if (!g_allocators[1]) cuda::available();
   Allocator* a = g_allocators[1];
   EMBER_CHECK(a != nullptr, "no allocator for ", device.str(),
               ": this ember was built without CUDA or no GPU is available");

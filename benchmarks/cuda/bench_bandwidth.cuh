@@ -65,8 +65,11 @@ class BandwidthReport {
     bool ok = got.size() == want.size();
     for (size_t i = 0; ok && i < got.size(); ++i) {
       const double w = static_cast<double>(want[i]), err = std::fabs(got[i] - w);
-      const double excess = err / (atol + rtol * std::fabs(w));
-      if (!(excess <= 1.0) && !(std::isnan(got[i]) && std::isnan(w))) ok = false;
+      const double tolerance = atol + rtol * std::fabs(w);
+      // Compare err with the tolerance itself: for exact checks (tolerance 0) the ratio would be 0/0.
+      const bool both_nan = std::isnan(got[i]) && std::isnan(w);
+      if (!(err <= tolerance) && !both_nan) ok = false;
+      const double excess = both_nan ? 0 : (tolerance > 0 ? err / tolerance : (err == 0 ? 0 : INFINITY));
       if (excess > worst || std::isnan(excess)) worst = excess, at = i;
     }
     std::printf("check %-40s %s (worst element %zu at %.2f of the tolerance)\n", what.c_str(), ok ? "OK" : "FAILED",

@@ -118,8 +118,13 @@ void copy(const Tensor& src, const Tensor& dst) {
 }
 
 void fill(const Tensor& dst, double value) {
-  Tensor host = Tensor::full(dst.shape(), value, dst.dtype());
-  copy(host, dst);
+  kernels::cuda::StridedLayout layout{};
+  layout.ndim = static_cast<int>(dst.dim());
+  for (int d = 0; d < layout.ndim; ++d) {
+    layout.shape[d] = dst.shape()[d];
+    layout.strides[d] = dst.strides()[d];
+  }
+  kernels::cuda::fill(dst.raw_data(), static_cast<int>(dst.dtype()), layout, dst.numel(), value, current_stream());
 }
 
 }  // namespace ember::cuda

@@ -53,7 +53,29 @@ __global__ void strided_copy_kernel(const void* src, int src_type, StridedLayout
   }
 }
 
+// Fill: contiguous layouts take the fast path (one store per thread, no index arithmetic).
+__global__ void fill_kernel(void* dst, int type, StridedLayout l, int64_t numel, double value, bool contiguous) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < numel;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    store(dst, type, contiguous ? i : offset_of(i, l), value);
+  }
+}
+
 }  // namespace
+
+void fill(void* dst, int dst_type, const StridedLayout& dst_layout, int64_t numel, double value, cudaStream_t stream) {
+  if (numel == 0) return;
+  bool contiguous = true;
+  int64_t expect = 1;
+  for (int d = dst_layout.ndim - 1; d >= 0; --d) {
+    if (dst_layout.shape[d] != 1 && dst_layout.strides[d] != expect) contiguous = false;
+    expect *= dst_layout.shape[d];
+  }
+  const int threads = 256;
+  const int64_t blocks = (numel + threads - 1) / threads;
+  fill_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
+      dst, dst_type, dst_layout, numel, value, contiguous);
+}
 
 void strided_copy(const void* src, int src_type, const StridedLayout& src_layout, void* dst, int dst_type,
                   const StridedLayout& dst_layout, int64_t numel, cudaStream_t stream) {

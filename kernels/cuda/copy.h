@@ -18,4 +18,7 @@ struct StridedLayout {
 void strided_copy(const void* src, int src_type, const StridedLayout& src_layout, void* dst, int dst_type,
                   const StridedLayout& dst_layout, int64_t numel, cudaStream_t stream);
 
+// dst[i] = value over a strided layout (converted to the element type once, on the host side of the call).
+void fill(void* dst, int dst_type, const StridedLayout& dst_layout, int64_t numel, double value, cudaStream_t stream);
+
 }  // namespace ember::kernels::cuda

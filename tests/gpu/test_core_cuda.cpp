@@ -28,6 +28,12 @@ TEST_CASE("cuda: host-device round trips keep every dtype and strided layouts", 
   CHECK(e.to(Device::cpu()).to_vector<double>() == x.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64).to_vector<double>());
   Tensor filled = Tensor::full({7, 3}, 2.5, DType::f32, kGpu);
   CHECK(filled.to(Device::cpu()).to_vector<float>() == std::vector<float>(21, 2.5f));
+  // Fills run on the device, also through strided views and for integer dtypes.
+  filled.narrow(1, 1, 1).fill_(-1.0);
+  Tensor expected = Tensor::full({7, 3}, 2.5, DType::f32);
+  expected.narrow(1, 1, 1).fill_(-1.0);
+  CHECK(filled.to(Device::cpu()).to_vector<float>() == expected.to_vector<float>());
+  CHECK(Tensor::full({5}, 7, DType::i64, kGpu).to_vector<int64_t>() == std::vector<int64_t>(5, 7));
 }
 
 TEST_CASE("cuda: elementwise and sum match the CPU, forward and backward", "[gpu][core]") {

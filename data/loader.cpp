@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "engine/cuda_backend.h"
 #include "engine/error.h"
 
 namespace ember::data {
@@ -61,8 +62,12 @@ void Loader::make_batch(const Plan& plan, int64_t b, Batch& out, FloatImage& img
   const int64_t first = b * options_.batch_size;
   const int64_t count = std::min<int64_t>(options_.batch_size, static_cast<int64_t>(plan.indices.size()) - first);
   const int64_t plane_in = d_.height * d_.width, out_bytes = d_.channels * out_height_ * out_width_;
-  out.images = Tensor::empty({count, d_.channels, out_height_, out_width_});
-  out.labels = Tensor::empty({count}, DType::i64);
+  // Pinned batches copy to the GPU asynchronously (cuda::pinned_empty is plain memory where no GPU is usable).
+  auto host_empty = [&](const Shape& shape, DType dtype) {
+    return options_.pin_memory ? cuda::pinned_empty(shape, dtype) : Tensor::empty(shape, dtype);
+  };
+  out.images = host_empty({count, d_.channels, out_height_, out_width_}, DType::f32);
+  out.labels = host_empty({count}, DType::i64);
   out.indices.assign(plan.indices.begin() + first, plan.indices.begin() + first + count);
   float* images = out.images.data<float>();
   int64_t* labels = out.labels.data<int64_t>();

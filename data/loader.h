@@ -33,7 +33,7 @@ struct LoaderOptions {
   uint64_t seed = 0;        // augmentation randomness (the sampler has its own seed)
   Normalization norm;       // empty = mean 0, std 1
   AugmentPipeline augment;  // empty pipeline = none
-  bool pin_memory = false;  // accepted for the config; no effect until the engine has a pinned host allocator
+  bool pin_memory = false;  // batches in page-locked memory (async host-to-device copies) when a GPU is usable
 };
 
 class Loader {

@@ -57,9 +57,11 @@ Tensor sum_forward(const Tensor& a, const std::vector<int64_t>& dims, bool keepd
   } else {
 #ifdef EMBER_WITH_CUDA
     check_f32("sum", a);
+    const int64_t scratch_floats = kernels::cuda::sum_strided_scratch_floats(shape_numel(kshape), shape_numel(rshape));
+    Tensor scratch = scratch_floats ? Tensor::empty({scratch_floats}, DType::f32, a.device()) : Tensor();
     kernels::cuda::sum_strided(a.data<float>(), static_cast<int>(kshape.size()), kshape.data(), kstrides.data(),
                                static_cast<int>(rshape.size()), rshape.data(), rstrides.data(), out.data<float>(),
-                               cuda::current_stream());
+                               scratch_floats ? scratch.data<float>() : nullptr, cuda::current_stream());
 #endif
   }
   return out;

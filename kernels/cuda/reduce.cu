@@ -42,10 +42,42 @@ __global__ void sum_kernel(const float* x, Dims kept, Dims reduced, int64_t redu
   }
 }
 
+// One block per (kept element, chunk): sums reduced indices [chunk * len, min((chunk + 1) * len, count)).
+__global__ void sum_chunks_kernel(const float* x, Dims kept, Dims reduced, int64_t reduced_count, int64_t chunks,
+                                  int64_t len, float* partial) {
+  const int64_t k = blockIdx.x / chunks, c = blockIdx.x % chunks;
+  const float* base = x + offset_of(k, kept);
+  const int64_t end = min(reduced_count, (c + 1) * len);
+  float acc = 0.f;
+  for (int64_t r = c * len + threadIdx.x; r < end; r += blockDim.x) acc += base[offset_of(r, reduced)];
+  __shared__ float part[32];
+  acc = warp_sum(acc);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = acc;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float v = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.f;
+    v = warp_sum(v);
+    if (threadIdx.x == 0) partial[blockIdx.x] = v;
+  }
+}
+
+constexpr int64_t kChunkLength = 16384;  // elements per block in the chunked path
+constexpr int64_t kFewOutputs = 512;     // below this many outputs the one-block-per-output path starves the GPU
+
+int64_t chunk_count(int64_t kept_count, int64_t reduced_count) {
+  if (kept_count >= kFewOutputs || reduced_count < 2 * kChunkLength) return 1;
+  return (reduced_count + kChunkLength - 1) / kChunkLength;
+}
+
 }  // namespace
 
+int64_t sum_strided_scratch_floats(int64_t kept_count, int64_t reduced_count) {
+  const int64_t chunks = chunk_count(kept_count, reduced_count);
+  return chunks > 1 ? kept_count * chunks : 0;
+}
+
 void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr,
-                 const int64_t* rshape, const int64_t* rstrides, float* out, cudaStream_t stream) {
+                 const int64_t* rshape, const int64_t* rstrides, float* out, float* scratch, cudaStream_t stream) {
   Dims kept{}, reduced{};
   kept.n = nk;
   reduced.n = nr;
@@ -61,6 +93,17 @@ void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* k
     reduced_count *= rshape[i];
   }
   if (kept_count == 0) return;
+  const int64_t chunks = chunk_count(kept_count, reduced_count);
+  if (chunks > 1) {
+    sum_chunks_kernel<<<static_cast<unsigned>(kept_count * chunks), 256, 0, stream>>>(
+        x, kept, reduced, reduced_count, chunks, kChunkLength, scratch);
+    // Second pass: partial sums [kept, chunks], contiguous, summed over chunks in a fixed tree.
+    Dims rows{}, cols{};
+    rows.n = 1, rows.shape[0] = kept_count, rows.strides[0] = chunks;
+    cols.n = 1, cols.shape[0] = chunks, cols.strides[0] = 1;
+    sum_kernel<<<static_cast<unsigned>(kept_count), 256, 0, stream>>>(scratch, rows, cols, chunks, out);
+    return;
+  }
   // Grid x is limited to 2^31-1 blocks: far beyond any tensor here.
   sum_kernel<<<static_cast<unsigned>(kept_count), 256, 0, stream>>>(x, kept, reduced, reduced_count, out);
 }

@@ -8,8 +8,13 @@
 namespace ember::kernels::cuda {
 
 // Same contract as kernels::cpu::sum_strided: kept dims index the contiguous output, reduced dims are summed.
+// When few outputs each sum many elements (a scalar loss, a bias gradient, LSA's temperature gradient) one
+// block per output would leave the GPU idle, so the reduced range is cut into fixed chunks summed by separate
+// blocks into `scratch`, then the chunks are summed in order: still deterministic. `scratch` must hold
+// sum_strided_scratch_floats(kept_count, reduced_count) floats (0: may be null).
+int64_t sum_strided_scratch_floats(int64_t kept_count, int64_t reduced_count);
 void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr,
-                 const int64_t* rshape, const int64_t* rstrides, float* out, cudaStream_t stream);
+                 const int64_t* rshape, const int64_t* rstrides, float* out, float* scratch, cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda
 

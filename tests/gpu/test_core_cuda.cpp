@@ -67,6 +67,12 @@ TEST_CASE("cuda: sums are bit-identical run to run", "[gpu][core]") {
   Tensor x = random_tensor({1000, 777}, 4, DType::f32).to(kGpu);
   CHECK(sum(x, {0}).to_vector<float>() == sum(x, {0}).to_vector<float>());
   CHECK(sum(x).item() == sum(x).item());
+  // The chunked path (few outputs, many elements each) agrees with the CPU's double-accumulated sum.
+  Tensor big = random_tensor({3, 1 << 20}, 12, DType::f32);
+  EMBER_REQUIRE_CLOSE(sum(big.to(kGpu), {1}).to(Device::cpu()), sum(big, {1}), 1e-4, 1e-3);
+  EMBER_REQUIRE_CLOSE(sum(big.to(kGpu).transpose(0, 1), {0}).to(Device::cpu()), sum(big, {1}), 1e-4, 1e-3);
+  EMBER_REQUIRE_CLOSE(sum(big.to(kGpu)).to(Device::cpu()), sum(big), 1e-4, 1e-3);
+  CHECK(sum(big.to(kGpu)).item() == sum(big.to(kGpu)).item());
 }
 
 TEST_CASE("cuda: the caching allocator makes no cudaMalloc in the steady state", "[gpu][core]") {

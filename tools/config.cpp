@@ -125,6 +125,7 @@ void validate(TrainConfig& c) {
   check_choice("normalization", c.normalization, {"No", "N1", "N2", "N1_aug", "N2_aug", "aug"});
   check_choice("optimization", c.optimization, {"Adam", "SGD", "AdamW"});
   check_choice("device", c.device, {"cpu", "cuda"});
+  check_choice("precision", c.precision, {"fp32", "tf32", "bf16"});
   check_choice("dataset", c.dataset, {"cifar10", "mnist", "fashion_mnist", "folder"});
   check_choice("schedule", c.schedule, {"constant", "step", "cosine", "onecycle"});
   check_choice("loss", c.loss, {"cross_entropy", "focal"});

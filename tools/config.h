@@ -21,6 +21,8 @@ struct TrainConfig {
   std::string experiment_name = "experiment";
   // ---- ember's additions ----
   std::string device = "cpu";           // cpu | cuda
+  std::string precision = "fp32";       // fp32 | tf32 | bf16 (GPU GEMMs and convolutions; engine/precision.h)
+  bool deterministic = true;            // bit-reproducible cuDNN algorithms (false: the fastest)
   int64_t seed = 0;                     // weights, split, data order, augmentation, dropout
   std::string dataset = "cifar10";      // cifar10 | mnist | fashion_mnist | folder
   std::string data_dir;                 // empty: the default for the dataset (see resolve_data_dir)
@@ -61,6 +63,9 @@ void for_each_setting(C& c, F&& f) {
   f("optimization", c.optimization, "optimizer: Adam | SGD | AdamW");
   f("experiment_name", c.experiment_name, "results go to <out_dir>/<experiment_name>_<date>_<time>/");
   f("device", c.device, "cpu | cuda");
+  f("precision", c.precision, "fp32 | tf32 | bf16: GPU GEMM/convolution arithmetic (bf16: fp32 accumulation, fp32 "
+    "master weights)");
+  f("deterministic", c.deterministic, "only bit-reproducible GPU algorithms (false: let cuDNN pick the fastest)");
   f("seed", c.seed, "seed of every random stream (weights, split, order, augmentation, dropout)");
   f("dataset", c.dataset, "cifar10 | mnist | fashion_mnist | folder");
   f("data_dir", c.data_dir,

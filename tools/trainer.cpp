@@ -29,6 +29,7 @@
 #include "engine/nn/module.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
+#include "engine/precision.h"
 #include "models/registry.h"
 #include "tools/figures.h"
 #include "tools/progress.h"
@@ -414,6 +415,8 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   // ---- model, optimizer, schedule, loss ----
   std::shared_ptr<nn::Module> model = models::build_model(config.model, seed);
   if (!resume_from.empty()) model->load_state_dict(io::load_safetensors((dir / "last.safetensors").string()).tensors);
+  set_precision(parse_precision(config.precision));
+  set_deterministic_algorithms(config.deterministic);
   model->to(device);
   std::unique_ptr<dist::DataParallel> data_parallel;  // rank 0's weights broadcast here
   if (world > 1)

@@ -119,5 +119,7 @@ TEST_CASE("configs/mnist_ddp.yaml: the data-parallel run's settings load and val
   CHECK(c.dist_backend == "auto");
   CHECK(c.bucket_mb == 25);
   CHECK(c.dist_timeout_s == 300);
+  CHECK(c.precision == "fp32");
+  CHECK(c.deterministic);
   CHECK(c.batch_size == 32);
 }

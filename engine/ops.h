@@ -4,6 +4,7 @@
 // Binary elementwise ops broadcast with NumPy rules.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -70,8 +71,15 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // x [N, C, ...]. Training: normalise with batch mean and biased variance over all dims but C and update
 // running_mean/var in place (momentum, unbiased variance), as in the spec. Eval: use the running stats.
 // weight/bias may be undefined (no affine); running stats may be undefined in training (not tracked).
+// Synchronized (several processes normalise with the statistics of their joint batch): `reduce` sums a small
+// f64 tensor on x's device over the processes, in place. Training calls it once in forward on
+// [sum x (C), sum x^2 (C), count] and once in backward on [sum dy (C), sum dy (x - mean) (C)]; mean, variance,
+// running stats (unbiased over the joint count) and dx then equal one process's on the joint batch; dweight
+// and dbias stay this process's own (DataParallel's gradient average combines them). Empty: local statistics.
+using BatchNormReduce = std::function<void(Tensor&)>;
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
+                  const BatchNormReduce& reduce = {});
 // Over the last dimension; weight/bias [D] or undefined.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 

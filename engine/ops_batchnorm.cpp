@@ -1,5 +1,6 @@
 // batch_norm over [N, C, ...]: statistics, running-stat update (spec: momentum, unbiased variance) and the
-// fused backward of kernels/cpu/batchnorm.h.
+// fused backward of kernels/cpu/batchnorm.h. Synchronized (a `reduce` given): the kernels' two-phase forms
+// around one reduce in forward (sums of x, x^2, count) and one in backward (sums of dy, dy (x - mean)).
 #include <cmath>
 
 #include "engine/autograd.h"
@@ -28,14 +29,27 @@ void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
 Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum, double eps, bool grad_x,
                        bool grad_w, bool grad_b, bool record_grad, const Tensor& x_in, const Tensor& weight,
-                       const Tensor& bias) {
+                       const Tensor& bias, const BatchNormReduce& reduce) {
   check_f32("batch_norm", x);
   const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
   const cudaStream_t stream = cuda::current_stream();
   auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({C}, DType::f32, x.device()), invstd = Tensor::empty({C}, DType::f32, x.device());
-  if (training) {
+  const bool synced = training && reduce;
+  Tensor sums;  // synchronized: [sum x (C), sum x^2 (C), count], summed over the processes
+  if (synced) {
+    Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
+                                   x.device());
+    sums = Tensor::empty({2 * C + 1}, DType::f64, x.device());
+    kernels::cuda::batch_norm_sums(x.data<float>(), N, C, S, sums.data<double>(), scratch.data<float>(), stream);
+    reduce(sums);
+    kernels::cuda::batch_norm_statistics_from_sums(sums.data<double>(), C, static_cast<float>(eps),
+                                                   static_cast<float>(momentum), ptr(running_mean), ptr(running_var),
+                                                   mean.data<float>(), invstd.data<float>(), stream);
+    kernels::cuda::batch_norm_apply(x.data<float>(), N, C, S, ptr(gamma), ptr(beta), mean.data<float>(),
+                                    invstd.data<float>(), y.data<float>(), stream);
+  } else if (training) {
     Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
                                    x.device());
     kernels::cuda::batch_norm_forward_training(x.data<float>(), N, C, S, ptr(gamma), ptr(beta),
@@ -49,7 +63,8 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   }
   if (!record_grad) return y;
   record(y, "batch_norm", {x_in, weight, bias},
-         [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, ptr](const Tensor& grad) -> std::vector<Tensor> {
+         [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, ptr, sums,
+          reduce = synced ? reduce : BatchNormReduce()](const Tensor& grad) -> std::vector<Tensor> {
            const Tensor dy = grad.contiguous();
            const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
            Tensor dx = grad_x ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
@@ -57,6 +72,19 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
            Tensor dbeta = grad_b ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
            Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))},
                                           DType::f32, x.device());
+           if (reduce) {
+             Tensor dsums = Tensor::empty({2 * C}, DType::f64, x.device());
+             kernels::cuda::batch_norm_backward_sums(x.data<float>(), dy.data<float>(), N, C, S, mean.data<float>(),
+                                                     invstd.data<float>(), dsums.data<double>(), ptr(dgamma),
+                                                     ptr(dbeta), scratch.data<float>(), cuda::current_stream());
+             if (!grad_x) return {dx, dgamma, dbeta};  // every process skips alike: the graphs are equal
+             reduce(dsums);
+             kernels::cuda::batch_norm_backward_dx_from_sums(
+                 x.data<float>(), dy.data<float>(), N, C, S, ptr(gamma), mean.data<float>(), invstd.data<float>(),
+                 dsums.data<double>(), sums.data<double>() + 2 * C, dx.data<float>(), scratch.data<float>(),
+                 cuda::current_stream());
+             return {dx, dgamma, dbeta};
+           }
            kernels::cuda::batch_norm_backward(x.data<float>(), dy.data<float>(), N, C, S, ptr(gamma), mean.data<float>(),
                                               invstd.data<float>(), training, ptr(dx), ptr(dgamma), ptr(dbeta),
                                               scratch.data<float>(), cuda::current_stream());
@@ -69,7 +97,8 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
+                  const Tensor& running_var, bool training, double momentum, double eps,
+                  const BatchNormReduce& reduce) {
   check_floating("batch_norm", x_in);
   EMBER_CHECK(x_in.dim() >= 2, "batch_norm: input must be [N, C, ...], got ", x_in.describe());
   check_channel_vector("weight", weight, x_in);
@@ -93,21 +122,36 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   if (x.device().is_cuda())
     return batch_norm_cuda(x, gamma, beta, running_mean, running_var, training, momentum, eps, x_in.requires_grad(),
                            weight.defined() && weight.requires_grad(), bias.defined() && bias.requires_grad(),
-                           needs_grad({&x_in, &weight, &bias}), x_in, weight, bias);
+                           needs_grad({&x_in, &weight, &bias}), x_in, weight, bias, reduce);
 #endif
 
+  const bool synced = training && reduce;
   std::vector<double> mean(C), invstd(C);
+  double count = static_cast<double>(M);  // values per channel behind the statistics (the joint batch if synced)
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   EMBER_DISPATCH_FLOAT(x.dtype(), "batch_norm", {
     const scalar_t* px = x.data<scalar_t>();
     if (training) {
       std::vector<double> var(C);
-      kernels::cpu::batchnorm_statistics<scalar_t>(N, C, S, px, mean.data(), var.data());
+      if (synced) {
+        Tensor sums = Tensor::empty({2 * C + 1}, DType::f64);  // [sum x (C), sum x^2 (C), count]
+        kernels::cpu::batchnorm_sums<scalar_t>(N, C, S, px, sums.data<double>(), sums.data<double>() + C);
+        sums.data<double>()[2 * C] = count;
+        reduce(sums);
+        const double* s = sums.data<double>();
+        count = s[2 * C];
+        for (int64_t c = 0; c < C; ++c) {
+          mean[c] = s[c] / count;
+          var[c] = std::fmax(s[C + c] / count - mean[c] * mean[c], 0.0);
+        }
+      } else {
+        kernels::cpu::batchnorm_statistics<scalar_t>(N, C, S, px, mean.data(), var.data());
+      }
       for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(var[c] + eps);
       if (running_mean.defined()) {
         scalar_t* rm = running_mean.data<scalar_t>();
         scalar_t* rv = running_var.data<scalar_t>();
-        const double unbias = static_cast<double>(M) / static_cast<double>(M - 1);
+        const double unbias = count / (count - 1);
         for (int64_t c = 0; c < C; ++c) {
           rm[c] = static_cast<scalar_t>((1 - momentum) * rm[c] + momentum * mean[c]);
           rv[c] = static_cast<scalar_t>((1 - momentum) * rv[c] + momentum * var[c] * unbias);
@@ -129,19 +173,37 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   const bool grad_x = x_in.requires_grad(), grad_w = weight.defined() && weight.requires_grad();
   const bool grad_b = bias.defined() && bias.requires_grad();
   record(y, "batch_norm", {x_in, weight, bias},
-         [x, gamma, mean = std::move(mean), invstd = std::move(invstd), training, grad_x, grad_w,
-          grad_b](const Tensor& grad) -> std::vector<Tensor> {
+         [x, gamma, mean = std::move(mean), invstd = std::move(invstd), training, grad_x, grad_w, grad_b, count,
+          reduce = synced ? reduce : BatchNormReduce()](const Tensor& grad) -> std::vector<Tensor> {
            const Tensor dy = grad.contiguous();
            const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
            Tensor dx = grad_x ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
            Tensor dgamma = grad_w ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
            Tensor dbeta = grad_b ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
            EMBER_DISPATCH_FLOAT(x.dtype(), "batch_norm backward", {
-             kernels::cpu::batchnorm_backward<scalar_t>(
-                 N, C, S, x.data<scalar_t>(), dy.data<scalar_t>(), mean.data(), invstd.data(),
-                 gamma.defined() ? gamma.data<scalar_t>() : nullptr, training,
-                 grad_x ? dx.data<scalar_t>() : nullptr, grad_w ? dgamma.data<scalar_t>() : nullptr,
-                 grad_b ? dbeta.data<scalar_t>() : nullptr);
+             const scalar_t* px = x.data<scalar_t>();
+             const scalar_t* pdy = dy.data<scalar_t>();
+             const scalar_t* pgamma = gamma.defined() ? gamma.data<scalar_t>() : nullptr;
+             if (reduce) {
+               Tensor sums = Tensor::empty({2 * C}, DType::f64);  // [sum dy (C), sum dy (x - mean) (C)]
+               kernels::cpu::batchnorm_backward_sums<scalar_t>(N, C, S, px, pdy, mean.data(), sums.data<double>(),
+                                                               sums.data<double>() + C);
+               for (int64_t c = 0; c < C; ++c) {  // this process's own: data-parallel averaging combines them
+                 if (grad_w) dgamma.data<scalar_t>()[c] = static_cast<scalar_t>(sums.data<double>()[C + c] * invstd[c]);
+                 if (grad_b) dbeta.data<scalar_t>()[c] = static_cast<scalar_t>(sums.data<double>()[c]);
+               }
+               if (grad_x) {  // every process skips alike: their graphs are equal
+                 reduce(sums);
+                 kernels::cpu::batchnorm_backward_dx<scalar_t>(N, C, S, px, pdy, mean.data(), invstd.data(), pgamma,
+                                                               count, sums.data<double>(), sums.data<double>() + C,
+                                                               dx.data<scalar_t>());
+               }
+             } else {
+               kernels::cpu::batchnorm_backward<scalar_t>(
+                   N, C, S, px, pdy, mean.data(), invstd.data(), pgamma, training,
+                   grad_x ? dx.data<scalar_t>() : nullptr, grad_w ? dgamma.data<scalar_t>() : nullptr,
+                   grad_b ? dbeta.data<scalar_t>() : nullptr);
+             }
            });
            return {dx, dgamma, dbeta};
          });

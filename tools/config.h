@@ -46,6 +46,7 @@ struct TrainConfig {
   double dist_timeout_s = 300;          // a collective waiting longer ends the rank (dead or hung peer)
   int64_t accumulate = 1;               // micro-batches per optimizer step (all-reduce on the last only)
   bool scale_lr = false;                // lr x world size (Goyal et al. linear scaling; pair with warmup_epochs)
+  bool sync_bn = false;                 // BatchNorm statistics over all ranks' batches (dist/sync_batch_norm.h)
 };
 
 // Calls f(name, field, help) for every setting, in config.yaml's order. C is TrainConfig or const TrainConfig.
@@ -91,6 +92,8 @@ void for_each_setting(C& c, F&& f) {
   f("dist_timeout_s", c.dist_timeout_s, "seconds a rank waits for its peers before it exits with status 1");
   f("accumulate", c.accumulate, "gradient accumulation: micro-batches of batch_size per optimizer step");
   f("scale_lr", c.scale_lr, "multiply lr by the number of ranks (linear scaling rule; use with warmup_epochs)");
+  f("sync_bn", c.sync_bn,
+    "data-parallel: BatchNorm statistics over all ranks' batches (2 small all-reduces per BN layer per step)");
 }
 
 // Sets one setting from its text form; `where` prefixes errors ("flag", "config.yaml:12").

@@ -24,6 +24,7 @@
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
+#include "dist/sync_batch_norm.h"
 #include "engine/autograd.h"
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
@@ -422,6 +423,9 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   if (world > 1)
     data_parallel =
         std::make_unique<dist::DataParallel>(*comm, *model, dist::DataParallelOptions{config.bucket_mb, true});
+  if (world > 1 && config.sync_bn)
+    log.line("sync_bn: batch statistics over all " + std::to_string(world) + " ranks in " +
+             std::to_string(dist::sync_batch_norm(*model, *comm)) + " BatchNorm layers");
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, model->parameters());
 
   // An optimizer step takes `accumulate` micro-batches (the epoch's last group may be shorter).

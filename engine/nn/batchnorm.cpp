@@ -22,7 +22,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     NoGradGuard no_grad;
     num_batches_tracked.copy_(add_scalar(num_batches_tracked.to(DType::f32), 1.0));
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, training(), momentum, eps);
+  return batch_norm(x, weight, bias, running_mean, running_var, training(), momentum, eps, reduce);
 }
 
 }  // namespace ember::nn

@@ -2,9 +2,11 @@
 // Training normalises with the batch statistics (biased variance over N, H, W) and updates the running
 // statistics (running = (1 - momentum) running + momentum batch, with the unbiased variance) and
 // num_batches_tracked; eval normalises with the running statistics. PyTorch's defaults: eps 1e-5,
-// momentum 0.1, affine, tracking running statistics.
+// momentum 0.1, affine, tracking running statistics. With `reduce` set (dist::sync_batch_norm: PyTorch's
+// SyncBatchNorm) training uses the statistics of the batch of all data-parallel ranks together.
 #pragma once
 #include "engine/nn/module.h"
+#include "engine/ops.h"
 
 namespace ember::nn {
 
@@ -19,6 +21,7 @@ class BatchNorm2d : public Module {
   Tensor running_var;          // buffer [C], 1
   Tensor num_batches_tracked;  // buffer, i64 0-dim, +1 per training forward
   double eps, momentum;
+  BatchNormReduce reduce;      // sums batch_norm's small statistics tensors over the ranks; empty: this batch's
 };
 
 }  // namespace ember::nn

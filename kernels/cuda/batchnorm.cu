@@ -95,6 +95,63 @@ struct BackwardTerms {
   }
 };
 
+// Per channel: sum x and sum x^2 from the shifted sums, and the count.
+__global__ void batch_norm_sums_kernel(const float* __restrict__ x, const float* __restrict__ partial,
+                                       ColumnSplit split, int64_t S, double* __restrict__ sums) {
+  __shared__ double scratch[32];
+  const int64_t c = blockIdx.x, C = gridDim.x;
+  const double sum_d = channel_total<2>(partial, split, S, 0, scratch);
+  const double sum_d2 = channel_total<2>(partial, split, S, 1, scratch);
+  if (threadIdx.x != 0) return;
+  const double m = static_cast<double>(split.N * S), shift = x[c * S];
+  sums[c] = sum_d + m * shift;
+  sums[C + c] = sum_d2 + 2.0 * shift * sum_d + m * shift * shift;
+  if (c == 0) sums[2 * C] = m;
+}
+
+__global__ void batch_norm_statistics_from_sums_kernel(const double* __restrict__ sums, int64_t C, float eps,
+                                                       float momentum, float* __restrict__ running_mean,
+                                                       float* __restrict__ running_var, float* __restrict__ save_mean,
+                                                       float* __restrict__ save_invstd) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const double m = sums[2 * C], mean = sums[c] / m, var = fmax(sums[C + c] / m - mean * mean, 0.0);
+  save_mean[c] = static_cast<float>(mean);
+  save_invstd[c] = static_cast<float>(1.0 / sqrt(var + eps));
+  if (running_mean) running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean);
+  if (running_var)
+    running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * m / (m - 1.0));
+}
+
+// Per channel: sum dy and sum dy (x - mean) of this process's part, and dgamma, dbeta from them.
+__global__ void batch_norm_backward_sums_kernel(const float* __restrict__ partial, ColumnSplit split, int64_t S,
+                                                const float* __restrict__ invstd, double* __restrict__ sums,
+                                                float* __restrict__ dgamma, float* __restrict__ dbeta) {
+  __shared__ double scratch[32];
+  const int64_t c = blockIdx.x, C = gridDim.x;
+  const double sum_dy = channel_total<2>(partial, split, S, 0, scratch);
+  const double sum_dy_xmu = channel_total<2>(partial, split, S, 1, scratch);
+  if (threadIdx.x != 0) return;
+  sums[c] = sum_dy;
+  sums[C + c] = sum_dy_xmu;
+  if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xmu * invstd[c]);
+  if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
+}
+
+// Per channel, from the summed backward sums over *count values: the coefficients of dx = a dy + b x + k.
+__global__ void batch_norm_dx_coefficients_kernel(const double* __restrict__ sums, const double* __restrict__ count,
+                                                  int64_t C, const float* __restrict__ gamma,
+                                                  const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                  float* __restrict__ coef) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const double m = *count, g = gamma ? static_cast<double>(gamma[c]) : 1.0, a = g * invstd[c];
+  const double b = -a * invstd[c] * (sums[C + c] * invstd[c]) / m;
+  coef[c] = static_cast<float>(a);
+  coef[C + c] = static_cast<float>(b);
+  coef[2 * C + c] = static_cast<float>(-a * sums[c] / m - b * mean[c]);
+}
+
 // Per channel: dbeta, dgamma and the coefficients of dx = a dy + b x + k.
 __global__ void batch_norm_backward_channels_kernel(const float* __restrict__ partial, ColumnSplit split, int64_t S,
                                                     const float* __restrict__ gamma, const float* __restrict__ mean,
@@ -132,6 +189,16 @@ __global__ void batch_norm_dx_kernel(const float* __restrict__ x, const float* _
       dx[i] = a * dy[i] + b * x[i] + k;
     }
   }
+}
+
+void apply_dx(const float* x, const float* dy, int64_t N, int64_t C, int64_t S, const float* coef, float* dx,
+              cudaStream_t stream) {
+  const int64_t total = N * C * S;
+  if (S % 4 == 0 && aligned16(x) && aligned16(dy) && aligned16(dx))
+    batch_norm_dx_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+  else
+    batch_norm_dx_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+  check_launch("batch_norm_backward (dx)");
 }
 
 }  // namespace
@@ -176,13 +243,55 @@ void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, 
   batch_norm_backward_channels_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
       scratch, split, S, gamma, save_mean, save_invstd, training, dgamma, dbeta, coef);
   check_launch("batch_norm_backward (channels)");
-  if (!dx) return;
-  const int64_t total = N * C * S;
-  if (S % 4 == 0 && aligned16(x) && aligned16(dy) && aligned16(dx))
-    batch_norm_dx_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
-  else
-    batch_norm_dx_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
-  check_launch("batch_norm_backward (dx)");
+  if (dx) apply_dx(x, dy, N, C, S, coef, dx, stream);
+}
+
+void batch_norm_apply(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+                      const float* mean, const float* invstd, float* y, cudaStream_t stream) {
+  if (N * C * S == 0) return;
+  apply(x, N, C, S, gamma, beta, mean, invstd, y, stream);
+}
+
+void batch_norm_sums(const float* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch,
+                     cudaStream_t stream) {
+  if (N * C * S == 0) return;  // the engine needs N * S > 1 in training
+  const ColumnSplit split = column_split(N, C * S);
+  StatsTerms terms{x, S, C * S};
+  launch_column_partials<2>(split, terms, scratch, stream, "batch_norm (sums)");
+  batch_norm_sums_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(x, scratch, split, S, sums);
+  check_launch("batch_norm (channel sums)");
+}
+
+void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, float momentum, float* running_mean,
+                                     float* running_var, float* save_mean, float* save_invstd, cudaStream_t stream) {
+  if (C == 0) return;
+  batch_norm_statistics_from_sums_kernel<<<grid_for(C, 256), 256, 0, stream>>>(sums, C, eps, momentum, running_mean,
+                                                                               running_var, save_mean, save_invstd);
+  check_launch("batch_norm (statistics from sums)");
+}
+
+void batch_norm_backward_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
+                              const float* save_mean, const float* save_invstd, double* sums, float* dgamma,
+                              float* dbeta, float* scratch, cudaStream_t stream) {
+  if (N * C * S == 0) return;
+  const ColumnSplit split = column_split(N, C * S);
+  BackwardTerms terms{x, dy, save_mean, S, C * S};
+  launch_column_partials<2>(split, terms, scratch, stream, "batch_norm_backward (sums)");
+  batch_norm_backward_sums_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
+      scratch, split, S, save_invstd, sums, dgamma, dbeta);
+  check_launch("batch_norm_backward (channel sums)");
+}
+
+void batch_norm_backward_dx_from_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
+                                      const float* gamma, const float* save_mean, const float* save_invstd,
+                                      const double* sums, const double* count, float* dx, float* scratch,
+                                      cudaStream_t stream) {
+  if (N * C * S == 0) return;
+  float* coef = scratch + column_partial_floats<2>(column_split(N, C * S));
+  batch_norm_dx_coefficients_kernel<<<grid_for(C, 256), 256, 0, stream>>>(sums, count, C, gamma, save_mean,
+                                                                          save_invstd, coef);
+  check_launch("batch_norm_backward (dx coefficients)");
+  apply_dx(x, dy, N, C, S, coef, dx, stream);
 }
 
 }  // namespace ember::kernels::cuda

@@ -11,6 +11,11 @@
 //   eval:     dx = gamma invstd dy
 // Channel sums: column partials + a fixed-order per-channel total (kernels/cuda/channel_reduce.cuh), no
 // atomics, bit-reproducible. save_mean / save_invstd [C] are what the backward reads.
+//
+// Synchronized batch norm (the statistics of a batch split over processes) splits both passes around a sum
+// over the processes of small double vectors, done by the caller between the calls:
+//   forward:  batch_norm_sums -> [sum x, sum x^2, count] summed -> batch_norm_statistics_from_sums -> apply
+//   backward: batch_norm_backward_sums -> [sum dy, sum dy (x - mean)] summed -> batch_norm_backward_dx_from_sums
 #pragma once
 #include <cuda_runtime.h>
 
@@ -31,6 +36,30 @@ void batch_norm_forward_training(const float* x, int64_t N, int64_t C, int64_t S
 void batch_norm_forward_eval(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
                              const float* running_mean, const float* running_var, float eps, float* y,
                              float* save_mean, float* save_invstd, cudaStream_t stream);
+
+// y = (x - mean) * invstd * gamma + beta per channel (gamma, beta may be null).
+void batch_norm_apply(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+                      const float* mean, const float* invstd, float* y, cudaStream_t stream);
+
+// sums [2C + 1]: sum x [C], sum x^2 [C] (in double from the shifted sums), count N * S.
+void batch_norm_sums(const float* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch,
+                     cudaStream_t stream);
+
+// From the (summed) sums: save_mean, save_invstd and the running statistics (unbiased over sums[2C] values).
+void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, float momentum, float* running_mean,
+                                     float* running_var, float* save_mean, float* save_invstd, cudaStream_t stream);
+
+// sums [2C]: sum dy [C], sum dy (x - mean) [C] of this process's part; dgamma, dbeta (each may be null) from
+// them.
+void batch_norm_backward_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
+                              const float* save_mean, const float* save_invstd, double* sums, float* dgamma,
+                              float* dbeta, float* scratch, cudaStream_t stream);
+
+// dx (training) from the summed backward sums and the joint count (*count, on the device).
+void batch_norm_backward_dx_from_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
+                                      const float* gamma, const float* save_mean, const float* save_invstd,
+                                      const double* sums, const double* count, float* dx, float* scratch,
+                                      cudaStream_t stream);
 
 // dx, dgamma, dbeta may each be null. `training` says whether save_mean/invstd came from x.
 void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, int64_t S, const float* gamma,

@@ -1,6 +1,7 @@
 // batch_norm: forward against the formula, running statistics exactly per the spec (momentum 0.1,
 // unbiased variance) over two steps, eval with the running statistics, gradient checks, errors.
 #include <cmath>
+#include <memory>
 
 #include "tests/testing.h"
 
@@ -121,4 +122,105 @@ TEST_CASE("batch_norm rejects bad arguments and names them", "[ops][batchnorm]")
                     Catch::Contains("more than one value"));
   CHECK_THROWS_WITH(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({3}), Tensor(), true),
                     Catch::Contains("both"));
+}
+
+// Synchronized batch norm (a `reduce` given): two ranks holding the same x are simulated by a reduce that
+// doubles the sums; they must compute what one process computes on x concatenated with itself.
+TEST_CASE("synchronized batch_norm over 2 equal ranks equals the doubled batch", "[ops][batchnorm][sync_bn]") {
+  const int64_t C = 3;
+  const Shape shape{4, C, 3, 5};
+  const Tensor gamma = random_tensor({C}, 250, DType::f32, 0.5, 1.5), beta = random_tensor({C}, 251, DType::f32);
+  Tensor rm_sync = Tensor::zeros({C}), rv_sync = Tensor::ones({C});
+  Tensor rm_cat = Tensor::zeros({C}), rv_cat = Tensor::ones({C});
+  int calls = 0;
+  const BatchNormReduce two_ranks = [&calls](Tensor& t) {
+    ++calls;
+    t.copy_(mul_scalar(t, 2.0));
+  };
+  for (uint64_t step = 0; step < 2; ++step) {
+    INFO("step " << step);
+    // An offset of 50 checks the sums (unshifted, in double) do not cancel the variance away.
+    const Tensor x = add_scalar(random_tensor(shape, 252 + step, DType::f32, -2.0, 3.0), 50.0 * step);
+    const Tensor dy = random_tensor(shape, 254 + step, DType::f32);
+    const Tensor w = gamma.clone().requires_grad_(), b = beta.clone().requires_grad_();
+    const Tensor xs = x.clone().requires_grad_();
+    calls = 0;
+    const Tensor y = batch_norm(xs, w, b, rm_sync, rv_sync, true, 0.1, 1e-5, two_ranks);
+    CHECK(calls == 1);
+    sum(mul(y, dy)).backward();
+    CHECK(calls == 2);
+
+    const Tensor w2 = gamma.clone().requires_grad_(), b2 = beta.clone().requires_grad_();
+    const Tensor x2 = cat({x, x}, 0).requires_grad_();
+    const Tensor y2 = batch_norm(x2, w2, b2, rm_cat, rv_cat, true);
+    sum(mul(y2, cat({dy, dy}, 0))).backward();
+
+    EMBER_REQUIRE_CLOSE(y, y2.narrow(0, 0, shape[0]), 1e-5, 1e-5);
+    EMBER_REQUIRE_CLOSE(xs.grad(), x2.grad().narrow(0, 0, shape[0]), 1e-4, 1e-5);
+    // dweight, dbias are this rank's own: the data-parallel average of the 2 ranks' equals the joint batch's / 2.
+    EMBER_REQUIRE_CLOSE(mul_scalar(w.grad(), 2.0), w2.grad(), 1e-4, 1e-5);
+    EMBER_REQUIRE_CLOSE(mul_scalar(b.grad(), 2.0), b2.grad(), 1e-5, 1e-5);
+    // Running variance unbiased over the joint 2 x 60 values, not this rank's 60.
+    EMBER_REQUIRE_CLOSE(rm_sync, rm_cat, 1e-6, 1e-6);
+    EMBER_REQUIRE_CLOSE(rv_sync, rv_cat, 1e-6, 1e-6);
+  }
+  // Eval uses the running statistics and never reduces.
+  calls = 0;
+  const Tensor x = random_tensor(shape, 260, DType::f32);
+  EMBER_REQUIRE_CLOSE(batch_norm(x, gamma, beta, rm_sync, rv_sync, false, 0.1, 1e-5, two_ranks),
+                      batch_norm(x, gamma, beta, rm_sync, rv_sync, false), 0.0, 0.0);
+  CHECK(calls == 0);
+}
+
+namespace {
+
+// A reduce that adds the sums of another rank holding `other` whose output gradient is `other_dy`: in forward
+// [sum x, sum x^2, count] of `other`; in backward [sum dy, sum dy (x - mean)] with the joint mean it saw in
+// forward. other_dy zero: the other rank's outputs are not part of the function being differentiated.
+BatchNormReduce with_other_rank(const Tensor& other, const Tensor& other_dy) {
+  const int64_t N = other.size(0), C = other.size(1), S = other.numel() / (N * C);
+  auto mean = std::make_shared<std::vector<double>>(C);
+  return [x = other.to_vector<double>(), dy = other_dy.to_vector<double>(), N, C, S, mean](Tensor& t) {
+    const bool forward = t.numel() == 2 * C + 1;
+    std::vector<double> sums(t.numel(), 0.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t s = 0; s < S; ++s) {
+          const int64_t i = (n * C + c) * S + s;
+          sums[c] += forward ? x[i] : dy[i];
+          sums[C + c] += forward ? x[i] * x[i] : dy[i] * (x[i] - (*mean)[c]);
+        }
+    if (forward) sums[2 * C] = static_cast<double>(N * S);
+    t.copy_(add(t, Tensor::from_vector<double>(sums, t.shape())));
+    if (forward)
+      for (int64_t c = 0; c < C; ++c) (*mean)[c] = t.to_vector<double>()[c] / t.to_vector<double>()[2 * C];
+  };
+}
+
+}  // namespace
+
+TEST_CASE("synchronized batch_norm with another rank equals the joint batch; gradcheck",
+          "[ops][batchnorm][sync_bn][grad]") {
+  const Shape shape{2, 3, 3, 2}, other_shape{3, 3, 3, 2};  // this rank 2 samples, the other 3
+  const Tensor gamma = random_tensor({3}, 270, DType::f64, 0.5, 1.5).requires_grad_();
+  const Tensor beta = random_tensor({3}, 271).requires_grad_();
+  const Tensor x = random_tensor(shape, 272).requires_grad_(), dy = random_tensor(shape, 274);
+  const Tensor other = random_tensor(other_shape, 273, DType::f64, 0.0, 4.0), other_dy = random_tensor(other_shape, 275);
+  // Forward against the formula with the moments of both ranks' samples.
+  std::vector<double> mean, var;
+  channel_moments(cat({x.detach(), other}, 0), mean, var);
+  const Tensor y = batch_norm(x, gamma, beta, Tensor(), Tensor(), true, 0.1, 1e-5, with_other_rank(other, other_dy));
+  EMBER_REQUIRE_CLOSE(y, normalize_reference(x.detach(), mean, var, gamma, beta), 1e-10, 1e-10);
+  // dx includes the other rank's output gradient (through the joint statistics): as on the joint batch.
+  sum(mul(y, dy)).backward();
+  const Tensor joint = cat({x.detach(), other}, 0).requires_grad_();
+  sum(mul(batch_norm(joint, gamma.detach(), beta.detach(), Tensor(), Tensor(), true), cat({dy, other_dy}, 0))).backward();
+  EMBER_REQUIRE_CLOSE(x.grad(), joint.grad().narrow(0, 0, shape[0]), 1e-10, 1e-10);
+  // The gradient of this rank's outputs alone, by finite differences.
+  const BatchNormReduce reduce = with_other_rank(other, Tensor::zeros(other_shape, DType::f64));
+  gradcheck([reduce](const std::vector<Tensor>& v) {
+              return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5, reduce);
+            },
+            {x.detach().clone().requires_grad_(), gamma.detach().clone().requires_grad_(),
+             beta.detach().clone().requires_grad_()});
 }

@@ -6,6 +6,7 @@
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
+#include "dist/sync_batch_norm.h"
 #include "engine/nn/activation.h"
 #include "engine/nn/batchnorm.h"
 #include "engine/nn/containers.h"
@@ -89,14 +90,16 @@ std::pair<Tensor, Tensor> image_batch(int64_t first, int64_t count) {
   return {Tensor::from_vector<float>(x, {count, 2, 5, 5}), Tensor::from_vector<int64_t>(y, {count})};
 }
 
-// kSteps of SGD on the conv net; with a communicator, rank r takes its kPerRank samples of each global batch.
-std::vector<Tensor> train_convnet(Communicator* comm) {
+// kSteps of SGD on the conv net; with a communicator, rank r takes its kPerRank samples of each global batch
+// (and its batch norm, if any, is synchronized when sync_bn).
+std::shared_ptr<nn::Sequential> train_convnet(Communicator* comm, bool batch_norm = false, bool sync_bn = false) {
   const int world = g_comm->world_size(), rank = comm ? comm->rank() : 0;
-  auto net = small_convnet(21 + rank, false);
+  auto net = small_convnet(21 + rank, batch_norm);
   std::unique_ptr<DataParallel> dp;
   DataParallelOptions options;
   options.bucket_mb = 256.0 / (1024 * 1024);
   if (comm) dp = std::make_unique<DataParallel>(*comm, *net, options);
+  if (comm && sync_bn) REQUIRE(sync_batch_norm(*net, *comm) == 1);
   for (int64_t step = 0; step < kSteps; ++step) {
     auto [x, y] = comm ? image_batch(step * world * kPerRank + rank * kPerRank, kPerRank)
                        : image_batch(step * world * kPerRank, world * kPerRank);
@@ -106,7 +109,7 @@ std::vector<Tensor> train_convnet(Communicator* comm) {
     for (Tensor& p : net->parameters()) p.copy_(sub(p, mul_scalar(p.grad(), kLr)));
     net->zero_grad();
   }
-  return net->parameters();
+  return net;
 }
 
 }  // namespace
@@ -207,14 +210,33 @@ TEST_CASE("mpi: a module's parameters and buffers start equal on every rank", "[
 }
 
 TEST_CASE("mpi: a data-parallel conv net equals one process on the global batch", "[mpi]") {
-  const std::vector<Tensor> single = train_convnet(nullptr);
-  const std::vector<Tensor> parallel = train_convnet(g_comm);
+  const std::vector<Tensor> single = train_convnet(nullptr)->parameters();
+  const std::vector<Tensor> parallel = train_convnet(g_comm)->parameters();
   REQUIRE(parallel.size() == 4);
   for (size_t p = 0; p < single.size(); ++p) {
     INFO("parameter " << p);
     EMBER_REQUIRE_CLOSE(parallel[p], single[p], 1e-5, 1e-6);
     require_equal_on_all_ranks(parallel[p]);
   }
+}
+
+TEST_CASE("mpi: synchronized batch norm equals one process on the global batch", "[mpi][sync_bn]") {
+  const auto single = train_convnet(nullptr, true);
+  const auto synced = train_convnet(g_comm, true, true);
+  const nn::NamedTensors want = single->state_dict(), got = synced->state_dict();
+  REQUIRE(got.size() == 9);  // conv, linear: weight, bias; bn: weight, bias, running_mean, running_var, count
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO(got[i].first);
+    const Tensor a = got[i].second.to(DType::f64), b = want[i].second.to(DType::f64);
+    EMBER_REQUIRE_CLOSE(a, b, 1e-5, 1e-6);
+    require_equal_on_all_ranks(got[i].second.to(DType::f32));
+  }
+  // Per-rank statistics (the default) normalise with 5 samples, not 10: the running mean must differ from
+  // the global batch's, which is what makes the check above able to fail.
+  const auto local = train_convnet(g_comm, true, false);
+  const Tensor& local_mean = dynamic_cast<nn::BatchNorm2d&>(*local->children()[1].second).running_mean;
+  const Tensor& single_mean = dynamic_cast<nn::BatchNorm2d&>(*single->children()[1].second).running_mean;
+  CHECK(max(abs(sub(local_mean, single_mean))).item() > 1e-4);
 }
 
 int main(int argc, char* argv[]) {

@@ -2,6 +2,9 @@
 // communicator_nccl.cpp, compiled to real code only where their libraries were found.
 #include "dist/communicator.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 
 namespace ember::dist {
@@ -39,9 +42,17 @@ class WorldOfOne : public Communicator {
   Tensor all_gather(const Tensor& t) override { return t.detach().unsqueeze(0).clone(); }
   void barrier() override {}
   Device buffer_device(Device device) const override { return device; }
+  void abort() override { _exit(1); }
 };
 
 }  // namespace
+
+void abort_job(Communicator& comm, const std::string& message) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "ember: rank %d: error: %s\n", comm.rank(), message.c_str());
+  std::fflush(stderr);
+  comm.abort();
+}
 
 bool launched_by_mpi() {
   // Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE; Slurm's srun sets PMI_SIZE (PMI-2) or PMIX_RANK (PMIx).

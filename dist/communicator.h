@@ -11,6 +11,8 @@
 // Faults: a rank waiting for a peer that died or hangs would wait forever. A watchdog thread per communicator
 // ends the process with exit status 1 and "ember dist: rank R: ..." on stderr once a collective has waited
 // `timeout_s` (default 300 s); the launcher (mpirun, srun --kill-on-bad-exit) then stops the other ranks.
+// A rank that fails by itself (an exception) calls abort_job(): it says why and ends every rank at once,
+// instead of leaving its peers waiting in their next collective until the timeout.
 #pragma once
 #include <memory>
 #include <string>
@@ -54,6 +56,9 @@ class Communicator {
   virtual void barrier() = 0;
   // Where DataParallel should pack gradient buckets for tensors living on `device`.
   virtual Device buffer_device(Device device) const = 0;
+  // Ends every rank of the job now with exit status 1 (MPI_Abort on MPI_COMM_WORLD; NCCL: ncclCommAbort
+  // first, so no GPU keeps waiting). A world of one just exits.
+  [[noreturn]] virtual void abort() = 0;
 
  protected:
   int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_size_ = 1;
@@ -61,6 +66,9 @@ class Communicator {
 
 // The checks every backend's all_reduce makes (contiguous; f32, f64, i32, i64; average only if floating).
 void check_all_reduce_tensor(const Tensor& t, ReduceOp op, const char* backend);
+
+// Prints "ember: rank R: error: <message>" to stderr and ends the whole job (comm.abort()).
+[[noreturn]] void abort_job(Communicator& comm, const std::string& message);
 
 // True when this process was started by a launcher with several ranks (Open MPI, Slurm PMI/PMIx).
 bool launched_by_mpi();

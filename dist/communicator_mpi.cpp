@@ -5,6 +5,8 @@
 #ifdef EMBER_WITH_MPI
 #include <mpi.h>
 
+#include <unistd.h>
+
 #include <climits>
 
 #include "dist/watchdog.h"
@@ -176,6 +178,12 @@ class MpiCommunicator : public Communicator {
   }
 
   Device buffer_device(Device) const override { return Device::cpu(); }
+
+  // MPI_Abort on the world (not comm_): the launcher ends every process of the job.
+  void abort() override {
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    _exit(1);  // MPI_Abort does not return; in case an implementation does
+  }
 
   // Runs a blocking MPI call with the watchdog's clock running.
   template <class Call>

@@ -148,6 +148,12 @@ class NcclCommunicator : public Communicator {
 
   Device buffer_device(Device device) const override { return device; }
 
+  // The GPU may be waiting in a collective: abort the NCCL communicator, then the MPI job.
+  void abort() override {
+    ncclCommAbort(comm_);
+    bootstrap_->abort();
+  }
+
  private:
   void check_device(const Tensor& t, const char* what) const {
     EMBER_CHECK(t.device() == Device::cuda(device_), "nccl ", what, ": tensor ", t.describe(), " is not on cuda:",

@@ -345,22 +345,41 @@ TrainConfig checkpoint_config(const std::string& resume_from) {
   return c;
 }
 
+namespace {
+TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std::ostream& out,
+                       const std::string& resume_from, int64_t stop_after_epochs);
+}  // namespace
+
 TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::string& resume_from,
                   int64_t stop_after_epochs) {
   TrainConfig config = config_in;
   validate(config);
-  const uint64_t seed = static_cast<uint64_t>(config.seed);
 
   // ---- ranks: one per GPU (cuda:<local rank>); only rank 0 prints and writes ----
   dist::CommunicatorOptions comm_options;
   comm_options.timeout_s = config.dist_timeout_s;
   comm_options.device = parse_device(config.device);
   const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(config.dist_backend, comm_options);
+  if (comm->world_size() == 1) return train_rank(config, comm.get(), out, resume_from, stop_after_epochs);
+  check_same_config(*comm, config_to_yaml(config));  // on a mismatch every rank throws: the job ends by itself
+  // Past here a rank fails alone (a file, a device, a bug): it ends the whole job at once, naming itself,
+  // rather than leave its peers waiting in their next collective until the dist_timeout_s watchdog.
+  try {
+    return train_rank(config, comm.get(), out, resume_from, stop_after_epochs);
+  } catch (const std::exception& e) {
+    dist::abort_job(*comm, e.what());
+  }
+}
+
+namespace {
+
+TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std::ostream& out,
+                       const std::string& resume_from, int64_t stop_after_epochs) {
+  const uint64_t seed = static_cast<uint64_t>(config.seed);
   const int rank = comm->rank(), world = comm->world_size();
   const bool lead = rank == 0;
   const Device device =
       world > 1 && config.device == "cuda" ? Device::cuda(comm->local_rank()) : parse_device(config.device);
-  if (world > 1) check_same_config(*comm, config_to_yaml(config));
   const int64_t nodes = world > 1 ? count_nodes(*comm) : 1;
   std::ostream silent(nullptr);
   std::ostream& console = lead ? out : silent;
@@ -648,5 +667,7 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
              "); report in " + (dir / "val_report.txt").string());
   return result;
 }
+
+}  // namespace
 
 }  // namespace ember::tools

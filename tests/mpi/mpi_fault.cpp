@@ -1,7 +1,8 @@
 // A rank that fails while its peers wait in a collective: run with 2 ranks and a mode.
-//   hang   rank 1 sleeps instead of joining the all_reduce: rank 0's watchdog must end it after the timeout
-//   throw  rank 1 throws (caught and reported like `ember` does, exit status 1)
-// tests/mpi/expect_failure.sh checks the job exits non-zero, in bounded time, with the watchdog's message.
+//   hang   rank 1 sleeps instead of joining the all_reduce: rank 0's watchdog must end it after the 3 s timeout
+//   throw  rank 1 throws and, as `ember train` does, ends the job with abort_job: every rank must exit at
+//          once, long before the 30 s watchdog timeout, with "ember: rank 1: error: ..."
+// tests/mpi/expect_failure.sh checks the job exits non-zero, in bounded time, with the expected message.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -11,10 +12,10 @@
 
 int main(int argc, char* argv[]) {
   const std::string mode = argc > 1 ? argv[1] : "hang";
+  ember::dist::CommunicatorOptions options;
+  options.timeout_s = mode == "throw" ? 30 : 3;
+  auto comm = ember::dist::make_communicator("mpi", options);
   try {
-    ember::dist::CommunicatorOptions options;
-    options.timeout_s = 3;
-    auto comm = ember::dist::make_communicator("mpi", options);
     ember::Tensor t = ember::Tensor::ones({1000});
     comm->all_reduce(t);  // everyone is alive here
     if (comm->rank() == 1) {
@@ -25,7 +26,6 @@ int main(int argc, char* argv[]) {
     std::printf("rank %d: the second all_reduce returned, which it must not\n", comm->rank());
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "mpi_fault: error: %s\n", e.what());
-    return 1;
+    ember::dist::abort_job(*comm, e.what());
   }
 }

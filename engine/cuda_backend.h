@@ -13,6 +13,8 @@ bool available();
 int device_count();
 // Waits for all work queued on the compute stream (benchmarks and epoch ends only; never inside a step).
 void synchronize();
+// The caching allocator's high-water mark of allocated device bytes since the start (0 without a GPU).
+int64_t peak_allocated_bytes();
 
 // A CPU tensor in page-locked (pinned) memory from a caching allocator when a GPU is usable, so that its
 // copy to the device runs asynchronously (no host synchronisation) at full PCIe speed; ordinary CPU memory

@@ -2,9 +2,11 @@
 // from the libraries; this file wires them and keeps the books (checkpoints, logs, figures).
 #include "tools/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "data/dataset.h"
@@ -26,11 +29,13 @@
 #include "dist/distributed_sampler.h"
 #include "dist/sync_batch_norm.h"
 #include "engine/autograd.h"
+#include "engine/cuda_backend.h"
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "engine/precision.h"
+#include "kernels/cpu/parallel.h"
 #include "models/registry.h"
 #include "tools/figures.h"
 #include "tools/progress.h"
@@ -73,8 +78,8 @@ std::vector<std::string> split_text(const std::string& text, char sep) {
   return parts;
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream f(path);
+void write_text(const fs::path& path, const std::string& text, bool append = false) {
+  std::ofstream f(path, append ? std::ios::app : std::ios::trunc);
   EMBER_CHECK(f, "cannot write ", path.string());
   f << text;
 }
@@ -148,33 +153,41 @@ nn::NamedTensors on_host(const nn::NamedTensors& tensors) {
 std::string history_text(const std::vector<EpochFigures>& history) {
   std::string text;
   for (const EpochFigures& f : history)
-    text += join(std::vector<std::string>{std::to_string(f.epoch), exact(f.train_loss), exact(f.train_acc),
-                                          exact(f.val_loss), exact(f.val_acc), exact(f.val_precision),
-                                          exact(f.val_recall), exact(f.val_f1), exact(f.lr), exact(f.seconds),
-                                          exact(f.images_per_second), std::to_string(f.ranks),
-                                          std::to_string(f.nodes), std::to_string(f.effective_batch),
-                                          exact(f.data_ms), exact(f.forward_ms), exact(f.backward_ms),
-                                          exact(f.all_reduce_ms), exact(f.optimizer_ms)}) +
+    text += join(std::vector<std::string>{
+                std::to_string(f.epoch), exact(f.train_loss), exact(f.train_acc), exact(f.val_loss), exact(f.val_acc),
+                exact(f.val_precision), exact(f.val_recall), exact(f.val_f1), exact(f.lr), exact(f.seconds),
+                exact(f.images_per_second), std::to_string(f.ranks), std::to_string(f.nodes),
+                std::to_string(f.effective_batch), std::to_string(f.ranks_per_node), std::to_string(f.steps),
+                exact(f.train_seconds), exact(f.it_per_s), exact(f.peak_host_mib), exact(f.peak_device_mib)}) +
             ";";
   return text;
 }
 
+// Rows of 20 fields; older checkpoints wrote 11 (before data-parallel training) or 19 (rank 0's step timing,
+// now in step_times.csv, in place of the last six).
 std::vector<EpochFigures> parse_history(const std::string& text) {
   std::vector<EpochFigures> history;
   for (const std::string& row : split_text(text, ';')) {
     const std::vector<std::string> v = split_text(row, ',');
-    EMBER_CHECK(v.size() == 11 || v.size() == 19, "training checkpoint: bad history row '", row, "'");
+    EMBER_CHECK(v.size() == 11 || v.size() == 19 || v.size() == 20, "training checkpoint: bad history row '", row,
+                "'");
     EpochFigures f;
     f.epoch = std::stoll(v[0]);
     double* fields[] = {&f.train_loss, &f.train_acc, &f.val_loss, &f.val_acc, &f.val_precision,
                         &f.val_recall, &f.val_f1,    &f.lr,       &f.seconds,  &f.images_per_second};
     for (size_t k = 0; k < 10; ++k) *fields[k] = std::stod(v[k + 1]);
-    if (v.size() == 19) {  // 11 fields: written before data-parallel training (one rank, no step timing)
+    if (v.size() >= 19) {
       f.ranks = std::stoll(v[11]);
       f.nodes = std::stoll(v[12]);
       f.effective_batch = std::stoll(v[13]);
-      double* timing[] = {&f.data_ms, &f.forward_ms, &f.backward_ms, &f.all_reduce_ms, &f.optimizer_ms};
-      for (size_t k = 0; k < 5; ++k) *timing[k] = std::stod(v[k + 14]);
+    }
+    if (v.size() == 20) {
+      f.ranks_per_node = std::stoll(v[14]);
+      f.steps = std::stoll(v[15]);
+      f.train_seconds = std::stod(v[16]);
+      f.it_per_s = std::stod(v[17]);
+      f.peak_host_mib = std::stod(v[18]);
+      f.peak_device_mib = std::stod(v[19]);
     }
     history.push_back(f);
   }
@@ -238,13 +251,64 @@ void check_same_config(dist::Communicator& comm, const std::string& yaml) {
              " differ from rank 0)", diff.empty() ? std::string() : ": here" + diff);
 }
 
-// Distinct host names among the ranks (the number of nodes of the job).
-int64_t count_nodes(dist::Communicator& comm) {
-  char name[256] = {};
-  gethostname(name, sizeof name - 1);
-  const std::vector<int64_t> hashes =
-      comm.all_gather(Tensor::from_vector<int64_t>({text_hash(name)}, {1})).to_vector<int64_t>();
-  return static_cast<int64_t>(std::set<int64_t>(hashes.begin(), hashes.end()).size());
+// Every rank's host name, by rank (one entry in a world of one).
+std::vector<std::string> gather_host_names(dist::Communicator& comm) {
+  constexpr int64_t kMaxName = 64;
+  char name[kMaxName + 1] = {};
+  gethostname(name, kMaxName);
+  std::vector<int32_t> chars(name, name + kMaxName);
+  const std::vector<int32_t> all = comm.all_gather(Tensor::from_vector<int32_t>(chars, {kMaxName})).to_vector<int32_t>();
+  std::vector<std::string> names;
+  for (size_t r = 0; r < all.size(); r += kMaxName) {
+    std::string host;
+    for (size_t k = r; k < r + kMaxName && all[k] != 0; ++k) host += static_cast<char>(all[k]);
+    names.push_back(host);
+  }
+  return names;
+}
+
+// This process's high-water mark of resident memory, threads now, and CPU time so far (Linux).
+void read_process_figures(RankFigures& r) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  r.peak_host_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+  r.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                  1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Threads:", 0) == 0) r.threads = std::stoll(line.substr(8));
+  r.peak_device_mib = static_cast<double>(cuda::peak_allocated_bytes()) / 1048576.0;
+}
+
+// Every rank's figures, by rank (the host names were gathered once at the start).
+std::vector<RankFigures> gather_rank_figures(dist::Communicator& comm, const RankFigures& mine,
+                                             const std::vector<std::string>& hosts) {
+  const std::vector<double> values{static_cast<double>(mine.batches), mine.step_ms, mine.data_ms, mine.forward_ms,
+                                   mine.backward_ms, mine.all_reduce_ms, mine.optimizer_ms, mine.peak_host_mib,
+                                   mine.peak_device_mib, static_cast<double>(mine.threads), mine.cpu_seconds};
+  const int64_t n = static_cast<int64_t>(values.size());
+  const std::vector<double> all = comm.all_gather(Tensor::from_vector<double>(values, {n})).to_vector<double>();
+  std::vector<RankFigures> ranks;
+  for (int r = 0; r < comm.world_size(); ++r) {
+    const double* v = all.data() + r * n;
+    RankFigures f;
+    f.epoch = mine.epoch;
+    f.rank = r;
+    f.host = hosts[static_cast<size_t>(r)];
+    f.batches = static_cast<int64_t>(v[0]);
+    f.step_ms = v[1];
+    f.data_ms = v[2];
+    f.forward_ms = v[3];
+    f.backward_ms = v[4];
+    f.all_reduce_ms = v[5];
+    f.optimizer_ms = v[6];
+    f.peak_host_mib = v[7];
+    f.peak_device_mib = v[8];
+    f.threads = static_cast<int64_t>(v[9]);
+    f.cpu_seconds = v[10];
+    ranks.push_back(f);
+  }
+  return ranks;
 }
 
 // Sums doubles over the ranks, in place (identity in a world of one).
@@ -278,26 +342,36 @@ std::string epoch_line(const EpochFigures& f) {
 
 std::string metrics_csv(const std::vector<EpochFigures>& history) {
   std::string csv =
-      "epoch,train_loss,train_acc,val_loss,val_acc,val_precision,val_recall,val_f1,lr,ranks,nodes,effective_batch,"
-      "epoch_seconds,images_per_second\n";
+      "epoch,train_loss,train_acc,val_loss,val_acc,val_precision,val_recall,val_f1,lr,ranks,nodes,ranks_per_node,"
+      "effective_batch,steps,epoch_seconds,train_seconds,images_per_second,it_per_s,peak_host_mib,peak_device_mib\n";
   for (const EpochFigures& f : history) {
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%.3f,%.1f\n",
+    std::snprintf(buf, sizeof buf,
+                  "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.1f,%.3f,%.1f,%.1f\n",
                   static_cast<long long>(f.epoch), f.train_loss, f.train_acc, f.val_loss, f.val_acc, f.val_precision,
                   f.val_recall, f.val_f1, f.lr, static_cast<long long>(f.ranks), static_cast<long long>(f.nodes),
-                  static_cast<long long>(f.effective_batch), f.seconds, f.images_per_second);
+                  static_cast<long long>(f.ranks_per_node), static_cast<long long>(f.effective_batch),
+                  static_cast<long long>(f.steps), f.seconds, f.train_seconds, f.images_per_second, f.it_per_s,
+                  f.peak_host_mib, f.peak_device_mib);
     csv += buf;
   }
   return csv;
 }
 
-std::string step_times_csv(const std::vector<EpochFigures>& history) {
-  std::string csv = "epoch,ranks,data_ms,forward_ms,backward_ms,all_reduce_ms,optimizer_ms\n";
-  for (const EpochFigures& f : history) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", static_cast<long long>(f.epoch),
-                  static_cast<long long>(f.ranks), f.data_ms, f.forward_ms, f.backward_ms, f.all_reduce_ms,
-                  f.optimizer_ms);
+std::string step_times_csv_header() {
+  return "epoch,rank,host,batches,step_ms,data_ms,forward_ms,backward_ms,all_reduce_ms,optimizer_ms,peak_host_mib,"
+         "peak_device_mib,threads,cpu_seconds\n";
+}
+
+std::string step_times_csv_rows(const std::vector<RankFigures>& ranks) {
+  std::string csv;
+  for (const RankFigures& r : ranks) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%lld,%lld,%s,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%.1f,%lld,%.2f\n",
+                  static_cast<long long>(r.epoch), static_cast<long long>(r.rank), r.host.c_str(),
+                  static_cast<long long>(r.batches), r.step_ms, r.data_ms, r.forward_ms, r.backward_ms,
+                  r.all_reduce_ms, r.optimizer_ms, r.peak_host_mib, r.peak_device_mib,
+                  static_cast<long long>(r.threads), r.cpu_seconds);
     csv += buf;
   }
   return csv;
@@ -380,7 +454,12 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
   const bool lead = rank == 0;
   const Device device =
       world > 1 && config.device == "cuda" ? Device::cuda(comm->local_rank()) : parse_device(config.device);
-  const int64_t nodes = world > 1 ? count_nodes(*comm) : 1;
+  const std::vector<std::string> hosts = gather_host_names(*comm);
+  std::map<std::string, int64_t> ranks_on_host;
+  for (const std::string& h : hosts) ++ranks_on_host[h];
+  const int64_t nodes = static_cast<int64_t>(ranks_on_host.size());
+  int64_t ranks_per_node = 0;
+  for (const auto& [host, n] : ranks_on_host) ranks_per_node = std::max(ranks_per_node, n);
   std::ostream silent(nullptr);
   std::ostream& console = lead ? out : silent;
 
@@ -456,6 +535,13 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
            (world == 1 ? " rank" : " ranks") +
            (accumulate > 1 ? " x " + std::to_string(accumulate) + " accumulated" : "") + " = " + std::to_string(effective_batch) + " (dist backend " + comm->backend() + ", " +
            std::to_string(nodes) + (nodes == 1 ? " node)" : " nodes)"));
+  // Ranks sharing a node's cores on the CPU take one share each; otherwise every rank would start a thread per
+  // core and they would fight over them (EMBER_NUM_THREADS overrides).
+  if (world > 1 && device.is_cpu() && !std::getenv("EMBER_NUM_THREADS")) {
+    kernels::cpu::set_cpu_threads(kernels::cpu::cpu_threads() / comm->local_size());
+    log.line("CPU threads per rank: " + std::to_string(kernels::cpu::cpu_threads()) + " (" +
+             std::to_string(comm->local_size()) + " ranks on this node; EMBER_NUM_THREADS overrides)");
+  }
   optim::ScheduleOptions schedule_options;
   schedule_options.kind = optim::parse_schedule_kind(config.schedule);
   schedule_options.lr = config.lr * (config.scale_lr ? static_cast<double>(world) : 1.0);
@@ -620,13 +706,27 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
     f.images_per_second = train_seconds > 0 ? train_totals[1] / train_seconds : 0.0;
     f.ranks = world;
     f.nodes = nodes;
+    f.ranks_per_node = ranks_per_node;
     f.effective_batch = effective_batch;
+    f.steps = steps_per_epoch;
+    f.train_seconds = train_seconds;
+    f.it_per_s = train_seconds > 0 ? static_cast<double>(steps_per_epoch) / train_seconds : 0.0;
+    RankFigures mine;
+    mine.epoch = epoch;
+    mine.batches = batch_index;
     const double batches = static_cast<double>(std::max<int64_t>(1, batch_index));
-    f.data_ms = data_ms / batches;
-    f.forward_ms = forward_ms / batches;
-    f.backward_ms = backward_ms / batches;
-    f.all_reduce_ms = all_reduce_ms / batches;
-    f.optimizer_ms = optimizer_ms / batches;
+    mine.step_ms = 1e3 * train_seconds / batches;
+    mine.data_ms = data_ms / batches;
+    mine.forward_ms = forward_ms / batches;
+    mine.backward_ms = backward_ms / batches;
+    mine.all_reduce_ms = all_reduce_ms / batches;
+    mine.optimizer_ms = optimizer_ms / batches;
+    read_process_figures(mine);
+    const std::vector<RankFigures> rank_figures = gather_rank_figures(*comm, mine, hosts);
+    for (const RankFigures& r : rank_figures) {
+      f.peak_host_mib = std::max(f.peak_host_mib, r.peak_host_mib);
+      f.peak_device_mib = std::max(f.peak_device_mib, r.peak_device_mib);
+    }
     result.history.push_back(f);
     log.line(epoch_line(f));
 
@@ -655,7 +755,9 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
                           {"history", history_text(result.history)},
                           {"config", config_to_yaml(config)}});
     write_text(dir / "metrics.csv", metrics_csv(result.history));
-    write_text(dir / "step_times.csv", step_times_csv(result.history));
+    const fs::path step_times = dir / "step_times.csv";
+    write_text(step_times, (fs::exists(step_times) ? "" : step_times_csv_header()) + step_times_csv_rows(rank_figures),
+               /*append=*/true);
     save_curves_png((dir / "curves.png").string(), result.history, config.experiment_name);
   }
   if (lead) write_best_report(dir, best_confusion, train_set.class_names, result.best_epoch);

@@ -3,11 +3,14 @@
 //
 //   config.yaml                 the resolved settings
 //   train.log                   everything printed, without the progress bar
-//   metrics.csv                 per epoch: the study's figures, lr (last step), ranks, nodes, effective batch,
-//                               epoch seconds (training + validation), images/s (training pass, all ranks)
-//   step_times.csv              per epoch: mean host ms per training batch on rank 0 (data wait, forward,
-//                               backward, all-reduce wait, optimizer); apart from metrics.csv, whose rows
-//                               are reproducible except the last two (timing) columns
+//   metrics.csv                 per epoch: the study's figures, lr (last step), ranks, nodes, ranks per node,
+//                               effective batch, optimizer steps; then the timing columns: epoch seconds
+//                               (training + validation), training-pass seconds, images/s and it/s (training
+//                               pass, all ranks), peak host and device memory (MiB, largest rank). Rows are
+//                               reproducible up to those (kMetricsTimingColumns).
+//   step_times.csv              per epoch and rank: host, batches, mean ms per training batch (whole step, data
+//                               wait, forward, backward, all-reduce wait, optimizer), peak host/device MiB,
+//                               threads, CPU seconds so far: the per-rank view `ember scale` reports (stragglers)
 //   best.safetensors            weights at the lowest validation loss (PyTorch state_dict names)
 //   last.safetensors            weights after the last finished epoch
 //   training_state.safetensors  optimizer state ("optimizer.exp_avg.3", ...); epoch, step, best so far, dropout
@@ -55,18 +58,34 @@ struct EpochFigures {
   int64_t epoch = 0;
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, val_precision = 0, val_recall = 0, val_f1 = 0;
   double lr = 0, seconds = 0, images_per_second = 0;
-  // Data-parallel layout: ranks, distinct hosts, samples per optimizer step (batch_size x ranks x accumulate).
-  int64_t ranks = 1, nodes = 1, effective_batch = 0;
-  // Mean host time per training batch, ms, on rank 0: waiting for the loader, forward + loss, backward, waiting
-  // for the gradient all-reduce (finish_gradients), optimizer step. On a GPU these are host-side times of
-  // asynchronous launches (the device may still be working), not kernel times.
-  double data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
+  // Data-parallel layout: ranks, distinct hosts, most ranks on one host, samples per optimizer step
+  // (batch_size x ranks x accumulate), optimizer steps this epoch.
+  int64_t ranks = 1, nodes = 1, ranks_per_node = 1, effective_batch = 0, steps = 0;
+  // Training pass only (rank 0's clock): seconds, optimizer steps per second.
+  double train_seconds = 0, it_per_s = 0;
+  double peak_host_mib = 0, peak_device_mib = 0;  // high-water marks so far, largest over the ranks
+};
+
+// One rank's training pass in one epoch (a row of step_times.csv). Times are mean host milliseconds per
+// training batch: the whole batch, waiting for the loader, forward + loss, backward, waiting for the gradient
+// all-reduce (finish_gradients), optimizer step. On a GPU they time asynchronous launches (the device may
+// still be working), except where the host waits (all-reduce wait, the loss check).
+struct RankFigures {
+  int64_t epoch = 0, rank = 0, batches = 0;
+  std::string host;
+  double step_ms = 0, data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
+  double peak_host_mib = 0, peak_device_mib = 0;  // process high-water marks so far
+  int64_t threads = 0;                            // the process's threads at the end of the pass
+  double cpu_seconds = 0;                         // user + system CPU time of the process so far
 };
 
 // "Epoch [0], train_loss: 1.9014, train_acc: 0.2822, val_loss: 1.5055, val_acc: 0.4414, val_precision: ..."
 std::string epoch_line(const EpochFigures& f);
 std::string metrics_csv(const std::vector<EpochFigures>& history);
-std::string step_times_csv(const std::vector<EpochFigures>& history);
+constexpr int kMetricsTimingColumns = 6;  // metrics.csv's last columns, which differ from run to run
+// The header line, and the rows of one epoch (appended to step_times.csv as epochs finish).
+std::string step_times_csv_header();
+std::string step_times_csv_rows(const std::vector<RankFigures>& ranks);
 
 struct TrainResult {
   std::string results_dir;

@@ -34,6 +34,10 @@ void synchronize() {
   if (available()) EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
 }
 
+int64_t peak_allocated_bytes() {
+  return available() ? static_cast<int64_t>(caching_allocator().stats().peak_allocated_bytes) : 0;
+}
+
 Tensor pinned_empty(const Shape& shape, DType dtype) {
   if (!available()) return Tensor::empty(shape, dtype);
   auto impl = std::make_shared<TensorImpl>();

@@ -1,4 +1,5 @@
 #include "kernels/cpu/blas_core.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cblas.h>
 
@@ -17,6 +18,7 @@ std::string blas_core_name() { return openblas_get_corename(); }
 void select_blas_core() {
   static std::once_flag once;
   std::call_once(once, [] {
+    cpu_threads();  // applies EMBER_NUM_THREADS to OpenBLAS before its first call
     if (std::getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
     if (blas_core_name() != "Prescott") return;  // OpenBLAS's fallback for a CPU it does not recognise
     const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"

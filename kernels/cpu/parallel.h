@@ -9,11 +9,11 @@
 
 namespace ember::kernels::cpu {
 
-// Threads the CPU kernels use: the machine's hardware threads (2 on the dev VM).
-inline int cpu_threads() {
-  static const int n = std::max(1u, std::thread::hardware_concurrency());
-  return n;
-}
+// Threads the CPU kernels and OpenBLAS use: EMBER_NUM_THREADS when set (a positive integer; anything else
+// throws std::invalid_argument naming the variable), else the machine's hardware threads (2 on the dev VM).
+int cpu_threads();
+// Changes both, e.g. to one thread per rank when several data-parallel ranks share a node's cores.
+void set_cpu_threads(int threads);
 
 // Slice [begin, end) of n tasks that thread t of `threads` owns.
 inline void slice_of(int64_t n, int threads, int t, int64_t& begin, int64_t& end) {

@@ -41,13 +41,13 @@ std::string read(const fs::path& p) {
   return s.str();
 }
 
-// metrics.csv rows without the two timing columns.
+// metrics.csv rows without the timing columns.
 std::vector<std::string> rows_without_timing(const std::string& dir) {
   std::vector<std::string> rows;
   std::istringstream in(read(fs::path(dir) / "metrics.csv"));
   std::string line;
   while (std::getline(in, line)) {
-    for (int k = 0; k < 2; ++k) line = line.substr(0, line.rfind(','));
+    for (int k = 0; k < kMetricsTimingColumns; ++k) line = line.substr(0, line.rfind(','));
     rows.push_back(line);
   }
   return rows;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # train_ddp.sh OUT_DIR [--expect PATTERN] COMMAND...: runs `COMMAND --out_dir OUT_DIR` (an `ember train` under
 # mpirun -np 2) and passes when it succeeds, prints the effective batch of 2 ranks (and a line matching
-# PATTERN, grep -E, when given), and rank 0 alone wrote one results folder whose metrics.csv says ranks = 2.
+# PATTERN, grep -E, when given), and rank 0 alone wrote one results folder whose metrics.csv says ranks = 2
+# and whose step_times.csv has a row for each rank.
 out_dir=$1; shift
 expect=
 if [ "$1" = "--expect" ]; then expect=$2; shift 2; fi
@@ -18,4 +19,7 @@ csv="$out_dir/$(ls "$out_dir")/metrics.csv"
 ranks=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "ranks") col = i } NR == 2 { print $col }' "$csv")
 [ "$ranks" = "2" ] || fail "metrics.csv ranks column is '$ranks', not 2"
 [ "$(wc -l < "$csv")" -eq 2 ] || fail "metrics.csv should have a header and one epoch"
+times="$out_dir/$(ls "$out_dir")/step_times.csv"
+[ "$(awk -F, 'NR > 1 { print $1 "," $2 }' "$times" | tr '\n' ' ')" = "0,0 0,1 " ] ||
+  fail "step_times.csv should have rows for epoch 0, ranks 0 and 1: $(cat "$times")"
 echo "train_ddp: PASS"

@@ -196,9 +196,11 @@ TEST_CASE("launch scripts for a layout", "[dist][scale]") {
   CHECK_THAT(lsf, Catch::Contains("#BSUB -gpu \"num=4:mode=exclusive_process\"\n"));
   CHECK_THAT(lsf, Catch::Contains("#BSUB -m waic_2023_gpu\n"));
   CHECK_THAT(lsf, Catch::Contains("-x NCCL_DEBUG " + spec.command));
+  CHECK_THAT(lsf, Catch::Contains("#BSUB -o ./lsf_%J.out\n"));
   const std::string slurm = slurm_script(spec);
   CHECK_THAT(slurm, Catch::Contains("#SBATCH --nodes=3\n#SBATCH --ntasks-per-node=4\n#SBATCH --gpus-per-node=4\n"));
   CHECK_THAT(slurm, Catch::Contains("#SBATCH --time=01:00:00\n"));
+  CHECK_THAT(slurm, Catch::Contains("#SBATCH --output=./slurm_%j.out\n"));
   CHECK_THAT(slurm, Catch::EndsWith("srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + spec.command + "\n"));
   spec.hosts = {"a", "b"};
   CHECK_THROWS_WITH(mpirun_hostfile(spec), Catch::Contains("2 hosts for 3 nodes"));

@@ -21,6 +21,7 @@
 //     batch_per_gpu: 32
 //     optimizer_ms: 0.2
 //     step_ms: 9.5              # optional: rescale the groups so forward + backward + optimizer = this
+//     cases: [{batch_per_gpu: 128, step_ms: 9.1}, ...]   # optional, instead: one prediction per case
 //     bucket_mb: 25
 //     links: {intra_node_GBps: 370, inter_node_GBps: 50, latency_us: 5}
 //     groups: [{name: conv1, forward_ms: 0.1, backward_ms: 0.2, params: 320}, ...]   # forward order
@@ -78,19 +79,34 @@ struct Study {
     std::string group;
   };
   std::vector<Entry> layouts;
-  // The performance model, when the file has a `model:` section.
+  // The performance model, when the file has a `model:` section: groups as measured, and the cases to predict
+  // (a batch per GPU and the one-GPU step time the groups are scaled to; 0 keeps them as measured).
+  struct Case {
+    int64_t batch_per_gpu = 1;
+    double step_ms = 0;
+  };
+  std::string model_name;
   std::vector<dist::LayerGroup> groups;
+  std::vector<Case> cases;
   dist::LinkParams links;
   double bucket_mb = 25, optimizer_ms = 0;
-  int64_t batch_per_gpu = 1;
 
   std::string folder(const Entry& e) const {
     return base.job_name + "_" + std::to_string(e.layout.nodes) + "x" + std::to_string(e.layout.gpus_per_node) +
            (e.group.empty() ? "" : "_" + e.group);
   }
-  std::optional<dist::StepPrediction> predict(const dist::Layout& layout) const {
+  std::optional<dist::StepPrediction> predict(const dist::Layout& layout, const Case& c) const {
     if (groups.empty()) return std::nullopt;
-    return dist::predict_step(groups, layout, links, bucket_mb, optimizer_ms, batch_per_gpu);
+    std::vector<dist::LayerGroup> scaled = groups;
+    if (c.step_ms > 0) {
+      double compute = 0;
+      for (const dist::LayerGroup& g : groups) compute += g.forward_ms + g.backward_ms;
+      for (dist::LayerGroup& g : scaled) {
+        g.forward_ms *= (c.step_ms - optimizer_ms) / compute;
+        g.backward_ms *= (c.step_ms - optimizer_ms) / compute;
+      }
+    }
+    return dist::predict_step(scaled, layout, links, bucket_mb, optimizer_ms, c.batch_per_gpu);
   }
 };
 
@@ -135,20 +151,23 @@ Study load_study(const std::string& path) {
         s.links.inter_node_GBps = get_or<double>(l, "inter_node_GBps", s.links.inter_node_GBps);
         s.links.latency_us = get_or<double>(l, "latency_us", s.links.latency_us);
       }
+      s.model_name = get_or<std::string>(model, "name", "the model");
       s.bucket_mb = get_or<double>(model, "bucket_mb", 25.0);
       s.optimizer_ms = get_or<double>(model, "optimizer_ms", 0.0);
-      s.batch_per_gpu = get_or<int64_t>(model, "batch_per_gpu", 1);
-      if (model["step_ms"]) {  // measured groups from another device, scaled to this one's step time
-        double compute = 0;
-        for (const dist::LayerGroup& g : s.groups) compute += g.forward_ms + g.backward_ms;
-        const double target = model["step_ms"].as<double>() - s.optimizer_ms;
-        EMBER_CHECK(compute > 0 && target > 0, "ember scale: ", path, ": step_ms ", model["step_ms"].as<double>(),
-                    " must exceed optimizer_ms and the groups need time");
-        for (dist::LayerGroup& g : s.groups) {
-          g.forward_ms *= target / compute;
-          g.backward_ms *= target / compute;
-        }
-      }
+      double compute = 0;
+      for (const dist::LayerGroup& g : s.groups) compute += g.forward_ms + g.backward_ms;
+      EMBER_CHECK(compute > 0, "ember scale: ", path, ": the model's groups take no time");
+      auto add_case = [&](const YAML::Node& n) {
+        Study::Case c{get_or<int64_t>(n, "batch_per_gpu", 1), get_or<double>(n, "step_ms", 0.0)};
+        EMBER_CHECK(c.batch_per_gpu > 0 && (c.step_ms == 0 || c.step_ms > s.optimizer_ms), "ember scale: ", path,
+                    ": case batch_per_gpu ", c.batch_per_gpu, ", step_ms ", c.step_ms,
+                    " (step_ms must exceed optimizer_ms ", s.optimizer_ms, ")");
+        s.cases.push_back(c);
+      };
+      if (model["cases"])
+        for (const YAML::Node& c : model["cases"]) add_case(c);
+      else
+        add_case(model);
     }
   } catch (const YAML::Exception& e) {
     EMBER_FAIL("ember scale: ", path, ": ", e.what());
@@ -175,8 +194,9 @@ void run_local(const Study& study, const Study::Entry& e, const fs::path& layout
 
 void add_predictions(const Study& study, std::vector<LayoutSummary>& layouts) {
   for (LayoutSummary& s : layouts)
-    if (auto p = study.predict({static_cast<int>(s.nodes), static_cast<int>(s.ranks_per_node)}))
-      s.predicted_it_per_s = p->it_per_s;
+    if (!study.cases.empty())
+      s.predicted_it_per_s =
+          study.predict({static_cast<int>(s.nodes), static_cast<int>(s.ranks_per_node)}, study.cases.front())->it_per_s;
 }
 
 int report(const fs::path& study_dir, const Study* study) {
@@ -205,7 +225,6 @@ int run_scale(const ScaleOptions& options) {
   EMBER_CHECK(options.repeats >= 1, "ember scale: --repeats ", options.repeats, " (at least 1)");
   const Study study = load_study(options.layouts_path);
   const fs::path out = fs::absolute(options.out_dir);
-  std::vector<dist::StepPrediction> predictions;
   for (const Study::Entry& e : study.layouts) {
     dist::LaunchSpec spec = study.base;
     spec.layout = e.layout;
@@ -219,9 +238,15 @@ int run_scale(const ScaleOptions& options) {
     write_file(dir / "lsf.bsub", dist::lsf_script(spec), false);
     write_file(dir / "slurm.sbatch", dist::slurm_script(spec), false);
     std::printf("wrote %s/{hosts, mpirun.sh, lsf.bsub, slurm.sbatch}\n", dir.string().c_str());
-    if (auto p = study.predict(e.layout)) predictions.push_back(*p);
   }
-  if (!predictions.empty()) std::printf("\n%s", dist::format_predictions(predictions).c_str());
+  for (const Study::Case& c : study.cases) {
+    std::vector<dist::StepPrediction> predictions;
+    for (const Study::Entry& e : study.layouts) predictions.push_back(*study.predict(e.layout, c));
+    std::printf("\npredicted: %s, batch %lld per GPU, %.3f ms per step on one GPU\n%s", study.model_name.c_str(),
+                static_cast<long long>(c.batch_per_gpu), predictions.front().forward_ms +
+                predictions.front().backward_ms + predictions.front().optimizer_ms,
+                dist::format_predictions(predictions).c_str());
+  }
   if (!options.run) return 0;
 
   std::printf("\n");

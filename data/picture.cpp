@@ -232,11 +232,14 @@ void draw_line_plot(Picture& pic, int64_t x, int64_t y, int64_t w, int64_t h, co
   pic.draw_line(left, top, left, bottom, colors::black);
   pic.draw_line(left, bottom, right, bottom, colors::black);
 
-  for (const PlotSeries& series_k : series)
+  for (const PlotSeries& series_k : series) {
     for (size_t k = 0; k + 1 < series_k.x.size(); ++k)
       if (std::isfinite(series_k.y[k]) && std::isfinite(series_k.y[k + 1]))
         pic.draw_line(px(series_k.x[k]), py(series_k.y[k]), px(series_k.x[k + 1]), py(series_k.y[k + 1]),
                       series_k.color, 2);
+    for (size_t k = 0; k < series_k.x.size(); ++k)  // a marker per point: a one-point series shows too
+      if (std::isfinite(series_k.y[k])) pic.fill_rect(px(series_k.x[k]) - 3, py(series_k.y[k]) - 3, 7, 7, series_k.color);
+  }
   // Legend, top right inside the axes.
   int64_t legend_w = 0;
   for (const PlotSeries& series_k : series) legend_w = std::max(legend_w, Picture::text_width(series_k.name, s));

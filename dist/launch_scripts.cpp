@@ -56,7 +56,7 @@ std::string lsf_script(const LaunchSpec& spec) {
   if (!spec.lsf_queue.empty()) out += "#BSUB -q " + spec.lsf_queue + "\n";
   if (!spec.lsf_host_group.empty()) out += "#BSUB -m " + spec.lsf_host_group + "\n";
   out += "#BSUB -W " + spec.walltime + "\n";
-  out += "#BSUB -o " + spec.job_name + "_out_%J\n";
+  out += "#BSUB -o " + spec.output_dir + "/lsf_%J.out\n";
   for (const std::string& e : spec.env) out += "export " + e + "\n";
   out += "mpirun --hostfile $LSB_DJOB_HOSTFILE -np " + std::to_string(spec.layout.gpus()) + " --map-by ppr:" + ptile +
          ":node --bind-to none";
@@ -75,7 +75,7 @@ std::string slurm_script(const LaunchSpec& spec) {
   out += "#SBATCH --cpus-per-task=" + std::to_string(spec.cpus_per_rank) + "\n";
   if (!spec.slurm_partition.empty()) out += "#SBATCH --partition=" + spec.slurm_partition + "\n";
   out += "#SBATCH --time=" + slurm_time(spec.walltime) + "\n";
-  out += "#SBATCH --output=" + spec.job_name + "_%j.out\n";
+  out += "#SBATCH --output=" + spec.output_dir + "/slurm_%j.out\n";
   for (const std::string& e : spec.env) out += "export " + e + "\n";
   return out + "srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + spec.command + "\n";
 }

@@ -19,6 +19,8 @@ struct LaunchSpec {
   std::string walltime = "01:00";  // hours:minutes
   std::string lsf_queue, lsf_host_group;  // optional (-q, -m: keep the nodes homogeneous)
   std::string slurm_partition;            // optional
+  std::string output_dir = ".";           // where the scheduler writes the job's output: lsf_<job id>.out,
+                                          // slurm_<job id>.out (the LSF one ends with its accounting)
 };
 
 // "node01 slots=8\n..." with layout.nodes lines.

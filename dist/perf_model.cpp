@@ -1,6 +1,7 @@
 #include "dist/perf_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "dist/data_parallel.h"
@@ -13,7 +14,12 @@ double all_reduce_ms(int64_t bytes, const Layout& layout, const LinkParams& link
   if (n == 1) return 0.0;
   const double busbw = (layout.nodes > 1 ? std::min(links.intra_node_GBps, links.inter_node_GBps)
                                          : links.intra_node_GBps) * 1e9;
-  const double seconds = 2.0 * (n - 1) * links.latency_us * 1e-6 + 2.0 * (n - 1) / n * bytes / busbw;
+  const double latency = links.latency_us * 1e-6;
+  double seconds = 2.0 * (n - 1) * latency + 2.0 * (n - 1) / n * bytes / busbw;
+  if (layout.nodes > 1) {
+    const double tree_steps = std::ceil(std::log2(layout.nodes)) + layout.gpus_per_node - 1;
+    seconds = std::min(seconds, 2.0 * tree_steps * latency + 2.0 * bytes / busbw);
+  }
   return seconds * 1e3;
 }
 

@@ -1,11 +1,15 @@
 // A model of data-parallel step time: how fast would this training run on N GPUs over M nodes?
 //
 // Inputs, measured on one GPU: forward and backward time and gradient size of each layer group (forward order),
-// and the optimizer step. Communication is the alpha-beta model of a ring all-reduce of B bytes over N ranks:
-//     T(B) = 2(N-1) * latency + 2(N-1)/N * B / busbw
+// and the optimizer step. Communication is the alpha-beta model of an all-reduce of B bytes over N ranks, as a
+// ring:
+//     T_ring(B) = 2(N-1) * latency + 2(N-1)/N * B / busbw
 // where busbw is the NVLink bandwidth inside one node (~370 GB/s measured busbw on H100 NVLink 4) and, across
 // nodes, the network bandwidth per GPU (one 400 Gb/s InfiniBand NIC per GPU = 50 GB/s): NCCL builds one ring per
-// NIC, each crossing every node, so the slowest hop sets the pace.
+// NIC, each crossing every node, so the slowest hop sets the pace. Across M nodes of G GPUs NCCL may instead
+// take its (double binary) tree between nodes, a chain inside each: fewer steps, every byte sent up and down:
+//     T_tree(B) = 2(log2(M) + G - 1) * latency + 2 * B / busbw
+// and T = the faster of the two (the ring's 2(N-1) latency steps dominate past a few hundred GPUs).
 // Overlap (as DataParallel does it): gradients are packed into buckets in reverse parameter order; a bucket
 // becomes ready when backward has finished its last group, and buckets are all-reduced one after another on
 // the communication stream, each starting when it is ready and the previous one has finished:
@@ -53,7 +57,7 @@ struct StepPrediction {
   std::vector<BucketTiming> buckets;
 };
 
-// T(B) above; 0 for one rank.
+// T(B) above (ring inside one node; the faster of ring and tree across nodes); 0 for one rank.
 double all_reduce_ms(int64_t bytes, const Layout& layout, const LinkParams& links);
 
 StepPrediction predict_step(const std::vector<LayerGroup>& groups, const Layout& layout, const LinkParams& links,

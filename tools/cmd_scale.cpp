@@ -1,36 +1,58 @@
-// ember scale --layouts FILE.yaml [--out DIR]: for each layout (nodes x GPUs per node) of a scaling study,
-// writes DIR/<job>_<nodes>x<gpus>/{hosts, mpirun.sh, lsf.bsub, slurm.sbatch} and, when the file has measured
-// layer groups, prints the predicted step time, it/s and efficiency (dist/perf_model.h).
+// ember scale: a GPU-scaling study (the study's Appendix A) from one layouts file.
 //
+//   ember scale --layouts FILE.yaml [--out DIR]          job scripts per layout: DIR/<job>_<nodes>x<gpus>[_<group>]/
+//                                                       {hosts, mpirun.sh, lsf.bsub, slurm.sbatch}; with a `model:`
+//                                                       section, the predicted step time, it/s and efficiency
+//   ember scale --layouts FILE.yaml --run [--repeats R]  also runs, here, each layout on one node with at most
+//                                                       --max_local_ranks ranks (mpirun), R times, then reports
+//   ember scale --report DIR [--layouts FILE.yaml]       tables and plots from the runs in DIR (tools/scaling.h),
+//                                                       with the model's prediction beside each layout
+//   ember scale --profile MODEL [--batch_size B --device D --steps N]   measures the `model:` section
+//
+// The layouts file:
 //   job_name: mnist_ddp
-//   command: ./build/bin/ember train --config configs/mnist_ddp.yaml
+//   command: ./build/bin/ember train --config configs/mnist_ddp.yaml      # what each rank runs on the cluster
+//   local_command: ./build/bin/ember train --config ... --device cpu      # optional: what --run runs here
 //   env: [NCCL_DEBUG=WARN, NCCL_SOCKET_IFNAME=ib0]       # optional
 //   walltime: "00:30"          lsf_queue: gpu   lsf_host_group: waic_2023_gpu   slurm_partition: gpu
 //   cpus_per_rank: 4
-//   layouts: [{nodes: 1, gpus_per_node: 8}, {nodes: 4, gpus_per_node: 8, hosts: [a, b, c, d]}]
-//   model:                      # optional: measured on one GPU
+//   layouts: [{nodes: 1, gpus_per_node: 8}, {nodes: 4, gpus_per_node: 8, hosts: [a, b, c, d], group: mixed}]
+//   model:                      # optional: measured on one GPU (`ember scale --profile`)
 //     batch_per_gpu: 32
 //     optimizer_ms: 0.2
+//     step_ms: 9.5              # optional: rescale the groups so forward + backward + optimizer = this
+//     cases: [{batch_per_gpu: 128, step_ms: 9.1}, ...]   # optional, instead: one prediction per case
 //     bucket_mb: 25
 //     links: {intra_node_GBps: 370, inter_node_GBps: 50, latency_us: 5}
 //     groups: [{name: conv1, forward_ms: 0.1, backward_ms: 0.2, params: 320}, ...]   # forward order
+#include <sys/wait.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
 
 #include "dist/launch_scripts.h"
 #include "dist/perf_model.h"
 #include "engine/error.h"
 #include "tools/command.h"
+#include "tools/scaling.h"
 
 namespace ember::tools {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct ScaleOptions {
-  std::string layouts_path;
-  std::string out_dir = "scale";
+  std::string layouts_path, out_dir = "scale", report_dir, profile_model, device = "cpu";
+  bool run = false;
+  int repeats = 1, max_local_ranks = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int64_t batch_size = 32, steps = 3;
 };
 
 template <class T>
@@ -38,78 +60,231 @@ T get_or(const YAML::Node& node, const char* key, T fallback) {
   return node[key] ? node[key].as<T>() : fallback;
 }
 
-void write_file(const std::filesystem::path& path, const std::string& text, bool executable) {
+void write_file(const fs::path& path, const std::string& text, bool executable) {
   std::ofstream out(path);
   EMBER_CHECK(out.good(), "ember scale: cannot write ", path.string());
   out << text;
   out.close();
   if (executable)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec,
-                                 std::filesystem::perm_options::add);
+    fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
+}
+
+// The layouts file, parsed; errors name the file and the key.
+struct Study {
+  dist::LaunchSpec base;
+  std::string local_command;
+  struct Entry {
+    dist::Layout layout;
+    std::vector<std::string> hosts;
+    std::string group;
+  };
+  std::vector<Entry> layouts;
+  // The performance model, when the file has a `model:` section: groups as measured, and the cases to predict
+  // (a batch per GPU and the one-GPU step time the groups are scaled to; 0 keeps them as measured).
+  struct Case {
+    int64_t batch_per_gpu = 1;
+    double step_ms = 0;
+  };
+  std::string model_name;
+  std::vector<dist::LayerGroup> groups;
+  std::vector<Case> cases;
+  dist::LinkParams links;
+  double bucket_mb = 25, optimizer_ms = 0;
+
+  std::string folder(const Entry& e) const {
+    return base.job_name + "_" + std::to_string(e.layout.nodes) + "x" + std::to_string(e.layout.gpus_per_node) +
+           (e.group.empty() ? "" : "_" + e.group);
+  }
+  std::optional<dist::StepPrediction> predict(const dist::Layout& layout, const Case& c) const {
+    if (groups.empty()) return std::nullopt;
+    std::vector<dist::LayerGroup> scaled = groups;
+    if (c.step_ms > 0) {
+      double compute = 0;
+      for (const dist::LayerGroup& g : groups) compute += g.forward_ms + g.backward_ms;
+      for (dist::LayerGroup& g : scaled) {
+        g.forward_ms *= (c.step_ms - optimizer_ms) / compute;
+        g.backward_ms *= (c.step_ms - optimizer_ms) / compute;
+      }
+    }
+    return dist::predict_step(scaled, layout, links, bucket_mb, optimizer_ms, c.batch_per_gpu);
+  }
+};
+
+Study load_study(const std::string& path) {
+  Study s;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    EMBER_FAIL("ember scale: ", path, ": ", e.what());
+  }
+  try {
+    EMBER_CHECK(root["command"] && root["layouts"], "ember scale: ", path, " needs 'command' and 'layouts'");
+    s.base.job_name = get_or<std::string>(root, "job_name", "ember");
+    s.base.command = root["command"].as<std::string>();
+    s.local_command = get_or<std::string>(root, "local_command", s.base.command);
+    s.base.env = get_or<std::vector<std::string>>(root, "env", {});
+    s.base.walltime = get_or<std::string>(root, "walltime", s.base.walltime);
+    s.base.cpus_per_rank = get_or<int>(root, "cpus_per_rank", s.base.cpus_per_rank);
+    s.base.lsf_queue = get_or<std::string>(root, "lsf_queue", "");
+    s.base.lsf_host_group = get_or<std::string>(root, "lsf_host_group", "");
+    s.base.slurm_partition = get_or<std::string>(root, "slurm_partition", "");
+    for (const YAML::Node& l : root["layouts"]) {
+      EMBER_CHECK(l["nodes"] && l["gpus_per_node"], "ember scale: ", path,
+                  ": each layout needs 'nodes' and 'gpus_per_node'");
+      Study::Entry e;
+      e.layout = {l["nodes"].as<int>(), l["gpus_per_node"].as<int>()};
+      EMBER_CHECK(e.layout.nodes > 0 && e.layout.gpus_per_node > 0, "ember scale: ", path, ": layout ",
+                  e.layout.nodes, " x ", e.layout.gpus_per_node, " (both must be positive)");
+      e.hosts = get_or<std::vector<std::string>>(l, "hosts", {});
+      e.group = get_or<std::string>(l, "group", "");
+      s.layouts.push_back(e);
+    }
+    if (const YAML::Node model = root["model"]) {
+      EMBER_CHECK(model["groups"] && model["groups"].size() > 0, "ember scale: ", path,
+                  ": 'model' needs 'groups' (ember scale --profile writes them)");
+      for (const YAML::Node& g : model["groups"])
+        s.groups.push_back({g["name"].as<std::string>(), g["forward_ms"].as<double>(), g["backward_ms"].as<double>(),
+                            4 * g["params"].as<int64_t>()});
+      if (const YAML::Node l = model["links"]) {
+        s.links.intra_node_GBps = get_or<double>(l, "intra_node_GBps", s.links.intra_node_GBps);
+        s.links.inter_node_GBps = get_or<double>(l, "inter_node_GBps", s.links.inter_node_GBps);
+        s.links.latency_us = get_or<double>(l, "latency_us", s.links.latency_us);
+      }
+      s.model_name = get_or<std::string>(model, "name", "the model");
+      s.bucket_mb = get_or<double>(model, "bucket_mb", 25.0);
+      s.optimizer_ms = get_or<double>(model, "optimizer_ms", 0.0);
+      double compute = 0;
+      for (const dist::LayerGroup& g : s.groups) compute += g.forward_ms + g.backward_ms;
+      EMBER_CHECK(compute > 0, "ember scale: ", path, ": the model's groups take no time");
+      auto add_case = [&](const YAML::Node& n) {
+        Study::Case c{get_or<int64_t>(n, "batch_per_gpu", 1), get_or<double>(n, "step_ms", 0.0)};
+        EMBER_CHECK(c.batch_per_gpu > 0 && (c.step_ms == 0 || c.step_ms > s.optimizer_ms), "ember scale: ", path,
+                    ": case batch_per_gpu ", c.batch_per_gpu, ", step_ms ", c.step_ms,
+                    " (step_ms must exceed optimizer_ms ", s.optimizer_ms, ")");
+        s.cases.push_back(c);
+      };
+      if (model["cases"])
+        for (const YAML::Node& c : model["cases"]) add_case(c);
+      else
+        add_case(model);
+    }
+  } catch (const YAML::Exception& e) {
+    EMBER_FAIL("ember scale: ", path, ": ", e.what());
+  }
+  return s;
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+// Runs one layout here: mpirun with its ranks on this machine, the output in `log`.
+void run_local(const Study& study, const Study::Entry& e, const fs::path& layout_dir, const fs::path& log) {
+  std::string command = "mpirun -np " + std::to_string(e.layout.gpus()) + " --oversubscribe --bind-to none";
+  if (geteuid() == 0) command += " --allow-run-as-root";
+  for (const std::string& v : study.base.env) command += " -x " + v;
+  command += " " + study.local_command + " --out_dir " + quoted(layout_dir.string()) + " > " +
+             quoted(log.string()) + " 2>&1";
+  std::printf("running %s (log: %s)\n", layout_dir.filename().string().c_str(), log.string().c_str());
+  std::fflush(stdout);
+  const int status = std::system(command.c_str());
+  EMBER_CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "ember scale: the run of ",
+              layout_dir.filename().string(), " failed (status ", WIFEXITED(status) ? WEXITSTATUS(status) : status,
+              "); its output is in ", log.string(), "; the command was: ", command);
+}
+
+void add_predictions(const Study& study, std::vector<LayoutSummary>& layouts) {
+  for (LayoutSummary& s : layouts)
+    if (!study.cases.empty())
+      s.predicted_it_per_s =
+          study.predict({static_cast<int>(s.nodes), static_cast<int>(s.ranks_per_node)}, study.cases.front())->it_per_s;
+}
+
+int report(const fs::path& study_dir, const Study* study) {
+  const std::vector<ScalingRun> runs = find_scaling_runs(study_dir);
+  std::vector<LayoutSummary> layouts = summarize_layouts(runs);
+  if (study) add_predictions(*study, layouts);
+  const std::string title = study ? study->base.job_name : study_dir.filename().string();
+  std::cout << write_scaling_report(runs, layouts, study_dir, "Scaling study: " + title);
+  std::printf("\nwrote %s/{scaling.md, scaling_layouts.csv, scaling_runs.csv, scaling_*.png}\n",
+              study_dir.string().c_str());
+  return 0;
 }
 
 int run_scale(const ScaleOptions& options) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(options.layouts_path);
-  } catch (const YAML::Exception& e) {
-    EMBER_FAIL("ember scale: ", options.layouts_path, ": ", e.what());
+  if (!options.profile_model.empty()) {
+    const ModelProfile p = profile_model(options.profile_model, options.batch_size, options.device, options.steps);
+    std::cout << model_profile_yaml(p);
+    return 0;
   }
-  EMBER_CHECK(root["command"] && root["layouts"], "ember scale: ", options.layouts_path,
-              " needs 'command' and 'layouts'");
-  dist::LaunchSpec base;
-  base.job_name = get_or<std::string>(root, "job_name", "ember");
-  base.command = root["command"].as<std::string>();
-  base.env = get_or<std::vector<std::string>>(root, "env", {});
-  base.walltime = get_or<std::string>(root, "walltime", base.walltime);
-  base.cpus_per_rank = get_or<int>(root, "cpus_per_rank", base.cpus_per_rank);
-  base.lsf_queue = get_or<std::string>(root, "lsf_queue", "");
-  base.lsf_host_group = get_or<std::string>(root, "lsf_host_group", "");
-  base.slurm_partition = get_or<std::string>(root, "slurm_partition", "");
-
-  std::vector<dist::LayerGroup> groups;
-  dist::LinkParams links;
-  const YAML::Node model = root["model"];
-  if (model) {
-    for (const YAML::Node& g : model["groups"])
-      groups.push_back({g["name"].as<std::string>(), g["forward_ms"].as<double>(), g["backward_ms"].as<double>(),
-                        4 * g["params"].as<int64_t>()});
-    if (const YAML::Node l = model["links"]) {
-      links.intra_node_GBps = get_or<double>(l, "intra_node_GBps", links.intra_node_GBps);
-      links.inter_node_GBps = get_or<double>(l, "inter_node_GBps", links.inter_node_GBps);
-      links.latency_us = get_or<double>(l, "latency_us", links.latency_us);
-    }
+  if (!options.report_dir.empty()) {
+    if (options.layouts_path.empty()) return report(options.report_dir, nullptr);
+    const Study study = load_study(options.layouts_path);
+    return report(options.report_dir, &study);
   }
-
-  std::vector<dist::StepPrediction> predictions;
-  for (const YAML::Node& l : root["layouts"]) {
-    dist::LaunchSpec spec = base;
-    spec.layout = {l["nodes"].as<int>(), l["gpus_per_node"].as<int>()};
-    spec.hosts = get_or<std::vector<std::string>>(l, "hosts", {});
-    const std::filesystem::path dir = std::filesystem::path(options.out_dir) /
-        (spec.job_name + "_" + std::to_string(spec.layout.nodes) + "x" + std::to_string(spec.layout.gpus_per_node));
-    std::filesystem::create_directories(dir);
+  EMBER_CHECK(!options.layouts_path.empty(), "ember scale: give --layouts FILE, --report DIR or --profile MODEL");
+  EMBER_CHECK(options.repeats >= 1, "ember scale: --repeats ", options.repeats, " (at least 1)");
+  const Study study = load_study(options.layouts_path);
+  const fs::path out = fs::absolute(options.out_dir);
+  for (const Study::Entry& e : study.layouts) {
+    dist::LaunchSpec spec = study.base;
+    spec.layout = e.layout;
+    spec.hosts = e.hosts;
+    const fs::path dir = out / study.folder(e);
+    fs::create_directories(dir);
+    spec.output_dir = dir.string();
+    spec.command += " --out_dir " + dir.string();
     write_file(dir / "hosts", dist::mpirun_hostfile(spec), false);
     write_file(dir / "mpirun.sh", "#!/bin/sh\n" + dist::mpirun_command(spec, (dir / "hosts").string()), true);
     write_file(dir / "lsf.bsub", dist::lsf_script(spec), false);
     write_file(dir / "slurm.sbatch", dist::slurm_script(spec), false);
     std::printf("wrote %s/{hosts, mpirun.sh, lsf.bsub, slurm.sbatch}\n", dir.string().c_str());
-    if (!groups.empty())
-      predictions.push_back(dist::predict_step(groups, spec.layout, links, get_or<double>(model, "bucket_mb", 25.0),
-                                               get_or<double>(model, "optimizer_ms", 0.0),
-                                               get_or<int64_t>(model, "batch_per_gpu", 1)));
   }
-  if (!predictions.empty()) std::printf("\n%s", dist::format_predictions(predictions).c_str());
-  return 0;
+  for (const Study::Case& c : study.cases) {
+    std::vector<dist::StepPrediction> predictions;
+    for (const Study::Entry& e : study.layouts) predictions.push_back(*study.predict(e.layout, c));
+    std::printf("\npredicted: %s, batch %lld per GPU, %.3f ms per step on one GPU\n%s", study.model_name.c_str(),
+                static_cast<long long>(c.batch_per_gpu), predictions.front().forward_ms +
+                predictions.front().backward_ms + predictions.front().optimizer_ms,
+                dist::format_predictions(predictions).c_str());
+  }
+  if (!options.run) return 0;
+
+  std::printf("\n");
+  int ran = 0;
+  for (const Study::Entry& e : study.layouts) {
+    if (e.layout.nodes != 1 || e.layout.gpus() > options.max_local_ranks) {
+      std::printf("skipping %s here: %d node(s) x %d ranks (this machine runs 1 node, at most %d ranks; "
+                  "--max_local_ranks)\n", study.folder(e).c_str(), e.layout.nodes, e.layout.gpus_per_node,
+                  options.max_local_ranks);
+      continue;
+    }
+    const fs::path dir = out / study.folder(e);
+    for (int r = 1; r <= options.repeats; ++r) run_local(study, e, dir, dir / ("run" + std::to_string(r) + ".log"));
+    ++ran;
+  }
+  EMBER_CHECK(ran > 0, "ember scale: no layout of ", options.layouts_path, " runs on one node with at most ",
+              options.max_local_ranks, " ranks");
+  std::printf("\n");
+  return report(out, &study);
 }
 
-CommandRegistration reg("scale", "Job scripts (mpirun, LSF, Slurm) and predicted speed for GPU layouts",
+CommandRegistration reg("scale", "Scaling studies: job scripts, local runs, tables and plots, predictions",
                         [](CLI::App& cmd) -> CommandRun {
-                          auto opts = std::make_shared<ScaleOptions>();
-                          cmd.add_option("--layouts", opts->layouts_path, "YAML file: command, layouts, model")
-                              ->required();
-                          cmd.add_option("--out", opts->out_dir, "where to write the scripts");
-                          return [opts] { return run_scale(*opts); };
+                          auto o = std::make_shared<ScaleOptions>();
+                          cmd.add_option("--layouts", o->layouts_path, "YAML file: command, layouts, model")
+                              ->check(CLI::ExistingFile);
+                          cmd.add_option("--out", o->out_dir, "where to write the scripts and runs");
+                          cmd.add_flag("--run", o->run, "also run the layouts this machine can, then report");
+                          cmd.add_option("--repeats", o->repeats, "runs per layout (median and sd)");
+                          cmd.add_option("--max_local_ranks", o->max_local_ranks, "most ranks --run starts here");
+                          cmd.add_option("--report", o->report_dir, "tables and plots from the runs in this folder")
+                              ->check(CLI::ExistingDirectory);
+                          cmd.add_option("--profile", o->profile_model,
+                                         "measure a model's layer groups for the performance model");
+                          cmd.add_option("--batch_size", o->batch_size, "--profile: batch per GPU");
+                          cmd.add_option("--device", o->device, "--profile: cpu or cuda");
+                          cmd.add_option("--steps", o->steps, "--profile: timed steps (after one warm-up)");
+                          return [o] { return run_scale(*o); };
                         });
 
 }  // namespace

@@ -475,6 +475,10 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
   }
   RunLog log(console, lead ? dir / "train.log" : fs::path());
   if (lead) write_text(dir / "config.yaml", config_to_yaml(config));
+  // Under a batch scheduler, its job id: `ember scale --report` matches the scheduler's accounting to this run.
+  for (const auto& [scheduler, variable] : {std::pair{"lsf", "LSB_JOBID"}, std::pair{"slurm", "SLURM_JOB_ID"}})
+    if (const char* id = std::getenv(variable); id && lead && resume_from.empty())
+      write_text(dir / "job.yaml", std::string("scheduler: ") + scheduler + "\njob_id: \"" + id + "\"\n");
   log.line((resume_from.empty() ? "results: " : "resuming: ") + dir.string());
 
   // ---- data ----

@@ -151,6 +151,16 @@ TEST_CASE("perf model: bandwidth-bound limit across nodes", "[dist][perf_model]"
   CHECK(all_reduce_ms(0, {1, 8}, LinkParams{370, 50, 5}) == Approx(0.070));
 }
 
+TEST_CASE("perf model: the tree takes over from the ring across many nodes", "[dist][perf_model]") {
+  // 25 MB over 128 nodes x 8 GPUs, 5 us a step, 50 GB/s across nodes.
+  //   ring: 2 * 1023 * 5 us + 2 * 1023/1024 * 25e6 B / 50e9 B/s = 10.230 + 0.999 = 11.229 ms
+  //   tree: 2 * (log2 128 + 7) * 5 us + 2 * 25e6 / 50e9 = 0.140 + 1.000 = 1.140 ms
+  const LinkParams links{370, 50, 5};
+  CHECK(all_reduce_ms(25000000, {128, 8}, links) == Approx(1.140));
+  // 2 nodes x 4: ring 2 * 7 * 5 us + 2 * 7/8 * 25e6 / 50e9 = 0.070 + 0.875 = 0.945 ms; tree 0.040 + 1.0: ring.
+  CHECK(all_reduce_ms(25000000, {2, 4}, links) == Approx(0.945));
+}
+
 TEST_CASE("perf model: buckets overlap backward and queue on one stream", "[dist][perf_model]") {
   // One node, 2 GPUs, 100 GB/s, no latency: T(B) = B / 100 GB/s. Backward runs g1 (4 ms) then g0 (6 ms).
   LinkParams links{100, 100, 0};
@@ -196,9 +206,11 @@ TEST_CASE("launch scripts for a layout", "[dist][scale]") {
   CHECK_THAT(lsf, Catch::Contains("#BSUB -gpu \"num=4:mode=exclusive_process\"\n"));
   CHECK_THAT(lsf, Catch::Contains("#BSUB -m waic_2023_gpu\n"));
   CHECK_THAT(lsf, Catch::Contains("-x NCCL_DEBUG " + spec.command));
+  CHECK_THAT(lsf, Catch::Contains("#BSUB -o ./lsf_%J.out\n"));
   const std::string slurm = slurm_script(spec);
   CHECK_THAT(slurm, Catch::Contains("#SBATCH --nodes=3\n#SBATCH --ntasks-per-node=4\n#SBATCH --gpus-per-node=4\n"));
   CHECK_THAT(slurm, Catch::Contains("#SBATCH --time=01:00:00\n"));
+  CHECK_THAT(slurm, Catch::Contains("#SBATCH --output=./slurm_%j.out\n"));
   CHECK_THAT(slurm, Catch::EndsWith("srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + spec.command + "\n"));
   spec.hosts = {"a", "b"};
   CHECK_THROWS_WITH(mpirun_hostfile(spec), Catch::Contains("2 hosts for 3 nodes"));

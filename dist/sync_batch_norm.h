@@ -5,6 +5,8 @@
 // per-channel [sum x, sum x^2, count] over the ranks in forward and [sum dy, sum dy (x - mean)] in backward
 // (engine/ops.h batch_norm's `reduce`), so N ranks compute what one process computes on the N x B batch,
 // running statistics included (global mean, unbiased global variance): they stay equal on every rank.
+// The variance is sum x^2 / M - mean^2 in double from per-rank sums that were accumulated shifted (so float
+// partial sums do not cancel): relative error ~1e-16 mean^2 / var.
 //
 // Cost: 2 blocking all-reduces of 2C+1 and 2C doubles per BN layer per training step (one in forward, one in
 // backward), not overlapped with compute (the next layer needs the result); ResNet18 has 20 BN layers, so 40

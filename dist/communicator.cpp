@@ -52,6 +52,7 @@ void abort_job(Communicator& comm, const std::string& message) {
   std::fprintf(stderr, "ember: rank %d: error: %s\n", comm.rank(), message.c_str());
   std::fflush(stderr);
   comm.abort();
+  _exit(1);  // not reached (abort() ends the process), but a virtual call is not known not to return
 }
 
 bool launched_by_mpi() {

@@ -129,6 +129,7 @@ class MpiCommunicator : public Communicator {
   }
 
   std::string backend() const override { return "mpi"; }
+  bool overlaps_compute() const override { return false; }
 
   void all_reduce(const Tensor& t, ReduceOp op) override {
     check_all_reduce_tensor(t, op, "mpi");

@@ -37,13 +37,13 @@ struct DataParallel::State {
     return flat[bucket_of[p]].narrow(0, b.offsets[slot_of[p]], param.numel()).view(param.shape());
   }
 
-  // Buckets start in order, so every rank issues the same collectives in the same sequence.
+  // Buckets start in order, so every rank issues the same collectives in the same sequence. Without a
+  // background to progress in (MPI), a ready bucket is all-reduced at once and leaves no work to wait for.
   void launch_ready() {
-    while (next_launch < buckets.size() && pending[next_launch] == 0) {
-      work[next_launch] = comm->all_reduce_async(flat[next_launch], ReduceOp::average);
-      ++next_launch;
+    for (; next_launch < buckets.size() && pending[next_launch] == 0; ++next_launch) {
+      if (comm->overlaps_compute()) work[next_launch] = comm->all_reduce_async(flat[next_launch], ReduceOp::average);
+      else comm->all_reduce(flat[next_launch], ReduceOp::average);
     }
-    for (size_t b = 0; b < next_launch; ++b) work[b]->test();  // MPI progresses only inside its calls
   }
 
   void on_grad_ready(size_t p) {
@@ -141,7 +141,8 @@ void DataParallel::finish_gradients() {
     --s.pending[s.bucket_of[p]];
   }
   s.launch_ready();
-  for (size_t b = 0; b < s.buckets.size(); ++b) s.work[b]->wait();
+  for (const std::unique_ptr<Work>& w : s.work)
+    if (w) w->wait();
   NoGradGuard no_grad;
   for (size_t p = 0; p < s.parameters.size(); ++p) {
     Tensor& param = s.parameters[p];

@@ -9,6 +9,8 @@
 
 namespace ember::models {
 
-std::shared_ptr<nn::Module> make_cnn(uint64_t seed);
+// Images of `channels` x height x width (CIFAR-10: 3 x 32 x 32, the spec; MNIST: 1 x 28 x 28): the first conv takes
+// `channels`, the first linear the flattened 256 x (height/8) x (width/8).
+std::shared_ptr<nn::Module> make_cnn(uint64_t seed, int64_t channels = 3, int64_t height = 32, int64_t width = 32);
 
 }  // namespace ember::models

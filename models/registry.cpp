@@ -3,6 +3,7 @@
 #include <functional>
 #include <utility>
 
+#include "engine/error.h"
 #include "models/cnn.h"
 #include "models/resnet.h"
 #include "models/vit.h"
@@ -11,37 +12,53 @@ namespace ember::models {
 
 namespace {
 
-using Builder = std::function<std::shared_ptr<nn::Module>(uint64_t seed)>;
+using Builder = std::function<std::shared_ptr<nn::Module>(uint64_t seed, const ImageShape& input)>;
+
+// The ViTs' patch grid and position tables are fixed at 8 x 8 patches of 4 x 4 x 3.
+void require_cifar_shape(const char* model, const ImageShape& in) {
+  EMBER_CHECK(in.channels == 3 && in.height == 32 && in.width == 32, model, " takes 3x32x32 images; these are ",
+              in.channels, "x", in.height, "x", in.width, " (CNN, ResNet_18 and ResNet_34 take other shapes)");
+}
 
 const std::vector<std::pair<std::string, Builder>>& registry() {
   static const std::vector<std::pair<std::string, Builder>> models = {
-      {"CNN", make_cnn},
-      {"ResNet_18", [](uint64_t seed) { return make_resnet({2, 2, 2, 2}, seed); }},
-      {"ResNet_34", [](uint64_t seed) { return make_resnet({3, 4, 6, 3}, seed); }},
-      {"ViT", [](uint64_t seed) { return make_vit(VitConfig{}, seed); }},
+      {"CNN", [](uint64_t seed, const ImageShape& in) { return make_cnn(seed, in.channels, in.height, in.width); }},
+      {"ResNet_18", [](uint64_t seed, const ImageShape& in) { return make_resnet({2, 2, 2, 2}, seed, in.channels); }},
+      {"ResNet_34", [](uint64_t seed, const ImageShape& in) { return make_resnet({3, 4, 6, 3}, seed, in.channels); }},
+      {"ViT",
+       [](uint64_t seed, const ImageShape& in) {
+         require_cifar_shape("ViT", in);
+         return make_vit(VitConfig{}, seed);
+       }},
       {"ViT_small",
-       [](uint64_t seed) {
+       [](uint64_t seed, const ImageShape& in) {
+         require_cifar_shape("ViT_small", in);
          VitConfig c;
          c.small_datasets = true;
          return make_vit(c, seed);
        }},
       {"ViT_tiny",
-       [](uint64_t seed) {
+       [](uint64_t seed, const ImageShape& in) {
+         require_cifar_shape("ViT_tiny", in);
          VitConfig c;
          c.small_datasets = true;
          c.depth = 4, c.heads = 6, c.mlp_dim = 256;
          return make_vit(c, seed);
        }},
-      {"ViT_simple", make_simple_vit},
+      {"ViT_simple",
+       [](uint64_t seed, const ImageShape& in) {
+         require_cifar_shape("ViT_simple", in);
+         return make_simple_vit(seed);
+       }},
   };
   return models;
 }
 
 }  // namespace
 
-std::shared_ptr<nn::Module> build_model(const std::string& name, uint64_t seed) {
+std::shared_ptr<nn::Module> build_model(const std::string& name, uint64_t seed, const ImageShape& input) {
   for (const auto& [known, build] : registry())
-    if (known == name) return build(seed);
+    if (known == name) return build(seed, input);
   std::string valid;
   for (const auto& entry : registry()) valid += (valid.empty() ? "" : ", ") + entry.first;
   EMBER_FAIL("unknown model '", name, "'; valid models: ", valid);

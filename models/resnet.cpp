@@ -40,9 +40,9 @@ class BasicBlock : public nn::Module {
 
 class ResNet : public nn::Module {
  public:
-  ResNet(const std::array<int, 4>& blocks_per_stage, uint64_t seed) {
+  ResNet(const std::array<int, 4>& blocks_per_stage, uint64_t seed, int64_t image_channels) {
     Generator init(seed, RandomPurpose::init);
-    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(3, 64, 3, 1, 1, false, init));
+    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(image_channels, 64, 3, 1, 1, false, init));
     bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(64));
     int64_t in_channels = 64;
     for (int s = 0; s < 4; ++s) {
@@ -70,8 +70,9 @@ class ResNet : public nn::Module {
 
 }  // namespace
 
-std::shared_ptr<nn::Module> make_resnet(const std::array<int, 4>& blocks_per_stage, uint64_t seed) {
-  return std::make_shared<ResNet>(blocks_per_stage, seed);
+std::shared_ptr<nn::Module> make_resnet(const std::array<int, 4>& blocks_per_stage, uint64_t seed,
+                                        int64_t in_channels) {
+  return std::make_shared<ResNet>(blocks_per_stage, seed, in_channels);
 }
 
 }  // namespace ember::models

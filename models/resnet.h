@@ -11,6 +11,8 @@
 
 namespace ember::models {
 
-std::shared_ptr<nn::Module> make_resnet(const std::array<int, 4>& blocks_per_stage, uint64_t seed);
+// in_channels: 3 for CIFAR-10 (the spec), 1 for MNIST; 28x28 images also end at 1x1 after the final 4x4 pool.
+std::shared_ptr<nn::Module> make_resnet(const std::array<int, 4>& blocks_per_stage, uint64_t seed,
+                                        int64_t in_channels = 3);
 
 }  // namespace ember::models

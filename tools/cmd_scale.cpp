@@ -7,7 +7,8 @@
 //                                                       --max_local_ranks ranks (mpirun), R times, then reports
 //   ember scale --report DIR [--layouts FILE.yaml]       tables and plots from the runs in DIR (tools/scaling.h),
 //                                                       with the model's prediction beside each layout
-//   ember scale --profile MODEL [--batch_size B --device D --steps N]   measures the `model:` section
+//   ember scale --profile MODEL [--batch_size B --device D --steps N --image_shape CxHxW]
+//                                                       measures the `model:` section
 //
 // The layouts file:
 //   job_name: mnist_ddp
@@ -49,7 +50,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ScaleOptions {
-  std::string layouts_path, out_dir = "scale", report_dir, profile_model, device = "cpu";
+  std::string layouts_path, out_dir = "scale", report_dir, profile_model, device = "cpu", image_shape = "3x32x32";
   bool run = false;
   int repeats = 1, max_local_ranks = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t batch_size = 32, steps = 3;
@@ -62,7 +63,7 @@ T get_or(const YAML::Node& node, const char* key, T fallback) {
 
 void write_file(const fs::path& path, const std::string& text, bool executable) {
   std::ofstream out(path);
-  EMBER_CHECK(out.good(), "ember scale: cannot write ", path.string());
+  EMBER_CHECK(out.good(), "cannot write ", path.string());
   out << text;
   out.close();
   if (executable)
@@ -116,10 +117,10 @@ Study load_study(const std::string& path) {
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::Exception& e) {
-    EMBER_FAIL("ember scale: ", path, ": ", e.what());
+    EMBER_FAIL(path, ": ", e.what());
   }
   try {
-    EMBER_CHECK(root["command"] && root["layouts"], "ember scale: ", path, " needs 'command' and 'layouts'");
+    EMBER_CHECK(root["command"] && root["layouts"], path, " needs 'command' and 'layouts'");
     s.base.job_name = get_or<std::string>(root, "job_name", "ember");
     s.base.command = root["command"].as<std::string>();
     s.local_command = get_or<std::string>(root, "local_command", s.base.command);
@@ -130,18 +131,18 @@ Study load_study(const std::string& path) {
     s.base.lsf_host_group = get_or<std::string>(root, "lsf_host_group", "");
     s.base.slurm_partition = get_or<std::string>(root, "slurm_partition", "");
     for (const YAML::Node& l : root["layouts"]) {
-      EMBER_CHECK(l["nodes"] && l["gpus_per_node"], "ember scale: ", path,
+      EMBER_CHECK(l["nodes"] && l["gpus_per_node"], path,
                   ": each layout needs 'nodes' and 'gpus_per_node'");
       Study::Entry e;
       e.layout = {l["nodes"].as<int>(), l["gpus_per_node"].as<int>()};
-      EMBER_CHECK(e.layout.nodes > 0 && e.layout.gpus_per_node > 0, "ember scale: ", path, ": layout ",
+      EMBER_CHECK(e.layout.nodes > 0 && e.layout.gpus_per_node > 0, path, ": layout ",
                   e.layout.nodes, " x ", e.layout.gpus_per_node, " (both must be positive)");
       e.hosts = get_or<std::vector<std::string>>(l, "hosts", {});
       e.group = get_or<std::string>(l, "group", "");
       s.layouts.push_back(e);
     }
     if (const YAML::Node model = root["model"]) {
-      EMBER_CHECK(model["groups"] && model["groups"].size() > 0, "ember scale: ", path,
+      EMBER_CHECK(model["groups"] && model["groups"].size() > 0, path,
                   ": 'model' needs 'groups' (ember scale --profile writes them)");
       for (const YAML::Node& g : model["groups"])
         s.groups.push_back({g["name"].as<std::string>(), g["forward_ms"].as<double>(), g["backward_ms"].as<double>(),
@@ -156,10 +157,10 @@ Study load_study(const std::string& path) {
       s.optimizer_ms = get_or<double>(model, "optimizer_ms", 0.0);
       double compute = 0;
       for (const dist::LayerGroup& g : s.groups) compute += g.forward_ms + g.backward_ms;
-      EMBER_CHECK(compute > 0, "ember scale: ", path, ": the model's groups take no time");
+      EMBER_CHECK(compute > 0, path, ": the model's groups take no time");
       auto add_case = [&](const YAML::Node& n) {
         Study::Case c{get_or<int64_t>(n, "batch_per_gpu", 1), get_or<double>(n, "step_ms", 0.0)};
-        EMBER_CHECK(c.batch_per_gpu > 0 && (c.step_ms == 0 || c.step_ms > s.optimizer_ms), "ember scale: ", path,
+        EMBER_CHECK(c.batch_per_gpu > 0 && (c.step_ms == 0 || c.step_ms > s.optimizer_ms), path,
                     ": case batch_per_gpu ", c.batch_per_gpu, ", step_ms ", c.step_ms,
                     " (step_ms must exceed optimizer_ms ", s.optimizer_ms, ")");
         s.cases.push_back(c);
@@ -170,7 +171,7 @@ Study load_study(const std::string& path) {
         add_case(model);
     }
   } catch (const YAML::Exception& e) {
-    EMBER_FAIL("ember scale: ", path, ": ", e.what());
+    EMBER_FAIL(path, ": ", e.what());
   }
   return s;
 }
@@ -187,7 +188,7 @@ void run_local(const Study& study, const Study::Entry& e, const fs::path& layout
   std::printf("running %s (log: %s)\n", layout_dir.filename().string().c_str(), log.string().c_str());
   std::fflush(stdout);
   const int status = std::system(command.c_str());
-  EMBER_CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "ember scale: the run of ",
+  EMBER_CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the run of ",
               layout_dir.filename().string(), " failed (status ", WIFEXITED(status) ? WEXITSTATUS(status) : status,
               "); its output is in ", log.string(), "; the command was: ", command);
 }
@@ -212,7 +213,13 @@ int report(const fs::path& study_dir, const Study* study) {
 
 int run_scale(const ScaleOptions& options) {
   if (!options.profile_model.empty()) {
-    const ModelProfile p = profile_model(options.profile_model, options.batch_size, options.device, options.steps);
+    models::ImageShape shape;
+    char extra = 0;
+    EMBER_CHECK(std::sscanf(options.image_shape.c_str(), "%ldx%ldx%ld%c", &shape.channels, &shape.height,
+                            &shape.width, &extra) == 3 && shape.channels > 0 && shape.height > 0 && shape.width > 0,
+                "--image_shape '", options.image_shape, "' is not CxHxW (e.g. 1x28x28)");
+    const ModelProfile p =
+        profile_model(options.profile_model, options.batch_size, options.device, options.steps, shape);
     std::cout << model_profile_yaml(p);
     return 0;
   }
@@ -221,8 +228,8 @@ int run_scale(const ScaleOptions& options) {
     const Study study = load_study(options.layouts_path);
     return report(options.report_dir, &study);
   }
-  EMBER_CHECK(!options.layouts_path.empty(), "ember scale: give --layouts FILE, --report DIR or --profile MODEL");
-  EMBER_CHECK(options.repeats >= 1, "ember scale: --repeats ", options.repeats, " (at least 1)");
+  EMBER_CHECK(!options.layouts_path.empty(), "give --layouts FILE, --report DIR or --profile MODEL");
+  EMBER_CHECK(options.repeats >= 1, "--repeats ", options.repeats, " (at least 1)");
   const Study study = load_study(options.layouts_path);
   const fs::path out = fs::absolute(options.out_dir);
   for (const Study::Entry& e : study.layouts) {
@@ -262,7 +269,7 @@ int run_scale(const ScaleOptions& options) {
     for (int r = 1; r <= options.repeats; ++r) run_local(study, e, dir, dir / ("run" + std::to_string(r) + ".log"));
     ++ran;
   }
-  EMBER_CHECK(ran > 0, "ember scale: no layout of ", options.layouts_path, " runs on one node with at most ",
+  EMBER_CHECK(ran > 0, "no layout of ", options.layouts_path, " runs on one node with at most ",
               options.max_local_ranks, " ranks");
   std::printf("\n");
   return report(out, &study);
@@ -284,6 +291,7 @@ CommandRegistration reg("scale", "Scaling studies: job scripts, local runs, tabl
                           cmd.add_option("--batch_size", o->batch_size, "--profile: batch per GPU");
                           cmd.add_option("--device", o->device, "--profile: cpu or cuda");
                           cmd.add_option("--steps", o->steps, "--profile: timed steps (after one warm-up)");
+                          cmd.add_option("--image_shape", o->image_shape, "--profile: CxHxW (MNIST: 1x28x28)");
                           return [o] { return run_scale(*o); };
                         });
 

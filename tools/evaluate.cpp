@@ -71,7 +71,8 @@ EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
     norm.std = parse_floats(stdev->second);
   }
 
-  std::shared_ptr<nn::Module> model = models::build_model(o.model, static_cast<uint64_t>(o.seed));
+  std::shared_ptr<nn::Module> model =
+      models::build_model(o.model, static_cast<uint64_t>(o.seed), {test.channels, test.height, test.width});
   model->load_state_dict(weights.tensors);
   model->to(device);
 

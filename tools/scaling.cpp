@@ -176,7 +176,7 @@ ScalingRun load_scaling_run(const fs::path& dir) {
 }
 
 std::vector<ScalingRun> find_scaling_runs(const fs::path& study) {
-  EMBER_CHECK(fs::is_directory(study), "ember scale: ", study.string(), " is not a folder");
+  EMBER_CHECK(fs::is_directory(study), study.string(), " is not a folder");
   std::vector<ScalingRun> runs;
   std::vector<JobAccounting> jobs;
   static const std::regex layout_name(R"(_(\d+)x(\d+)(?:_(.+))?$)");
@@ -246,7 +246,7 @@ std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs
     std::vector<double> it, sec, step, data, fwd, bwd, ar, opt, slowest, max_mem, avg_mem, dev_mem, threads, cpu;
     std::vector<double> wait, run, turnaround, acct_cpu, acct_max, acct_avg, acct_proc, acct_threads;
     for (const ScalingRun* r : rs) {
-      EMBER_CHECK(r->ranks == s.ranks, "ember scale: layout folder ", name, " mixes runs of ", s.ranks, " and ",
+      EMBER_CHECK(r->ranks == s.ranks, "layout folder ", name, " mixes runs of ", s.ranks, " and ",
                   r->ranks, " ranks (", r->dir, ")");
       it.push_back(r->it_per_s);
       sec.push_back(r->seconds_per_epoch);
@@ -381,7 +381,7 @@ std::string runs_csv(const std::vector<ScalingRun>& runs) {
 
 void write_text_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
-  EMBER_CHECK(out.good(), "ember scale: cannot write ", path.string());
+  EMBER_CHECK(out.good(), "cannot write ", path.string());
   out << text;
 }
 
@@ -450,7 +450,7 @@ void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSu
 
 std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vector<LayoutSummary> layouts,
                                  const fs::path& out, const std::string& title) {
-  EMBER_CHECK(!runs.empty(), "ember scale: no runs to report (no metrics.csv below the study folder)");
+  EMBER_CHECK(!runs.empty(), "no runs to report (no metrics.csv below the study folder)");
   fs::create_directories(out);
   std::ostringstream md;
   md << "# " << title << "\n\n"
@@ -546,13 +546,13 @@ std::string group_of(const std::string& parameter) {
 }  // namespace
 
 ModelProfile profile_model(const std::string& model_name, int64_t batch, const std::string& device_name,
-                           int64_t steps) {
+                           int64_t steps, const models::ImageShape& shape) {
   EMBER_CHECK(batch > 0 && steps > 0, "ember scale --profile: batch ", batch, " and steps ", steps,
               " must be positive");
   const Device device = device_name == "cuda" ? Device::cuda(0) : Device::cpu();
   EMBER_CHECK(device_name == "cpu" || device_name == "cuda", "ember scale --profile: device '", device_name,
               "' (cpu or cuda)");
-  std::shared_ptr<nn::Module> model = models::build_model(model_name, 0);
+  std::shared_ptr<nn::Module> model = models::build_model(model_name, 0, shape);
   model->to(device);
   model->train(true);
   const nn::NamedTensors named = model->named_parameters();
@@ -584,9 +584,10 @@ ModelProfile profile_model(const std::string& model_name, int64_t batch, const s
     });
 
   Generator gen(1);
-  std::vector<float> pixels(static_cast<size_t>(batch * 3 * 32 * 32));
+  std::vector<float> pixels(static_cast<size_t>(batch * shape.channels * shape.height * shape.width));
   for (float& v : pixels) v = static_cast<float>(gen.uniform());
-  const Tensor images = Tensor::from_vector<float>(pixels, {batch, 3, 32, 32}).to(device);
+  const Tensor images =
+      Tensor::from_vector<float>(pixels, {batch, shape.channels, shape.height, shape.width}).to(device);
   std::vector<int64_t> label_values(static_cast<size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) label_values[static_cast<size_t>(i)] = i % 10;
   const Tensor labels = Tensor::from_vector<int64_t>(label_values, {batch}).to(device);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dist/perf_model.h"
+#include "models/registry.h"
 #include "tools/scheduler_accounting.h"
 #include "tools/trainer.h"
 
@@ -64,7 +65,7 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
                                  const std::filesystem::path& out, const std::string& title);
 
 // ---- measuring what the performance model needs ----
-// One process trains `model` for `steps` steps of `batch` random CIFAR-sized images (after one warm-up step) on
+// One process trains `model` for `steps` steps of `batch` random images of `shape` (after one warm-up step) on
 // `device`, and times forward, each parameter's gradient becoming final during backward (grad-ready hooks), and
 // the optimizer step (Adam). Layer groups are parameter-name prefixes up to the first block index
 // ("layer1.0", "transformer.layers.3") else the first component ("conv1", "fc"), in forward order; a group's
@@ -77,7 +78,8 @@ struct ModelProfile {
   double forward_ms = 0, backward_ms = 0, optimizer_ms = 0;
   std::vector<dist::LayerGroup> groups;
 };
-ModelProfile profile_model(const std::string& model, int64_t batch, const std::string& device, int64_t steps);
+ModelProfile profile_model(const std::string& model, int64_t batch, const std::string& device, int64_t steps,
+                           const models::ImageShape& shape = {});
 // The profile as the `model:` section of a layouts file (`ember scale --layouts`).
 std::string model_profile_yaml(const ModelProfile& profile);
 

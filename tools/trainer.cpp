@@ -516,7 +516,8 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
       val_options);
 
   // ---- model, optimizer, schedule, loss ----
-  std::shared_ptr<nn::Module> model = models::build_model(config.model, seed);
+  std::shared_ptr<nn::Module> model =
+      models::build_model(config.model, seed, {train_set.channels, train_set.height, train_set.width});
   if (!resume_from.empty()) model->load_state_dict(io::load_safetensors((dir / "last.safetensors").string()).tensors);
   set_precision(parse_precision(config.precision));
   set_deterministic_algorithms(config.deterministic);

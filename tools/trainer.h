@@ -11,6 +11,7 @@
 //   step_times.csv              per epoch and rank: host, batches, mean ms per training batch (whole step, data
 //                               wait, forward, backward, all-reduce wait, optimizer), peak host/device MiB,
 //                               threads, CPU seconds so far: the per-rank view `ember scale` reports (stragglers)
+//   job.yaml                    under LSF or Slurm: the scheduler and job id (ember scale matches accounting)
 //   best.safetensors            weights at the lowest validation loss (PyTorch state_dict names)
 //   last.safetensors            weights after the last finished epoch
 //   training_state.safetensors  optimizer state ("optimizer.exp_avg.3", ...); epoch, step, best so far, dropout

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "models/registry.h"
 #include "tests/testing.h"
 #include "tools/config.h"
 #include "tools/flags.h"
@@ -122,4 +123,7 @@ TEST_CASE("configs/mnist_ddp.yaml: the data-parallel run's settings load and val
   CHECK(c.precision == "fp32");
   CHECK(c.deterministic);
   CHECK(c.batch_size == 32);
+  // Its model takes MNIST's 1 x 28 x 28 images.
+  const Tensor x = Tensor::from_vector<float>(std::vector<float>(2 * 28 * 28, 0.5f), {2, 1, 28, 28});
+  CHECK(models::build_model(c.model, 0, {1, 28, 28})->forward(x).shape() == Shape{2, 10});
 }

@@ -99,6 +99,22 @@ TEST_CASE("build_model rejects an unknown name and lists the valid ones", "[mode
                                                                                    "ViT_small, ViT_tiny, ViT_simple"));
 }
 
+TEST_CASE("MNIST-shaped images: CNN and ResNet adapt, the ViTs refuse", "[models]") {
+  const models::ImageShape mnist{1, 28, 28};
+  Tensor x = Tensor::from_vector<float>(std::vector<float>(2 * 28 * 28, 0.5f), {2, 1, 28, 28});
+  for (const char* name : {"CNN", "ResNet_18"}) {
+    auto model = models::build_model(name, 0, mnist);
+    CHECK(model->forward(x).shape() == Shape{2, 10});
+  }
+  // CNN: the first conv takes 1 channel, the first linear 256 x 3 x 3 (28 -> 14 -> 7 -> 3).
+  const nn::NamedTensors p = models::build_model("CNN", 0, mnist)->named_parameters();
+  CHECK(p[0].second.shape() == Shape{32, 1, 3, 3});
+  CHECK(p[12].second.shape() == Shape{1024, 2304});
+  for (const char* name : {"ViT", "ViT_small", "ViT_tiny", "ViT_simple"})
+    CHECK_THROWS_WITH(models::build_model(name, 0, mnist), Catch::Contains(std::string(name) + " takes 3x32x32") &&
+                                                             Catch::Contains("1x28x28"));
+}
+
 namespace {
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {

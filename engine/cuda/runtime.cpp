@@ -110,25 +110,14 @@ void copy(const Tensor& src, const Tensor& dst) {
                                      cudaMemcpyDeviceToDevice, current_stream()));
     return;
   }
-  kernels::cuda::StridedLayout in{}, out{};
-  in.ndim = out.ndim = static_cast<int>(src.dim());
-  for (int d = 0; d < in.ndim; ++d) {
-    in.shape[d] = out.shape[d] = src.shape()[d];
-    in.strides[d] = src.strides()[d];
-    out.strides[d] = dst.strides()[d];
-  }
-  kernels::cuda::strided_copy(src.raw_data(), static_cast<int>(src.dtype()), in, dst.raw_data(),
-                              static_cast<int>(dst.dtype()), out, src.numel(), current_stream());
+  kernels::cuda::strided_copy(src.raw_data(), static_cast<int>(src.dtype()), src.strides().data(), dst.raw_data(),
+                              static_cast<int>(dst.dtype()), dst.strides().data(), static_cast<int>(src.dim()),
+                              src.shape().data(), current_stream());
 }
 
 void fill(const Tensor& dst, double value) {
-  kernels::cuda::StridedLayout layout{};
-  layout.ndim = static_cast<int>(dst.dim());
-  for (int d = 0; d < layout.ndim; ++d) {
-    layout.shape[d] = dst.shape()[d];
-    layout.strides[d] = dst.strides()[d];
-  }
-  kernels::cuda::fill(dst.raw_data(), static_cast<int>(dst.dtype()), layout, dst.numel(), value, current_stream());
+  kernels::cuda::fill(dst.raw_data(), static_cast<int>(dst.dtype()), dst.strides().data(), static_cast<int>(dst.dim()),
+                      dst.shape().data(), value, current_stream());
 }
 
 }  // namespace ember::cuda

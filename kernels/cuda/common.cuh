@@ -1,11 +1,13 @@
 // Device helpers shared by the CUDA kernels (included by .cu files only): warp reductions in a fixed order,
-// grid sizing, 16-byte access checks, and the launch check.
+// grid sizing, 16-byte access checks, the launch check, and strided layouts with their offset arithmetic.
 //
 // Determinism: every reduction here is a fixed tree (xor shuffles, then a fixed combine of the warps), so
 // the same input and launch shape give the same bits; no kernel of ours uses floating-point atomics.
 #pragma once
 #include <cuda_runtime.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -53,6 +55,56 @@ inline unsigned grid_for(int64_t n, int threads, int64_t max_blocks = 65535) {
 inline void check_launch(const char* kernel) {
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) throw std::runtime_error(std::string("launching ") + kernel + " failed: " + cudaGetErrorString(err));
+}
+
+// A strided N-d layout (at most kMaxDims dims, like kernels/cpu/strided.h) shared by N operands: one shape,
+// one row of strides per operand (0 where a broadcast operand repeats). Passed to kernels by value: N = 3 is
+// 264 bytes of the 4 KB of kernel parameters.
+constexpr int kMaxDims = 8;
+
+template <size_t N>
+struct StridedLayout {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t strides[N][kMaxDims];
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; ++d) n *= shape[d];
+    return n;
+  }
+};
+
+// Host side: the layout of a tensor of `shape` (ndim dims) as seen through each operand's strides.
+template <size_t N>
+StridedLayout<N> make_layout(int ndim, const int64_t* shape, const std::array<const int64_t*, N>& strides) {
+  StridedLayout<N> l{};
+  l.ndim = ndim;
+  for (int d = 0; d < ndim; ++d) {
+    l.shape[d] = shape[d];
+    for (size_t k = 0; k < N; ++k) l.strides[k][d] = strides[k][d];
+  }
+  return l;
+}
+
+// Element offsets, in each operand, of the element at row-major position `linear`: one division per dim,
+// shared by all operands.
+template <size_t N>
+__device__ __forceinline__ void offsets_of(int64_t linear, const StridedLayout<N>& l, int64_t (&off)[N]) {
+#pragma unroll
+  for (size_t k = 0; k < N; ++k) off[k] = 0;
+  for (int d = l.ndim - 1; d >= 0; --d) {
+    const int64_t idx = linear % l.shape[d];
+    linear /= l.shape[d];
+#pragma unroll
+    for (size_t k = 0; k < N; ++k) off[k] += idx * l.strides[k][d];
+  }
+}
+
+__device__ __forceinline__ int64_t offset_of(int64_t linear, const StridedLayout<1>& l) {
+  int64_t off[1];
+  offsets_of(linear, l, off);
+  return off[0];
 }
 
 }  // namespace ember::kernels::cuda

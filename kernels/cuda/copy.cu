@@ -1,5 +1,6 @@
 #include <cuda_bf16.h>
 
+#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/copy.h"
 
 namespace ember::kernels::cuda {
@@ -34,27 +35,21 @@ __device__ void store(void* p, int type, int64_t i, double v) {
   }
 }
 
-__device__ __forceinline__ int64_t offset_of(int64_t linear, const StridedLayout& l) {
-  int64_t off = 0;
-  for (int d = l.ndim - 1; d >= 0; --d) {
-    off += (linear % l.shape[d]) * l.strides[d];
-    linear /= l.shape[d];
-  }
-  return off;
-}
-
 // Generic path: one element per thread through double (exact for every ember dtype but i64 above 2^53,
 // which no tensor of ours holds). Grid-stride so any size fits one launch.
-__global__ void strided_copy_kernel(const void* src, int src_type, StridedLayout sl, void* dst, int dst_type,
-                                    StridedLayout dl, int64_t numel) {
+// Layout operand 0 is src, 1 is dst.
+__global__ void strided_copy_kernel(const void* src, int src_type, void* dst, int dst_type, StridedLayout<2> l,
+                                    int64_t numel) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < numel;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    store(dst, dst_type, offset_of(i, dl), load(src, src_type, offset_of(i, sl)));
+    int64_t off[2];
+    offsets_of(i, l, off);
+    store(dst, dst_type, off[1], load(src, src_type, off[0]));
   }
 }
 
 // Fill: contiguous layouts take the fast path (one store per thread, no index arithmetic).
-__global__ void fill_kernel(void* dst, int type, StridedLayout l, int64_t numel, double value, bool contiguous) {
+__global__ void fill_kernel(void* dst, int type, StridedLayout<1> l, int64_t numel, double value, bool contiguous) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < numel;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     store(dst, type, contiguous ? i : offset_of(i, l), value);
@@ -63,12 +58,15 @@ __global__ void fill_kernel(void* dst, int type, StridedLayout l, int64_t numel,
 
 }  // namespace
 
-void fill(void* dst, int dst_type, const StridedLayout& dst_layout, int64_t numel, double value, cudaStream_t stream) {
+void fill(void* dst, int dst_type, const int64_t* dst_strides, int ndim, const int64_t* shape, double value,
+          cudaStream_t stream) {
+  const StridedLayout<1> dst_layout = make_layout<1>(ndim, shape, {dst_strides});
+  const int64_t numel = dst_layout.numel();
   if (numel == 0) return;
   bool contiguous = true;
   int64_t expect = 1;
   for (int d = dst_layout.ndim - 1; d >= 0; --d) {
-    if (dst_layout.shape[d] != 1 && dst_layout.strides[d] != expect) contiguous = false;
+    if (dst_layout.shape[d] != 1 && dst_layout.strides[0][d] != expect) contiguous = false;
     expect *= dst_layout.shape[d];
   }
   const int threads = 256;
@@ -77,13 +75,15 @@ void fill(void* dst, int dst_type, const StridedLayout& dst_layout, int64_t nume
       dst, dst_type, dst_layout, numel, value, contiguous);
 }
 
-void strided_copy(const void* src, int src_type, const StridedLayout& src_layout, void* dst, int dst_type,
-                  const StridedLayout& dst_layout, int64_t numel, cudaStream_t stream) {
+void strided_copy(const void* src, int src_type, const int64_t* src_strides, void* dst, int dst_type,
+                  const int64_t* dst_strides, int ndim, const int64_t* shape, cudaStream_t stream) {
+  const StridedLayout<2> layout = make_layout<2>(ndim, shape, {src_strides, dst_strides});
+  const int64_t numel = layout.numel();
   if (numel == 0) return;
   const int threads = 256;
   const int64_t blocks = (numel + threads - 1) / threads;
   strided_copy_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
-      src, src_type, src_layout, dst, dst_type, dst_layout, numel);
+      src, src_type, dst, dst_type, layout, numel);
 }
 
 }  // namespace ember::kernels::cuda

@@ -7,18 +7,12 @@
 
 namespace ember::kernels::cuda {
 
-constexpr int kMaxDims = 8;
-
-struct StridedLayout {
-  int ndim = 0;
-  int64_t shape[kMaxDims] = {};
-  int64_t strides[kMaxDims] = {};
-};
-
-void strided_copy(const void* src, int src_type, const StridedLayout& src_layout, void* dst, int dst_type,
-                  const StridedLayout& dst_layout, int64_t numel, cudaStream_t stream);
+// dst = src converted, over a tensor of `shape` (ndim dims, at most 8) read and written through the strides.
+void strided_copy(const void* src, int src_type, const int64_t* src_strides, void* dst, int dst_type,
+                  const int64_t* dst_strides, int ndim, const int64_t* shape, cudaStream_t stream);
 
 // dst[i] = value over a strided layout (converted to the element type once, on the host side of the call).
-void fill(void* dst, int dst_type, const StridedLayout& dst_layout, int64_t numel, double value, cudaStream_t stream);
+void fill(void* dst, int dst_type, const int64_t* dst_strides, int ndim, const int64_t* shape, double value,
+          cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda

@@ -1,33 +1,16 @@
+#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.h"
 
 namespace ember::kernels::cuda {
 namespace {
 
-constexpr int kMaxDims = 8;
-struct BroadcastLayout {
-  int ndim;
-  int64_t shape[kMaxDims];
-  int64_t a_strides[kMaxDims];
-  int64_t b_strides[kMaxDims];
-};
-
-unsigned grid_for(int64_t n, int threads) {
-  int64_t blocks = (n + threads - 1) / threads;
-  return static_cast<unsigned>(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
-}
-
-__global__ void binary_kernel(BinaryOp op, BroadcastLayout l, const float* a, const float* b, float* out,
+__global__ void binary_kernel(BinaryOp op, StridedLayout<2> l, const float* a, const float* b, float* out,
                               int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t rem = i, oa = 0, ob = 0;
-    for (int d = l.ndim - 1; d >= 0; --d) {
-      const int64_t idx = rem % l.shape[d];
-      rem /= l.shape[d];
-      oa += idx * l.a_strides[d];
-      ob += idx * l.b_strides[d];
-    }
-    out[i] = binary_apply(op, a[oa], b[ob]);
+    int64_t off[2];
+    offsets_of(i, l, off);
+    out[i] = binary_apply(op, a[off[0]], b[off[1]]);
   }
 }
 
@@ -59,8 +42,6 @@ __global__ void unary_backward_kernel(UnaryOp op, const float* x, const float* y
     dx[i] = dy[i] * unary_derivative(op, x ? x[i] : 0.f, y ? y[i] : 0.f, alpha, beta);
 }
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 }  // namespace
 
 void binary(BinaryOp op, int ndim, const int64_t* shape, const float* a, const int64_t* a_strides, const float* b,
@@ -79,13 +60,7 @@ void binary(BinaryOp op, int ndim, const int64_t* shape, const float* a, const i
     binary_contiguous_kernel<<<grid_for(n / 4 + 1, threads), threads, 0, stream>>>(op, a, b, out, n);
     return;
   }
-  BroadcastLayout l{};
-  l.ndim = ndim;
-  for (int d = 0; d < ndim; ++d) {
-    l.shape[d] = shape[d];
-    l.a_strides[d] = a_strides[d];
-    l.b_strides[d] = b_strides[d];
-  }
+  const StridedLayout<2> l = make_layout<2>(ndim, shape, {a_strides, b_strides});
   binary_kernel<<<grid_for(n, threads), threads, 0, stream>>>(op, l, a, b, out, n);
 }
 

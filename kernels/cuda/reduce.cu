@@ -1,32 +1,13 @@
+#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/reduce.h"
 
 namespace ember::kernels::cuda {
 namespace {
 
-constexpr int kMaxDims = 8;
-struct Dims {
-  int n;
-  int64_t shape[kMaxDims];
-  int64_t strides[kMaxDims];
-};
-
-__device__ __forceinline__ int64_t offset_of(int64_t linear, const Dims& d) {
-  int64_t off = 0;
-  for (int i = d.n - 1; i >= 0; --i) {
-    off += (linear % d.shape[i]) * d.strides[i];
-    linear /= d.shape[i];
-  }
-  return off;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 // One block per kept element; each thread sums a strided slice of the reduced elements, then the block
 // combines the partial sums in a fixed tree.
-__global__ void sum_kernel(const float* x, Dims kept, Dims reduced, int64_t reduced_count, float* out) {
+__global__ void sum_kernel(const float* x, StridedLayout<1> kept, StridedLayout<1> reduced, int64_t reduced_count,
+                           float* out) {
   const int64_t k = blockIdx.x;
   const float* base = x + offset_of(k, kept);
   float acc = 0.f;
@@ -43,8 +24,8 @@ __global__ void sum_kernel(const float* x, Dims kept, Dims reduced, int64_t redu
 }
 
 // One block per (kept element, chunk): sums reduced indices [chunk * len, min((chunk + 1) * len, count)).
-__global__ void sum_chunks_kernel(const float* x, Dims kept, Dims reduced, int64_t reduced_count, int64_t chunks,
-                                  int64_t len, float* partial) {
+__global__ void sum_chunks_kernel(const float* x, StridedLayout<1> kept, StridedLayout<1> reduced,
+                                  int64_t reduced_count, int64_t chunks, int64_t len, float* partial) {
   const int64_t k = blockIdx.x / chunks, c = blockIdx.x % chunks;
   const float* base = x + offset_of(k, kept);
   const int64_t end = min(reduced_count, (c + 1) * len);
@@ -78,29 +59,18 @@ int64_t sum_strided_scratch_floats(int64_t kept_count, int64_t reduced_count) {
 
 void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr,
                  const int64_t* rshape, const int64_t* rstrides, float* out, float* scratch, cudaStream_t stream) {
-  Dims kept{}, reduced{};
-  kept.n = nk;
-  reduced.n = nr;
-  int64_t kept_count = 1, reduced_count = 1;
-  for (int i = 0; i < nk; ++i) {
-    kept.shape[i] = kshape[i];
-    kept.strides[i] = kstrides[i];
-    kept_count *= kshape[i];
-  }
-  for (int i = 0; i < nr; ++i) {
-    reduced.shape[i] = rshape[i];
-    reduced.strides[i] = rstrides[i];
-    reduced_count *= rshape[i];
-  }
+  const StridedLayout<1> kept = make_layout<1>(nk, kshape, {kstrides});
+  const StridedLayout<1> reduced = make_layout<1>(nr, rshape, {rstrides});
+  const int64_t kept_count = kept.numel(), reduced_count = reduced.numel();
   if (kept_count == 0) return;
   const int64_t chunks = chunk_count(kept_count, reduced_count);
   if (chunks > 1) {
     sum_chunks_kernel<<<static_cast<unsigned>(kept_count * chunks), 256, 0, stream>>>(
         x, kept, reduced, reduced_count, chunks, kChunkLength, scratch);
     // Second pass: partial sums [kept, chunks], contiguous, summed over chunks in a fixed tree.
-    Dims rows{}, cols{};
-    rows.n = 1, rows.shape[0] = kept_count, rows.strides[0] = chunks;
-    cols.n = 1, cols.shape[0] = chunks, cols.strides[0] = 1;
+    const int64_t one = 1;
+    const StridedLayout<1> rows = make_layout<1>(1, &kept_count, {&chunks});
+    const StridedLayout<1> cols = make_layout<1>(1, &chunks, {&one});
     sum_kernel<<<static_cast<unsigned>(kept_count), 256, 0, stream>>>(scratch, rows, cols, chunks, out);
     return;
   }

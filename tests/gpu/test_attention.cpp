@@ -4,7 +4,7 @@
 #include <cfloat>
 
 #include "kernels/cuda/attention.h"
-#include "tests/gpu/gpu_check.h"
+#include "tests/gpu/kernel_testing.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -124,16 +124,16 @@ void check_gpu(int64_t bh, int64_t n, bool lsa) {
     for (float& x : q) x = x / 8.f;
   const AttentionReference r = reference_attention(p, lsa ? std::exp(static_cast<double>(log_scale)) : scale,
                                                    as_double(q), as_double(k), as_double(v), as_double(d_o));
-  Tensor tq = device_tensor(q), tk = device_tensor(k), tv = device_tensor(v), tdo = device_tensor(d_o);
+  Tensor tq = upload(q), tk = upload(k), tv = upload(v), tdo = upload(d_o);
   Tensor to = Tensor::empty({size}, DType::f32, Device::cuda(0)), tlse = Tensor::empty({bh * n}, DType::f32, Device::cuda(0));
-  Tensor tls = device_tensor({log_scale}), tdls = Tensor::zeros({1}, DType::f32, Device::cuda(0));
+  Tensor tls = upload({log_scale}), tdls = Tensor::zeros({1}, DType::f32, Device::cuda(0));
   if (lsa) p.log_scale = tls.data<float>();
   else p.scale = static_cast<float>(scale);
   kernels::cuda::attention_forward(p, tq.data<float>(), tk.data<float>(), tv.data<float>(), to.data<float>(),
                                    tlse.data<float>(), stream());
   const std::string what = format_message("attention bh=", bh, " n=", n, lsa ? " LSA" : "");
-  check_close(host_values(to), r.o, 1e-4, 1e-5, what + " O");
-  check_close(host_values(tlse), r.lse, 1e-5, 1e-5, what + " lse");
+  check_close(download(to), r.o, 1e-4, 1e-5, what + " O");
+  check_close(download(tlse), r.lse, 1e-5, 1e-5, what + " lse");
 
   Tensor tdq = Tensor::empty({size}, DType::f32, Device::cuda(0)), tdk = Tensor::empty({size}, DType::f32, Device::cuda(0)),
          tdv = Tensor::empty({size}, DType::f32, Device::cuda(0));
@@ -143,10 +143,10 @@ void check_gpu(int64_t bh, int64_t n, bool lsa) {
                                     tdo.data<float>(), tlse.data<float>(), tdq.data<float>(), tdk.data<float>(),
                                     tdv.data<float>(), lsa ? tdls.data<float>() : nullptr, ws.raw_data(), ws_bytes,
                                     stream());
-  check_close(host_values(tdq), r.dq, 1e-4, 1e-5, what + " dQ");
-  check_close(host_values(tdk), r.dk, 1e-4, 1e-5, what + " dK");
-  check_close(host_values(tdv), r.dv, 1e-4, 1e-5, what + " dV");
-  if (lsa) check_close(host_values(tdls), {r.d_log_scale}, 1e-4, 1e-4, what + " d(temperature)");
+  check_close(download(tdq), r.dq, 1e-4, 1e-5, what + " dQ");
+  check_close(download(tdk), r.dk, 1e-4, 1e-5, what + " dK");
+  check_close(download(tdv), r.dv, 1e-4, 1e-5, what + " dV");
+  if (lsa) check_close(download(tdls), {r.d_log_scale}, 1e-4, 1e-4, what + " d(temperature)");
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // cuDNN convolution wrapper: forward, backward-data and backward-filter against direct CPU loops in double,
 // in fp32, tf32 and bf16, on geometries the models use (3x3 pad 1, strided, 1x1 downsample, dilation).
 #include "kernels/cuda/cudnn_conv.h"
-#include "tests/gpu/gpu_check.h"
+#include "tests/gpu/kernel_testing.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -63,7 +63,7 @@ void check_conv(const ConvGeometry& g, MathMode math, double rtol, double atol, 
   const DType dt = math == MathMode::bf16 ? DType::bf16 : DType::f32;
   if (math == MathMode::bf16) x = round_bf16(x), w = round_bf16(w), dy = round_bf16(dy);
   const ConvReference ref = reference_conv(g, x, w, dy);
-  Tensor tx = device_tensor(x, dt), tw = device_tensor(w, dt), tdy = device_tensor(dy, dt);
+  Tensor tx = upload(x, dt), tw = upload(w, dt), tdy = upload(dy, dt);
   Tensor ty = Tensor::empty({ny}, dt, Device::cuda(0)), tdx = Tensor::empty({nx}, dt, Device::cuda(0)),
          tdw = Tensor::empty({nw}, dt, Device::cuda(0));
   const std::string what = format_message("conv n", g.n, " c", g.c, " ", g.h, "x", g.w, " k", g.k, " ", g.r, "x", g.s,
@@ -72,20 +72,20 @@ void check_conv(const ConvGeometry& g, MathMode math, double rtol, double atol, 
   size_t bytes = 0;
   Tensor ws = workspace_for(cfg, ConvPass::forward, &bytes);
   kernels::cuda::cudnn_conv_forward(cfg, tx.raw_data(), tw.raw_data(), ty.raw_data(), ws.raw_data(), bytes, stream());
-  check_close(host_values(ty), ref.y, rtol, atol, what + " forward");
+  check_close(download(ty), ref.y, rtol, atol, what + " forward");
   ws = workspace_for(cfg, ConvPass::backward_data, &bytes);
   kernels::cuda::cudnn_conv_backward_data(cfg, tdy.raw_data(), tw.raw_data(), tdx.raw_data(), ws.raw_data(), bytes,
                                           stream());
-  check_close(host_values(tdx), ref.dx, rtol, atol, what + " backward_data");
+  check_close(download(tdx), ref.dx, rtol, atol, what + " backward_data");
   ws = workspace_for(cfg, ConvPass::backward_filter, &bytes);
   kernels::cuda::cudnn_conv_backward_filter(cfg, tx.raw_data(), tdy.raw_data(), tdw.raw_data(), ws.raw_data(), bytes,
                                             stream());
-  check_close(host_values(tdw), ref.dw, rtol, atol, what + " backward_filter");
+  check_close(download(tdw), ref.dw, rtol, atol, what + " backward_filter");
   if (deterministic) {  // a second run gives the same bits
-    const std::vector<float> first = host_values(tdw);
+    const std::vector<float> first = download(tdw);
     kernels::cuda::cudnn_conv_backward_filter(cfg, tx.raw_data(), tdy.raw_data(), tdw.raw_data(), ws.raw_data(),
                                               bytes, stream());
-    CHECK(host_values(tdw) == first);
+    CHECK(download(tdw) == first);
   }
 }
 

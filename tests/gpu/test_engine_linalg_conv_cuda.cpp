@@ -3,7 +3,7 @@
 #include <functional>
 
 #include "engine/precision.h"
-#include "tests/gpu/gpu_check.h"
+#include "tests/gpu/kernel_testing.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -30,7 +30,7 @@ void check_op_on_cuda(const Op& op, const std::vector<Tensor>& cpu_inputs, doubl
     const std::vector<float> w = want.to_vector<float>();
     double scale = 0;
     for (float v : w) scale = std::max(scale, static_cast<double>(std::fabs(v)));
-    check_close(host_values(got), std::vector<double>(w.begin(), w.end()), 0, rel_tol * std::max(scale, 1e-6),
+    check_close(download(got), std::vector<double>(w.begin(), w.end()), 0, rel_tol * std::max(scale, 1e-6),
                 what + " " + name + " (" + precision_name(precision()) + ")");
   };
   compare(y_gpu, y_cpu, "output");

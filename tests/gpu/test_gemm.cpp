@@ -5,7 +5,7 @@
 
 #include "kernels/cuda/cublas_gemm.h"
 #include "kernels/cuda/gemm.h"
-#include "tests/gpu/gpu_check.h"
+#include "tests/gpu/kernel_testing.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -48,9 +48,9 @@ void check_cublas(GemmShape shape, MathMode math, double rtol, double atol, uint
     a = round_bf16(a);
     b = round_bf16(b);
   }
-  Tensor da = device_tensor(a, in), db = device_tensor(b, in), dc = device_tensor(c);
+  Tensor da = upload(a, in), db = upload(b, in), dc = upload(c);
   kernels::cuda::cublas_gemm(s, math, da.raw_data(), db.raw_data(), dc.data<float>(), stream());
-  check_close(host_values(dc), reference_gemm(s, a, b, c), rtol, atol,
+  check_close(download(dc), reference_gemm(s, a, b, c), rtol, atol,
               format_message("cublas ", kernels::cuda::math_mode_name(math), " ta=", s.trans_a, " tb=", s.trans_b,
                              " M=", s.m, " N=", s.n, " K=", s.k, " batch=", s.batch));
 }
@@ -107,10 +107,10 @@ TEST_CASE("our fp32 SIMT GEMM matches the CPU product on ragged sizes", "[gpu][g
     s.m = t.m, s.n = t.n, s.k = t.k, s.lda = t.lda, s.ldb = t.ldb, s.ldc = t.ldc, s.alpha = t.alpha, s.beta = t.beta;
     std::vector<float> a = random_values(a_size(s), 80), b = random_values(b_size(s), 81),
                        c = random_values(c_size(s), 82);
-    Tensor da = device_tensor(a), db = device_tensor(b), dc = device_tensor(c);
+    Tensor da = upload(a), db = upload(b), dc = upload(c);
     kernels::cuda::gemm_f32(s.m, s.n, s.k, s.alpha, da.data<float>(), s.lda, db.data<float>(), s.ldb, s.beta,
                             dc.data<float>(), s.ldc, stream());
-    check_close(host_values(dc), reference_gemm(s, a, b, c), 1e-5, 1e-5,
+    check_close(download(dc), reference_gemm(s, a, b, c), 1e-5, 1e-5,
                 format_message("gemm_f32 M=", s.m, " N=", s.n, " K=", s.k));
   }
 }
@@ -123,11 +123,11 @@ TEST_CASE("our bf16 tensor-core GEMM matches the CPU product and checks its size
     s = kernels::cuda::resolved(s);  // packed leading dimensions, which the reference and sizes read
     std::vector<float> a = round_bf16(random_values(a_size(s), 90)), b = round_bf16(random_values(b_size(s), 91)),
                        c = random_values(c_size(s), 92);
-    Tensor da = device_tensor(a, DType::bf16), db = device_tensor(b, DType::bf16), dc = device_tensor(c);
+    Tensor da = upload(a, DType::bf16), db = upload(b, DType::bf16), dc = upload(c);
     kernels::cuda::gemm_bf16(s.m, s.n, s.k, s.alpha, static_cast<const __nv_bfloat16*>(da.raw_data()), s.k,
                              static_cast<const __nv_bfloat16*>(db.raw_data()), s.n, s.beta, dc.data<float>(), s.n,
                              stream());
-    check_close(host_values(dc), reference_gemm(s, a, b, c), 1e-5, 1e-4, format_message("gemm_bf16 beta=", beta));
+    check_close(download(dc), reference_gemm(s, a, b, c), 1e-5, 1e-4, format_message("gemm_bf16 beta=", beta));
   }
   CHECK_FALSE(kernels::cuda::gemm_bf16_supported(128, 256, 40, 40, 256));
   CHECK(kernels::cuda::gemm_bf16_supported(128, 256, 64, 64, 256));

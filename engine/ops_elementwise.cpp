@@ -44,12 +44,23 @@ const char* binary_name(BinaryOp op) {
   return "?";
 }
 
+// The operands of a binary op or a comparison, checked and expanded (views, no copy) to their broadcast shape.
+struct Broadcast {
+  Shape shape;
+  Tensor a, b;
+};
+
+Broadcast broadcast_operands(const char* name, const Tensor& a, const Tensor& b) {
+  check_same_device_dtype(name, a, b);
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor ea = a.expand(shape).detach(), eb = b.expand(shape).detach();
+  return {std::move(shape), std::move(ea), std::move(eb)};
+}
+
 // Computes a op b into a new contiguous tensor of the broadcast shape (no autograd).
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
-  check_same_device_dtype(name, a, b);
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const Tensor ea = a.expand(shape).detach(), eb = b.expand(shape).detach();
+  const auto [shape, ea, eb] = broadcast_operands(name, a, b);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   if (a.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(a.dtype(), name, {
@@ -176,9 +187,7 @@ const char* compare_name(CompareOp op) {
 // Comparisons work on every dtype but bf16 (labels and predictions are i64); no gradient.
 Tensor compare_op(CompareOp op, const Tensor& a, const Tensor& b) {
   const char* name = compare_name(op);
-  check_same_device_dtype(name, a, b);
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const Tensor ea = a.expand(shape).detach(), eb = b.expand(shape).detach();
+  const auto [shape, ea, eb] = broadcast_operands(name, a, b);
   Tensor out = Tensor::empty(shape, DType::u8, a.device());
   if (a.device().is_cpu()) {
     EMBER_CHECK(a.dtype() != DType::bf16, name, ": bf16 not supported, convert first: ", a.describe());

@@ -7,32 +7,17 @@
 
 #include "engine/io/safetensors.h"
 #include "tests/testing.h"
+#include "tests/train_testing.h"
 #include "tools/evaluate.h"
 #include "tools/sweep.h"
 #include "tools/trainer.h"
 
 using namespace ember;
 using namespace ember::tools;
+using ember::testing::tiny_config;
 namespace fs = std::filesystem;
 
 namespace {
-
-// 160 images: 128 to train (4 batches of 32), 32 to validate. ~1 s per epoch for the CNN on 2 cores.
-TrainConfig tiny_config(const std::string& name) {
-  TrainConfig c;
-  c.model = "CNN";
-  c.data_dir = std::string(EMBER_SOURCE_DIR) + "/data/samples/cifar-10";
-  c.out_dir = std::string(EMBER_BINARY_DIR) + "/test_results";
-  c.experiment_name = name;
-  c.subset = 160;
-  c.val_size = 20;
-  c.batch_size = 32;
-  c.val_batch_size = 32;
-  c.num_workers = 2;
-  c.epochs = 2;
-  c.seed = 7;
-  return c;
-}
 
 std::string read(const fs::path& p) {
   std::ifstream f(p);

@@ -7,25 +7,19 @@
 #include "engine/io/safetensors.h"
 #include "models/registry.h"
 #include "tests/testing.h"
+#include "tests/train_testing.h"
 #include "tools/trainer.h"
 
 using namespace ember;
 using namespace ember::tools;
+using ember::testing::tiny_config;
 
 TEST_CASE("train: accumulate 2 x 16 matches batches of 32; effective batch in metrics", "[train][accumulate]") {
   // 128 training images: 4 optimizer steps either way. The CNN has no dropout or BatchNorm, so the two runs
   // differ only in the order of float sums; 8 steps, or micro-batch gradients not scaled by 1/K, would move
   // the weights far beyond rounding. Plain SGD with a small rate: momentum at lr 0.05 amplifies the rounding
   // to a few percent of the update in 4 steps.
-  TrainConfig c;
-  c.model = "CNN";
-  c.data_dir = std::string(EMBER_SOURCE_DIR) + "/data/samples/cifar-10";
-  c.out_dir = std::string(EMBER_BINARY_DIR) + "/test_results";
-  c.experiment_name = "accumulate";
-  c.subset = 160;
-  c.val_size = 20;
-  c.batch_size = 32;
-  c.val_batch_size = 32;
+  TrainConfig c = tiny_config("accumulate");
   c.num_workers = 0;
   c.epochs = 1;
   c.seed = 3;

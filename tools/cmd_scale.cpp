@@ -205,7 +205,7 @@ int report(const fs::path& study_dir, const Study* study) {
   std::vector<LayoutSummary> layouts = summarize_layouts(runs);
   if (study) add_predictions(*study, layouts);
   const std::string title = study ? study->base.job_name : study_dir.filename().string();
-  std::cout << write_scaling_report(runs, layouts, study_dir, "Scaling study: " + title);
+  std::cout << write_scaling_report(runs, layouts, study_dir, title);
   std::printf("\nwrote %s/{scaling.md, scaling_layouts.csv, scaling_runs.csv, scaling_*.png}\n",
               study_dir.string().c_str());
   return 0;

@@ -52,7 +52,8 @@ std::string lsf_script(const LaunchSpec& spec) {
   out += "#BSUB -J " + spec.job_name + "\n";
   out += "#BSUB -n " + std::to_string(spec.layout.gpus()) + "\n";
   out += "#BSUB -R \"span[ptile=" + ptile + "] affinity[core(" + std::to_string(spec.cpus_per_rank) + ")]\"\n";
-  out += "#BSUB -gpu \"num=" + ptile + ":mode=exclusive_process\"\n";
+  out += "#BSUB -gpu \"num=" + ptile + ":mode=exclusive_process" + (spec.lsf_gpu.empty() ? "" : ":" + spec.lsf_gpu) +
+         "\"\n";
   if (!spec.lsf_queue.empty()) out += "#BSUB -q " + spec.lsf_queue + "\n";
   if (!spec.lsf_host_group.empty()) out += "#BSUB -m " + spec.lsf_host_group + "\n";
   out += "#BSUB -W " + spec.walltime + "\n";
@@ -74,6 +75,7 @@ std::string slurm_script(const LaunchSpec& spec) {
   out += "#SBATCH --gpus-per-node=" + per_node + "\n";
   out += "#SBATCH --cpus-per-task=" + std::to_string(spec.cpus_per_rank) + "\n";
   if (!spec.slurm_partition.empty()) out += "#SBATCH --partition=" + spec.slurm_partition + "\n";
+  if (!spec.slurm_constraint.empty()) out += "#SBATCH --constraint=" + spec.slurm_constraint + "\n";
   out += "#SBATCH --time=" + slurm_time(spec.walltime) + "\n";
   out += "#SBATCH --output=" + spec.output_dir + "/slurm_%j.out\n";
   for (const std::string& e : spec.env) out += "export " + e + "\n";

@@ -18,7 +18,9 @@ struct LaunchSpec {
   int cpus_per_rank = 4;           // loader threads
   std::string walltime = "01:00";  // hours:minutes
   std::string lsf_queue, lsf_host_group;  // optional (-q, -m: keep the nodes homogeneous)
-  std::string slurm_partition;            // optional
+  std::string lsf_gpu;                    // optional, added to -gpu: the GPU type, e.g. "gmodel=NVIDIAA40" or
+                                          // "gmem=30G" (the study's two constraints)
+  std::string slurm_partition, slurm_constraint;  // optional (--partition, --constraint=a40)
   std::string output_dir = ".";           // where the scheduler writes the job's output: lsf_<job id>.out,
                                           // slurm_<job id>.out (the LSF one ends with its accounting)
 };

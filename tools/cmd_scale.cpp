@@ -16,6 +16,7 @@
 //   local_command: ./build/bin/ember train --config ... --device cpu      # optional: what --run runs here
 //   env: [NCCL_DEBUG=WARN, NCCL_SOCKET_IFNAME=ib0]       # optional
 //   walltime: "00:30"          lsf_queue: gpu   lsf_host_group: waic_2023_gpu   slurm_partition: gpu
+//   lsf_gpu: gmodel=NVIDIAA40   slurm_constraint: a40     # GPU type; each layout may override these three
 //   cpus_per_rank: 4
 //   layouts: [{nodes: 1, gpus_per_node: 8}, {nodes: 4, gpus_per_node: 8, hosts: [a, b, c, d], group: mixed}]
 //   model:                      # optional: measured on one GPU (`ember scale --profile`)
@@ -78,6 +79,7 @@ struct Study {
     dist::Layout layout;
     std::vector<std::string> hosts;
     std::string group;
+    std::string lsf_host_group, lsf_gpu, slurm_constraint;  // the GPU type constraint (default: the file's)
   };
   std::vector<Entry> layouts;
   // The performance model, when the file has a `model:` section: groups as measured, and the cases to predict
@@ -130,6 +132,8 @@ Study load_study(const std::string& path) {
     s.base.lsf_queue = get_or<std::string>(root, "lsf_queue", "");
     s.base.lsf_host_group = get_or<std::string>(root, "lsf_host_group", "");
     s.base.slurm_partition = get_or<std::string>(root, "slurm_partition", "");
+    s.base.lsf_gpu = get_or<std::string>(root, "lsf_gpu", "");
+    s.base.slurm_constraint = get_or<std::string>(root, "slurm_constraint", "");
     for (const YAML::Node& l : root["layouts"]) {
       EMBER_CHECK(l["nodes"] && l["gpus_per_node"], path,
                   ": each layout needs 'nodes' and 'gpus_per_node'");
@@ -139,6 +143,9 @@ Study load_study(const std::string& path) {
                   e.layout.nodes, " x ", e.layout.gpus_per_node, " (both must be positive)");
       e.hosts = get_or<std::vector<std::string>>(l, "hosts", {});
       e.group = get_or<std::string>(l, "group", "");
+      e.lsf_host_group = get_or<std::string>(l, "lsf_host_group", s.base.lsf_host_group);
+      e.lsf_gpu = get_or<std::string>(l, "lsf_gpu", s.base.lsf_gpu);
+      e.slurm_constraint = get_or<std::string>(l, "slurm_constraint", s.base.slurm_constraint);
       s.layouts.push_back(e);
     }
     if (const YAML::Node model = root["model"]) {
@@ -205,7 +212,7 @@ int report(const fs::path& study_dir, const Study* study) {
   std::vector<LayoutSummary> layouts = summarize_layouts(runs);
   if (study) add_predictions(*study, layouts);
   const std::string title = study ? study->base.job_name : study_dir.filename().string();
-  std::cout << write_scaling_report(runs, layouts, study_dir, "Scaling study: " + title);
+  std::cout << write_scaling_report(runs, layouts, study_dir, title);
   std::printf("\nwrote %s/{scaling.md, scaling_layouts.csv, scaling_runs.csv, scaling_*.png}\n",
               study_dir.string().c_str());
   return 0;
@@ -236,6 +243,9 @@ int run_scale(const ScaleOptions& options) {
     dist::LaunchSpec spec = study.base;
     spec.layout = e.layout;
     spec.hosts = e.hosts;
+    spec.lsf_host_group = e.lsf_host_group;
+    spec.lsf_gpu = e.lsf_gpu;
+    spec.slurm_constraint = e.slurm_constraint;
     const fs::path dir = out / study.folder(e);
     fs::create_directories(dir);
     spec.output_dir = dir.string();

@@ -453,7 +453,7 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
   EMBER_CHECK(!runs.empty(), "no runs to report (no metrics.csv below the study folder)");
   fs::create_directories(out);
   std::ostringstream md;
-  md << "# " << title << "\n\n"
+  md << "# Scaling study: " << title << "\n\n"
      << "Figures of each run's last epoch (training pass). it/s = optimizer steps per second; s/epoch = "
         "steps / it/s; speed-up = samples/s against one rank of the same group; efficiency = speed-up / ranks. "
         "Per-step times are mean ms per batch over the ranks (host clock).\n\n";
@@ -564,6 +564,7 @@ ModelProfile profile_model(const std::string& model_name, int64_t batch, const s
   ModelProfile p;
   p.model = model_name;
   p.device = device_name;
+  p.shape = shape;
   p.batch = batch;
   p.steps = steps;
   std::vector<size_t> group_index(named.size());
@@ -632,7 +633,8 @@ ModelProfile profile_model(const std::string& model_name, int64_t batch, const s
 
 std::string model_profile_yaml(const ModelProfile& p) {
   std::ostringstream y;
-  y << "# ember scale --profile " << p.model << " --batch_size " << p.batch << " --device " << p.device << " ("
+  y << "# ember scale --profile " << p.model << " --image_shape " << p.shape.channels << "x" << p.shape.height << "x"
+    << p.shape.width << " --batch_size " << p.batch << " --device " << p.device << " ("
     << p.steps << " steps): forward " << fmt(p.forward_ms, 3) << " ms, backward " << fmt(p.backward_ms, 3)
     << " ms, optimizer " << fmt(p.optimizer_ms, 3) << " ms\n"
     << "model:\n"

@@ -58,7 +58,7 @@ struct LayoutSummary {
 
 std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs);
 
-// What `ember scale --report` writes into `out`: scaling.md (tables like the study's Tables 1-2 and the
+// What `ember scale --report` writes into `out` (`title`: the study's name, e.g. its job name): scaling.md (tables like the study's Tables 1-2 and the
 // Appendix A layout table), scaling_runs.csv, scaling_layouts.csv, scaling_speed.png (it/s and s/epoch against
 // ranks), scaling_efficiency.png, scaling_ranks.png (per-rank step time of each layout). Returns the markdown.
 std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vector<LayoutSummary> layouts,
@@ -74,6 +74,7 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
 // uses only its sum).
 struct ModelProfile {
   std::string model, device;
+  models::ImageShape shape;
   int64_t batch = 0, steps = 0;
   double forward_ms = 0, backward_ms = 0, optimizer_ms = 0;
   std::vector<dist::LayerGroup> groups;

@@ -158,18 +158,20 @@ std::string history_text(const std::vector<EpochFigures>& history) {
                 exact(f.val_precision), exact(f.val_recall), exact(f.val_f1), exact(f.lr), exact(f.seconds),
                 exact(f.images_per_second), std::to_string(f.ranks), std::to_string(f.nodes),
                 std::to_string(f.effective_batch), std::to_string(f.ranks_per_node), std::to_string(f.steps),
-                exact(f.train_seconds), exact(f.it_per_s), exact(f.peak_host_mib), exact(f.peak_device_mib)}) +
+                exact(f.train_seconds), exact(f.it_per_s), exact(f.peak_host_mib), exact(f.peak_device_mib),
+                exact(f.step_ms), exact(f.data_ms), exact(f.forward_ms), exact(f.backward_ms), exact(f.all_reduce_ms),
+                exact(f.optimizer_ms)}) +
             ";";
   return text;
 }
 
-// Rows of 20 fields; older checkpoints wrote 11 (before data-parallel training) or 19 (rank 0's step timing,
-// now in step_times.csv, in place of the last six).
+// Rows of 26 fields; older checkpoints wrote 11 (before data-parallel training) or 19 (ranks, nodes, effective
+// batch, then rank 0's step timing, which is dropped).
 std::vector<EpochFigures> parse_history(const std::string& text) {
   std::vector<EpochFigures> history;
   for (const std::string& row : split_text(text, ';')) {
     const std::vector<std::string> v = split_text(row, ',');
-    EMBER_CHECK(v.size() == 11 || v.size() == 19 || v.size() == 20, "training checkpoint: bad history row '", row,
+    EMBER_CHECK(v.size() == 11 || v.size() == 19 || v.size() == 26, "training checkpoint: bad history row '", row,
                 "'");
     EpochFigures f;
     f.epoch = std::stoll(v[0]);
@@ -181,13 +183,15 @@ std::vector<EpochFigures> parse_history(const std::string& text) {
       f.nodes = std::stoll(v[12]);
       f.effective_batch = std::stoll(v[13]);
     }
-    if (v.size() == 20) {
+    if (v.size() == 26) {
       f.ranks_per_node = std::stoll(v[14]);
       f.steps = std::stoll(v[15]);
       f.train_seconds = std::stod(v[16]);
       f.it_per_s = std::stod(v[17]);
       f.peak_host_mib = std::stod(v[18]);
       f.peak_device_mib = std::stod(v[19]);
+      double* timing[] = {&f.step_ms, &f.data_ms, &f.forward_ms, &f.backward_ms, &f.all_reduce_ms, &f.optimizer_ms};
+      for (size_t k = 0; k < 6; ++k) *timing[k] = std::stod(v[20 + k]);
     }
     history.push_back(f);
   }
@@ -343,16 +347,19 @@ std::string epoch_line(const EpochFigures& f) {
 std::string metrics_csv(const std::vector<EpochFigures>& history) {
   std::string csv =
       "epoch,train_loss,train_acc,val_loss,val_acc,val_precision,val_recall,val_f1,lr,ranks,nodes,ranks_per_node,"
-      "effective_batch,steps,epoch_seconds,train_seconds,images_per_second,it_per_s,peak_host_mib,peak_device_mib\n";
+      "effective_batch,steps,epoch_seconds,train_seconds,images_per_second,it_per_s,peak_host_mib,peak_device_mib,"
+      "step_ms,data_ms,forward_ms,backward_ms,all_reduce_ms,optimizer_ms\n";
   for (const EpochFigures& f : history) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.1f,%.3f,%.1f,%.1f\n",
+                  "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.1f,%.3f,%.1f,%.1f,"
+                  "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
                   static_cast<long long>(f.epoch), f.train_loss, f.train_acc, f.val_loss, f.val_acc, f.val_precision,
                   f.val_recall, f.val_f1, f.lr, static_cast<long long>(f.ranks), static_cast<long long>(f.nodes),
                   static_cast<long long>(f.ranks_per_node), static_cast<long long>(f.effective_batch),
                   static_cast<long long>(f.steps), f.seconds, f.train_seconds, f.images_per_second, f.it_per_s,
-                  f.peak_host_mib, f.peak_device_mib);
+                  f.peak_host_mib, f.peak_device_mib, f.step_ms, f.data_ms, f.forward_ms, f.backward_ms,
+                  f.all_reduce_ms, f.optimizer_ms);
     csv += buf;
   }
   return csv;
@@ -731,6 +738,13 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
     for (const RankFigures& r : rank_figures) {
       f.peak_host_mib = std::max(f.peak_host_mib, r.peak_host_mib);
       f.peak_device_mib = std::max(f.peak_device_mib, r.peak_device_mib);
+      const double share = 1.0 / static_cast<double>(rank_figures.size());
+      f.step_ms += share * r.step_ms;
+      f.data_ms += share * r.data_ms;
+      f.forward_ms += share * r.forward_ms;
+      f.backward_ms += share * r.backward_ms;
+      f.all_reduce_ms += share * r.all_reduce_ms;
+      f.optimizer_ms += share * r.optimizer_ms;
     }
     result.history.push_back(f);
     log.line(epoch_line(f));

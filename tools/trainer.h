@@ -6,8 +6,9 @@
 //   metrics.csv                 per epoch: the study's figures, lr (last step), ranks, nodes, ranks per node,
 //                               effective batch, optimizer steps; then the timing columns: epoch seconds
 //                               (training + validation), training-pass seconds, images/s and it/s (training
-//                               pass, all ranks), peak host and device memory (MiB, largest rank). Rows are
-//                               reproducible up to those (kMetricsTimingColumns).
+//                               pass, all ranks), peak host and device memory (MiB, largest rank), mean ms
+//                               per batch over the ranks (step, data wait, forward, backward, all-reduce
+//                               wait, optimizer). Rows are reproducible up to those (kMetricsTimingColumns).
 //   step_times.csv              per epoch and rank: host, batches, mean ms per training batch (whole step, data
 //                               wait, forward, backward, all-reduce wait, optimizer), peak host/device MiB,
 //                               threads, CPU seconds so far: the per-rank view `ember scale` reports (stragglers)
@@ -65,6 +66,9 @@ struct EpochFigures {
   // Training pass only (rank 0's clock): seconds, optimizer steps per second.
   double train_seconds = 0, it_per_s = 0;
   double peak_host_mib = 0, peak_device_mib = 0;  // high-water marks so far, largest over the ranks
+  // Mean ms per training batch over the ranks (step_times.csv has each rank's): the whole batch, data wait,
+  // forward + loss, backward, all-reduce wait, optimizer.
+  double step_ms = 0, data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
 };
 
 // One rank's training pass in one epoch (a row of step_times.csv). Times are mean host milliseconds per
@@ -83,7 +87,7 @@ struct RankFigures {
 // "Epoch [0], train_loss: 1.9014, train_acc: 0.2822, val_loss: 1.5055, val_acc: 0.4414, val_precision: ..."
 std::string epoch_line(const EpochFigures& f);
 std::string metrics_csv(const std::vector<EpochFigures>& history);
-constexpr int kMetricsTimingColumns = 6;  // metrics.csv's last columns, which differ from run to run
+constexpr int kMetricsTimingColumns = 12;  // metrics.csv's last columns, which differ from run to run
 // The header line, and the rows of one epoch (appended to step_times.csv as epochs finish).
 std::string step_times_csv_header();
 std::string step_times_csv_rows(const std::vector<RankFigures>& ranks);

@@ -216,4 +216,9 @@ TEST_CASE("launch scripts for a layout", "[dist][scale]") {
   CHECK_THROWS_WITH(mpirun_hostfile(spec), Catch::Contains("2 hosts for 3 nodes"));
   spec.hosts = {"a", "b", "c"};
   CHECK(mpirun_hostfile(spec) == "a slots=4\nb slots=4\nc slots=4\n");
+  // A GPU type constraint, as the study's gmem=30G run (mixed types) against its A40 host group.
+  spec.lsf_gpu = "gmem=30G";
+  spec.slurm_constraint = "a40";
+  CHECK_THAT(lsf_script(spec), Catch::Contains("#BSUB -gpu \"num=4:mode=exclusive_process:gmem=30G\"\n"));
+  CHECK_THAT(slurm_script(spec), Catch::Contains("#SBATCH --constraint=a40\n"));
 }

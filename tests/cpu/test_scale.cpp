@@ -190,6 +190,7 @@ TEST_CASE("scaling report: tables, medians, speed-up, accounting, plots", "[scal
 
   layouts[0].predicted_it_per_s = 140.0;
   const std::string md = write_scaling_report(runs, layouts, study, "test study");
+  CHECK_THAT(md, Catch::StartsWith("# Scaling study: test study\n"));
   CHECK_THAT(md, Catch::Contains("| 8 | 8 | 1 | - | 3 | 235 | 256 | 113.22 | 18.32 | 2.08 | 0.40 | 6.62 | 83% |"));
   CHECK_THAT(md, Catch::Contains("| 1 | 1 | 1 | - | 0:00:00 | 78 | 76 | 47 | 3277 | 1552 | 8 | 38 |"));
   CHECK_THAT(md, Catch::Contains("| median | | | 113.22 | 2.08 |"));

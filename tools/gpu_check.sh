@@ -3,8 +3,10 @@
 #   1. the `gpu` tests (every CUDA kernel and engine op against the CPU reference),
 #   2. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth),
 #   3. the end-to-end training-throughput benchmark (every model, against the PyTorch figures),
-#   4. a short real training run (the CNN, a few epochs on a CIFAR-10 subset),
-#   5. the gpu tests again under compute-sanitizer (memcheck), last because it is the slowest.
+#   4. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), and one under mpirun with NCCL,
+#   5. the scaling model's inputs on this GPU (ember scale --profile ResNet_18 and ViT: paste the YAML into
+#      configs/scaling/h100_*.yaml) and its one-GPU check (ember scale --run of a 1-GPU layout),
+#   6. the gpu tests again under compute-sanitizer (memcheck), last because it is the slowest.
 # Results go to one folder: the first argument, else $EMBER_GPU_CHECK_OUT, else gpu_check_results.
 # Uses an existing build in $EMBER_BUILD_DIR (default build/) or builds one. Budget: under 8 minutes on an H100.
 set -uo pipefail
@@ -58,6 +60,28 @@ step "ember train" 180 "$out/train.log" "$build/bin/ember" train --device cuda -
   --normalization N1_aug --val_size 10 --batch_size 128 --lr 0.001 --optimization Adam --epochs 4 \
   --num_workers 4 --out_dir "$out/results" --experiment_name gpu_check_CNN
 grep -E "^Epoch" "$out/train.log" | tee -a "$summary"
+mpirun_cmd=$(command -v mpirun || echo mpiexec)
+step "ember train (nccl, 1 rank)" 120 "$out/train_nccl.log" sh tests/gpu/train_nccl.sh "$out/results_nccl" \
+  "$mpirun_cmd" -np 1 --allow-run-as-root "$build/bin/ember" train --device cuda --dist_backend nccl --model CNN \
+  --subset 80 --batch_size 16 --epochs 1 --num_workers 0 --data_dir "$data"
+tail -1 "$out/train_nccl.log" | tee -a "$summary"
+
+note "== scaling: layer groups on this GPU, and the model against a 1-GPU run"
+for model in ResNet_18 ViT; do
+  step "profile $model b256" 120 "$out/profile_$model.yaml" "$build/bin/ember" scale --profile "$model" \
+    --device cuda --batch_size 256 --steps 5
+  head -1 "$out/profile_$model.yaml" | tee -a "$summary"
+done
+{
+  echo "job_name: gpu_check_scale"
+  echo "command: $build/bin/ember train --device cuda --model ResNet_18 --batch_size 256 --epochs 2 --subset 3000 --num_workers 4 --data_dir $data"
+  echo "layouts: [{nodes: 1, gpus_per_node: 1}]"
+  sed -n '/^model:/,$p' "$out/profile_ResNet_18.yaml"
+} >"$out/scale_layouts.yaml"
+step "ember scale --run (1 GPU)" 180 "$out/scale.log" "$build/bin/ember" scale --layouts "$out/scale_layouts.yaml" \
+  --run --max_local_ranks 1 --out "$out/scale"
+grep -E "^\| 1 \|" "$out/scale/scaling.md" | head -1 | tee -a "$summary"
+
 note "== compute-sanitizer memcheck"
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 \

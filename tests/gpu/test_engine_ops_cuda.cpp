@@ -107,6 +107,28 @@ TEST_CASE("cuda engine: batch_norm in training (running statistics) and eval", "
   }
 }
 
+// Synchronized batch norm's split kernels (statistics, apply, backward sums, dx): a reduce that doubles the
+// sums (two ranks holding the same data) on both devices; the reduce sees a device tensor on the GPU.
+TEST_CASE("cuda engine: synchronized batch_norm (a reduce given) matches the CPU", "[gpu][engine_cuda][sync_bn]") {
+  require_gpu();
+  int calls = 0;
+  const BatchNormReduce two_ranks = [&calls](Tensor& t) {
+    ++calls;
+    t.copy_(mul_scalar(t.to(Device::cpu()), 2.0).to(t.device()));
+  };
+  Tensor rm_cpu = f32({5}, 30), rv_cpu = f32({5}, 31, 0.5, 2);
+  Tensor rm_gpu = rm_cpu.to(kGpu), rv_gpu = rv_cpu.to(kGpu);
+  compare_on_cuda(
+      [&](const std::vector<Tensor>& x, Device d) {
+        const bool gpu = d.is_cuda();
+        return batch_norm(x[0], x[1], x[2], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, true, 0.1, 1e-5, two_ranks);
+      },
+      {f32({6, 5, 4, 3}, 32, 48, 52), f32({5}, 33, 0.5, 1.5), f32({5}, 34)}, 1e-4, 1e-5);
+  CHECK(calls == 4);  // forward and backward, on each device
+  EMBER_REQUIRE_CLOSE(rm_gpu.to(Device::cpu()), rm_cpu, 1e-5, 1e-6);
+  EMBER_REQUIRE_CLOSE(rv_gpu.to(Device::cpu()), rv_cpu, 1e-5, 1e-6);
+}
+
 TEST_CASE("cuda engine: max, average and adaptive average pooling", "[gpu][engine_cuda]") {
   require_gpu();
   compare_on_cuda([](const std::vector<Tensor>& x, Device) { return max_pool2d(x[0], 3, 2, 1); },

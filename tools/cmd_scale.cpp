@@ -90,6 +90,7 @@ struct Study {
   };
   std::string model_name;
   std::vector<dist::LayerGroup> groups;
+  double compute_ms = 0;  // the groups' forward + backward, as measured
   std::vector<Case> cases;
   dist::LinkParams links;
   double bucket_mb = 25, optimizer_ms = 0;
@@ -102,11 +103,9 @@ struct Study {
     if (groups.empty()) return std::nullopt;
     std::vector<dist::LayerGroup> scaled = groups;
     if (c.step_ms > 0) {
-      double compute = 0;
-      for (const dist::LayerGroup& g : groups) compute += g.forward_ms + g.backward_ms;
       for (dist::LayerGroup& g : scaled) {
-        g.forward_ms *= (c.step_ms - optimizer_ms) / compute;
-        g.backward_ms *= (c.step_ms - optimizer_ms) / compute;
+        g.forward_ms *= (c.step_ms - optimizer_ms) / compute_ms;
+        g.backward_ms *= (c.step_ms - optimizer_ms) / compute_ms;
       }
     }
     return dist::predict_step(scaled, layout, links, bucket_mb, optimizer_ms, c.batch_per_gpu);
@@ -162,9 +161,8 @@ Study load_study(const std::string& path) {
       s.model_name = get_or<std::string>(model, "name", "the model");
       s.bucket_mb = get_or<double>(model, "bucket_mb", 25.0);
       s.optimizer_ms = get_or<double>(model, "optimizer_ms", 0.0);
-      double compute = 0;
-      for (const dist::LayerGroup& g : s.groups) compute += g.forward_ms + g.backward_ms;
-      EMBER_CHECK(compute > 0, path, ": the model's groups take no time");
+      for (const dist::LayerGroup& g : s.groups) s.compute_ms += g.forward_ms + g.backward_ms;
+      EMBER_CHECK(s.compute_ms > 0, path, ": the model's groups take no time");
       auto add_case = [&](const YAML::Node& n) {
         Study::Case c{get_or<int64_t>(n, "batch_per_gpu", 1), get_or<double>(n, "step_ms", 0.0)};
         EMBER_CHECK(c.batch_per_gpu > 0 && (c.step_ms == 0 || c.step_ms > s.optimizer_ms), path,

@@ -22,6 +22,7 @@
 #include "engine/optim/optimizer.h"
 #include "engine/random.h"
 #include "models/registry.h"
+#include "tools/text.h"
 
 namespace fs = std::filesystem;
 
@@ -36,14 +37,6 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(line);
-  while (std::getline(in, field, sep)) out.push_back(field);
-  return out;
-}
-
 // A CSV file with a header, its cells by column name.
 struct Csv {
   fs::path path;
@@ -54,10 +47,10 @@ struct Csv {
     std::istringstream in(read_file(p));
     std::string line;
     EMBER_CHECK(static_cast<bool>(std::getline(in, line)), p.string(), ": empty, expected a header line");
-    header = split(line, ',');
+    header = split_text(line, ',');
     while (std::getline(in, line)) {
       if (line.empty()) continue;
-      rows.push_back(split(line, ','));
+      rows.push_back(split_text(line, ','));
       EMBER_CHECK(rows.back().size() == header.size(), p.string(), ": line ", rows.size() + 1, " has ",
                   rows.back().size(), " fields, the header ", header.size());
     }
@@ -81,13 +74,7 @@ struct Csv {
 
 int64_t as_int(double v) { return static_cast<int64_t>(std::llround(v)); }
 
-std::string fmt(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string seconds_text(double s) { return s < 0 ? "-" : fmt(s, 0); }
+std::string seconds_text(double s) { return s < 0 ? "-" : fixed(s, 0); }
 
 std::string clock_of(const std::string& time) {  // "Mon Jun 12 11:16:59 2023" -> "11:16:59"
   static const std::regex hms(R"((\d{2}:\d{2}:\d{2}))");
@@ -343,17 +330,17 @@ std::string layouts_csv(const std::vector<LayoutSummary>& layouts) {
   for (const LayoutSummary& s : layouts) {
     std::ostringstream o;
     o << s.layout << ',' << s.group << ',' << s.ranks << ',' << s.nodes << ',' << s.ranks_per_node << ','
-      << s.repeats << ',' << s.steps << ',' << s.effective_batch << ',' << fmt(s.it_per_s, 3) << ','
-      << fmt(s.it_per_s_sd, 3) << ',' << fmt(s.seconds_per_epoch, 3) << ',' << fmt(s.seconds_per_epoch_sd, 3) << ','
-      << fmt(s.speedup, 3) << ',' << fmt(s.efficiency, 3) << ',' << fmt(s.step_ms, 3) << ',' << fmt(s.data_ms, 3)
-      << ',' << fmt(s.forward_ms, 3) << ',' << fmt(s.backward_ms, 3) << ',' << fmt(s.all_reduce_ms, 3) << ','
-      << fmt(s.optimizer_ms, 3) << ',' << fmt(s.slowest_rank_step_ms, 3) << ',' << fmt(s.max_memory_mib, 1) << ','
-      << fmt(s.avg_memory_mib, 1) << ',' << fmt(s.device_memory_mib, 1) << ',' << s.processes << ',' << s.threads
-      << ',' << fmt(s.cpu_s, 2) << ',' << (s.predicted_it_per_s ? fmt(*s.predicted_it_per_s, 3) : "");
+      << s.repeats << ',' << s.steps << ',' << s.effective_batch << ',' << fixed(s.it_per_s, 3) << ','
+      << fixed(s.it_per_s_sd, 3) << ',' << fixed(s.seconds_per_epoch, 3) << ',' << fixed(s.seconds_per_epoch_sd, 3) << ','
+      << fixed(s.speedup, 3) << ',' << fixed(s.efficiency, 3) << ',' << fixed(s.step_ms, 3) << ',' << fixed(s.data_ms, 3)
+      << ',' << fixed(s.forward_ms, 3) << ',' << fixed(s.backward_ms, 3) << ',' << fixed(s.all_reduce_ms, 3) << ','
+      << fixed(s.optimizer_ms, 3) << ',' << fixed(s.slowest_rank_step_ms, 3) << ',' << fixed(s.max_memory_mib, 1) << ','
+      << fixed(s.avg_memory_mib, 1) << ',' << fixed(s.device_memory_mib, 1) << ',' << s.processes << ',' << s.threads
+      << ',' << fixed(s.cpu_s, 2) << ',' << (s.predicted_it_per_s ? fixed(*s.predicted_it_per_s, 3) : "");
     const JobAccounting a = s.accounting.value_or(JobAccounting{});
     for (double v : {a.wait_s, a.run_s, a.turnaround_s, a.cpu_s, a.max_memory_mib, a.avg_memory_mib,
                      static_cast<double>(a.max_processes), static_cast<double>(a.max_threads)})
-      o << ',' << (v < 0 ? "" : fmt(v, 1));
+      o << ',' << (v < 0 ? "" : fixed(v, 1));
     csv += o.str() + "\n";
   }
   return csv;
@@ -368,12 +355,12 @@ std::string runs_csv(const std::vector<ScalingRun>& runs) {
     std::ostringstream o;
     o << r.layout << ',' << r.group << ',' << r.dir << ',' << join_hosts(run_hosts(r)) << ',' << r.ranks << ','
       << r.nodes << ',' << r.ranks_per_node << ',' << r.steps << ',' << r.effective_batch << ','
-      << fmt(r.it_per_s, 3) << ',' << fmt(r.seconds_per_epoch, 3);
+      << fixed(r.it_per_s, 3) << ',' << fixed(r.seconds_per_epoch, 3);
     const JobAccounting a = r.accounting.value_or(JobAccounting{});
     o << ',' << a.scheduler << ',' << a.job_id << ',' << clock_of(a.submitted) << ',' << clock_of(a.started);
     for (double v : {a.wait_s, a.run_s, a.turnaround_s, a.cpu_s, a.max_memory_mib, a.avg_memory_mib,
                      static_cast<double>(a.max_processes), static_cast<double>(a.max_threads)})
-      o << ',' << (v < 0 ? "" : fmt(v, 1));
+      o << ',' << (v < 0 ? "" : fixed(v, 1));
     csv += o.str() + "\n";
   }
   return csv;
@@ -472,17 +459,17 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
   md << "\n";
   for (const LayoutSummary& s : layouts) {
     md << "| " << s.ranks << " | " << s.nodes << " | " << s.ranks_per_node << " | " << (s.group.empty() ? "-" : s.group)
-       << " | " << s.repeats << " | " << s.steps << " | " << s.effective_batch << " | " << fmt(s.it_per_s, 2)
-       << " | " << fmt(s.it_per_s_sd, 2) << " | " << fmt(s.seconds_per_epoch, 2) << " | "
-       << fmt(s.seconds_per_epoch_sd, 2) << " | " << (s.speedup > 0 ? fmt(s.speedup, 2) : "-") << " | "
-       << (s.efficiency > 0 ? fmt(100 * s.efficiency, 0) + "%" : "-") << " | " << fmt(s.step_ms, 1) << " | "
-       << fmt(s.data_ms, 1) << " | " << fmt(s.forward_ms, 1) << " | " << fmt(s.backward_ms, 1) << " | "
-       << fmt(s.all_reduce_ms, 1) << " | " << fmt(s.optimizer_ms, 1) << " | " << fmt(s.slowest_rank_step_ms, 1)
-       << " | " << fmt(s.max_memory_mib, 0) << " | " << fmt(s.avg_memory_mib, 0) << " | " << s.processes << " | "
-       << s.threads << " | " << fmt(s.cpu_s, 1) << " |";
+       << " | " << s.repeats << " | " << s.steps << " | " << s.effective_batch << " | " << fixed(s.it_per_s, 2)
+       << " | " << fixed(s.it_per_s_sd, 2) << " | " << fixed(s.seconds_per_epoch, 2) << " | "
+       << fixed(s.seconds_per_epoch_sd, 2) << " | " << (s.speedup > 0 ? fixed(s.speedup, 2) : "-") << " | "
+       << (s.efficiency > 0 ? fixed(100 * s.efficiency, 0) + "%" : "-") << " | " << fixed(s.step_ms, 1) << " | "
+       << fixed(s.data_ms, 1) << " | " << fixed(s.forward_ms, 1) << " | " << fixed(s.backward_ms, 1) << " | "
+       << fixed(s.all_reduce_ms, 1) << " | " << fixed(s.optimizer_ms, 1) << " | " << fixed(s.slowest_rank_step_ms, 1)
+       << " | " << fixed(s.max_memory_mib, 0) << " | " << fixed(s.avg_memory_mib, 0) << " | " << s.processes << " | "
+       << s.threads << " | " << fixed(s.cpu_s, 1) << " |";
     if (predicted)
-      md << " " << (s.predicted_it_per_s ? fmt(*s.predicted_it_per_s, 2) : "-") << " | "
-         << (s.predicted_it_per_s ? fmt(s.it_per_s / *s.predicted_it_per_s, 2) : "-") << " |";
+      md << " " << (s.predicted_it_per_s ? fixed(*s.predicted_it_per_s, 2) : "-") << " | "
+         << (s.predicted_it_per_s ? fixed(s.it_per_s / *s.predicted_it_per_s, 2) : "-") << " |";
     md << "\n";
   }
   if (std::any_of(layouts.begin(), layouts.end(), [](const LayoutSummary& s) { return s.accounting.has_value(); })) {
@@ -512,13 +499,13 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
     for (const ScalingRun& r : runs) {
       if (r.layout != s.layout) continue;
       const JobAccounting a = r.accounting.value_or(JobAccounting{});
-      md << "| " << ++n << " | " << join_hosts(run_hosts(r)) << " | " << r.steps << " | " << fmt(r.it_per_s, 2)
-         << " | " << fmt(r.seconds_per_epoch, 2) << " | "
+      md << "| " << ++n << " | " << join_hosts(run_hosts(r)) << " | " << r.steps << " | " << fixed(r.it_per_s, 2)
+         << " | " << fixed(r.seconds_per_epoch, 2) << " | "
          << (a.job_id.empty() ? "local" : a.scheduler + " " + a.job_id) << " | " << clock_of(a.submitted) << " | "
          << clock_of(a.started) << " | " << hms_text(a.wait_s) << " |\n";
     }
-    md << "| median | | | " << fmt(s.it_per_s, 2) << " | " << fmt(s.seconds_per_epoch, 2) << " | | | | |\n"
-       << "| sd | | | " << fmt(s.it_per_s_sd, 2) << " | " << fmt(s.seconds_per_epoch_sd, 2) << " | | | | |\n";
+    md << "| median | | | " << fixed(s.it_per_s, 2) << " | " << fixed(s.seconds_per_epoch, 2) << " | | | | |\n"
+       << "| sd | | | " << fixed(s.it_per_s_sd, 2) << " | " << fixed(s.seconds_per_epoch_sd, 2) << " | | | | |\n";
   }
   md << "\nFiles: scaling_layouts.csv, scaling_runs.csv, scaling_speed.png, scaling_efficiency.png (when a 1-rank "
         "layout exists), scaling_ranks.png (when a layout has several ranks).\n";
@@ -534,7 +521,7 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
 namespace {
 
 std::string group_of(const std::string& parameter) {
-  const std::vector<std::string> parts = split(parameter, '.');
+  const std::vector<std::string> parts = split_text(parameter, '.');
   std::string group;
   for (size_t k = 0; k + 1 < parts.size(); ++k) {
     group += (k ? "." : "") + parts[k];
@@ -575,13 +562,16 @@ ModelProfile profile_model(const std::string& model_name, int64_t batch, const s
     p.groups.back().grad_bytes += 4 * named[k].second.numel();
   }
   using Clock = std::chrono::steady_clock;
+  // Milliseconds since t, once the device has finished what was queued.
+  auto ms_since = [&device](Clock::time_point t) {
+    if (device.is_cuda()) cuda::synchronize();
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
   Clock::time_point backward_start;
   std::vector<double> ready_ms(p.groups.size(), 0);  // latest gradient of the group, this step
   for (size_t k = 0; k < params.size(); ++k)
     params[k].register_grad_ready_hook([&, g = group_index[k]](const Tensor&) {
-      if (device.is_cuda()) cuda::synchronize();
-      ready_ms[g] = std::max(ready_ms[g],
-                             std::chrono::duration<double, std::milli>(Clock::now() - backward_start).count());
+      ready_ms[g] = std::max(ready_ms[g], ms_since(backward_start));
     });
 
   Generator gen(1);
@@ -594,22 +584,18 @@ ModelProfile profile_model(const std::string& model_name, int64_t batch, const s
   const Tensor labels = Tensor::from_vector<int64_t>(label_values, {batch}).to(device);
   std::vector<double> group_backward(p.groups.size(), 0);
   for (int64_t s = 0; s <= steps; ++s) {  // step 0 warms up (allocator, algorithm choice)
-    auto ms = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
     optimizer.zero_grad();
     if (device.is_cuda()) cuda::synchronize();
     Clock::time_point t = Clock::now();
     const Tensor loss = cross_entropy(model->forward(images), labels);
-    if (device.is_cuda()) cuda::synchronize();
-    const double forward = ms(t);
+    const double forward = ms_since(t);
     std::fill(ready_ms.begin(), ready_ms.end(), 0.0);
     backward_start = Clock::now();
     loss.backward();
-    if (device.is_cuda()) cuda::synchronize();
-    const double backward = ms(backward_start);
+    const double backward = ms_since(backward_start);
     t = Clock::now();
     optimizer.step();
-    if (device.is_cuda()) cuda::synchronize();
-    const double opt = ms(t);
+    const double opt = ms_since(t);
     if (s == 0) continue;
     p.forward_ms += forward / static_cast<double>(steps);
     p.backward_ms += backward / static_cast<double>(steps);
@@ -635,16 +621,16 @@ std::string model_profile_yaml(const ModelProfile& p) {
   std::ostringstream y;
   y << "# ember scale --profile " << p.model << " --image_shape " << p.shape.channels << "x" << p.shape.height << "x"
     << p.shape.width << " --batch_size " << p.batch << " --device " << p.device << " ("
-    << p.steps << " steps): forward " << fmt(p.forward_ms, 3) << " ms, backward " << fmt(p.backward_ms, 3)
-    << " ms, optimizer " << fmt(p.optimizer_ms, 3) << " ms\n"
+    << p.steps << " steps): forward " << fixed(p.forward_ms, 3) << " ms, backward " << fixed(p.backward_ms, 3)
+    << " ms, optimizer " << fixed(p.optimizer_ms, 3) << " ms\n"
     << "model:\n"
     << "  name: " << p.model << "\n"
     << "  batch_per_gpu: " << p.batch << "\n"
-    << "  optimizer_ms: " << fmt(p.optimizer_ms, 4) << "\n"
+    << "  optimizer_ms: " << fixed(p.optimizer_ms, 4) << "\n"
     << "  groups:   # forward order; forward_ms is the measured total split like backward\n";
   for (const dist::LayerGroup& g : p.groups)
-    y << "    - {name: " << g.name << ", forward_ms: " << fmt(g.forward_ms, 4) << ", backward_ms: "
-      << fmt(g.backward_ms, 4) << ", params: " << g.grad_bytes / 4 << "}\n";
+    y << "    - {name: " << g.name << ", forward_ms: " << fixed(g.forward_ms, 4) << ", backward_ms: "
+      << fixed(g.backward_ms, 4) << ", params: " << g.grad_bytes / 4 << "}\n";
   return y.str();
 }
 

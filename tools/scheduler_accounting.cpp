@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "tools/text.h"
 
 namespace ember::tools {
 namespace {
@@ -108,15 +109,6 @@ std::vector<JobAccounting> parse_lsf(std::string text) {
   return {a};
 }
 
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(line);
-  while (std::getline(in, field, sep)) out.push_back(field);
-  if (!line.empty() && line.back() == sep) out.push_back("");
-  return out;
-}
-
 // "[D-][HH:]MM:SS[.mmm]" (sacct's Elapsed and TotalCPU) -> seconds; -1 when empty.
 double slurm_duration_s(const std::string& s, const std::string& source) {
   if (s.empty()) return -1;
@@ -127,7 +119,7 @@ double slurm_duration_s(const std::string& s, const std::string& source) {
     rest = rest.substr(dash + 1);
   }
   double seconds = 0;
-  for (const std::string& part : split(rest, ':')) {
+  for (const std::string& part : split_text(rest, ':')) {
     EMBER_CHECK(!part.empty() && part.find_first_not_of("0123456789.") == std::string::npos, source,
                 ": sacct duration '", s, "' is not [D-][HH:]MM:SS");
     seconds = seconds * 60 + std::stod(part);
@@ -152,14 +144,14 @@ std::vector<JobAccounting> parse_sacct(const std::string& text, const std::strin
   std::istringstream in(text);
   std::string line;
   std::getline(in, line);
-  const std::vector<std::string> header = split(line, '|');
+  const std::vector<std::string> header = split_text(line, '|');
   std::map<std::string, size_t> column;
   for (size_t k = 0; k < header.size(); ++k) column[header[k]] = k;
   EMBER_CHECK(column.count("JobID"), source, ": a sacct table needs the JobID column (header: ", line, ")");
   std::vector<JobAccounting> jobs;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    const std::vector<std::string> row = split(line, '|');
+    const std::vector<std::string> row = split_text(line, '|');
     EMBER_CHECK(row.size() >= header.size() - 1, source, ": sacct row '", line, "' has ", row.size(), " fields, the header ",
                 header.size());
     auto field = [&](const char* name) {

@@ -13,7 +13,6 @@
 #include <iostream>
 #include <limits>
 #include <map>
-#include <set>
 #include <sstream>
 
 #include <sys/resource.h>
@@ -39,6 +38,7 @@
 #include "models/registry.h"
 #include "tools/figures.h"
 #include "tools/progress.h"
+#include "tools/text.h"
 
 namespace ember::tools {
 
@@ -48,12 +48,6 @@ namespace {
 
 constexpr const char* kStateFile = "training_state.safetensors";
 constexpr int64_t kGpuFiniteCheckInterval = 50;  // steps between loss read-backs on a GPU
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 // Doubles in metadata: 17 significant digits read back exactly.
 std::string exact(double v) {
@@ -67,15 +61,6 @@ std::string join(const std::vector<T>& values, const char* sep = ",") {
   std::ostringstream os;
   for (size_t i = 0; i < values.size(); ++i) os << (i ? sep : "") << values[i];
   return os.str();
-}
-
-std::vector<std::string> split_text(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  if (text.empty()) return parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, sep)) parts.push_back(part);
-  return parts;
 }
 
 void write_text(const fs::path& path, const std::string& text, bool append = false) {
@@ -170,6 +155,7 @@ std::string history_text(const std::vector<EpochFigures>& history) {
 std::vector<EpochFigures> parse_history(const std::string& text) {
   std::vector<EpochFigures> history;
   for (const std::string& row : split_text(text, ';')) {
+    if (row.empty()) continue;  // after the last row's ';'
     const std::vector<std::string> v = split_text(row, ',');
     EMBER_CHECK(v.size() == 11 || v.size() == 19 || v.size() == 26, "training checkpoint: bad history row '", row,
                 "'");

@@ -1,6 +1,6 @@
 // CPU op throughput: the convolution of the study (batch 128, 64 -> 64 channels, 32x32, 3x3 pad 1) against
 // the plain OpenBLAS GEMMs it lowers to, measured in the same run; square GEMMs; max pooling and batch norm
-// in GB/s. Each figure is the median of several timed runs after a warm-up.
+// in GB/s; fused attention at the ViTs' head shape against the per-head OpenBLAS GEMMs of unfused attention. Each figure is the median of several timed runs after a warm-up.
 //   ./build/bin/bench_cpu_ops            full sizes (about a minute on the 2-core dev VM)
 //   ./build/bin/bench_cpu_ops --quick    tiny sizes, a smoke test
 #include <cblas.h>
@@ -12,6 +12,7 @@
 #include <functional>
 #include <vector>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/cpu/conv.h"
@@ -141,5 +142,38 @@ int main(int argc, char** argv) {
   // Forward reads x twice and writes y; backward reads x and dy twice and writes dx.
   std::printf("batch_norm training forward %7.1f GB/s   backward %7.1f GB/s\n", 3e-9 * y_size * 4 / t_bn,
               5e-9 * y_size * 4 / t_bn_bwd);
+
+  // Attention, ViT's 65 tokens and head 64 over batch x 8 heads. The baseline is the two GEMMs per head of
+  // unfused attention's forward (S = Q K^T, O = P V) and the four of its backward, without their softmax.
+  const int64_t bh = (quick ? 2 : 32) * 8, n = 65, d = 64, hs = n * d;
+  const std::vector<float> q = filled(bh * hs, 7), k = filled(bh * hs, 8), v = filled(bh * hs, 9), d_o = filled(bh * hs, 10);
+  std::vector<float> o(bh * hs), lse(bh * n), dq(bh * hs), dk(bh * hs), dv(bh * hs), scores(bh * n * n);
+  float d_log_scale = 0;
+  const double t_att = median_seconds([&] {
+    attention_forward<float>(bh, n, d, 0.125f, false, q.data(), k.data(), v.data(), o.data(), lse.data());
+  });
+  const double t_att_bwd = median_seconds([&] {
+    attention_backward<float>(bh, n, d, 0.125f, false, q.data(), k.data(), v.data(), o.data(), d_o.data(), lse.data(),
+                              dq.data(), dk.data(), dv.data(), &d_log_scale);
+  });
+  auto per_head_gemms = [&](int count) {  // count GEMMs of n x n x d per head, alternating the two shapes
+    return median_seconds([&] {
+      for (int64_t h = 0; h < bh; ++h)
+        for (int i = 0; i < count; ++i) {
+          if (i % 2 == 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, 1.0f, q.data() + h * hs, d,
+                        k.data() + h * hs, d, 0.0f, scores.data() + h * n * n, n);
+          else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f, scores.data() + h * n * n, n,
+                        v.data() + h * hs, d, 0.0f, o.data() + h * hs, d);
+        }
+    });
+  };
+  const double t_gemm2 = per_head_gemms(2), t_gemm4 = per_head_gemms(4);
+  const double att_gflop = 2e-9 * bh * n * n * d;  // one n x n x d product over all heads
+  std::printf("attention %lld heads x %lldx%lld tokens: forward %7.2f ms %6.1f GFLOP/s (%.2fx its GEMMs), "
+              "backward %7.2f ms %6.1f GFLOP/s (%.2fx its GEMMs)\n",
+              (long long)bh, (long long)n, (long long)d, t_att * 1e3, 2 * att_gflop / t_att, t_gemm2 / t_att,
+              t_att_bwd * 1e3, 4 * att_gflop / t_att_bwd, t_gemm4 / t_att_bwd);
   return 0;
 }

@@ -116,6 +116,12 @@ Tensor patchify(const Tensor& x, int64_t patch);
 Tensor spatial_shift(const Tensor& x);
 // scores [..., N, N]: the diagonal set to `value` (gradient zero there).
 Tensor diagonal_mask(const Tensor& scores, double value);
+// Multi-head self-attention softmax(s q k^T) v for q, k, v [B, H, N, dh] -> [B, H, N, dh], fused: the N x N
+// scores are never stored (backward recomputes them from each row's saved logsumexp). s = exp(log_scale)
+// when log_scale (0-dim, LSA's learned temperature; differentiable) is given, else `scale`. mask_diagonal
+// keeps every token from attending to itself (LSA). CUDA runs dh = 64 fused and other shapes unfused.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
+                                    const Tensor& log_scale = {}, bool mask_diagonal = false);
 // SimpleViT's fixed 2-D sin-cos table [h*w, dim] (no gradient), computed in f32.
 Tensor sincos_position_table_2d(int64_t h, int64_t w, int64_t dim, double temperature = 10000.0);
 

@@ -1,7 +1,6 @@
 #include "engine/nn/attention.h"
 
 #include <cmath>
-#include <limits>
 
 #include "engine/nn/dropout.h"
 #include "engine/ops.h"
@@ -17,15 +16,6 @@ std::shared_ptr<Sequential> projection_with_dropout(int64_t inner, int64_t dim, 
   return seq;
 }
 
-double lowest_finite(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return std::numeric_limits<float>::lowest();   // -3.4028235e38
-    case DType::f64: return std::numeric_limits<double>::lowest();
-    case DType::bf16: return -3.3895313892515355e38;               // -(2 - 2^-7) 2^127
-    default: EMBER_FAIL("attention: scores must be floating, got ", dtype_name(dtype));
-  }
-}
-
 }  // namespace
 
 QKV split_heads(const Tensor& qkv, int64_t heads) {
@@ -37,10 +27,9 @@ QKV split_heads(const Tensor& qkv, int64_t heads) {
   return {t.select(0, 0), t.select(0, 1), t.select(0, 2)};
 }
 
-Tensor attend(const Tensor& scores, const Tensor& v) {
-  Tensor out = matmul(softmax(scores, -1), v);  // [B, H, N, dh]
-  const int64_t b = out.size(0), h = out.size(1), n = out.size(2), dh = out.size(3);
-  return out.permute({0, 2, 1, 3}).reshape({b, n, h * dh});
+Tensor merge_heads(const Tensor& o) {
+  const int64_t b = o.size(0), h = o.size(1), n = o.size(2), dh = o.size(3);
+  return o.permute({0, 2, 1, 3}).reshape({b, n, h * dh});
 }
 
 Attention::Attention(int64_t dim, int64_t heads_, int64_t dim_head, double dropout, RandomStreams& streams)
@@ -52,8 +41,7 @@ Attention::Attention(int64_t dim, int64_t heads_, int64_t dim_head, double dropo
 
 Tensor Attention::forward(const Tensor& x) {
   QKV h = split_heads(to_qkv->forward(x), heads);
-  Tensor scores = mul_scalar(matmul(h.q, h.k.transpose(-2, -1)), scale);
-  return to_out->forward(attend(scores, h.v));
+  return to_out->forward(merge_heads(scaled_dot_product_attention(h.q, h.k, h.v, scale)));
 }
 
 LocalitySelfAttention::LocalitySelfAttention(int64_t dim, int64_t heads_, int64_t dim_head, double dropout,
@@ -67,9 +55,7 @@ LocalitySelfAttention::LocalitySelfAttention(int64_t dim, int64_t heads_, int64_
 
 Tensor LocalitySelfAttention::forward(const Tensor& x) {
   QKV h = split_heads(to_qkv->forward(x), heads);
-  Tensor scores = mul(matmul(h.q, h.k.transpose(-2, -1)), exp(temperature));
-  scores = diagonal_mask(scores, lowest_finite(scores.dtype()));
-  return to_out->forward(attend(scores, h.v));
+  return to_out->forward(merge_heads(scaled_dot_product_attention(h.q, h.k, h.v, 0.0, temperature, true)));
 }
 
 SimpleAttention::SimpleAttention(int64_t dim, int64_t heads_, int64_t dim_head, Generator& init)
@@ -82,8 +68,7 @@ SimpleAttention::SimpleAttention(int64_t dim, int64_t heads_, int64_t dim_head, 
 
 Tensor SimpleAttention::forward(const Tensor& x) {
   QKV h = split_heads(to_qkv->forward(norm->forward(x)), heads);
-  Tensor scores = mul_scalar(matmul(h.q, h.k.transpose(-2, -1)), scale);
-  return to_out->forward(attend(scores, h.v));
+  return to_out->forward(merge_heads(scaled_dot_product_attention(h.q, h.k, h.v, scale)));
 }
 
 PreNorm::PreNorm(int64_t dim, std::shared_ptr<Module> fn_) {

@@ -32,4 +32,14 @@ void select_blas_core() {
   });
 }
 
+BlasScope::BlasScope(bool our_threads) {
+  select_blas_core();
+  if (our_threads) saved_threads_ = openblas_get_num_threads();
+  if (saved_threads_ != 1) openblas_set_num_threads(1);
+}
+
+BlasScope::~BlasScope() {
+  if (saved_threads_ != 1) openblas_set_num_threads(saved_threads_);
+}
+
 }  // namespace ember::kernels::cpu

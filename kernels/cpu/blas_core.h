@@ -13,4 +13,18 @@ namespace ember::kernels::cpu {
 void select_blas_core();
 std::string blas_core_name();  // OpenBLAS's kernel set in use, e.g. "SkylakeX"
 
+// For the length of one kernel call: OpenBLAS on this CPU's kernels, and, while our threads split the work
+// (`our_threads`), single-threaded GEMMs: OpenBLAS's own pool would oversubscribe the cores (and its threads
+// spin after each call, starving ours).
+class BlasScope {
+ public:
+  explicit BlasScope(bool our_threads);
+  ~BlasScope();
+  BlasScope(const BlasScope&) = delete;
+  BlasScope& operator=(const BlasScope&) = delete;
+
+ private:
+  int saved_threads_ = 1;
+};
+
 }  // namespace ember::kernels::cpu

@@ -15,26 +15,6 @@
 namespace ember::kernels::cpu {
 namespace {
 
-// For the length of one conv call: OpenBLAS on this CPU's kernels (kernels/cpu/blas_core.h), and, while our
-// threads split the images, single-threaded GEMMs: OpenBLAS's own pool would oversubscribe the cores (and
-// its threads spin after each call, starving the other image).
-class ConvBlasScope {
- public:
-  explicit ConvBlasScope(bool our_threads) {
-    select_blas_core();
-    if (our_threads) saved_threads_ = openblas_get_num_threads();
-    if (saved_threads_ != 1) openblas_set_num_threads(1);
-  }
-  ~ConvBlasScope() {
-    if (saved_threads_ != 1) openblas_set_num_threads(saved_threads_);
-  }
-  ConvBlasScope(const ConvBlasScope&) = delete;
-  ConvBlasScope& operator=(const ConvBlasScope&) = delete;
-
- private:
-  int saved_threads_ = 1;
-};
-
 // A 1x1, stride-1, unpadded conv is a plain GEMM on the image: col = x.
 bool is_pointwise(const ConvGeometry& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
@@ -171,7 +151,7 @@ template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t K = g.col_rows(), P = g.out_h() * g.out_w(), O = g.out_channels;
   const int threads = conv_threads(g);
-  ConvBlasScope blas_scope(threads > 1);
+  BlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int, int64_t n0, int64_t n1) {
     std::vector<T> col(col_buffer_elements(g)), out_buffer(output_buffer_elements(g));
     for_each_block(g, n0, n1, [&](const Block& b) {
@@ -195,7 +175,7 @@ template <class T>
 void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   const int64_t K = g.col_rows(), O = g.out_channels, image_in = g.in_channels * g.in_h * g.in_w;
   const int threads = conv_threads(g);
-  ConvBlasScope blas_scope(threads > 1);
+  BlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int, int64_t n0, int64_t n1) {
     std::vector<T> dcol(col_buffer_elements(g)), dy_buffer(output_buffer_elements(g));
     if (!is_pointwise(g)) std::fill(dx + n0 * image_in, dx + n1 * image_in, T(0));
@@ -220,7 +200,7 @@ void conv2d_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* d
   // Per-thread partial sums, added in thread order at the end (fixed order: deterministic).
   std::vector<std::vector<T>> dw_part(threads, std::vector<T>(dw ? static_cast<size_t>(O * K) : 0, T(0)));
   std::vector<std::vector<double>> db_part(threads, std::vector<double>(static_cast<size_t>(O), 0.0));
-  ConvBlasScope blas_scope(threads > 1);
+  BlasScope blas_scope(threads > 1);
   parallel_slices(g.batch, threads, [&](int t, int64_t n0, int64_t n1) {
     if (dw) {
       std::vector<T> col(col_buffer_elements(g)), dy_buffer(output_buffer_elements(g));

@@ -1,9 +1,11 @@
 #include "kernels/cuda/attention.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <initializer_list>
 
 #include "engine/error.h"
+#include "kernels/cuda/common.cuh"
 
 namespace ember::kernels::cuda {
 namespace {
@@ -31,11 +33,6 @@ __device__ __forceinline__ void load_transposed(float* dst, const float* __restr
   }
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 // C (4*m4 x 4*n4) = A^T B on one thread block with both operands stored k-major in shared memory:
 // A[kk * lda + i], B[kk * ldb + j], 16-byte aligned rows. Each thread owns a 4x4 tile and reads two float4
 // per k step (16 FMAs per 2 loads: the forward's two products are FMA-bound, not shared-memory-bound).
@@ -198,16 +195,11 @@ __global__ void __launch_bounds__(kThreads)
 
 // out[0] = sum of partials[0..count), one block, fixed order.
 __global__ void sum_partials_kernel(const float* __restrict__ partials, int64_t count, float* __restrict__ out) {
-  __shared__ float red[kThreads];
+  __shared__ float scratch[32];
   float s = 0.f;
   for (int64_t i = threadIdx.x; i < count; i += blockDim.x) s += partials[i];
-  red[threadIdx.x] = s;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) red[threadIdx.x] += red[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[0] = red[0];
+  s = block_sum(s, scratch);
+  if (threadIdx.x == 0) out[0] = s;
 }
 
 size_t forward_smem(int64_t n) {
@@ -219,15 +211,20 @@ size_t backward_smem(int64_t n) {
   return sizeof(float) * (4 * kD * np + 2 * np * np + 2 * n + kWarps);
 }
 
+size_t shared_memory_optin() {
+  int device = 0, optin = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  return static_cast<size_t>(optin);
+}
+
 void check_params(const AttentionParams& p, size_t smem, const char* what) {
   EMBER_CHECK(p.d == kD, what, ": head dimension must be ", kD, ", got ", p.d);
   EMBER_CHECK(p.bh > 0 && p.bh < INT32_MAX && p.n > 0, what, ": bad sizes bh=", p.bh, " n=", p.n);
   EMBER_CHECK(!p.mask_diagonal || p.n >= 2, what, ": a diagonal mask needs n >= 2 tokens, got ", p.n);
-  int device = 0, optin = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  EMBER_CHECK(smem <= static_cast<size_t>(optin), what, ": n=", p.n, " needs ", smem,
-              " B of shared memory per block, the device allows ", optin);
+  const size_t optin = shared_memory_optin();
+  EMBER_CHECK(smem <= optin, what, ": n=", p.n, " needs ", smem, " B of shared memory per block, the device allows ",
+              optin);
 }
 
 template <class Kernel>
@@ -239,16 +236,15 @@ void allow_smem(Kernel kernel, size_t smem, const char* what) {
 
 bool aligned16(std::initializer_list<const void*> ptrs) {
   for (const void* p : ptrs)
-    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+    if (!cuda::aligned16(p)) return false;
   return true;
 }
 
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  EMBER_CHECK(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
-}
-
 }  // namespace
+
+bool attention_supported(int64_t n, int64_t d) {
+  return d == kD && n >= 1 && n <= 4096 && std::max(forward_smem(n), backward_smem(n)) <= shared_memory_optin();
+}
 
 void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* o,
                        float* lse, cudaStream_t stream) {

@@ -24,6 +24,10 @@ struct AttentionParams {
   bool mask_diagonal = false;
 };
 
+// Whether the kernels take n tokens of head size d on the current device (d = 64, forward and backward fit in
+// shared memory); callers fall back to unfused attention otherwise.
+bool attention_supported(int64_t n, int64_t d);
+
 // Throws ember::Error when the shape is unsupported or does not fit in shared memory.
 void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* o,
                        float* lse, cudaStream_t stream);

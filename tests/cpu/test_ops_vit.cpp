@@ -1,5 +1,9 @@
 // The ViT ops against spec/models.md: patchify's index map (feature f = (i*p + j)*C + ch, channel fastest),
-// the four shift directions with zero fill, the LSA diagonal mask, and SimpleViT's sin-cos table.
+// the four shift directions with zero fill, the LSA diagonal mask, SimpleViT's sin-cos table, and fused
+// attention against the same attention built from generic ops.
+#include <limits>
+
+#include "kernels/cpu/parallel.h"
 #include "tests/testing.h"
 
 using namespace ember;
@@ -99,4 +103,92 @@ TEST_CASE("sincos_position_table_2d follows SimpleViT's formula", "[ops][vit]") 
                           std::sin(1.0), std::sin(0.01), std::cos(1.0), std::cos(0.01)};
   for (int k = 0; k < 8; ++k) CHECK(s[5 * 8 + k] == Approx(want[k]).margin(1e-6));
   CHECK_THROWS_WITH(sincos_position_table_2d(8, 8, 510), Catch::Contains("sincos_position_table_2d: dim 510"));
+}
+
+namespace {
+
+// softmax(s q k^T [diagonal masked]) v from generic ops: the reference the fused op must equal.
+Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, const Tensor& log_scale,
+                          bool mask_diagonal) {
+  Tensor s = matmul(q, k.transpose(-2, -1));
+  s = log_scale.defined() ? mul(s, exp(log_scale)) : mul_scalar(s, scale);
+  if (mask_diagonal) s = diagonal_mask(s, std::numeric_limits<double>::lowest());
+  return matmul(softmax(s, -1), v);
+}
+
+// Outputs and the gradients of sum(out * w) for q, k, v and (when given) log_scale.
+std::vector<Tensor> attention_and_grads(bool fused, const std::vector<Tensor>& leaves, double scale, bool mask) {
+  std::vector<Tensor> in;
+  for (const Tensor& t : leaves) in.push_back(t.clone().requires_grad_());
+  const Tensor log_scale = in.size() > 3 ? in[3] : Tensor();
+  const Tensor out = fused ? scaled_dot_product_attention(in[0], in[1], in[2], scale, log_scale, mask)
+                           : composed_attention(in[0], in[1], in[2], scale, log_scale, mask);
+  sum(mul(out, random_tensor(out.shape(), 77, out.dtype()))).backward();
+  std::vector<Tensor> result{out.detach()};
+  for (const Tensor& t : in) result.push_back(t.grad());
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("scaled_dot_product_attention equals attention composed from generic ops", "[ops][vit][attention]") {
+  struct Case {
+    Shape shape;
+    bool lsa;
+  };
+  // The ViTs' shape (65 tokens, head 64) with ViT's and LSA's scaling, and odd small sizes.
+  for (const Case& c : {Case{{2, 2, 65, 64}, false}, Case{{2, 2, 65, 64}, true}, Case{{3, 1, 5, 3}, false},
+                        Case{{1, 4, 7, 5}, true}}) {
+    for (DType dtype : {DType::f64, DType::f32}) {
+      INFO(shape_str(c.shape) << (c.lsa ? " LSA " : " ") << dtype_name(dtype));
+      std::vector<Tensor> leaves{random_tensor(c.shape, 1, dtype, -2, 2), random_tensor(c.shape, 2, dtype, -2, 2),
+                                 random_tensor(c.shape, 3, dtype)};
+      if (c.lsa) leaves.push_back(Tensor::scalar(-1.2, dtype));
+      const double scale = 0.35;
+      const std::vector<Tensor> fused = attention_and_grads(true, leaves, scale, c.lsa);
+      const std::vector<Tensor> composed = attention_and_grads(false, leaves, scale, c.lsa);
+      const double rtol = dtype == DType::f64 ? 1e-10 : 2e-4, atol = dtype == DType::f64 ? 1e-12 : 2e-5;
+      for (size_t i = 0; i < fused.size(); ++i) {
+        INFO("output 0, gradients 1.. : " << i);
+        EMBER_REQUIRE_CLOSE(fused[i], composed[i], rtol, atol);
+      }
+    }
+  }
+}
+
+TEST_CASE("gradcheck: scaled_dot_product_attention, plain and LSA", "[ops][vit][attention][grad]") {
+  const Shape s{2, 2, 4, 3};
+  Tensor q = random_tensor(s, 4).requires_grad_(), k = random_tensor(s, 5).requires_grad_();
+  Tensor v = random_tensor(s, 6).requires_grad_(), log_scale = Tensor::scalar(0.4, DType::f64).requires_grad_();
+  gradcheck([](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.7); }, {q, k, v});
+  gradcheck([](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.0, x[3], true); },
+            {q, k, v, log_scale});
+}
+
+TEST_CASE("scaled_dot_product_attention: the same bits on one thread and on several", "[ops][vit][attention]") {
+  const Shape s{8, 8, 65, 64};  // big enough to split over threads
+  Tensor q = random_tensor(s, 7, DType::f32), k = random_tensor(s, 8, DType::f32), v = random_tensor(s, 9, DType::f32);
+  auto run = [&](int threads) {
+    const int saved = kernels::cpu::cpu_threads();
+    kernels::cpu::set_cpu_threads(threads);
+    std::vector<Tensor> r = attention_and_grads(true, {q, k, v, Tensor::scalar(-2.0)}, 0.0, true);
+    kernels::cpu::set_cpu_threads(saved);
+    return r;
+  };
+  const std::vector<Tensor> one = run(1), four = run(4);
+  for (size_t i = 0; i < one.size(); ++i) CHECK(one[i].to_vector<float>() == four[i].to_vector<float>());
+}
+
+TEST_CASE("scaled_dot_product_attention: bad shapes name the problem", "[ops][vit][attention]") {
+  const Tensor q = random_tensor({1, 2, 3, 4}, 1);
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, random_tensor({1, 2, 4, 4}, 2), q, 1.0),
+                    Catch::Contains("must have one shape"));
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q.reshape({2, 3, 4}), q.reshape({2, 3, 4}), q.reshape({2, 3, 4}), 1.0),
+                    Catch::Contains("q must be [B, H, N, dh]"));
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, q, q, 0.0, random_tensor({1}, 3), true),
+                    Catch::Contains("log_scale must be 0-dim"));
+  const Tensor one_token = random_tensor({1, 1, 1, 4}, 4);
+  CHECK_THROWS_WITH(scaled_dot_product_attention(one_token, one_token, one_token, 1.0, {}, true),
+                    Catch::Contains("needs at least 2 tokens"));
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, q.to(DType::f32), q, 1.0), Catch::Contains("dtypes differ"));
 }

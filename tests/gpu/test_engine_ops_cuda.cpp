@@ -129,6 +129,21 @@ TEST_CASE("cuda engine: synchronized batch_norm (a reduce given) matches the CPU
   EMBER_REQUIRE_CLOSE(rv_gpu.to(Device::cpu()), rv_cpu, 1e-5, 1e-6);
 }
 
+TEST_CASE("cuda engine: scaled_dot_product_attention, fused (dh 64) and unfused (dh 32)", "[gpu][engine_cuda]") {
+  require_gpu();
+  // The ViTs' 65 tokens with the fused kernels, plain scale and LSA (learned log-scale, masked diagonal); then a
+  // head size the kernels do not take, which runs unfused on CUDA and must still equal the CPU.
+  for (int64_t dh : {64, 32}) {
+    const Shape s{2, 3, 65, dh};
+    INFO("dh " << dh);
+    compare_on_cuda([](const std::vector<Tensor>& x, Device) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.125); },
+                    {f32(s, 11), f32(s, 12), f32(s, 13)}, 1e-4, 1e-5);
+    compare_on_cuda(
+        [](const std::vector<Tensor>& x, Device) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.0, x[3], true); },
+        {f32(s, 14), f32(s, 15), f32(s, 16), Tensor::scalar(-1.7)}, 1e-4, 1e-5);
+  }
+}
+
 TEST_CASE("cuda engine: max, average and adaptive average pooling", "[gpu][engine_cuda]") {
   require_gpu();
   compare_on_cuda([](const std::vector<Tensor>& x, Device) { return max_pool2d(x[0], 3, 2, 1); },

@@ -23,6 +23,11 @@ int64_t peak_allocated_bytes();
 Tensor pinned_empty(const Shape& shape, DType dtype = DType::f32);
 bool is_pinned(const Tensor& t);
 
+// `host` on `device`. A pinned, contiguous batch bound for a GPU is copied on the copy stream, overlapping the
+// kernels still queued on the compute stream, into a block of its own cache (engine/cuda/allocator.h); the
+// compute stream waits for the copy (an event) before any work queued later. Anything else: host.to(device).
+Tensor upload(const Tensor& host, Device device);
+
 #ifdef EMBER_WITH_CUDA
 // dst <- src for any layouts/dtypes on one CUDA device, or between host and device (converted as needed).
 void copy(const Tensor& src, const Tensor& dst);

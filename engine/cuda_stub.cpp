@@ -9,5 +9,6 @@ void synchronize() {}
 int64_t peak_allocated_bytes() { return 0; }
 Tensor pinned_empty(const Shape& shape, DType dtype) { return Tensor::empty(shape, dtype); }
 bool is_pinned(const Tensor&) { return false; }
+Tensor upload(const Tensor& host, Device device) { return host.to(device); }
 }  // namespace ember::cuda
 #endif

@@ -46,8 +46,10 @@ Storage::Storage(size_t nbytes, Device device)
   data_ = allocator_->allocate(nbytes);
 }
 
-Storage::Storage(size_t nbytes, Allocator* allocator)
-    : nbytes_(nbytes), device_(allocator->device()), allocator_(allocator) {
+Storage::Storage(size_t nbytes, Allocator* allocator) : Storage(nbytes, allocator, allocator->device()) {}
+
+Storage::Storage(size_t nbytes, Allocator* allocator, Device device)
+    : nbytes_(nbytes), device_(device), allocator_(allocator) {
   data_ = allocator_->allocate(nbytes);
 }
 

@@ -23,8 +23,10 @@ void register_allocator(DeviceKind kind, Allocator* allocator);
 class Storage {
  public:
   Storage(size_t nbytes, Device device);
-  // Memory from a specific allocator (e.g. pinned host memory); the device is the allocator's.
+  // Memory from a specific allocator (e.g. pinned host memory); the device is the allocator's unless given
+  // (the CUDA allocators serve whichever GPU this process uses).
   Storage(size_t nbytes, Allocator* allocator);
+  Storage(size_t nbytes, Allocator* allocator, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

@@ -46,6 +46,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A redrawn one-line bar only on a terminal of our own: ranks under mpirun/srun often see a pty even when
+// the job's output goes to a log file, where each redraw would become a line of its own.
+bool interactive_progress(const std::ostream& out) {
+  return &out == &std::cout && stdout_is_terminal() && !dist::launched_by_mpi();
+}
+
 constexpr const char* kStateFile = "training_state.safetensors";
 constexpr int64_t kGpuFiniteCheckInterval = 50;  // steps between loss read-backs on a GPU
 
@@ -384,12 +390,12 @@ PassResult evaluate_pass(nn::Module& model, data::Loader& loader, Device device,
   r.confusion = metrics::ConfusionMatrix(num_classes);
   Tensor loss_sum = Tensor::zeros({}, DType::f32, device);
   std::vector<Tensor> predictions;  // on the device until the end of the pass
-  Progress progress(out, &out == &std::cout && stdout_is_terminal(), label, loader.batches_per_epoch());
+  Progress progress(out, interactive_progress(out), label, loader.batches_per_epoch());
   data::Batch batch;
   int64_t batches = 0;
   while (loader.next(batch)) {
-    const Tensor logits = model(batch.images.to(device));
-    const Tensor batch_loss = loss(logits, batch.labels.to(device));
+    const Tensor logits = model(cuda::upload(batch.images, device));
+    const Tensor batch_loss = loss(logits, cuda::upload(batch.labels, device));
     loss_sum = add(loss_sum, mul_scalar(batch_loss, static_cast<double>(batch.labels.numel())));
     predictions.push_back(argmax(logits, 1));
     for (int64_t y : batch.labels.to_vector<int64_t>()) r.labels.push_back(y);
@@ -592,7 +598,7 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
     optimizer->load_state(opt_state);
     log.line("continuing at epoch " + std::to_string(start_epoch) + ", step " + std::to_string(step));
   }
-  const bool interactive = &out == &std::cout && stdout_is_terminal();
+  const bool interactive = interactive_progress(out);
 
   const int64_t end_epoch =
       stop_after_epochs > 0 ? std::min(config.epochs, start_epoch + stop_after_epochs) : config.epochs;
@@ -619,8 +625,8 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
         optimizer->set_lr(lr);
       }
       t = Clock::now();
-      const Tensor logits = (*model)(batch.images.to(device));
-      const Tensor loss = loss_fn(logits, batch.labels.to(device));
+      const Tensor logits = (*model)(cuda::upload(batch.images, device));
+      const Tensor loss = loss_fn(logits, cuda::upload(batch.labels, device));
       forward_ms += ms_since(t);
       // Check before the update so the weights stay finite; on a GPU only every few steps (a read-back). Several
       // ranks check the sum of their losses, so all stop together.

@@ -145,22 +145,14 @@ CachingAllocator& caching_allocator() {
   return *instance;
 }
 
-// ---- pinned host memory -------------------------------------------------------------------------------
+// ---- event-guarded block caches: pinned host batches and their device upload blocks -------------------
 
-size_t PinnedAllocator::round_size(size_t nbytes) {
-  constexpr size_t kPage = 4096;
-  return std::max<size_t>(kPage, (nbytes + kPage - 1) / kPage * kPage);
-}
-
-void* PinnedAllocator::allocate(size_t nbytes) {
-  const size_t size = round_size(nbytes);
+void* EventGuardedCache::allocate(size_t nbytes) {
+  const size_t size = std::max(round_, (nbytes + round_ - 1) / round_ * round_);
   std::lock_guard<std::mutex> lock(mutex_);
-  // The first cached block of this size whose last use on the compute stream has finished.
   auto [first, last] = free_.equal_range(size);
   for (auto it = first; it != last; ++it) {
-    const cudaError_t state = cudaEventQuery(it->second.ready);
-    if (state == cudaErrorNotReady) continue;
-    EMBER_CUDA_CHECK(state);
+    if (!reuse(it->second.ready)) continue;
     void* ptr = it->second.ptr;
     spare_events_.push_back(it->second.ready);
     free_.erase(it);
@@ -170,18 +162,19 @@ void* PinnedAllocator::allocate(size_t nbytes) {
     return ptr;
   }
   void* ptr = nullptr;
-  const cudaError_t err = cudaHostAlloc(&ptr, size, cudaHostAllocDefault);
+  const cudaError_t err = driver_alloc(&ptr, size);
   if (err != cudaSuccess) {
     cudaGetLastError();
-    EMBER_FAIL("cudaHostAlloc of ", size, " bytes of pinned memory failed: ", cudaGetErrorString(err));
+    EMBER_FAIL("allocating ", size, " bytes of ", device().is_cuda() ? "device" : "pinned host",
+               " memory for batches failed: ", cudaGetErrorString(err));
   }
-  ++stats_.host_alloc_calls;
+  ++stats_.driver_alloc_calls;
   live_[ptr] = size;
   stats_.allocated_bytes += size;
   return ptr;
 }
 
-void PinnedAllocator::deallocate(void* ptr, size_t) {
+void EventGuardedCache::deallocate(void* ptr, size_t) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = live_.find(ptr);
   if (it == live_.end()) return;
@@ -200,20 +193,43 @@ void PinnedAllocator::deallocate(void* ptr, size_t) {
   if (!ready || cudaEventRecord(ready, current_stream()) != cudaSuccess) {
     cudaGetLastError();
     if (ready) spare_events_.push_back(ready);
-    cudaFreeHost(ptr);
+    driver_free(ptr);
     return;
   }
   free_.emplace(size, Cached{ptr, ready});
   stats_.cached_bytes += size;
 }
 
-PinnedStats PinnedAllocator::stats() const {
+BlockCacheStats EventGuardedCache::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return stats_;
 }
 
+cudaError_t PinnedAllocator::driver_alloc(void** ptr, size_t size) {
+  return cudaHostAlloc(ptr, size, cudaHostAllocDefault);
+}
+void PinnedAllocator::driver_free(void* ptr) { cudaFreeHost(ptr); }
+bool PinnedAllocator::reuse(cudaEvent_t ready) {
+  const cudaError_t state = cudaEventQuery(ready);
+  if (state == cudaErrorNotReady) return false;
+  EMBER_CUDA_CHECK(state);
+  return true;
+}
+
+cudaError_t UploadAllocator::driver_alloc(void** ptr, size_t size) { return cudaMalloc(ptr, size); }
+void UploadAllocator::driver_free(void* ptr) { cudaFree(ptr); }
+bool UploadAllocator::reuse(cudaEvent_t ready) {
+  EMBER_CUDA_CHECK(cudaStreamWaitEvent(copy_stream(), ready, 0));
+  return true;
+}
+
 PinnedAllocator& pinned_allocator() {
   static PinnedAllocator* instance = new PinnedAllocator();  // never destroyed, like the device cache
+  return *instance;
+}
+
+UploadAllocator& upload_allocator() {
+  static UploadAllocator* instance = new UploadAllocator();
   return *instance;
 }
 

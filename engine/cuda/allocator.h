@@ -12,9 +12,8 @@
 // All work runs on the one compute stream, so a block freed by the host can be reused by later work on that
 // stream without an event (stream order makes the reuse safe).
 //
-// Pinned host memory (cudaHostAlloc) for batches that are copied to the device asynchronously has its own
-// cache: blocks of the same rounded size are reused, but only once the work queued on the compute stream
-// when the block was freed has finished (an event), since an async copy may still be reading it.
+// Pinned host batches and the device blocks their copies land in have caches of their own (EventGuardedCache
+// below).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -81,32 +80,68 @@ class CachingAllocator final : public Allocator {
 
 CachingAllocator& caching_allocator();
 
-struct PinnedStats {
+// A cache of whole blocks, reused by exact rounded size, where a freed block may still be in use by work
+// already queued on the compute stream: deallocate() records an event there, and a block goes out again
+// only behind that event. Two kinds:
+//   - pinned host memory (cudaHostAlloc) for batches the loader fills: the host writes into a reused block,
+//     so only blocks whose event has completed are reused (queried, never waited for);
+//   - upload blocks on the device, written by host-to-device copies on the copy stream while the compute
+//     stream works (cuda::upload): the copy stream waits for the block's event on the GPU, not the host.
+// Only the batches in flight live in these caches: a few blocks per size.
+struct BlockCacheStats {
   size_t allocated_bytes = 0, cached_bytes = 0;
-  uint64_t host_alloc_calls = 0;
+  uint64_t driver_alloc_calls = 0;  // cudaHostAlloc or cudaMalloc
 };
 
-class PinnedAllocator final : public Allocator {
+class EventGuardedCache : public Allocator {
  public:
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr, size_t nbytes) override;
-  Device device() const override { return Device::cpu(); }
-  PinnedStats stats() const;
+  BlockCacheStats stats() const;
 
-  static size_t round_size(size_t nbytes);  // up to a multiple of 4 KiB (a page)
+ protected:
+  explicit EventGuardedCache(size_t round) : round_(round) {}
+  virtual cudaError_t driver_alloc(void** ptr, size_t size) = 0;
+  virtual void driver_free(void* ptr) = 0;
+  // Whether a cached block whose event is `ready` may go out now (and making it safe to).
+  virtual bool reuse(cudaEvent_t ready) = 0;
 
  private:
   struct Cached {
     void* ptr;
     cudaEvent_t ready;  // recorded on the compute stream when the block was freed
   };
+  size_t round_;
   mutable std::mutex mutex_;
   std::multimap<size_t, Cached> free_;
   std::unordered_map<void*, size_t> live_;
   std::vector<cudaEvent_t> spare_events_;
-  PinnedStats stats_;
+  BlockCacheStats stats_;
+};
+
+class PinnedAllocator final : public EventGuardedCache {
+ public:
+  PinnedAllocator() : EventGuardedCache(4096) {}  // page-rounded sizes
+  Device device() const override { return Device::cpu(); }
+
+ private:
+  cudaError_t driver_alloc(void** ptr, size_t size) override;
+  void driver_free(void* ptr) override;
+  bool reuse(cudaEvent_t ready) override;  // only once the event has completed
+};
+
+class UploadAllocator final : public EventGuardedCache {
+ public:
+  UploadAllocator() : EventGuardedCache(512) {}
+  Device device() const override { return Device::cuda(0); }
+
+ private:
+  cudaError_t driver_alloc(void** ptr, size_t size) override;
+  void driver_free(void* ptr) override;
+  bool reuse(cudaEvent_t ready) override;  // always, behind a wait of the copy stream on the event
 };
 
 PinnedAllocator& pinned_allocator();
+UploadAllocator& upload_allocator();
 
 }  // namespace ember::cuda

@@ -9,6 +9,8 @@ namespace ember::cuda {
 
 // The one compute stream per device (architecture.md: ordering between streams by events only).
 cudaStream_t current_stream();
+// Host-to-device batch copies (cuda::upload), overlapping the compute stream's work.
+cudaStream_t copy_stream();
 // Makes `device` current for this thread (ops run on the tensor's device).
 void set_device(int device);
 

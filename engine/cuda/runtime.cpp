@@ -38,15 +38,21 @@ int64_t peak_allocated_bytes() {
   return available() ? static_cast<int64_t>(caching_allocator().stats().peak_allocated_bytes) : 0;
 }
 
-Tensor pinned_empty(const Shape& shape, DType dtype) {
-  if (!available()) return Tensor::empty(shape, dtype);
+namespace {
+// A contiguous tensor on `device` in memory from `allocator`.
+Tensor empty_from(Allocator* allocator, Device device, const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype),
-                                            &pinned_allocator());
+  impl->storage =
+      std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), allocator, device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
+}
+}  // namespace
+
+Tensor pinned_empty(const Shape& shape, DType dtype) {
+  return available() ? empty_from(&pinned_allocator(), Device::cpu(), shape, dtype) : Tensor::empty(shape, dtype);
 }
 
 bool is_pinned(const Tensor& t) {
@@ -55,14 +61,44 @@ bool is_pinned(const Tensor& t) {
 
 void set_device(int device) { EMBER_CUDA_CHECK(cudaSetDevice(device)); }
 
+namespace {
+cudaStream_t new_stream() {
+  EMBER_CHECK(available(), "CUDA requested, but no usable GPU was found");
+  cudaStream_t s;
+  EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+}  // namespace
+
 cudaStream_t current_stream() {
-  static cudaStream_t stream = [] {
-    EMBER_CHECK(available(), "CUDA requested, but no usable GPU was found");
-    cudaStream_t s;
-    EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-    return s;
-  }();
+  static cudaStream_t stream = new_stream();
   return stream;
+}
+
+cudaStream_t copy_stream() {
+  static cudaStream_t stream = new_stream();
+  return stream;
+}
+
+Tensor upload(const Tensor& host, Device device) {
+  if (!device.is_cuda() || !host.device().is_cpu() || !is_pinned(host) || !host.is_contiguous() ||
+      host.numel() == 0)
+    return host.to(device);
+  // The block's allocation makes the copy stream wait until the compute stream is done with its last use.
+  Tensor dst = empty_from(&upload_allocator(), device, host.shape(), host.dtype());
+  const size_t bytes = static_cast<size_t>(host.numel()) * dtype_size(host.dtype());
+  EMBER_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), host.raw_data(), bytes, cudaMemcpyHostToDevice, copy_stream()));
+  // One event serves every upload: a wait binds to the record made just before it.
+  static cudaEvent_t copied = [] {
+    cudaEvent_t e;
+    EMBER_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return e;
+  }();
+  EMBER_CUDA_CHECK(cudaEventRecord(copied, copy_stream()));
+  EMBER_CUDA_CHECK(cudaStreamWaitEvent(current_stream(), copied, 0));
+  // The pinned source is safe too: its block is reused only after the compute stream, which now waits for
+  // this copy, passes the point where the host frees it.
+  return dst;
 }
 
 namespace {
@@ -83,13 +119,18 @@ void copy_across(const Tensor& src, const Tensor& dst) {
     EMBER_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), src.numel() * dtype_size(src.dtype()),
                                      cudaMemcpyHostToDevice, current_stream()));
   } else {
-    Tensor host = Tensor::empty(src.shape(), dst.dtype());
+    // Staged through pinned memory, so the copy is asynchronous too (the pinned cache keeps the block until
+    // the compute stream has passed the copy).
+    Tensor host = pinned_empty(src.shape(), dst.dtype());
     host.copy_(src);
+    if (dst.is_contiguous()) {
+      EMBER_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), host.raw_data(), host.numel() * dtype_size(host.dtype()),
+                                       cudaMemcpyHostToDevice, current_stream()));
+      return;
+    }
     Tensor staged = Tensor::empty(src.shape(), dst.dtype(), dst.device());
     EMBER_CUDA_CHECK(cudaMemcpyAsync(staged.raw_data(), host.raw_data(), host.numel() * dtype_size(host.dtype()),
                                      cudaMemcpyHostToDevice, current_stream()));
-    // The host buffer must live until the copy has run.
-    EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
     copy(staged, dst);
   }
 }

@@ -1,10 +1,13 @@
 // The caching allocator: small requests share 2 MiB segments, large blocks are split and merged back, the
 // cache goes back to the driver on request; pinned host tensors copy to the device asynchronously and their
-// memory is reused.
+// memory is reused; uploads on the copy stream never overwrite a batch that queued kernels still read.
+#include <algorithm>
+
 #include "engine/cuda/allocator.h"
 #include "tests/testing.h"
 
 using namespace ember;
+using ember::testing::random_tensor;
 using ember::testing::require_gpu;
 
 namespace {
@@ -74,9 +77,42 @@ TEST_CASE("cuda pinned tensors: asynchronous copies and a cache of host blocks",
   Tensor d = p.to(kGpu);
   p = Tensor();  // freed while the copy may still be queued: the block waits for the stream
   CHECK(d.to(Device::cpu()).to_vector<float>()[999] == 999.f);
-  const uint64_t calls = cuda::pinned_allocator().stats().host_alloc_calls;
+  const uint64_t calls = cuda::pinned_allocator().stats().driver_alloc_calls;
   cuda::synchronize();
   Tensor q = cuda::pinned_empty({1000}, DType::f32);
-  CHECK(cuda::pinned_allocator().stats().host_alloc_calls == calls);  // the cached block came back
+  CHECK(cuda::pinned_allocator().stats().driver_alloc_calls == calls);  // the cached block came back
   CHECK_FALSE(cuda::is_pinned(Tensor::empty({4})));
+}
+
+TEST_CASE("cuda upload: the copy stream reuses a batch's block only after the compute stream is done with it",
+          "[gpu][allocator]") {
+  require_gpu();
+  const int64_t n = 1 << 20;
+  const Tensor a = random_tensor({2048, 2048}, 1, DType::f32).to(kGpu);
+  std::vector<Tensor> results;
+  uint64_t driver_calls = 0;
+  for (int i = 0; i < 12; ++i) {
+    Tensor host = cuda::pinned_empty({n});
+    std::fill(host.data<float>(), host.data<float>() + n, static_cast<float>(i));
+    const Tensor batch = cuda::upload(host, kGpu);
+    REQUIRE(batch.device() == kGpu);
+    // A long GEMM ahead of the read keeps the compute stream behind the host, so later uploads are queued
+    // while this batch is still to be read: without the wait they would overwrite it.
+    const Tensor busy = matmul(matmul(a, a), a);
+    results.push_back(add(batch, mul_scalar(sum(busy), 0.0)));
+    if (i == 3) driver_calls = cuda::upload_allocator().stats().driver_alloc_calls;
+  }
+  for (int i = 0; i < 12; ++i) {
+    const std::vector<float> v = results[i].to(Device::cpu()).to_vector<float>();
+    INFO("batch " << i);
+    CHECK(std::count(v.begin(), v.end(), static_cast<float>(i)) == n);
+  }
+  CHECK(cuda::upload_allocator().stats().driver_alloc_calls == driver_calls);  // steady state: cached blocks only
+
+  // Ordinary host memory goes the plain way, and its staging copy does not depend on the source afterwards.
+  Tensor plain = Tensor::full({n}, 7.0);
+  const Tensor on_gpu = cuda::upload(plain, kGpu);
+  plain.fill_(-1.0);
+  const std::vector<float> v = on_gpu.to(Device::cpu()).to_vector<float>();
+  CHECK(std::count(v.begin(), v.end(), 7.0f) == n);
 }

@@ -12,15 +12,9 @@ __global__ void sum_kernel(const float* x, StridedLayout<1> kept, StridedLayout<
   const float* base = x + offset_of(k, kept);
   float acc = 0.f;
   for (int64_t r = threadIdx.x; r < reduced_count; r += blockDim.x) acc += base[offset_of(r, reduced)];
-  __shared__ float partial[32];
-  acc = warp_sum(acc);
-  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = acc;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float v = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.f;
-    v = warp_sum(v);
-    if (threadIdx.x == 0) out[k] = v;
-  }
+  __shared__ float scratch[32];
+  acc = block_sum(acc, scratch);
+  if (threadIdx.x == 0) out[k] = acc;
 }
 
 // One block per (kept element, chunk): sums reduced indices [chunk * len, min((chunk + 1) * len, count)).
@@ -31,15 +25,9 @@ __global__ void sum_chunks_kernel(const float* x, StridedLayout<1> kept, Strided
   const int64_t end = min(reduced_count, (c + 1) * len);
   float acc = 0.f;
   for (int64_t r = c * len + threadIdx.x; r < end; r += blockDim.x) acc += base[offset_of(r, reduced)];
-  __shared__ float part[32];
-  acc = warp_sum(acc);
-  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = acc;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float v = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.f;
-    v = warp_sum(v);
-    if (threadIdx.x == 0) partial[blockIdx.x] = v;
-  }
+  __shared__ float scratch[32];
+  acc = block_sum(acc, scratch);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
 constexpr int64_t kChunkLength = 16384;  // elements per block in the chunked path

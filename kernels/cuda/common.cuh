@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cpu/strided.h"
+
 namespace ember::kernels::cuda {
 
 constexpr int kWarp = 32;
@@ -59,12 +61,15 @@ inline void check_launch(const char* kernel) {
 
 // A strided N-d layout (at most kMaxDims dims, like kernels/cpu/strided.h) shared by N operands: one shape,
 // one row of strides per operand (0 where a broadcast operand repeats). Passed to kernels by value: N = 3 is
-// 264 bytes of the 4 KB of kernel parameters.
-constexpr int kMaxDims = 8;
+// 264 bytes of the 4 KB of kernel parameters. make_layout coalesces dims (a contiguous tensor has one), and
+// `narrow` layouts (fewer than 2^32 elements: all of ours) do their index divisions in 32 bits, several times
+// cheaper than 64-bit ones, which the GPU emulates.
+constexpr int kMaxDims = cpu::kMaxDims;
 
 template <size_t N>
 struct StridedLayout {
   int ndim;
+  bool narrow;
   int64_t shape[kMaxDims];
   int64_t strides[N][kMaxDims];
 
@@ -73,17 +78,28 @@ struct StridedLayout {
     for (int d = 0; d < ndim; ++d) n *= shape[d];
     return n;
   }
+  // One dim (or none) of unit stride in every operand: plain linear indexing.
+  bool contiguous() const {
+    if (ndim == 0) return true;
+    if (ndim > 1) return false;
+    for (size_t k = 0; k < N; ++k)
+      if (strides[k][0] != 1) return false;
+    return true;
+  }
 };
 
 // Host side: the layout of a tensor of `shape` (ndim dims) as seen through each operand's strides.
 template <size_t N>
 StridedLayout<N> make_layout(int ndim, const int64_t* shape, const std::array<const int64_t*, N>& strides) {
   StridedLayout<N> l{};
-  l.ndim = ndim;
   for (int d = 0; d < ndim; ++d) {
     l.shape[d] = shape[d];
     for (size_t k = 0; k < N; ++k) l.strides[k][d] = strides[k][d];
   }
+  std::array<int64_t*, N> rows;
+  for (size_t k = 0; k < N; ++k) rows[k] = l.strides[k];
+  l.ndim = cpu::coalesce_dims<N>(ndim, l.shape, rows);
+  l.narrow = l.numel() < (int64_t{1} << 32);
   return l;
 }
 
@@ -93,6 +109,16 @@ template <size_t N>
 __device__ __forceinline__ void offsets_of(int64_t linear, const StridedLayout<N>& l, int64_t (&off)[N]) {
 #pragma unroll
   for (size_t k = 0; k < N; ++k) off[k] = 0;
+  if (l.narrow) {
+    uint32_t rest = static_cast<uint32_t>(linear);
+    for (int d = l.ndim - 1; d >= 0; --d) {
+      const uint32_t size = static_cast<uint32_t>(l.shape[d]), idx = rest % size;
+      rest /= size;
+#pragma unroll
+      for (size_t k = 0; k < N; ++k) off[k] += static_cast<int64_t>(idx) * l.strides[k][d];
+    }
+    return;
+  }
   for (int d = l.ndim - 1; d >= 0; --d) {
     const int64_t idx = linear % l.shape[d];
     linear /= l.shape[d];

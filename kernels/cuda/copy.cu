@@ -36,16 +36,41 @@ __device__ void store(void* p, int type, int64_t i, double v) {
 }
 
 // Generic path: one element per thread through double (exact for every ember dtype but i64 above 2^53,
-// which no tensor of ours holds). Grid-stride so any size fits one launch.
-// Layout operand 0 is src, 1 is dst.
+// which no tensor of ours holds). Grid-stride so any size fits one launch. Layout operand 0 is src, 1 is dst;
+// a contiguous layout skips the index maths.
 __global__ void strided_copy_kernel(const void* src, int src_type, void* dst, int dst_type, StridedLayout<2> l,
-                                    int64_t numel) {
+                                    int64_t numel, bool contiguous) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < numel;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t off[2];
-    offsets_of(i, l, off);
+    int64_t off[2] = {i, i};
+    if (!contiguous) offsets_of(i, l, off);
     store(dst, dst_type, off[1], load(src, src_type, off[0]));
   }
+}
+
+// The casts of the bf16 GEMM/conv operands and results: contiguous f32 <-> bf16, four elements per thread
+// (16 B of f32, 8 B of bf16 per access; n4 groups of four, the tail by the first threads).
+__global__ void f32_to_bf16_kernel(const float* __restrict__ src, __nv_bfloat16* __restrict__ dst, int64_t n) {
+  const int64_t n4 = n / 4, stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  for (int64_t i = first; i < n4; i += stride) {
+    const float4 v = reinterpret_cast<const float4*>(src)[i];
+    __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
+    reinterpret_cast<__nv_bfloat162*>(dst)[2 * i] = lo;
+    reinterpret_cast<__nv_bfloat162*>(dst)[2 * i + 1] = hi;
+  }
+  for (int64_t i = n4 * 4 + first; i < n; i += stride) dst[i] = __float2bfloat16(src[i]);
+}
+
+__global__ void bf16_to_f32_kernel(const __nv_bfloat16* __restrict__ src, float* __restrict__ dst, int64_t n) {
+  const int64_t n4 = n / 4, stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  for (int64_t i = first; i < n4; i += stride) {
+    const float2 lo = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(src)[2 * i]);
+    const float2 hi = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(src)[2 * i + 1]);
+    reinterpret_cast<float4*>(dst)[i] = make_float4(lo.x, lo.y, hi.x, hi.y);
+  }
+  for (int64_t i = n4 * 4 + first; i < n; i += stride) dst[i] = __bfloat162float(src[i]);
 }
 
 // Fill: contiguous layouts take the fast path (one store per thread, no index arithmetic).
@@ -56,34 +81,49 @@ __global__ void fill_kernel(void* dst, int type, StridedLayout<1> l, int64_t num
   }
 }
 
+constexpr int kF32 = 0, kBf16 = 1;  // ember::DType's order
+constexpr int kThreads = 256;
+
 }  // namespace
 
 void fill(void* dst, int dst_type, const int64_t* dst_strides, int ndim, const int64_t* shape, double value,
           cudaStream_t stream) {
-  const StridedLayout<1> dst_layout = make_layout<1>(ndim, shape, {dst_strides});
-  const int64_t numel = dst_layout.numel();
+  const StridedLayout<1> l = make_layout<1>(ndim, shape, {dst_strides});
+  const int64_t numel = l.numel();
   if (numel == 0) return;
-  bool contiguous = true;
-  int64_t expect = 1;
-  for (int d = dst_layout.ndim - 1; d >= 0; --d) {
-    if (dst_layout.shape[d] != 1 && dst_layout.strides[0][d] != expect) contiguous = false;
-    expect *= dst_layout.shape[d];
-  }
-  const int threads = 256;
-  const int64_t blocks = (numel + threads - 1) / threads;
-  fill_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
-      dst, dst_type, dst_layout, numel, value, contiguous);
+  fill_kernel<<<grid_for(numel, kThreads), kThreads, 0, stream>>>(dst, dst_type, l, numel, value, l.contiguous());
 }
 
 void strided_copy(const void* src, int src_type, const int64_t* src_strides, void* dst, int dst_type,
                   const int64_t* dst_strides, int ndim, const int64_t* shape, cudaStream_t stream) {
-  const StridedLayout<2> layout = make_layout<2>(ndim, shape, {src_strides, dst_strides});
-  const int64_t numel = layout.numel();
+  const StridedLayout<2> l = make_layout<2>(ndim, shape, {src_strides, dst_strides});
+  const int64_t numel = l.numel();
   if (numel == 0) return;
-  const int threads = 256;
-  const int64_t blocks = (numel + threads - 1) / threads;
-  strided_copy_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
-      src, src_type, dst, dst_type, layout, numel);
+  const bool contiguous = l.contiguous();
+  if (contiguous && src_type == dst_type) {
+    static constexpr size_t kSize[] = {4, 2, 8, 8, 4, 1};
+    const cudaError_t err = cudaMemcpyAsync(dst, src, static_cast<size_t>(numel) * kSize[src_type],
+                                            cudaMemcpyDeviceToDevice, stream);
+    if (err != cudaSuccess) throw std::runtime_error(std::string("strided_copy: ") + cudaGetErrorString(err));
+    return;
+  }
+  if (contiguous && aligned16(src) && aligned16(dst)) {
+    if (src_type == kF32 && dst_type == kBf16) {
+      f32_to_bf16_kernel<<<grid_for(numel / 4 + 1, kThreads), kThreads, 0, stream>>>(
+          static_cast<const float*>(src), static_cast<__nv_bfloat16*>(dst), numel);
+      check_launch("f32_to_bf16_kernel");
+      return;
+    }
+    if (src_type == kBf16 && dst_type == kF32) {
+      bf16_to_f32_kernel<<<grid_for(numel / 4 + 1, kThreads), kThreads, 0, stream>>>(
+          static_cast<const __nv_bfloat16*>(src), static_cast<float*>(dst), numel);
+      check_launch("bf16_to_f32_kernel");
+      return;
+    }
+  }
+  strided_copy_kernel<<<grid_for(numel, kThreads), kThreads, 0, stream>>>(src, src_type, dst, dst_type, l, numel,
+                                                                         contiguous);
+  check_launch("strided_copy_kernel");
 }
 
 }  // namespace ember::kernels::cuda

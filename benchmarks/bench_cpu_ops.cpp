@@ -16,6 +16,7 @@
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/pool.h"
 
@@ -142,6 +143,14 @@ int main(int argc, char** argv) {
   // Forward reads x twice and writes y; backward reads x and dy twice and writes dx.
   std::printf("batch_norm training forward %7.1f GB/s   backward %7.1f GB/s\n", 3e-9 * y_size * 4 / t_bn,
               5e-9 * y_size * 4 / t_bn_bwd);
+
+  // ReLU and its backward on the same shape: one read and one write forward, two reads and a write backward.
+  std::vector<float> relu_y(y_size), relu_dx(y_size);
+  const double t_relu = median_seconds([&] { unary<float>(ember::kernels::UnaryOp::relu, y.data(), relu_y.data(), y_size); });
+  const double t_relu_bwd = median_seconds([&] {
+    unary_backward<float>(ember::kernels::UnaryOp::relu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size);
+  });
+  std::printf("relu forward %7.1f GB/s   backward %7.1f GB/s\n", 8e-9 * y_size / t_relu, 12e-9 * y_size / t_relu_bwd);
 
   // Attention, ViT's 65 tokens and head 64 over batch x 8 heads. The baseline is the two GEMMs per head of
   // unfused attention's forward (S = Q K^T, O = P V) and the four of its backward, without their softmax.

@@ -3,24 +3,12 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "engine/cpu_allocator.h"
 #include "engine/cuda_backend.h"
 #include "engine/error.h"
 
 namespace ember {
 namespace {
-
-// CPU memory, 64-byte aligned (a cache line; what AVX-512 loads like best).
-class CpuAllocator final : public Allocator {
- public:
-  void* allocate(size_t nbytes) override {
-    size_t rounded = (nbytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-    EMBER_CHECK(p != nullptr, "out of CPU memory allocating ", nbytes, " bytes");
-    return p;
-  }
-  void deallocate(void* ptr, size_t) override { std::free(ptr); }
-  Device device() const override { return Device::cpu(); }
-};
 
 Allocator* g_allocators[2] = {nullptr, nullptr};
 
@@ -31,8 +19,7 @@ void register_allocator(DeviceKind kind, Allocator* allocator) {
 }
 
 Allocator* allocator_for(Device device) {
-  static CpuAllocator cpu;
-  if (device.is_cpu()) return g_allocators[0] ? g_allocators[0] : &cpu;
+  if (device.is_cpu()) return g_allocators[0] ? g_allocators[0] : &cpu_allocator();
   // The CUDA runtime registers its caching allocator the first time it finds a usable GPU.
   if (!g_allocators[1]) cuda::available();
   Allocator* a = g_allocators[1];

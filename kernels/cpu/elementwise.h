@@ -133,7 +133,10 @@ void where(int ndim, const int64_t* shape, const uint8_t* cond, const int64_t* c
                 sb = ndim ? b_strides[ndim - 1] : 1;
   int64_t k = 0;
   for_each_row<3>(ndim, shape, {c_strides, a_strides, b_strides}, [&](const std::array<int64_t, 3>& o, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) out[k + i] = cond[o[0] + i * sc] ? a[o[1] + i * sa] : b[o[2] + i * sb];
+    for (int64_t i = 0; i < n; ++i) {  // unconditional loads: a select, not a branch (see unary_backward)
+      const T va = a[o[1] + i * sa], vb = b[o[2] + i * sb];
+      out[k + i] = cond[o[0] + i * sc] ? va : vb;
+    }
     k += n;
   });
 }
@@ -153,7 +156,12 @@ template <class T>
 void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int64_t n, T alpha = T(0),
                     T beta = T(0)) {
   if (op == UnaryOp::relu) {
-    for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
+    // Both loads unconditional, so the select vectorises: a load behind the condition compiles to a branch
+    // that random signs mispredict half the time (10x slower on 8 MiB).
+    for (int64_t i = 0; i < n; ++i) {
+      const T g = dy[i], v = x[i];
+      dx[i] = v > T(0) ? g : T(0);
+    }
     return;
   }
   for (int64_t i = 0; i < n; ++i)

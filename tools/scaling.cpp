@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -145,12 +146,8 @@ ScalingRun load_scaling_run(const fs::path& dir) {
     f.rank = as_int(times.number(k, "rank"));
     f.host = times.text(k, "host");
     f.batches = as_int(times.number(k, "batches"));
-    f.step_ms = times.number(k, "step_ms");
-    f.data_ms = times.number(k, "data_ms");
-    f.forward_ms = times.number(k, "forward_ms");
-    f.backward_ms = times.number(k, "backward_ms");
-    f.all_reduce_ms = times.number(k, "all_reduce_ms");
-    f.optimizer_ms = times.number(k, "optimizer_ms");
+    const auto timing = f.per_step.fields();
+    for (size_t p = 0; p < timing.size(); ++p) *timing[p] = times.number(k, StepBreakdown::kNames[p]);
     f.peak_host_mib = times.number(k, "peak_host_mib");
     f.peak_device_mib = times.number(k, "peak_device_mib");
     f.threads = as_int(times.number(k, "threads"));
@@ -230,31 +227,27 @@ std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs
     s.steps = first.steps;
     s.effective_batch = first.effective_batch;
     s.repeats = static_cast<int64_t>(rs.size());
-    std::vector<double> it, sec, step, data, fwd, bwd, ar, opt, slowest, max_mem, avg_mem, dev_mem, threads, cpu;
+    std::vector<double> it, sec, slowest, max_mem, avg_mem, dev_mem, threads, cpu;
+    std::array<std::vector<double>, StepBreakdown::kPhases> phase;  // each run's mean over ranks
     std::vector<double> wait, run, turnaround, acct_cpu, acct_max, acct_avg, acct_proc, acct_threads;
     for (const ScalingRun* r : rs) {
       EMBER_CHECK(r->ranks == s.ranks, "layout folder ", name, " mixes runs of ", s.ranks, " and ",
                   r->ranks, " ranks (", r->dir, ")");
       it.push_back(r->it_per_s);
       sec.push_back(r->seconds_per_epoch);
-      double sums[6] = {}, slow = 0, mem_max = 0, mem_sum = 0, dev = 0, thr = 0, cpu_s = 0;
+      StepBreakdown mean;
+      double slow = 0, mem_max = 0, mem_sum = 0, dev = 0, thr = 0, cpu_s = 0;
+      const double n = static_cast<double>(r->ranks_figures.size());
       for (const RankFigures& f : r->ranks_figures) {
-        const double v[6] = {f.step_ms, f.data_ms, f.forward_ms, f.backward_ms, f.all_reduce_ms, f.optimizer_ms};
-        for (int k = 0; k < 6; ++k) sums[k] += v[k];
-        slow = std::max(slow, f.step_ms);
+        mean.add_scaled(f.per_step, 1.0 / n);
+        slow = std::max(slow, f.per_step.step_ms);
         mem_max = std::max(mem_max, f.peak_host_mib);
         mem_sum += f.peak_host_mib;
         dev = std::max(dev, f.peak_device_mib);
         thr += static_cast<double>(f.threads);
         cpu_s += f.cpu_seconds;
       }
-      const double n = static_cast<double>(r->ranks_figures.size());
-      step.push_back(sums[0] / n);
-      data.push_back(sums[1] / n);
-      fwd.push_back(sums[2] / n);
-      bwd.push_back(sums[3] / n);
-      ar.push_back(sums[4] / n);
-      opt.push_back(sums[5] / n);
+      for (size_t p = 0; p < StepBreakdown::kPhases; ++p) phase[p].push_back(mean.values()[p]);
       slowest.push_back(slow);
       max_mem.push_back(mem_max);
       avg_mem.push_back(mem_sum / n);
@@ -277,14 +270,10 @@ std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs
     s.it_per_s_sd = sample_sd(it);
     s.seconds_per_epoch = median(sec);
     s.seconds_per_epoch_sd = sample_sd(sec);
-    s.step_ms = median(step);
-    s.data_ms = median(data);
-    s.forward_ms = median(fwd);
-    s.backward_ms = median(bwd);
-    s.all_reduce_ms = median(ar);
-    s.optimizer_ms = median(opt);
+    const auto medians = s.per_step.fields();
+    for (size_t p = 0; p < StepBreakdown::kPhases; ++p) *medians[p] = median(phase[p]);
     s.slowest_rank_step_ms = median(slowest);
-    s.straggler_ratio = s.step_ms > 0 ? s.slowest_rank_step_ms / s.step_ms : 1;
+    s.straggler_ratio = s.per_step.step_ms > 0 ? s.slowest_rank_step_ms / s.per_step.step_ms : 1;
     s.max_memory_mib = median(max_mem);
     s.avg_memory_mib = median(avg_mem);
     s.device_memory_mib = median(dev_mem);
@@ -323,8 +312,9 @@ namespace {
 std::string layouts_csv(const std::vector<LayoutSummary>& layouts) {
   std::string csv =
       "layout,group,gpus,nodes,gpus_per_node,repeats,steps_per_epoch,effective_batch,it_per_s_median,it_per_s_sd,"
-      "seconds_per_epoch_median,seconds_per_epoch_sd,speedup,efficiency,step_ms,data_ms,forward_ms,backward_ms,"
-      "all_reduce_ms,optimizer_ms,slowest_rank_step_ms,max_memory_mib,avg_memory_mib,device_memory_mib,processes,"
+      "seconds_per_epoch_median,seconds_per_epoch_sd,speedup,efficiency," +
+      StepBreakdown::header() +
+      ",slowest_rank_step_ms,max_memory_mib,avg_memory_mib,device_memory_mib,processes,"
       "threads,cpu_seconds,predicted_it_per_s,wait_s,run_s,turnaround_s,sched_cpu_s,sched_max_memory_mib,"
       "sched_avg_memory_mib,sched_max_processes,sched_max_threads\n";
   for (const LayoutSummary& s : layouts) {
@@ -332,9 +322,8 @@ std::string layouts_csv(const std::vector<LayoutSummary>& layouts) {
     o << s.layout << ',' << s.group << ',' << s.ranks << ',' << s.nodes << ',' << s.ranks_per_node << ','
       << s.repeats << ',' << s.steps << ',' << s.effective_batch << ',' << fixed(s.it_per_s, 3) << ','
       << fixed(s.it_per_s_sd, 3) << ',' << fixed(s.seconds_per_epoch, 3) << ',' << fixed(s.seconds_per_epoch_sd, 3) << ','
-      << fixed(s.speedup, 3) << ',' << fixed(s.efficiency, 3) << ',' << fixed(s.step_ms, 3) << ',' << fixed(s.data_ms, 3)
-      << ',' << fixed(s.forward_ms, 3) << ',' << fixed(s.backward_ms, 3) << ',' << fixed(s.all_reduce_ms, 3) << ','
-      << fixed(s.optimizer_ms, 3) << ',' << fixed(s.slowest_rank_step_ms, 3) << ',' << fixed(s.max_memory_mib, 1) << ','
+      << fixed(s.speedup, 3) << ',' << fixed(s.efficiency, 3) << ',' << s.per_step.row(3) << ','
+      << fixed(s.slowest_rank_step_ms, 3) << ',' << fixed(s.max_memory_mib, 1) << ','
       << fixed(s.avg_memory_mib, 1) << ',' << fixed(s.device_memory_mib, 1) << ',' << s.processes << ',' << s.threads
       << ',' << fixed(s.cpu_s, 2) << ',' << (s.predicted_it_per_s ? fixed(*s.predicted_it_per_s, 3) : "");
     const JobAccounting a = s.accounting.value_or(JobAccounting{});
@@ -424,7 +413,7 @@ void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSu
     data::PlotSeries s{r.layout, {}, {}, kSeriesColors[ranks.size() % 5]};
     for (const RankFigures& f : r.ranks_figures) {
       s.x.push_back(static_cast<double>(f.rank));
-      s.y.push_back(f.step_ms);
+      s.y.push_back(f.per_step.step_ms);
     }
     ranks.push_back(s);
   }
@@ -462,9 +451,8 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
        << " | " << s.repeats << " | " << s.steps << " | " << s.effective_batch << " | " << fixed(s.it_per_s, 2)
        << " | " << fixed(s.it_per_s_sd, 2) << " | " << fixed(s.seconds_per_epoch, 2) << " | "
        << fixed(s.seconds_per_epoch_sd, 2) << " | " << (s.speedup > 0 ? fixed(s.speedup, 2) : "-") << " | "
-       << (s.efficiency > 0 ? fixed(100 * s.efficiency, 0) + "%" : "-") << " | " << fixed(s.step_ms, 1) << " | "
-       << fixed(s.data_ms, 1) << " | " << fixed(s.forward_ms, 1) << " | " << fixed(s.backward_ms, 1) << " | "
-       << fixed(s.all_reduce_ms, 1) << " | " << fixed(s.optimizer_ms, 1) << " | " << fixed(s.slowest_rank_step_ms, 1)
+       << (s.efficiency > 0 ? fixed(100 * s.efficiency, 0) + "%" : "-") << " | " << s.per_step.row(1, " | ") << " | "
+       << fixed(s.slowest_rank_step_ms, 1)
        << " | " << fixed(s.max_memory_mib, 0) << " | " << fixed(s.avg_memory_mib, 0) << " | " << s.processes << " | "
        << s.threads << " | " << fixed(s.cpu_s, 1) << " |";
     if (predicted)

@@ -45,9 +45,8 @@ struct LayoutSummary {
   int64_t ranks = 1, nodes = 1, ranks_per_node = 1, steps = 0, effective_batch = 0, repeats = 0;
   double it_per_s = 0, it_per_s_sd = 0, seconds_per_epoch = 0, seconds_per_epoch_sd = 0;
   double speedup = 0, efficiency = 0;  // samples/s against the 1-rank layout of the same group (0: none)
-  // Per-step ms, mean over ranks: whole step, data wait, forward, backward, all-reduce wait, optimizer;
-  // the slowest rank's step and how much slower it is than the mean (stragglers).
-  double step_ms = 0, data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
+  // The mean over ranks, and the slowest rank's step and how much slower it is than the mean (stragglers).
+  StepBreakdown per_step;
   double slowest_rank_step_ms = 0, straggler_ratio = 1;
   double max_memory_mib = 0, avg_memory_mib = 0, device_memory_mib = 0;  // host peak over ranks: max, mean
   int64_t processes = 0, threads = 0;                                     // ranks, threads summed over ranks

@@ -143,16 +143,16 @@ nn::NamedTensors on_host(const nn::NamedTensors& tensors) {
 
 std::string history_text(const std::vector<EpochFigures>& history) {
   std::string text;
-  for (const EpochFigures& f : history)
+  for (const EpochFigures& f : history) {
     text += join(std::vector<std::string>{
                 std::to_string(f.epoch), exact(f.train_loss), exact(f.train_acc), exact(f.val_loss), exact(f.val_acc),
                 exact(f.val_precision), exact(f.val_recall), exact(f.val_f1), exact(f.lr), exact(f.seconds),
                 exact(f.images_per_second), std::to_string(f.ranks), std::to_string(f.nodes),
                 std::to_string(f.effective_batch), std::to_string(f.ranks_per_node), std::to_string(f.steps),
-                exact(f.train_seconds), exact(f.it_per_s), exact(f.peak_host_mib), exact(f.peak_device_mib),
-                exact(f.step_ms), exact(f.data_ms), exact(f.forward_ms), exact(f.backward_ms), exact(f.all_reduce_ms),
-                exact(f.optimizer_ms)}) +
-            ";";
+                exact(f.train_seconds), exact(f.it_per_s), exact(f.peak_host_mib), exact(f.peak_device_mib)});
+    for (double v : f.per_step.values()) text += "," + exact(v);
+    text += ";";
+  }
   return text;
 }
 
@@ -182,8 +182,8 @@ std::vector<EpochFigures> parse_history(const std::string& text) {
       f.it_per_s = std::stod(v[17]);
       f.peak_host_mib = std::stod(v[18]);
       f.peak_device_mib = std::stod(v[19]);
-      double* timing[] = {&f.step_ms, &f.data_ms, &f.forward_ms, &f.backward_ms, &f.all_reduce_ms, &f.optimizer_ms};
-      for (size_t k = 0; k < 6; ++k) *timing[k] = std::stod(v[20 + k]);
+      const auto timing = f.per_step.fields();
+      for (size_t k = 0; k < timing.size(); ++k) *timing[k] = std::stod(v[20 + k]);
     }
     history.push_back(f);
   }
@@ -279,9 +279,9 @@ void read_process_figures(RankFigures& r) {
 // Every rank's figures, by rank (the host names were gathered once at the start).
 std::vector<RankFigures> gather_rank_figures(dist::Communicator& comm, const RankFigures& mine,
                                              const std::vector<std::string>& hosts) {
-  const std::vector<double> values{static_cast<double>(mine.batches), mine.step_ms, mine.data_ms, mine.forward_ms,
-                                   mine.backward_ms, mine.all_reduce_ms, mine.optimizer_ms, mine.peak_host_mib,
-                                   mine.peak_device_mib, static_cast<double>(mine.threads), mine.cpu_seconds};
+  std::vector<double> values{static_cast<double>(mine.batches), mine.peak_host_mib, mine.peak_device_mib,
+                             static_cast<double>(mine.threads), mine.cpu_seconds};
+  for (double v : mine.per_step.values()) values.push_back(v);
   const int64_t n = static_cast<int64_t>(values.size());
   const std::vector<double> all = comm.all_gather(Tensor::from_vector<double>(values, {n})).to_vector<double>();
   std::vector<RankFigures> ranks;
@@ -292,16 +292,12 @@ std::vector<RankFigures> gather_rank_figures(dist::Communicator& comm, const Ran
     f.rank = r;
     f.host = hosts[static_cast<size_t>(r)];
     f.batches = static_cast<int64_t>(v[0]);
-    f.step_ms = v[1];
-    f.data_ms = v[2];
-    f.forward_ms = v[3];
-    f.backward_ms = v[4];
-    f.all_reduce_ms = v[5];
-    f.optimizer_ms = v[6];
-    f.peak_host_mib = v[7];
-    f.peak_device_mib = v[8];
-    f.threads = static_cast<int64_t>(v[9]);
-    f.cpu_seconds = v[10];
+    f.peak_host_mib = v[1];
+    f.peak_device_mib = v[2];
+    f.threads = static_cast<int64_t>(v[3]);
+    f.cpu_seconds = v[4];
+    const auto timing = f.per_step.fields();
+    for (size_t k = 0; k < timing.size(); ++k) *timing[k] = v[5 + k];
     ranks.push_back(f);
   }
   return ranks;
@@ -339,37 +335,34 @@ std::string epoch_line(const EpochFigures& f) {
 std::string metrics_csv(const std::vector<EpochFigures>& history) {
   std::string csv =
       "epoch,train_loss,train_acc,val_loss,val_acc,val_precision,val_recall,val_f1,lr,ranks,nodes,ranks_per_node,"
-      "effective_batch,steps,epoch_seconds,train_seconds,images_per_second,it_per_s,peak_host_mib,peak_device_mib,"
-      "step_ms,data_ms,forward_ms,backward_ms,all_reduce_ms,optimizer_ms\n";
+      "effective_batch,steps,epoch_seconds,train_seconds,images_per_second,it_per_s,peak_host_mib,peak_device_mib," +
+      StepBreakdown::header() + "\n";
   for (const EpochFigures& f : history) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.1f,%.3f,%.1f,%.1f,"
-                  "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+                  "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.1f,%.3f,%.1f,%.1f,",
                   static_cast<long long>(f.epoch), f.train_loss, f.train_acc, f.val_loss, f.val_acc, f.val_precision,
                   f.val_recall, f.val_f1, f.lr, static_cast<long long>(f.ranks), static_cast<long long>(f.nodes),
                   static_cast<long long>(f.ranks_per_node), static_cast<long long>(f.effective_batch),
                   static_cast<long long>(f.steps), f.seconds, f.train_seconds, f.images_per_second, f.it_per_s,
-                  f.peak_host_mib, f.peak_device_mib, f.step_ms, f.data_ms, f.forward_ms, f.backward_ms,
-                  f.all_reduce_ms, f.optimizer_ms);
-    csv += buf;
+                  f.peak_host_mib, f.peak_device_mib);
+    csv += buf + f.per_step.row(3) + "\n";
   }
   return csv;
 }
 
 std::string step_times_csv_header() {
-  return "epoch,rank,host,batches,step_ms,data_ms,forward_ms,backward_ms,all_reduce_ms,optimizer_ms,peak_host_mib,"
-         "peak_device_mib,threads,cpu_seconds\n";
+  return "epoch,rank,host,batches," + StepBreakdown::header() + ",peak_host_mib,peak_device_mib,threads,cpu_seconds\n";
 }
 
 std::string step_times_csv_rows(const std::vector<RankFigures>& ranks) {
   std::string csv;
   for (const RankFigures& r : ranks) {
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%lld,%lld,%s,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%.1f,%lld,%.2f\n",
-                  static_cast<long long>(r.epoch), static_cast<long long>(r.rank), r.host.c_str(),
-                  static_cast<long long>(r.batches), r.step_ms, r.data_ms, r.forward_ms, r.backward_ms,
-                  r.all_reduce_ms, r.optimizer_ms, r.peak_host_mib, r.peak_device_mib,
+    std::snprintf(buf, sizeof buf, "%lld,%lld,%s,%lld,", static_cast<long long>(r.epoch),
+                  static_cast<long long>(r.rank), r.host.c_str(), static_cast<long long>(r.batches));
+    csv += buf + r.per_step.row(3);
+    std::snprintf(buf, sizeof buf, ",%.1f,%.1f,%lld,%.2f\n", r.peak_host_mib, r.peak_device_mib,
                   static_cast<long long>(r.threads), r.cpu_seconds);
     csv += buf;
   }
@@ -614,9 +607,9 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
     int64_t batch_index = 0;
     double lr = optimizer->lr();
     using Clock = std::chrono::steady_clock;
-    double data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
+    StepBreakdown total;  // summed over the epoch's batches
     for (Clock::time_point t = Clock::now(); train_loader.next(batch); t = Clock::now()) {
-      data_ms += ms_since(t);
+      total.data_ms += ms_since(t);
       const int64_t micro = batch_index % accumulate;  // position in this optimizer step's group
       const int64_t group = std::min(accumulate, batches_per_epoch - (batch_index - micro));
       const bool step_now = micro + 1 == group;
@@ -627,7 +620,7 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
       t = Clock::now();
       const Tensor logits = (*model)(cuda::upload(batch.images, device));
       const Tensor loss = loss_fn(logits, cuda::upload(batch.labels, device));
-      forward_ms += ms_since(t);
+      total.forward_ms += ms_since(t);
       // Check before the update so the weights stay finite; on a GPU only every few steps (a read-back). Several
       // ranks check the sum of their losses, so all stop together.
       const bool last = batch_index + 1 == batches_per_epoch;
@@ -653,14 +646,14 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
       t = Clock::now();
       // Mean losses: the group's gradient is the mean of its micro-batches' gradients.
       (accumulate == 1 ? loss : mul_scalar(loss, 1.0 / static_cast<double>(group))).backward();
-      backward_ms += ms_since(t);
+      total.backward_ms += ms_since(t);
       if (step_now) {
         t = Clock::now();
         if (data_parallel) data_parallel->finish_gradients();
-        all_reduce_ms += ms_since(t);
+        total.all_reduce_ms += ms_since(t);
         t = Clock::now();
         optimizer->step();
-        optimizer_ms += ms_since(t);
+        total.optimizer_ms += ms_since(t);
         ++step;
       }
       {
@@ -719,24 +712,15 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
     mine.epoch = epoch;
     mine.batches = batch_index;
     const double batches = static_cast<double>(std::max<int64_t>(1, batch_index));
-    mine.step_ms = 1e3 * train_seconds / batches;
-    mine.data_ms = data_ms / batches;
-    mine.forward_ms = forward_ms / batches;
-    mine.backward_ms = backward_ms / batches;
-    mine.all_reduce_ms = all_reduce_ms / batches;
-    mine.optimizer_ms = optimizer_ms / batches;
+    total.step_ms = 1e3 * train_seconds;
+    mine.per_step.add_scaled(total, 1.0 / batches);
     read_process_figures(mine);
     const std::vector<RankFigures> rank_figures = gather_rank_figures(*comm, mine, hosts);
     for (const RankFigures& r : rank_figures) {
       f.peak_host_mib = std::max(f.peak_host_mib, r.peak_host_mib);
       f.peak_device_mib = std::max(f.peak_device_mib, r.peak_device_mib);
       const double share = 1.0 / static_cast<double>(rank_figures.size());
-      f.step_ms += share * r.step_ms;
-      f.data_ms += share * r.data_ms;
-      f.forward_ms += share * r.forward_ms;
-      f.backward_ms += share * r.backward_ms;
-      f.all_reduce_ms += share * r.all_reduce_ms;
-      f.optimizer_ms += share * r.optimizer_ms;
+      f.per_step.add_scaled(r.per_step, share);
     }
     result.history.push_back(f);
     log.line(epoch_line(f));

@@ -41,6 +41,7 @@
 #include "engine/ops.h"
 #include "engine/tensor.h"
 #include "tools/config.h"
+#include "tools/step_breakdown.h"
 
 namespace ember::nn {
 class Module;
@@ -66,19 +67,14 @@ struct EpochFigures {
   // Training pass only (rank 0's clock): seconds, optimizer steps per second.
   double train_seconds = 0, it_per_s = 0;
   double peak_host_mib = 0, peak_device_mib = 0;  // high-water marks so far, largest over the ranks
-  // Mean ms per training batch over the ranks (step_times.csv has each rank's): the whole batch, data wait,
-  // forward + loss, backward, all-reduce wait, optimizer.
-  double step_ms = 0, data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
+  StepBreakdown per_step;  // mean over the ranks (step_times.csv has each rank's)
 };
 
-// One rank's training pass in one epoch (a row of step_times.csv). Times are mean host milliseconds per
-// training batch: the whole batch, waiting for the loader, forward + loss, backward, waiting for the gradient
-// all-reduce (finish_gradients), optimizer step. On a GPU they time asynchronous launches (the device may
-// still be working), except where the host waits (all-reduce wait, the loss check).
+// One rank's training pass in one epoch (a row of step_times.csv).
 struct RankFigures {
   int64_t epoch = 0, rank = 0, batches = 0;
   std::string host;
-  double step_ms = 0, data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
+  StepBreakdown per_step;
   double peak_host_mib = 0, peak_device_mib = 0;  // process high-water marks so far
   int64_t threads = 0;                            // the process's threads at the end of the pass
   double cpu_seconds = 0;                         // user + system CPU time of the process so far

@@ -57,11 +57,11 @@ void write_run(const fs::path& dir, int64_t nodes, int64_t per_node, int64_t ste
       x.rank = r;
       x.host = "hgn" + std::to_string(40 + r / per_node);
       x.batches = steps;
-      x.step_ms = rank_step_ms[static_cast<size_t>(r)];
-      x.forward_ms = 1;
-      x.backward_ms = 2;
-      x.all_reduce_ms = 0.5;
-      x.optimizer_ms = 0.25;
+      x.per_step.step_ms = rank_step_ms[static_cast<size_t>(r)];
+      x.per_step.forward_ms = 1;
+      x.per_step.backward_ms = 2;
+      x.per_step.all_reduce_ms = 0.5;
+      x.per_step.optimizer_ms = 0.25;
       x.peak_host_mib = 1000 + 100 * static_cast<double>(r);
       x.threads = 10;
       x.cpu_seconds = 5;
@@ -177,10 +177,10 @@ TEST_CASE("scaling report: tables, medians, speed-up, accounting, plots", "[scal
   CHECK(table1.avg_memory_mib == 1350);
   CHECK(table1.threads == 80);
   CHECK(table1.cpu_s == 40);
-  CHECK(table1.all_reduce_ms == 0.5);
+  CHECK(table1.per_step.all_reduce_ms == 0.5);
   CHECK(mixed.group == "mixed");
   CHECK(mixed.speedup == 0);  // no 1-rank layout in its group
-  CHECK(mixed.step_ms == 12.5);
+  CHECK(mixed.per_step.step_ms == 12.5);
   CHECK(mixed.slowest_rank_step_ms == 20);
   CHECK(mixed.straggler_ratio == Approx(1.6));
   REQUIRE(one.accounting.has_value());  // job.yaml's id matched lsf_1001.out

@@ -122,6 +122,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(out_features);
   Tensor out;
+  Tensor xs = x2, ws = weight.detach();  // what the backward keeps (bf16 copies on CUDA under bf16)
   if (x.device().is_cpu()) {
     out = Tensor::empty({rows, out_features}, x.dtype(), x.device());
     const BlasMatrix lx = blas_matrix_of(x2), lw = blas_matrix_of(w);
@@ -138,7 +139,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     });
   } else {
 #ifdef EMBER_WITH_CUDA
-    out = cuda::gemm(x2, w.transpose(0, 1));  // weight [out, in] goes to cuBLAS as a transpose, no copy
+    xs = cuda::compute_operand(x2), ws = cuda::compute_operand(w);
+    out = cuda::gemm(xs, ws.transpose(0, 1));  // weight [out, in] goes to cuBLAS as a transpose, no copy
     if (bias.defined()) out = add(out, bias.detach());
 #else
     EMBER_FAIL("linear: ", x.describe(), ": this build has no CUDA backend");
@@ -147,12 +149,22 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   out = out.view(out_shape);
   if (needs_grad({&x, &weight, &bias})) {
     record(out, "linear", {x, weight, bias},
-           [x2, w = weight.detach(), x_shape = x.shape(), out_features, grad_x = x.requires_grad(),
+           [xs, ws, x_shape = x.shape(), out_features, grad_x = x.requires_grad(),
             grad_w = weight.requires_grad(), grad_b = bias.defined() && bias.requires_grad()](
                const Tensor& g) -> std::vector<Tensor> {
              const Tensor g2 = g.reshape({-1, out_features});
-             return {grad_x ? matmul(g2, w).reshape(x_shape) : Tensor(),
-                     grad_w ? matmul(g2.transpose(0, 1), x2) : Tensor(), grad_b ? sum(g2, {0}) : Tensor()};
+             Tensor dx, dw;
+             if (g2.device().is_cuda()) {
+#ifdef EMBER_WITH_CUDA
+               const Tensor gs = grad_x || grad_w ? cuda::compute_operand(g2) : Tensor();  // cast once for both
+               if (grad_x) dx = cuda::gemm(gs, ws).reshape(x_shape);
+               if (grad_w) dw = cuda::gemm(gs.transpose(0, 1), xs);
+#endif
+             } else {
+               if (grad_x) dx = matmul(g2, ws).reshape(x_shape);
+               if (grad_w) dw = matmul(g2.transpose(0, 1), xs);
+             }
+             return {dx, dw, grad_b ? sum(g2, {0}) : Tensor()};
            });
   }
   return out;

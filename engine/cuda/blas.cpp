@@ -22,6 +22,18 @@ MathMode math_mode() {
   return MathMode::fp32;
 }
 
+// The maths of a call on two operands of one device: bf16 when an operand already is (compute_operand made
+// it), else the setting's.
+MathMode math_for(const Tensor& a, const Tensor& b, const char* op) {
+  EMBER_CHECK(a.device() == b.device(), op, ": tensors on different devices: ", a.describe(), " and ", b.describe());
+  for (const Tensor* t : {&a, &b})
+    EMBER_CHECK(t->dtype() == DType::f32 || t->dtype() == DType::bf16, op, ": needs f32 or bf16 operands, got ",
+                t->describe());
+  return a.dtype() == DType::bf16 || b.dtype() == DType::bf16 ? MathMode::bf16 : math_mode();
+}
+
+Tensor as_bf16(const Tensor& t) { return t.dtype() == DType::bf16 ? t : t.to(DType::bf16); }
+
 // What cuBLAS needs of one operand: a row-major matrix (or its transpose) with a row stride, and one stride
 // between batch items.
 struct Operand {
@@ -59,7 +71,8 @@ Operand as_operand(const Tensor& m) {
   return as_operand(m.contiguous());  // contiguous always qualifies
 }
 
-kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv2dParams& p, const char* op) {
+kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv2dParams& p, MathMode math,
+                                      const char* op) {
   EMBER_CHECK(x.size() == 4 && w.size() == 4 && x[1] == w[1], op, ": x ", shape_str(x), " and weight ",
               shape_str(w), " do not match (NCHW, [O, C, kH, kW])");
   for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p.pad_h, p.pad_w, p.stride_h, p.stride_w,
@@ -72,15 +85,14 @@ kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv
   g.pad_h = static_cast<int>(p.pad_h), g.pad_w = static_cast<int>(p.pad_w);
   g.stride_h = static_cast<int>(p.stride_h), g.stride_w = static_cast<int>(p.stride_w);
   g.dilation_h = static_cast<int>(p.dilation_h), g.dilation_w = static_cast<int>(p.dilation_w);
-  c.math = math_mode();
+  c.math = math;
   c.deterministic = deterministic_algorithms();
   return c;
 }
 
-// The operand as the conv runs it: contiguous f32, or a bf16 copy under bf16 precision.
+// The operand as the conv runs it: contiguous, in bf16 under bf16 maths.
 Tensor conv_operand(const Tensor& t, MathMode math) {
-  check_f32("conv2d", t);
-  return math == MathMode::bf16 ? t.detach().to(DType::bf16) : t.detach().contiguous();
+  return math == MathMode::bf16 ? as_bf16(t.detach()).contiguous() : t.detach().contiguous();
 }
 
 Tensor workspace(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pass, Device device, size_t* bytes) {
@@ -101,19 +113,19 @@ Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
 
 }  // namespace
 
+Tensor compute_operand(const Tensor& t) { return precision() == Precision::bf16 ? as_bf16(t.detach()) : t.detach(); }
+
 Tensor gemm(const Tensor& a, const Tensor& b) {
-  check_same_device_dtype("matmul", a, b);
-  check_f32("matmul", a);
+  const MathMode math = math_for(a, b, "matmul");
   EMBER_CHECK(a.dim() >= 2 && b.dim() >= 2 && a.size(-1) == b.size(-2), "matmul: ", a.describe(), " x ",
               b.describe(), " (needs [..., M, K] x [..., K, N])");
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   Shape batch = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
                                  Shape(b.shape().begin(), b.shape().end() - 2), "matmul");
-  const MathMode math = math_mode();
   Tensor ad = a.detach(), bd = b.detach();
   if (math == MathMode::bf16) {  // cast before broadcasting: never materialise the broadcast
-    ad = ad.to(DType::bf16);
-    bd = bd.to(DType::bf16);
+    ad = as_bf16(ad);
+    bd = as_bf16(bd);
   }
   Shape sa = batch, sb = batch, so = batch;
   sa.insert(sa.end(), {m, k});
@@ -137,8 +149,8 @@ Tensor gemm(const Tensor& a, const Tensor& b) {
 }
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dParams& params) {
-  check_same_device_dtype("conv2d", x, weight);
-  const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight.shape(), params, "conv2d");
+  const kernels::cuda::ConvConfig c =
+      conv_config(x.shape(), weight.shape(), params, math_for(x, weight, "conv2d"), "conv2d");
   const Tensor xin = conv_operand(x, c.math), win = conv_operand(weight, c.math);
   const Shape out_shape{x.size(0), weight.size(0), c.g.out_h(), c.g.out_w()};
   EMBER_CHECK(c.g.out_h() > 0 && c.g.out_w() > 0, "conv2d: output would be empty for x ", x.describe(), " weight ",
@@ -150,8 +162,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dParams&
 
 Tensor conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, const Shape& x_shape,
                             const Conv2dParams& params) {
-  check_same_device_dtype("conv2d backward", grad_out, weight);
-  const kernels::cuda::ConvConfig c = conv_config(x_shape, weight.shape(), params, "conv2d backward");
+  const kernels::cuda::ConvConfig c = conv_config(x_shape, weight.shape(), params,
+                                                  math_for(grad_out, weight, "conv2d backward"), "conv2d backward");
   const Tensor gin = conv_operand(grad_out, c.math), win = conv_operand(weight, c.math);
   return conv_pass(c, kernels::cuda::ConvPass::backward_data, x_shape, grad_out.device(),
                    [&](void* dx, void* ws, size_t bytes) {
@@ -162,8 +174,8 @@ Tensor conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, const 
 
 Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Shape& weight_shape,
                               const Conv2dParams& params) {
-  check_same_device_dtype("conv2d backward", x, grad_out);
-  const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight_shape, params, "conv2d backward");
+  const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight_shape, params,
+                                                  math_for(x, grad_out, "conv2d backward"), "conv2d backward");
   const Tensor xin = conv_operand(x, c.math), gin = conv_operand(grad_out, c.math);
   return conv_pass(c, kernels::cuda::ConvPass::backward_filter, weight_shape, x.device(),
                    [&](void* dw, void* ws, size_t bytes) {

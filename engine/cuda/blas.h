@@ -1,12 +1,18 @@
 // The engine's GEMM and convolution on CUDA: Tensor-level calls into cuBLAS (kernels/cuda/cublas_gemm.h) and
 // cuDNN (kernels/cuda/cudnn_conv.h) that honour the precision setting (engine/precision.h). No autograd here:
-// the ops in ops_linalg.cpp / ops_conv.cpp call these from their forward and backward. Inputs are f32 CUDA
-// tensors of any layout; outputs are new contiguous f32 tensors.
+// the ops in ops_linalg.cpp / ops_conv.cpp call these from their forward and backward. Inputs are CUDA tensors
+// of any layout, f32 or bf16 (from compute_operand; a bf16 operand makes the call run bf16 maths); outputs are
+// new contiguous f32 tensors.
 #pragma once
 #include "engine/ops.h"
 #include "engine/tensor.h"
 
 namespace ember::cuda {
+
+// `t` as the GEMMs and convolutions read it under the precision setting: under bf16 a bf16 copy, else t. An op
+// casts each operand once and keeps the copy for its backward instead of the f32 tensor (as autocast does):
+// a conv then casts x, w and its gradient once each per step instead of twice, and saves half the bytes.
+Tensor compute_operand(const Tensor& t);
 
 // a [..., M, K] x b [..., K, N] -> [..., M, N]; leading dims broadcast. Transposed views (b = w.transpose(0, 1))
 // go to cuBLAS as transposes, without a copy (except under bf16, where the cast makes the copy anyway).

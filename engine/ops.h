@@ -10,8 +10,11 @@
 
 #include "engine/random.h"
 #include "engine/tensor.h"
+#include "kernels/activation.h"
 
 namespace ember {
+
+using kernels::Activation;  // none, relu, gelu
 
 // ---- elementwise (engine/ops_elementwise.cpp) -------------------------------------------------------
 Tensor add(const Tensor& a, const Tensor& b);
@@ -31,6 +34,9 @@ Tensor relu(const Tensor& a);
 Tensor gelu(const Tensor& a);  // exact: 0.5 x (1 + erf(x / sqrt 2))
 Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
+// act(x + bias), bias [C] on dimension channel_dim of x (1 for a convolution's NCHW output, -1 for a linear
+// layer's): one pass forward and one backward (dx and dbias together). bias may be undefined.
+Tensor bias_activation(const Tensor& x, const Tensor& bias, Activation act, int64_t channel_dim);
 // cond is u8 (non-zero = take a); a, b and cond broadcast together.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);

@@ -6,9 +6,11 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
+#include "kernels/cpu/bias_act.h"
 #include "kernels/cpu/elementwise.h"
 #ifdef EMBER_WITH_CUDA
 #include "engine/cuda/context.h"
+#include "kernels/cuda/bias_act.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/indexing.h"
 #endif
@@ -279,6 +281,71 @@ Tensor log(const Tensor& a) { return unary_op(UnaryOp::log, a); }
 Tensor sqrt(const Tensor& a) { return unary_op(UnaryOp::sqrt, a); }
 Tensor abs(const Tensor& a) { return unary_op(UnaryOp::abs, a); }
 Tensor relu(const Tensor& a) { return unary_op(UnaryOp::relu, a); }
+
+Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act, int64_t channel_dim) {
+  const char* op = "bias_activation";
+  check_floating(op, x_in);
+  EMBER_CHECK(x_in.dim() >= 1, op, ": needs a tensor with a channel dimension, got ", x_in.describe());
+  const int64_t d = wrap_dim(channel_dim, x_in.dim(), op);
+  const int64_t C = x_in.size(d);
+  if (bias_in.defined()) {
+    check_same_device_dtype(op, x_in, bias_in);
+    EMBER_CHECK(bias_in.shape() == Shape{C}, op, ": bias ", bias_in.describe(), " for ", C, " channels of ",
+                x_in.describe());
+  }
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < d; ++k) outer *= x_in.size(k);
+  for (int64_t k = d + 1; k < x_in.dim(); ++k) inner *= x_in.size(k);
+  const Tensor x = x_in.contiguous().detach();
+  const Tensor bias = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
+  const bool grad = needs_grad({&x_in, &bias_in});
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  // The backward reads y for relu, and pre = x + bias for gelu (then written in the same pass).
+  Tensor pre = grad && act == Activation::gelu ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+  if (x.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(x.dtype(), op, {
+      kernels::cpu::bias_act_forward<scalar_t>(x.data<scalar_t>(), bias.defined() ? bias.data<scalar_t>() : nullptr,
+                                               outer, C, inner, act, y.data<scalar_t>(),
+                                               pre.defined() ? pre.data<scalar_t>() : nullptr);
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    check_f32(op, x);
+    kernels::cuda::bias_act_forward(x.data<float>(), bias.defined() ? bias.data<float>() : nullptr, outer, C, inner,
+                                    act, y.data<float>(), pre.defined() ? pre.data<float>() : nullptr,
+                                    cuda::current_stream());
+#endif
+  }
+  if (grad) {
+    const Tensor saved = act == Activation::relu ? y.detach() : pre;
+    const bool grad_b = bias_in.defined() && bias_in.requires_grad();
+    record(y, op, {x_in, bias_in}, [saved, act, outer, C, inner, grad_b](const Tensor& g) -> std::vector<Tensor> {
+      const Tensor dy = g.contiguous();
+      Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+      Tensor db = grad_b ? Tensor::empty({C}, dy.dtype(), dy.device()) : Tensor();
+      if (dy.device().is_cpu()) {
+        EMBER_DISPATCH_FLOAT(dy.dtype(), "bias_activation backward", {
+          kernels::cpu::bias_act_backward<scalar_t>(dy.data<scalar_t>(),
+                                                    saved.defined() ? saved.data<scalar_t>() : nullptr, outer, C,
+                                                    inner, act, dx.data<scalar_t>(),
+                                                    grad_b ? db.data<scalar_t>() : nullptr);
+        });
+      } else {
+#ifdef EMBER_WITH_CUDA
+        Tensor scratch;
+        if (grad_b)
+          scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::bias_act_backward_scratch(outer, C, inner))},
+                                  DType::f32, dy.device());
+        kernels::cuda::bias_act_backward(dy.data<float>(), saved.defined() ? saved.data<float>() : nullptr, outer, C,
+                                         inner, act, dx.data<float>(), grad_b ? db.data<float>() : nullptr,
+                                         grad_b ? scratch.data<float>() : nullptr, cuda::current_stream());
+#endif
+      }
+      return {dx, db};
+    });
+  }
+  return y;
+}
 Tensor gelu(const Tensor& a) { return unary_op(UnaryOp::gelu, a); }
 Tensor tanh(const Tensor& a) { return unary_op(UnaryOp::tanh, a); }
 Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }

@@ -7,4 +7,10 @@ namespace ember::nn {
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor GELU::forward(const Tensor& x) { return gelu(x); }
 
+Activation activation_of(const Module& m) {
+  if (dynamic_cast<const ReLU*>(&m)) return Activation::relu;
+  if (dynamic_cast<const GELU*>(&m)) return Activation::gelu;
+  return Activation::none;
+}
+
 }  // namespace ember::nn

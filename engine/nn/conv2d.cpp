@@ -15,4 +15,8 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, params); }
 
+Tensor Conv2d::forward_activated(const Tensor& x, Activation act) {
+  return bias_activation(conv2d(x, weight, Tensor(), params), bias, act, 1);
+}
+
 }  // namespace ember::nn

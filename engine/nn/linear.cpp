@@ -12,4 +12,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias, Generat
 
 Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
 
+Tensor Linear::forward_activated(const Tensor& x, Activation act) {
+  return bias_activation(linear(x, weight, Tensor()), bias, act, -1);
+}
+
 }  // namespace ember::nn

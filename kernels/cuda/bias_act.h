@@ -10,9 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/activation.h"
+
 namespace ember::kernels::cuda {
 
-enum class Activation : uint8_t { none, relu, gelu };
+using kernels::Activation;
 
 // bias may be null (activation only); pre may be null (not saved; gelu's backward needs it).
 void bias_act_forward(const float* x, const float* bias, int64_t outer, int64_t C, int64_t inner, Activation act,

@@ -144,6 +144,17 @@ TEST_CASE("cuda engine: scaled_dot_product_attention, fused (dh 64) and unfused 
   }
 }
 
+TEST_CASE("cuda engine: bias_activation (conv and linear layouts, every activation)", "[gpu][engine_cuda]") {
+  require_gpu();
+  for (Activation act : {Activation::none, Activation::relu, Activation::gelu}) {
+    INFO("activation " << int(act));
+    compare_on_cuda([act](const std::vector<Tensor>& x, Device) { return bias_activation(x[0], x[1], act, 1); },
+                    {f32({8, 16, 6, 6}, 21, -2, 2), f32({16}, 22)}, 1e-5, 1e-5);
+    compare_on_cuda([act](const std::vector<Tensor>& x, Device) { return bias_activation(x[0], x[1], act, -1); },
+                    {f32({4, 65, 96}, 23, -2, 2), f32({96}, 24)}, 1e-5, 1e-5);
+  }
+}
+
 TEST_CASE("cuda engine: max, average and adaptive average pooling", "[gpu][engine_cuda]") {
   require_gpu();
   compare_on_cuda([](const std::vector<Tensor>& x, Device) { return max_pool2d(x[0], 3, 2, 1); },

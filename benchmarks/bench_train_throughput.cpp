@@ -161,8 +161,10 @@ int main(int argc, char** argv) {
         sync(device);
         reset_peak(device);
         const double t0 = now_seconds();
+        if (device.is_cuda()) cuda::profile_range(true);  // what `ncu --profile-from-start off` sees
         for (int i = 0; i < steps; ++i) step();
         sync(device);
+        if (device.is_cuda()) cuda::profile_range(false);
         const double train_s = now_seconds() - t0;
         const double train_ips = batch * steps / train_s;
         const double peak = peak_mib(device);

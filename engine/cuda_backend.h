@@ -13,6 +13,9 @@ bool available();
 int device_count();
 // Waits for all work queued on the compute stream (benchmarks and epoch ends only; never inside a step).
 void synchronize();
+// Brackets what an external profiler started with collection off records (`ncu --profile-from-start off`):
+// cudaProfilerStart/Stop; no-ops otherwise and without a GPU.
+void profile_range(bool on);
 // The caching allocator's high-water mark of allocated device bytes since the start (0 without a GPU).
 int64_t peak_allocated_bytes();
 

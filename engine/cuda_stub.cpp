@@ -6,6 +6,7 @@ namespace ember::cuda {
 bool available() { return false; }
 int device_count() { return 0; }
 void synchronize() {}
+void profile_range(bool) {}
 int64_t peak_allocated_bytes() { return 0; }
 Tensor pinned_empty(const Shape& shape, DType dtype) { return Tensor::empty(shape, dtype); }
 bool is_pinned(const Tensor&) { return false; }

@@ -6,7 +6,8 @@
 #   4. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), and one under mpirun with NCCL,
 #   5. the scaling model's inputs on this GPU (ember scale --profile ResNet_18 and ViT: paste the YAML into
 #      configs/scaling/h100_*.yaml) and its one-GPU check (ember scale --run of a 1-GPU layout),
-#   6. the gpu tests again under compute-sanitizer (memcheck), last because it is the slowest.
+#   6. where one training step's GPU time goes, by kernel (ncu), for the models furthest behind PyTorch,
+#   7. the gpu tests again under compute-sanitizer (memcheck), last because it is the slowest.
 # Results go to one folder: the first argument, else $EMBER_GPU_CHECK_OUT, else gpu_check_results.
 # Uses an existing build in $EMBER_BUILD_DIR (default build/) or builds one. Budget: under 8 minutes on an H100.
 set -uo pipefail
@@ -81,6 +82,18 @@ done
 step "ember scale --run (1 GPU)" 180 "$out/scale.log" "$build/bin/ember" scale --layouts "$out/scale_layouts.yaml" \
   --run --max_local_ranks 1 --out "$out/scale"
 grep -E "^\| 1 \|" "$out/scale/scaling.md" | head -1 | tee -a "$summary"
+
+note "== one training step's GPU time by kernel (ncu)"
+ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+for run in "CNN 256 tf32" "ResNet_18 256 bf16" "ViT_tiny 256 tf32"; do
+  read -r model batch precision <<<"$run"
+  csv="$out/kernels_${model}_b${batch}_$precision.csv"
+  step "ncu $model b$batch $precision" 120 "$csv" "$ncu" --profile-from-start off --metrics gpu__time_duration.sum \
+    --csv --print-units base "$build/bin/bench_train_throughput" --device cuda --models "$model" --batches "$batch" \
+    --precision "$precision" --steps 1 --warmup 2
+  python3 tools/kernel_times.py "$csv" 25 >"${csv%.csv}.txt" 2>&1
+  head -4 "${csv%.csv}.txt" | tee -a "$summary"
+done
 
 note "== compute-sanitizer memcheck"
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)

@@ -1,4 +1,5 @@
 // CUDA runtime layer: device discovery, the compute stream, the allocator registration and copies.
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <cstring>
@@ -32,6 +33,10 @@ bool available() {
 
 void synchronize() {
   if (available()) EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+}
+
+void profile_range(bool on) {
+  if (available()) EMBER_CUDA_CHECK(on ? cudaProfilerStart() : cudaProfilerStop());
 }
 
 int64_t peak_allocated_bytes() {

@@ -1,5 +1,7 @@
 // layer_norm against the formula (f32 and f64, non-contiguous input, with and without affine) and by finite
-// differences; dropout's mask statistics, determinism by seed, scale, and identity in eval.
+// differences; dropout's mask statistics, determinism by seed, scale, identity in eval, and the CPU kernel's
+// mask bit for bit.
+#include "kernels/cpu/dropout.h"
 #include "kernels/philox.h"
 #include "tests/testing.h"
 
@@ -94,4 +96,25 @@ TEST_CASE("gradcheck: dropout reuses its mask in the backward", "[ops][random][g
   // d y / d x is the mask times 1/0.6: zero exactly where y is zero.
   const std::vector<double> vy = y.to_vector<double>(), g = x.grad().to_vector<double>();
   for (size_t i = 0; i < g.size(); ++i) CHECK(g[i] == Approx(vy[i] == 0 ? 0.0 : 1 / 0.6));
+}
+
+TEST_CASE("dropout's CPU kernel draws exactly philox_uniform's mask, across the 2^32 counter boundary",
+          "[ops][random]") {
+  const float p = 0.3f, scale = 1.0f / 0.7f;
+  const uint64_t seed = 0x123456789abcdefull, stream = 0xfedcba987ull;
+  // Counters from just below 2^32 cross into the high word.
+  for (uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 70000}) {
+    const int64_t n = 100003;
+    std::vector<float> x(n), y(n);
+    for (int64_t i = 0; i < n; ++i) x[i] = 1.0f + static_cast<float>(i % 13);
+    kernels::cpu::dropout(x.data(), y.data(), n, p, scale, seed, stream, first);
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float want =
+          kernels::philox_uniform(seed, stream, first + static_cast<uint64_t>(i)) >= p ? x[i] * scale : 0.f;
+      wrong += y[i] != want;
+    }
+    INFO("first counter " << first);
+    CHECK(wrong == 0);
+  }
 }

@@ -128,6 +128,11 @@ Tensor diagonal_mask(const Tensor& scores, double value);
 // keeps every token from attending to itself (LSA). CUDA runs dh = 64 fused and other shapes unfused.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
                                     const Tensor& log_scale = {}, bool mask_diagonal = false);
+// The same from the ViTs' packed projection: qkv [B, N, 3*H*dh] (q, k, v its consecutive thirds, head h at
+// columns h*dh .. h*dh+dh-1 of each) -> [B, N, H*dh], heads merged head-major. One copy splits the heads and
+// one merges them, each way; the backward writes q's, k's and v's gradients into one packed gradient.
+Tensor packed_self_attention(const Tensor& qkv, int64_t heads, double scale, const Tensor& log_scale = {},
+                             bool mask_diagonal = false);
 // SimpleViT's fixed 2-D sin-cos table [h*w, dim] (no gradient), computed in f32.
 Tensor sincos_position_table_2d(int64_t h, int64_t w, int64_t dim, double temperature = 10000.0);
 

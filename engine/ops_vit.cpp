@@ -75,12 +75,96 @@ Tensor unfused_attention(const Tensor& q, const Tensor& k, const Tensor& v, doub
   return matmul(softmax(scores, -1), v);
 }
 
-// Contiguous and 16-byte aligned, as the CUDA kernels' vector loads need.
-Tensor kernel_operand(const Tensor& t) {
-  const Tensor c = t.contiguous().detach();
-  return reinterpret_cast<uintptr_t>(c.raw_data()) % 16 == 0 ? c : c.clone();
-}
 #endif
+
+// One fused attention call's sizes and scaling. log_scale is a 0-dim tensor on the operands' device, or
+// undefined (then `scale`); the CUDA kernels read it on the device, the CPU reads its value.
+struct AttentionCall {
+  int64_t bh = 0, n = 0, dh = 0;
+  double scale = 1;
+  Tensor log_scale;
+  bool mask_diagonal = false;
+
+  double cpu_scale() const { return log_scale.defined() ? std::exp(log_scale.item()) : scale; }
+#ifdef EMBER_WITH_CUDA
+  kernels::cuda::AttentionParams cuda_params() const {
+    kernels::cuda::AttentionParams p;
+    p.bh = bh, p.n = n, p.d = dh, p.scale = static_cast<float>(scale), p.mask_diagonal = mask_diagonal;
+    p.log_scale = log_scale.defined() ? log_scale.data<float>() : nullptr;
+    return p;
+  }
+#endif
+};
+
+// o and lse from q, k, v: all contiguous [bh, n, dh] (lse [bh, n]), possibly views into one buffer; on CUDA
+// 16-byte aligned (attention_operand).
+void attention_forward_into(const AttentionCall& c, const Tensor& q, const Tensor& k, const Tensor& v,
+                            const Tensor& o, const Tensor& lse) {
+  if (q.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(q.dtype(), "attention", {
+      kernels::cpu::attention_forward<scalar_t>(c.bh, c.n, c.dh, static_cast<scalar_t>(c.cpu_scale()),
+                                                c.mask_diagonal, q.data<scalar_t>(), k.data<scalar_t>(),
+                                                v.data<scalar_t>(), o.data<scalar_t>(), lse.data<scalar_t>());
+    });
+    return;
+  }
+#ifdef EMBER_WITH_CUDA
+  check_f32("attention", q);
+  kernels::cuda::attention_forward(c.cuda_params(), q.data<float>(), k.data<float>(), v.data<float>(),
+                                   o.data<float>(), lse.data<float>(), cuda::current_stream());
+#endif
+}
+
+// dq, dk, dv (same layout rules) and, when defined, the 0-dim d_log_scale from the output gradient g.
+void attention_backward_into(const AttentionCall& c, const Tensor& q, const Tensor& k, const Tensor& v,
+                             const Tensor& o, const Tensor& g, const Tensor& lse, const Tensor& dq, const Tensor& dk,
+                             const Tensor& dv, const Tensor& d_log_scale) {
+  if (q.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(q.dtype(), "attention backward", {
+      kernels::cpu::attention_backward<scalar_t>(
+          c.bh, c.n, c.dh, static_cast<scalar_t>(c.cpu_scale()), c.mask_diagonal, q.data<scalar_t>(),
+          k.data<scalar_t>(), v.data<scalar_t>(), o.data<scalar_t>(), g.data<scalar_t>(), lse.data<scalar_t>(),
+          dq.data<scalar_t>(), dk.data<scalar_t>(), dv.data<scalar_t>(),
+          d_log_scale.defined() ? d_log_scale.data<scalar_t>() : nullptr);
+    });
+    return;
+  }
+#ifdef EMBER_WITH_CUDA
+  const kernels::cuda::AttentionParams p = c.cuda_params();
+  Tensor workspace;
+  size_t workspace_bytes = 0;
+  if (d_log_scale.defined()) {
+    workspace_bytes = kernels::cuda::attention_backward_workspace(p);
+    workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::u8, q.device());
+  }
+  kernels::cuda::attention_backward(p, q.data<float>(), k.data<float>(), v.data<float>(), o.data<float>(),
+                                    g.data<float>(), lse.data<float>(), dq.data<float>(), dk.data<float>(),
+                                    dv.data<float>(), d_log_scale.defined() ? d_log_scale.data<float>() : nullptr,
+                                    d_log_scale.defined() ? workspace.raw_data() : nullptr, workspace_bytes,
+                                    cuda::current_stream());
+#endif
+}
+
+// Contiguous, and 16-byte aligned as the CUDA kernels' vector loads need.
+Tensor attention_operand(const Tensor& t) {
+  const Tensor c = t.contiguous().detach();
+  return c.device().is_cpu() || reinterpret_cast<uintptr_t>(c.raw_data()) % 16 == 0 ? c : c.clone();
+}
+
+// Whether the fused kernels take these sizes on t's device (the CPU's take any).
+bool fused_attention_supported(const Tensor& t, int64_t n, int64_t dh) {
+#ifdef EMBER_WITH_CUDA
+  if (t.device().is_cuda()) return kernels::cuda::attention_supported(n, dh);
+#endif
+  (void)t, (void)n, (void)dh;
+  return true;
+}
+
+void check_log_scale(const char* op, const Tensor& like, const Tensor& log_scale) {
+  if (!log_scale.defined()) return;
+  check_same_device_dtype(op, like, log_scale);
+  EMBER_CHECK(log_scale.dim() == 0, op, ": log_scale must be 0-dim, got ", log_scale.describe());
+}
 
 }  // namespace
 
@@ -94,81 +178,72 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     EMBER_CHECK(t->shape() == q_in.shape(), op, ": q ", q_in.describe(), ", k and v ", t->describe(),
                 " must have one shape (self-attention)");
   }
-  if (log_scale_in.defined()) {
-    check_same_device_dtype(op, q_in, log_scale_in);
-    EMBER_CHECK(log_scale_in.dim() == 0, op, ": log_scale must be 0-dim, got ", log_scale_in.describe());
-  }
-  const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), dh = q_in.size(3), bh = B * H;
+  check_log_scale(op, q_in, log_scale_in);
+  const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), dh = q_in.size(3);
   EMBER_CHECK(!mask_diagonal || N >= 2, op, ": a diagonal mask needs at least 2 tokens, got ", q_in.describe());
   if (q_in.numel() == 0) return Tensor::zeros(q_in.shape(), q_in.dtype(), q_in.device());
-
-  Tensor q, k, v;
-  const Tensor log_scale = log_scale_in.defined() ? log_scale_in.detach() : Tensor();
-  Tensor o = Tensor::empty(q_in.shape(), q_in.dtype(), q_in.device());
-  Tensor lse = Tensor::empty({bh, N}, q_in.dtype(), q_in.device());
-  if (q_in.device().is_cpu()) {
-    q = q_in.contiguous().detach(), k = k_in.contiguous().detach(), v = v_in.contiguous().detach();
-    const double s = log_scale.defined() ? std::exp(log_scale.item()) : scale;
-    EMBER_DISPATCH_FLOAT(q.dtype(), op, {
-      kernels::cpu::attention_forward<scalar_t>(bh, N, dh, static_cast<scalar_t>(s), mask_diagonal,
-                                                q.data<scalar_t>(), k.data<scalar_t>(), v.data<scalar_t>(),
-                                                o.data<scalar_t>(), lse.data<scalar_t>());
-    });
-  } else {
 #ifdef EMBER_WITH_CUDA
-    if (!kernels::cuda::attention_supported(N, dh))
-      return unfused_attention(q_in, k_in, v_in, scale, log_scale_in, mask_diagonal);
-    check_f32(op, q_in);
-    q = kernel_operand(q_in), k = kernel_operand(k_in), v = kernel_operand(v_in);
-    kernels::cuda::AttentionParams p;
-    p.bh = bh, p.n = N, p.d = dh, p.scale = static_cast<float>(scale), p.mask_diagonal = mask_diagonal;
-    p.log_scale = log_scale.defined() ? log_scale.data<float>() : nullptr;
-    kernels::cuda::attention_forward(p, q.data<float>(), k.data<float>(), v.data<float>(), o.data<float>(),
-                                     lse.data<float>(), cuda::current_stream());
+  if (!fused_attention_supported(q_in, N, dh))
+    return unfused_attention(q_in, k_in, v_in, scale, log_scale_in, mask_diagonal);
 #endif
-  }
+  const AttentionCall call{B * H, N, dh, scale, log_scale_in.defined() ? log_scale_in.detach() : Tensor(),
+                           mask_diagonal};
+  const Tensor q = attention_operand(q_in), k = attention_operand(k_in), v = attention_operand(v_in);
+  Tensor o = Tensor::empty(q_in.shape(), q_in.dtype(), q_in.device());
+  const Tensor lse = Tensor::empty({B * H, N}, q_in.dtype(), q_in.device());
+  attention_forward_into(call, q, k, v, o, lse);
   if (needs_grad({&q_in, &k_in, &v_in, &log_scale_in})) {
     const bool want_log_scale = log_scale_in.defined() && log_scale_in.requires_grad();
-    record(o, "scaled_dot_product_attention", {q_in, k_in, v_in, log_scale_in},
-           [q, k, v, o_saved = o.detach(), lse, log_scale, scale, mask_diagonal, bh, N, dh,
-            want_log_scale](const Tensor& g_in) -> std::vector<Tensor> {
+    record(o, op, {q_in, k_in, v_in, log_scale_in},
+           [call, q, k, v, o_saved = o.detach(), lse, want_log_scale](const Tensor& g) -> std::vector<Tensor> {
              Tensor dq = Tensor::empty(q.shape(), q.dtype(), q.device());
              Tensor dk = Tensor::empty(q.shape(), q.dtype(), q.device());
              Tensor dv = Tensor::empty(q.shape(), q.dtype(), q.device());
              Tensor d_log_scale = want_log_scale ? Tensor::empty({}, q.dtype(), q.device()) : Tensor();
-             if (q.device().is_cpu()) {
-               const Tensor g = g_in.contiguous();
-               const double s = log_scale.defined() ? std::exp(log_scale.item()) : scale;
-               EMBER_DISPATCH_FLOAT(q.dtype(), "scaled_dot_product_attention backward", {
-                 kernels::cpu::attention_backward<scalar_t>(
-                     bh, N, dh, static_cast<scalar_t>(s), mask_diagonal, q.data<scalar_t>(), k.data<scalar_t>(),
-                     v.data<scalar_t>(), o_saved.data<scalar_t>(), g.data<scalar_t>(), lse.data<scalar_t>(),
-                     dq.data<scalar_t>(), dk.data<scalar_t>(), dv.data<scalar_t>(),
-                     want_log_scale ? d_log_scale.data<scalar_t>() : nullptr);
-               });
-             } else {
-#ifdef EMBER_WITH_CUDA
-               const Tensor g = kernel_operand(g_in);
-               kernels::cuda::AttentionParams p;
-               p.bh = bh, p.n = N, p.d = dh, p.scale = static_cast<float>(scale), p.mask_diagonal = mask_diagonal;
-               p.log_scale = log_scale.defined() ? log_scale.data<float>() : nullptr;
-               Tensor workspace;
-               size_t workspace_bytes = 0;
-               if (want_log_scale) {
-                 workspace_bytes = kernels::cuda::attention_backward_workspace(p);
-                 workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::u8, q.device());
-               }
-               kernels::cuda::attention_backward(
-                   p, q.data<float>(), k.data<float>(), v.data<float>(), o_saved.data<float>(), g.data<float>(),
-                   lse.data<float>(), dq.data<float>(), dk.data<float>(), dv.data<float>(),
-                   want_log_scale ? d_log_scale.data<float>() : nullptr,
-                   want_log_scale ? workspace.raw_data() : nullptr, workspace_bytes, cuda::current_stream());
-#endif
-             }
+             attention_backward_into(call, q, k, v, o_saved, attention_operand(g), lse, dq, dk, dv, d_log_scale);
              return {dq, dk, dv, d_log_scale};
            });
   }
   return o;
+}
+
+Tensor packed_self_attention(const Tensor& qkv_in, int64_t heads, double scale, const Tensor& log_scale_in,
+                             bool mask_diagonal) {
+  const char* op = "packed_self_attention";
+  check_floating(op, qkv_in);
+  EMBER_CHECK(qkv_in.dim() == 3 && heads > 0 && qkv_in.size(2) % (3 * heads) == 0, op, ": expected [B, N, 3*",
+              heads, "*dh], got ", qkv_in.describe());
+  check_log_scale(op, qkv_in, log_scale_in);
+  const int64_t B = qkv_in.size(0), N = qkv_in.size(1), H = heads, dh = qkv_in.size(2) / (3 * heads);
+  EMBER_CHECK(!mask_diagonal || N >= 2, op, ": a diagonal mask needs at least 2 tokens, got ", qkv_in.describe());
+  const Tensor packed_view = qkv_in.reshape({B, N, 3, H, dh}).permute({2, 0, 3, 1, 4});  // [3, B, H, N, dh]
+  if (qkv_in.numel() == 0 || !fused_attention_supported(qkv_in, N, dh)) {
+    const Tensor o = scaled_dot_product_attention(packed_view.select(0, 0), packed_view.select(0, 1),
+                                                  packed_view.select(0, 2), scale, log_scale_in, mask_diagonal);
+    return o.permute({0, 2, 1, 3}).reshape({B, N, H * dh});
+  }
+  const AttentionCall call{B * H, N, dh, scale, log_scale_in.defined() ? log_scale_in.detach() : Tensor(),
+                           mask_diagonal};
+  const Tensor packed = attention_operand(packed_view.detach());  // the one copy that splits the heads
+  const Tensor o = Tensor::empty({B, H, N, dh}, qkv_in.dtype(), qkv_in.device());
+  const Tensor lse = Tensor::empty({B * H, N}, qkv_in.dtype(), qkv_in.device());
+  attention_forward_into(call, packed.select(0, 0), packed.select(0, 1), packed.select(0, 2), o, lse);
+  Tensor out = o.permute({0, 2, 1, 3}).contiguous().view({B, N, H * dh});  // the one copy that merges them
+  if (needs_grad({&qkv_in, &log_scale_in})) {
+    const bool want_log_scale = log_scale_in.defined() && log_scale_in.requires_grad();
+    record(out, op, {qkv_in, log_scale_in},
+           [call, packed, o, lse, want_log_scale, B, N, H, dh](const Tensor& g) -> std::vector<Tensor> {
+             const Tensor d_o = attention_operand(g.reshape({B, N, H, dh}).permute({0, 2, 1, 3}));
+             const Tensor d_packed = Tensor::empty(packed.shape(), packed.dtype(), packed.device());
+             Tensor d_log_scale = want_log_scale ? Tensor::empty({}, packed.dtype(), packed.device()) : Tensor();
+             attention_backward_into(call, packed.select(0, 0), packed.select(0, 1), packed.select(0, 2), o, d_o,
+                                     lse, d_packed.select(0, 0), d_packed.select(0, 1), d_packed.select(0, 2),
+                                     d_log_scale);
+             // [3, B, H, N, dh] back to qkv's [B, N, 3, H, dh]: one copy, no zero-filled slices to add up.
+             return {d_packed.permute({1, 3, 0, 2, 4}).contiguous().view({B, N, 3 * H * dh}), d_log_scale};
+           });
+  }
+  return out;
 }
 
 // SimpleViT's posemb_sincos_2d, in f32 like the original: omega_k = 1 / T^(k / (dim/4 - 1)), k < dim/4;

@@ -18,20 +18,6 @@ std::shared_ptr<Sequential> projection_with_dropout(int64_t inner, int64_t dim, 
 
 }  // namespace
 
-QKV split_heads(const Tensor& qkv, int64_t heads) {
-  EMBER_CHECK(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0, "split_heads: expected [B, N, 3*",
-              heads, "*dh], got ", qkv.describe());
-  const int64_t b = qkv.size(0), n = qkv.size(1), dh = qkv.size(2) / (3 * heads);
-  // [B, N, 3, H, dh] -> [3, B, H, N, dh]
-  Tensor t = qkv.reshape({b, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
-  return {t.select(0, 0), t.select(0, 1), t.select(0, 2)};
-}
-
-Tensor merge_heads(const Tensor& o) {
-  const int64_t b = o.size(0), h = o.size(1), n = o.size(2), dh = o.size(3);
-  return o.permute({0, 2, 1, 3}).reshape({b, n, h * dh});
-}
-
 Attention::Attention(int64_t dim, int64_t heads_, int64_t dim_head, double dropout, RandomStreams& streams)
     : heads(heads_), scale(1.0 / std::sqrt(static_cast<double>(dim_head))) {
   const int64_t inner = heads * dim_head;
@@ -40,8 +26,7 @@ Attention::Attention(int64_t dim, int64_t heads_, int64_t dim_head, double dropo
 }
 
 Tensor Attention::forward(const Tensor& x) {
-  QKV h = split_heads(to_qkv->forward(x), heads);
-  return to_out->forward(merge_heads(scaled_dot_product_attention(h.q, h.k, h.v, scale)));
+  return to_out->forward(packed_self_attention(to_qkv->forward(x), heads, scale));
 }
 
 LocalitySelfAttention::LocalitySelfAttention(int64_t dim, int64_t heads_, int64_t dim_head, double dropout,
@@ -54,8 +39,7 @@ LocalitySelfAttention::LocalitySelfAttention(int64_t dim, int64_t heads_, int64_
 }
 
 Tensor LocalitySelfAttention::forward(const Tensor& x) {
-  QKV h = split_heads(to_qkv->forward(x), heads);
-  return to_out->forward(merge_heads(scaled_dot_product_attention(h.q, h.k, h.v, 0.0, temperature, true)));
+  return to_out->forward(packed_self_attention(to_qkv->forward(x), heads, 0.0, temperature, true));
 }
 
 SimpleAttention::SimpleAttention(int64_t dim, int64_t heads_, int64_t dim_head, Generator& init)
@@ -67,8 +51,7 @@ SimpleAttention::SimpleAttention(int64_t dim, int64_t heads_, int64_t dim_head, 
 }
 
 Tensor SimpleAttention::forward(const Tensor& x) {
-  QKV h = split_heads(to_qkv->forward(norm->forward(x)), heads);
-  return to_out->forward(merge_heads(scaled_dot_product_attention(h.q, h.k, h.v, scale)));
+  return to_out->forward(packed_self_attention(to_qkv->forward(norm->forward(x)), heads, scale));
 }
 
 PreNorm::PreNorm(int64_t dim, std::shared_ptr<Module> fn_) {

@@ -10,7 +10,7 @@
 //                           initialised to ln(dh^-0.5); the diagonal of S is set to the dtype's lowest
 //                           finite value so a token never attends to itself
 //   SimpleAttention         SimpleViT: its own LayerNorm first, to_out = Linear without bias
-// No dropout on P in any of them. All three run the fused scaled_dot_product_attention (engine/ops.h).
+// No dropout on P in any of them. All three run the fused packed_self_attention (engine/ops.h).
 #pragma once
 #include <memory>
 
@@ -20,14 +20,6 @@
 #include "engine/nn/linear.h"
 
 namespace ember::nn {
-
-struct QKV {
-  Tensor q, k, v;  // each [B, H, N, dh] (views of the projection)
-};
-// [B, N, 3*H*dh] -> q, k, v.
-QKV split_heads(const Tensor& qkv, int64_t heads);
-// [B, H, N, dh] -> [B, N, H*dh], head-major.
-Tensor merge_heads(const Tensor& o);
 
 class Attention : public Module {
  public:

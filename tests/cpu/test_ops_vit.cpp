@@ -192,3 +192,39 @@ TEST_CASE("scaled_dot_product_attention: bad shapes name the problem", "[ops][vi
                     Catch::Contains("needs at least 2 tokens"));
   CHECK_THROWS_WITH(scaled_dot_product_attention(q, q.to(DType::f32), q, 1.0), Catch::Contains("dtypes differ"));
 }
+
+TEST_CASE("packed_self_attention equals splitting the heads, attending, and merging them", "[ops][vit][attention]") {
+  for (bool lsa : {false, true}) {
+    for (const Shape& qkv_shape : {Shape{2, 65, 3 * 2 * 64}, Shape{3, 5, 3 * 4 * 3}}) {
+      const int64_t heads = qkv_shape[2] == 3 * 2 * 64 ? 2 : 4;
+      INFO(shape_str(qkv_shape) << " heads " << heads << (lsa ? " LSA" : ""));
+      auto run = [&](bool packed) {
+        Tensor qkv = random_tensor(qkv_shape, 11, DType::f64, -2, 2).requires_grad_();
+        Tensor log_scale = Tensor::scalar(-0.7, DType::f64).requires_grad_();
+        const Tensor ls = lsa ? log_scale : Tensor();
+        Tensor out;
+        if (packed) {
+          out = packed_self_attention(qkv, heads, 0.3, ls, lsa);
+        } else {
+          const int64_t B = qkv_shape[0], N = qkv_shape[1], dh = qkv_shape[2] / (3 * heads);
+          const Tensor t = qkv.reshape({B, N, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+          const Tensor o = scaled_dot_product_attention(t.select(0, 0), t.select(0, 1), t.select(0, 2), 0.3, ls, lsa);
+          out = o.permute({0, 2, 1, 3}).reshape({B, N, heads * dh});
+        }
+        sum(mul(out, random_tensor(out.shape(), 12, DType::f64))).backward();
+        return std::vector<Tensor>{out.detach(), qkv.grad(), lsa ? log_scale.grad() : Tensor::zeros({}, DType::f64)};
+      };
+      const std::vector<Tensor> packed = run(true), composed = run(false);
+      for (size_t i = 0; i < packed.size(); ++i) EMBER_REQUIRE_CLOSE(packed[i], composed[i], 1e-10, 1e-12);
+    }
+  }
+  CHECK_THROWS_WITH(packed_self_attention(random_tensor({2, 5, 10}, 1), 2, 1.0),
+                    Catch::Contains("packed_self_attention: expected [B, N, 3*2*dh]"));
+}
+
+TEST_CASE("gradcheck: packed_self_attention with LSA's scale and mask", "[ops][vit][attention][grad]") {
+  Tensor qkv = random_tensor({2, 4, 3 * 2 * 3}, 13).requires_grad_();
+  Tensor log_scale = Tensor::scalar(0.2, DType::f64).requires_grad_();
+  gradcheck([](const std::vector<Tensor>& v) { return packed_self_attention(v[0], 2, 0.0, v[1], true); },
+            {qkv, log_scale});
+}

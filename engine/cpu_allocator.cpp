@@ -51,8 +51,12 @@ void* CpuCachingAllocator::allocate(size_t nbytes) {
     ++stats_.reuses;
   } else {
     p = std::aligned_alloc(kPage, size);
-    EMBER_CHECK(p != nullptr, "out of CPU memory allocating ", nbytes, " bytes (", stats_.cached_bytes,
-                " bytes cached, ", stats_.allocated_bytes, " in use)");
+    if (p == nullptr) {  // the cache's blocks go back first, then one retry
+      trim_to(0);
+      p = std::aligned_alloc(kPage, size);
+    }
+    EMBER_CHECK(p != nullptr, "out of CPU memory allocating ", nbytes, " bytes (", stats_.allocated_bytes,
+                " bytes of large blocks in use)");
     ++stats_.system_allocations;
   }
   large_[p] = size;
@@ -60,6 +64,7 @@ void* CpuCachingAllocator::allocate(size_t nbytes) {
   return p;
 }
 
+// Never throws: it runs in Storage's destructor.
 void CpuCachingAllocator::deallocate(void* ptr, size_t nbytes) {
   if (nbytes < kLargeBlock) {
     std::free(ptr);
@@ -67,7 +72,10 @@ void CpuCachingAllocator::deallocate(void* ptr, size_t nbytes) {
   }
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = large_.find(ptr);
-  EMBER_CHECK(it != large_.end(), "CPU allocator: freeing a block of ", nbytes, " bytes it did not hand out");
+  if (it == large_.end()) {  // not ours (cannot happen through Storage): the system's to take back
+    std::free(ptr);
+    return;
+  }
   const size_t size = it->second;
   large_.erase(it);
   stats_.allocated_bytes -= size;

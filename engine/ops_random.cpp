@@ -41,7 +41,9 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   EMBER_CHECK(p >= 0 && p <= 1, "dropout: probability ", p, " outside [0, 1]");
   if (!training || p == 0) return x;
   const uint64_t seed = gen.seed(), stream = gen.stream();
-  const uint64_t first = gen.reserve(static_cast<uint64_t>(x.numel()));
+  // Four elements per Philox counter (kernels/cpu/dropout.h): the stream's offset stays a multiple of 4.
+  gen.set_offset((gen.offset() + 3) / 4 * 4);
+  const uint64_t first = gen.reserve((static_cast<uint64_t>(x.numel()) + 3) / 4 * 4);
   Tensor y = apply_dropout_mask(x.detach(), p, seed, stream, first);
   if (needs_grad({&x})) {
     record(y, "dropout", {x}, [p, seed, stream, first](const Tensor& g) -> std::vector<Tensor> {

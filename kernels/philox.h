@@ -50,6 +50,23 @@ EMBER_HD float philox_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
   return static_cast<float>(philox_bits(seed, stream, index).x >> 8) * (1.0f / 16777216.0f);
 }
 
+// Four uniforms in [0, 1) from one counter, one per 32-bit word (24 random bits each): what dropout draws, four
+// elements per Philox call. Element i of such a stream is word i % 4 of counter i / 4.
+EMBER_HD void philox_uniform4(uint64_t seed, uint64_t stream, uint64_t counter, float (&u)[4]) {
+  const Philox4 r = philox_bits(seed, stream, counter);
+  u[0] = static_cast<float>(r.x >> 8) * (1.0f / 16777216.0f);
+  u[1] = static_cast<float>(r.y >> 8) * (1.0f / 16777216.0f);
+  u[2] = static_cast<float>(r.z >> 8) * (1.0f / 16777216.0f);
+  u[3] = static_cast<float>(r.w >> 8) * (1.0f / 16777216.0f);
+}
+
+// Element `index` of a stream drawn with philox_uniform4 (the reference the kernels are checked against).
+EMBER_HD float philox_uniform_packed(uint64_t seed, uint64_t stream, uint64_t index) {
+  float u[4];
+  philox_uniform4(seed, stream, index / 4, u);
+  return u[index % 4];
+}
+
 // Standard normal by Box-Muller on two of the four words; computed in double so CPU and CUDA agree to the
 // last bit of the float result in practice (both use correctly rounded log/sqrt/cos in double).
 EMBER_HD double philox_normal(uint64_t seed, uint64_t stream, uint64_t index) {

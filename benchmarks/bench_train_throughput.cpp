@@ -44,8 +44,8 @@ const std::map<std::string, double> kTorchH100InferFp32 = {{"CNN", 252408},     
 const std::map<std::string, double> kTorchH100InferBf16 = {{"CNN", 515789},       {"ResNet_18", 185774},
                                                            {"ResNet_34", 106381}, {"ViT", 62113},
                                                            {"ViT_tiny", 110933},  {"ViT_simple", 78103}};
-// Debian's PyTorch 1.13 on the 2-core development VM: training img/s (CNN b128 and ResNet_18 from an earlier session; CNN b32
-// and the ViTs on 2026-11-27 with torch.set_num_threads(2), Adam, the models of tests/python/torch_models.py).
+// Debian's PyTorch 1.13 on the 2-core development VM: training img/s. CNN b128 and ResNet_18 from an earlier
+// session; CNN b32 and the ViTs on 2026-11-27 with torch.set_num_threads(2), Adam, tests/python/torch_models.py.
 const std::map<std::pair<std::string, int64_t>, double> kTorchCpuTrain = {
     {{"CNN", 128}, 78}, {{"ResNet_18", 32}, 52}, {{"CNN", 32}, 150}, {{"ViT", 32}, 8.7}, {{"ViT_small", 32}, 6.6}};
 

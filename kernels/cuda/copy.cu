@@ -104,7 +104,9 @@ void strided_copy(const void* src, int src_type, const int64_t* src_strides, voi
     static constexpr size_t kSize[] = {4, 2, 8, 8, 4, 1};
     const cudaError_t err = cudaMemcpyAsync(dst, src, static_cast<size_t>(numel) * kSize[src_type],
                                             cudaMemcpyDeviceToDevice, stream);
-    if (err != cudaSuccess) throw std::runtime_error(std::string("strided_copy: ") + cudaGetErrorString(err));
+    if (err != cudaSuccess)
+      throw std::runtime_error(std::string("cudaMemcpyAsync (strided_copy) failed at ") + __FILE__ + ":" +
+                               std::to_string(__LINE__) + ": " + cudaGetErrorString(err));
     return;
   }
   if (contiguous && aligned16(src) && aligned16(dst)) {

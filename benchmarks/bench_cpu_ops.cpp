@@ -1,6 +1,7 @@
 // CPU op throughput: the convolution of the study (batch 128, 64 -> 64 channels, 32x32, 3x3 pad 1) against
 // the plain OpenBLAS GEMMs it lowers to, measured in the same run; square GEMMs; max pooling and batch norm
-// in GB/s; fused attention at the ViTs' head shape against the per-head OpenBLAS GEMMs of unfused attention. Each figure is the median of several timed runs after a warm-up.
+// in GB/s; fused attention at the ViTs' head shape against the per-head OpenBLAS GEMMs of unfused attention.
+// Each figure is the median of several timed runs after a warm-up.
 //   ./build/bin/bench_cpu_ops            full sizes (about a minute on the 2-core dev VM)
 //   ./build/bin/bench_cpu_ops --quick    tiny sizes, a smoke test
 #include <cblas.h>
@@ -146,7 +147,8 @@ int main(int argc, char** argv) {
 
   // ReLU and its backward on the same shape: one read and one write forward, two reads and a write backward.
   std::vector<float> relu_y(y_size), relu_dx(y_size);
-  const double t_relu = median_seconds([&] { unary<float>(ember::kernels::UnaryOp::relu, y.data(), relu_y.data(), y_size); });
+  const double t_relu =
+      median_seconds([&] { unary<float>(ember::kernels::UnaryOp::relu, y.data(), relu_y.data(), y_size); });
   const double t_relu_bwd = median_seconds([&] {
     unary_backward<float>(ember::kernels::UnaryOp::relu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size);
   });
@@ -155,7 +157,8 @@ int main(int argc, char** argv) {
   // Attention, ViT's 65 tokens and head 64 over batch x 8 heads. The baseline is the two GEMMs per head of
   // unfused attention's forward (S = Q K^T, O = P V) and the four of its backward, without their softmax.
   const int64_t bh = (quick ? 2 : 32) * 8, n = 65, d = 64, hs = n * d;
-  const std::vector<float> q = filled(bh * hs, 7), k = filled(bh * hs, 8), v = filled(bh * hs, 9), d_o = filled(bh * hs, 10);
+  const std::vector<float> q = filled(bh * hs, 7), k = filled(bh * hs, 8), v = filled(bh * hs, 9),
+                           d_o = filled(bh * hs, 10);
   std::vector<float> o(bh * hs), lse(bh * n), dq(bh * hs), dk(bh * hs), dv(bh * hs), scores(bh * n * n);
   float d_log_scale = 0;
   const double t_att = median_seconds([&] {

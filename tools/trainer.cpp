@@ -340,7 +340,8 @@ std::string metrics_csv(const std::vector<EpochFigures>& history) {
   for (const EpochFigures& f : history) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.1f,%.3f,%.1f,%.1f,",
+                  "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.9g,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.1f,%.3f,"
+                  "%.1f,%.1f,",
                   static_cast<long long>(f.epoch), f.train_loss, f.train_acc, f.val_loss, f.val_acc, f.val_precision,
                   f.val_recall, f.val_f1, f.lr, static_cast<long long>(f.ranks), static_cast<long long>(f.nodes),
                   static_cast<long long>(f.ranks_per_node), static_cast<long long>(f.effective_batch),

@@ -74,7 +74,9 @@ int main(int argc, char** argv) {
     const std::vector<float> a = bench::host_random(n, 1), b = bench::host_random(n, 2), c = bench::host_random(64, 3);
     bench::DeviceBuffer<float> ga(n), gb(n), gc(64), gy(n);
     bench::to_device(ga.ptr, a), bench::to_device(gb.ptr, b), bench::to_device(gc.ptr, c);
-    auto same = [&] { k::binary(BinaryOp::add, 4, shape.data(), ga.ptr, strides.data(), gb.ptr, strides.data(), gy.ptr, s); };
+    auto same = [&] {
+      k::binary(BinaryOp::add, 4, shape.data(), ga.ptr, strides.data(), gb.ptr, strides.data(), gy.ptr, s);
+    };
     same();
     std::vector<float> want(n);
     for (int64_t i = 0; i < n; ++i) want[i] = a[i] + b[i];
@@ -118,8 +120,12 @@ int main(int argc, char** argv) {
     bench::DeviceBuffer<float> gx(n), gback(n);
     bench::DeviceBuffer<__nv_bfloat16> gh(n);
     bench::to_device(gx.ptr, x);
-    auto down = [&] { k::strided_copy(gx.ptr, kF32, strides.data(), gh.ptr, kBf16, strides.data(), 4, shape.data(), s); };
-    auto up = [&] { k::strided_copy(gh.ptr, kBf16, strides.data(), gback.ptr, kF32, strides.data(), 4, shape.data(), s); };
+    auto down = [&] {
+      k::strided_copy(gx.ptr, kF32, strides.data(), gh.ptr, kBf16, strides.data(), 4, shape.data(), s);
+    };
+    auto up = [&] {
+      k::strided_copy(gh.ptr, kBf16, strides.data(), gback.ptr, kF32, strides.data(), 4, shape.data(), s);
+    };
     down();
     up();
     std::vector<float> want(n);

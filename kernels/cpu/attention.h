@@ -9,7 +9,8 @@
 //   d(log scale) = sum over unmasked (i, j) of dS[i][j] S[i][j]   (per-head partials summed in head order)
 //
 // q, k, v, o, dq, dk, dv: [bh, n, d] contiguous. The products are single-threaded OpenBLAS GEMMs per head
-// (T = float or double), exponentials in T and sums in double; our threads split the heads in fixed slices, so results are the same every run.
+// (T = float or double), exponentials in T and sums in double; our threads split the heads in fixed slices,
+// so results are the same every run.
 #pragma once
 #include <cmath>
 #include <cstdint>

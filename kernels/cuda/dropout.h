@@ -1,7 +1,7 @@
 // Inverted dropout on the GPU, f32: the CUDA twin of kernels/cpu/dropout.h, drawing the identical mask.
 // Element i is kept when philox_uniform_packed(seed, stream, first + i) >= p (first a multiple of 4) and then
-// scaled by `scale` (1 / (1 - p); 0 when p = 1). The backward is the same map applied to the output gradient (no mask stored):
-// call dropout(dy, dx, ...) with the same (seed, stream, first).
+// scaled by `scale` (1 / (1 - p); 0 when p = 1). The backward is the same map applied to the output gradient
+// (no mask stored): call dropout(dy, dx, ...) with the same (seed, stream, first).
 #pragma once
 #include <cuda_runtime.h>
 

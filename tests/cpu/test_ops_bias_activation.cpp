@@ -41,7 +41,8 @@ TEST_CASE("bias_activation equals the bias add and activation it fuses", "[ops][
         INFO(shape_str(c.shape) << " channel dim " << c.channel_dim << " act " << int(act) << " " << dtype_name(dtype));
         const int64_t C = c.shape[c.channel_dim < 0 ? c.shape.size() - 1 : c.channel_dim];
         const Tensor x = random_tensor(c.shape, 1, dtype, -2, 2), b = random_tensor({C}, 2, dtype);
-        const std::vector<Tensor> fused = run(true, x, b, act, c.channel_dim), plain = run(false, x, b, act, c.channel_dim);
+        const std::vector<Tensor> fused = run(true, x, b, act, c.channel_dim),
+                                  plain = run(false, x, b, act, c.channel_dim);
         for (size_t i = 0; i < fused.size(); ++i) EMBER_REQUIRE_CLOSE(fused[i], plain[i], 1e-6, 1e-6);
       }
     }

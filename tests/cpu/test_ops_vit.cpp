@@ -160,9 +160,11 @@ TEST_CASE("gradcheck: scaled_dot_product_attention, plain and LSA", "[ops][vit][
   const Shape s{2, 2, 4, 3};
   Tensor q = random_tensor(s, 4).requires_grad_(), k = random_tensor(s, 5).requires_grad_();
   Tensor v = random_tensor(s, 6).requires_grad_(), log_scale = Tensor::scalar(0.4, DType::f64).requires_grad_();
-  gradcheck([](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.7); }, {q, k, v});
-  gradcheck([](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.0, x[3], true); },
-            {q, k, v, log_scale});
+  gradcheck([](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.7); },
+            {q, k, v});
+  gradcheck(
+      [](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], 0.0, x[3], true); },
+      {q, k, v, log_scale});
 }
 
 TEST_CASE("scaled_dot_product_attention: the same bits on one thread and on several", "[ops][vit][attention]") {

@@ -13,7 +13,8 @@ namespace {
 
 // Offsets of each element, in row-major order, of a layout of N operands.
 template <size_t N>
-std::vector<std::array<int64_t, N>> offsets(int ndim, const int64_t* shape, const std::array<const int64_t*, N>& strides) {
+std::vector<std::array<int64_t, N>> offsets(int ndim, const int64_t* shape,
+                                            const std::array<const int64_t*, N>& strides) {
   int64_t numel = 1;
   for (int d = 0; d < ndim; ++d) numel *= shape[d];
   std::vector<std::array<int64_t, N>> out;

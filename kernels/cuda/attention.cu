@@ -254,7 +254,7 @@ void attention_forward(const AttentionParams& p, const float* q, const float* k,
   allow_smem(attention_forward_kernel, smem, "attention_forward");
   attention_forward_kernel<<<static_cast<unsigned>(p.bh), kThreads, smem, stream>>>(
       static_cast<int>(p.n), q, k, v, p.scale, p.log_scale, p.mask_diagonal, o, lse);
-  check_launch("attention_forward");
+  EMBER_CHECK_LAUNCH("attention_forward");
 }
 
 size_t attention_backward_workspace(const AttentionParams& p) { return sizeof(float) * p.bh; }
@@ -274,10 +274,10 @@ void attention_backward(const AttentionParams& p, const float* q, const float* k
   allow_smem(attention_backward_kernel, smem, "attention_backward");
   attention_backward_kernel<<<static_cast<unsigned>(p.bh), kThreads, smem, stream>>>(
       static_cast<int>(p.n), q, k, v, o, d_o, lse, p.scale, p.log_scale, p.mask_diagonal, dq, dk, dv, partial);
-  check_launch("attention_backward");
+  EMBER_CHECK_LAUNCH("attention_backward");
   if (d_log_scale) {
     sum_partials_kernel<<<1, kThreads, 0, stream>>>(partial, p.bh, d_log_scale);
-    check_launch("attention_backward (log_scale reduction)");
+    EMBER_CHECK_LAUNCH("attention_backward (log_scale reduction)");
   }
 }
 

@@ -80,7 +80,7 @@ void apply(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, 
   else
     batch_norm_apply_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
                                                                                invstd, y);
-  check_launch("batch_norm (apply)");
+  EMBER_CHECK_LAUNCH("batch_norm (apply)");
 }
 
 // Sums of dy and dy * (x - mean_c).
@@ -198,7 +198,7 @@ void apply_dx(const float* x, const float* dy, int64_t N, int64_t C, int64_t S, 
     batch_norm_dx_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
   else
     batch_norm_dx_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
-  check_launch("batch_norm_backward (dx)");
+  EMBER_CHECK_LAUNCH("batch_norm_backward (dx)");
 }
 
 }  // namespace
@@ -217,7 +217,7 @@ void batch_norm_forward_training(const float* x, int64_t N, int64_t C, int64_t S
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm (statistics)");
   batch_norm_stats_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
       x, scratch, split, S, eps, momentum, running_mean, running_var, save_mean, save_invstd);
-  check_launch("batch_norm (channel statistics)");
+  EMBER_CHECK_LAUNCH("batch_norm (channel statistics)");
   apply(x, N, C, S, gamma, beta, save_mean, save_invstd, y, stream);
 }
 
@@ -227,7 +227,7 @@ void batch_norm_forward_eval(const float* x, int64_t N, int64_t C, int64_t S, co
   if (C == 0) return;
   batch_norm_eval_stats_kernel<<<grid_for(C, 256), 256, 0, stream>>>(running_mean, running_var, C, eps, save_mean,
                                                                      save_invstd);
-  check_launch("batch_norm (eval statistics)");
+  EMBER_CHECK_LAUNCH("batch_norm (eval statistics)");
   if (N * S == 0) return;
   apply(x, N, C, S, gamma, beta, save_mean, save_invstd, y, stream);
 }
@@ -242,7 +242,7 @@ void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, 
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm_backward (sums)");
   batch_norm_backward_channels_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
       scratch, split, S, gamma, save_mean, save_invstd, training, dgamma, dbeta, coef);
-  check_launch("batch_norm_backward (channels)");
+  EMBER_CHECK_LAUNCH("batch_norm_backward (channels)");
   if (dx) apply_dx(x, dy, N, C, S, coef, dx, stream);
 }
 
@@ -259,7 +259,7 @@ void batch_norm_sums(const float* x, int64_t N, int64_t C, int64_t S, double* su
   StatsTerms terms{x, S, C * S};
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm (sums)");
   batch_norm_sums_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(x, scratch, split, S, sums);
-  check_launch("batch_norm (channel sums)");
+  EMBER_CHECK_LAUNCH("batch_norm (channel sums)");
 }
 
 void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, float momentum, float* running_mean,
@@ -267,7 +267,7 @@ void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, f
   if (C == 0) return;
   batch_norm_statistics_from_sums_kernel<<<grid_for(C, 256), 256, 0, stream>>>(sums, C, eps, momentum, running_mean,
                                                                                running_var, save_mean, save_invstd);
-  check_launch("batch_norm (statistics from sums)");
+  EMBER_CHECK_LAUNCH("batch_norm (statistics from sums)");
 }
 
 void batch_norm_backward_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
@@ -279,7 +279,7 @@ void batch_norm_backward_sums(const float* x, const float* dy, int64_t N, int64_
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm_backward (sums)");
   batch_norm_backward_sums_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
       scratch, split, S, save_invstd, sums, dgamma, dbeta);
-  check_launch("batch_norm_backward (channel sums)");
+  EMBER_CHECK_LAUNCH("batch_norm_backward (channel sums)");
 }
 
 void batch_norm_backward_dx_from_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
@@ -290,7 +290,7 @@ void batch_norm_backward_dx_from_sums(const float* x, const float* dy, int64_t N
   float* coef = scratch + column_partial_floats<2>(column_split(N, C * S));
   batch_norm_dx_coefficients_kernel<<<grid_for(C, 256), 256, 0, stream>>>(sums, count, C, gamma, save_mean,
                                                                           save_invstd, coef);
-  check_launch("batch_norm_backward (dx coefficients)");
+  EMBER_CHECK_LAUNCH("batch_norm_backward (dx coefficients)");
   apply_dx(x, dy, N, C, S, coef, dx, stream);
 }
 

@@ -93,7 +93,7 @@ void bias_act_forward(const float* x, const float* bias, int64_t outer, int64_t 
     bias_act_forward_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
   else
     bias_act_forward_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
-  check_launch("bias_act_forward");
+  EMBER_CHECK_LAUNCH("bias_act_forward");
 }
 
 size_t bias_act_backward_scratch(int64_t outer, int64_t C, int64_t inner) {
@@ -106,20 +106,20 @@ void bias_act_backward(const float* dy, const float* saved, int64_t outer, int64
   if (total == 0) return;
   if (!dbias) {
     if (dx) activation_backward_kernel<<<grid_for(total, 256, 8192), 256, 0, stream>>>(dy, saved, total, act, dx);
-    check_launch("bias_act_backward");
+    EMBER_CHECK_LAUNCH("bias_act_backward");
     return;
   }
   const ColumnSplit split = column_split(outer, C * inner);
   launch_column_partials<1>(split, BiasTerms{dy, saved, dx, C * inner, act}, scratch, stream, "bias_act_backward");
   bias_total_kernel<<<static_cast<unsigned>(C), 256, 0, stream>>>(scratch, split, inner, dbias);
-  check_launch("bias_act_backward (bias sums)");
+  EMBER_CHECK_LAUNCH("bias_act_backward (bias sums)");
 }
 
 void residual_add(const float* a, const float* b, float* y, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
   const bool vec = aligned16(a) && aligned16(b) && aligned16(y);
   residual_add_kernel<<<grid_for(n / 4 + 1, 256, 8192), 256, 0, stream>>>(a, b, y, n, vec);
-  check_launch("residual_add");
+  EMBER_CHECK_LAUNCH("residual_add");
 }
 
 }  // namespace ember::kernels::cuda

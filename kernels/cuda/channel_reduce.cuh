@@ -50,7 +50,7 @@ void launch_column_partials(const ColumnSplit& split, F f, float* partial, cudaS
   const dim3 grid(static_cast<unsigned>((split.K + kColumnThreads - 1) / kColumnThreads),
                   static_cast<unsigned>(split.splits));
   column_partials_kernel<Q><<<grid, kColumnThreads, 0, stream>>>(split, f, partial);
-  check_launch(name);
+  EMBER_CHECK_LAUNCH(name);
 }
 
 // In a block per channel (blockIdx.x = c): the channel's total of quantity q, in double, for all threads.

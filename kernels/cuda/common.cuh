@@ -52,12 +52,16 @@ inline unsigned grid_for(int64_t n, int threads, int64_t max_blocks = 65535) {
   return static_cast<unsigned>(blocks < max_blocks ? blocks : max_blocks);
 }
 
-// Kernel launches report errors asynchronously; this catches bad launch configurations at the call site
-// (std::runtime_error: kernels/ knows no engine types; ember::Error derives from it).
-inline void check_launch(const char* kernel) {
+// Kernel launches report errors asynchronously; EMBER_CHECK_LAUNCH(kernel) after a launch catches bad launch
+// configurations at the call site, naming the kernel, the file:line and CUDA's message (std::runtime_error:
+// kernels/ knows no engine types; ember::Error derives from it).
+inline void check_launch_at(const char* kernel, const char* file, int line) {
   const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw std::runtime_error(std::string("launching ") + kernel + " failed: " + cudaGetErrorString(err));
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("launching ") + kernel + " failed at " + file + ":" + std::to_string(line) +
+                             ": " + cudaGetErrorString(err));
 }
+#define EMBER_CHECK_LAUNCH(kernel) ::ember::kernels::cuda::check_launch_at((kernel), __FILE__, __LINE__)
 
 // A strided N-d layout (at most kMaxDims dims, like kernels/cpu/strided.h) shared by N operands: one shape,
 // one row of strides per operand (0 where a broadcast operand repeats). Passed to kernels by value: N = 3 is

@@ -113,19 +113,19 @@ void strided_copy(const void* src, int src_type, const int64_t* src_strides, voi
     if (src_type == kF32 && dst_type == kBf16) {
       f32_to_bf16_kernel<<<grid_for(numel / 4 + 1, kThreads), kThreads, 0, stream>>>(
           static_cast<const float*>(src), static_cast<__nv_bfloat16*>(dst), numel);
-      check_launch("f32_to_bf16_kernel");
+      EMBER_CHECK_LAUNCH("f32_to_bf16_kernel");
       return;
     }
     if (src_type == kBf16 && dst_type == kF32) {
       bf16_to_f32_kernel<<<grid_for(numel / 4 + 1, kThreads), kThreads, 0, stream>>>(
           static_cast<const __nv_bfloat16*>(src), static_cast<float*>(dst), numel);
-      check_launch("bf16_to_f32_kernel");
+      EMBER_CHECK_LAUNCH("bf16_to_f32_kernel");
       return;
     }
   }
   strided_copy_kernel<<<grid_for(numel, kThreads), kThreads, 0, stream>>>(src, src_type, dst, dst_type, l, numel,
                                                                          contiguous);
-  check_launch("strided_copy_kernel");
+  EMBER_CHECK_LAUNCH("strided_copy_kernel");
 }
 
 }  // namespace ember::kernels::cuda

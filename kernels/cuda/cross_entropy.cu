@@ -98,13 +98,13 @@ void cross_entropy_forward(const float* logits, const int64_t* targets, const fl
   if (N == 0) return;
   cross_entropy_forward_kernel<<<row_blocks(N), kRowBlock, 0, stream>>>(logits, targets, weights, N,
                                                                         static_cast<int>(C), smoothing, loss, lse);
-  check_launch("cross_entropy_forward");
+  EMBER_CHECK_LAUNCH("cross_entropy_forward");
 }
 
 void cross_entropy_reduce(const float* loss, const int64_t* targets, const float* weights, int64_t N, int64_t C,
                           bool mean, float* out, cudaStream_t stream) {
   cross_entropy_reduce_kernel<<<1, kReduceThreads, 0, stream>>>(loss, targets, weights, N, C, mean, out);
-  check_launch("cross_entropy_reduce");
+  EMBER_CHECK_LAUNCH("cross_entropy_reduce");
 }
 
 void cross_entropy_backward(const float* logits, const int64_t* targets, const float* weights, const float* lse,
@@ -113,7 +113,7 @@ void cross_entropy_backward(const float* logits, const int64_t* targets, const f
   if (N == 0) return;
   cross_entropy_backward_kernel<<<row_blocks(N), kRowBlock, 0, stream>>>(
       logits, targets, weights, lse, grad, grad_stride, normalizer, N, static_cast<int>(C), smoothing, dlogits);
-  check_launch("cross_entropy_backward");
+  EMBER_CHECK_LAUNCH("cross_entropy_backward");
 }
 
 }  // namespace ember::kernels::cuda

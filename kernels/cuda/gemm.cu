@@ -1,6 +1,7 @@
 #include "kernels/cuda/gemm.h"
 
 #include "engine/error.h"
+#include "kernels/cuda/common.cuh"
 
 namespace ember::kernels::cuda {
 namespace {
@@ -188,11 +189,6 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
 }
 
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  EMBER_CHECK(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
-}
-
 }  // namespace
 
 void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
@@ -204,7 +200,7 @@ void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int6
   const dim3 grid(static_cast<unsigned>((n + kSBN - 1) / kSBN), static_cast<unsigned>((m + kSBM - 1) / kSBM));
   sgemm_kernel<<<grid, 256, 0, stream>>>(static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
                                           lda, b, ldb, beta, c, ldc);
-  check_launch("gemm_f32");
+  EMBER_CHECK_LAUNCH("gemm_f32");
 }
 
 bool gemm_bf16_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb) {
@@ -231,7 +227,7 @@ void gemm_bf16(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bfloat16
   const dim3 grid(static_cast<unsigned>(n / kBN), static_cast<unsigned>(m / kBM));
   bf16_gemm_kernel<<<grid, kThreads, kSmemBytes, stream>>>(static_cast<int>(m), static_cast<int>(n),
                                                            static_cast<int>(k), alpha, a, lda, b, ldb, beta, c, ldc);
-  check_launch("gemm_bf16");
+  EMBER_CHECK_LAUNCH("gemm_bf16");
 }
 
 }  // namespace ember::kernels::cuda

@@ -150,7 +150,7 @@ void layer_norm_forward(const float* x, const float* gamma, const float* beta, i
     layer_norm_forward_kernel<4><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
   else
     layer_norm_forward_kernel<1><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
-  check_launch("layer_norm_forward");
+  EMBER_CHECK_LAUNCH("layer_norm_forward");
 }
 
 size_t layer_norm_backward_scratch(int64_t rows, int64_t D) {
@@ -171,10 +171,10 @@ void layer_norm_backward(const float* x, const float* gamma, const float* mean, 
   if (shared > kDefaultSharedBytes)
     cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
   kernel<<<static_cast<unsigned>(blocks), warps * kWarp, shared, stream>>>(x, gamma, mean, rstd, dy, rows, d, dx, partial);
-  check_launch("layer_norm_backward");
+  EMBER_CHECK_LAUNCH("layer_norm_backward");
   if (!params) return;
   layer_norm_params_kernel<<<grid_for(2 * D, 256), 256, 0, stream>>>(partial, blocks, d, dgamma, dbeta);
-  check_launch("layer_norm_backward (parameter sums)");
+  EMBER_CHECK_LAUNCH("layer_norm_backward (parameter sums)");
 }
 
 }  // namespace ember::kernels::cuda

@@ -87,7 +87,7 @@ template <class Update>
 void launch(const OptimTensor* chunks, int64_t num_chunks, Update update, cudaStream_t stream, const char* name) {
   // Grid x allows 2^31 - 1 blocks: 35 T parameters.
   multi_tensor_kernel<<<static_cast<unsigned>(num_chunks), kOptimThreads, 0, stream>>>(chunks, update);
-  check_launch(name);
+  EMBER_CHECK_LAUNCH(name);
 }
 
 }  // namespace

@@ -101,7 +101,7 @@ void max_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const
   const int64_t total = planes * h.out * w.out;
   if (total == 0) return;
   pool_forward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(x, planes, h, w, y, argmax);
-  check_launch("max_pool2d_forward");
+  EMBER_CHECK_LAUNCH("max_pool2d_forward");
 }
 
 void max_pool2d_backward(const float* dy, const int32_t* argmax, int64_t planes, const PoolAxis& h,
@@ -109,7 +109,7 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, int64_t planes,
   const int64_t total = planes * h.in * w.in;
   if (total == 0) return;
   pool_backward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(dy, argmax, planes, h, w, dx);
-  check_launch("max_pool2d_backward");
+  EMBER_CHECK_LAUNCH("max_pool2d_backward");
 }
 
 void avg_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
@@ -117,7 +117,7 @@ void avg_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const
   const int64_t total = planes * h.out * w.out;
   if (total == 0) return;
   pool_forward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(x, planes, h, w, y, nullptr);
-  check_launch("avg_pool2d_forward");
+  EMBER_CHECK_LAUNCH("avg_pool2d_forward");
 }
 
 void avg_pool2d_backward(const float* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* dx,
@@ -125,7 +125,7 @@ void avg_pool2d_backward(const float* dy, int64_t planes, const PoolAxis& h, con
   const int64_t total = planes * h.in * w.in;
   if (total == 0) return;
   pool_backward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(dy, nullptr, planes, h, w, dx);
-  check_launch("avg_pool2d_backward");
+  EMBER_CHECK_LAUNCH("avg_pool2d_backward");
 }
 
 }  // namespace ember::kernels::cuda

@@ -88,7 +88,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t n, bool log
     softmax_forward_kernel<4><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, y, rows, static_cast<int>(n), log);
   else
     softmax_forward_kernel<1><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, y, rows, static_cast<int>(n), log);
-  check_launch("softmax_forward");
+  EMBER_CHECK_LAUNCH("softmax_forward");
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n, bool log,
@@ -98,7 +98,7 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
     softmax_backward_kernel<4><<<row_blocks(rows), kRowBlock, 0, stream>>>(y, dy, dx, rows, static_cast<int>(n), log);
   else
     softmax_backward_kernel<1><<<row_blocks(rows), kRowBlock, 0, stream>>>(y, dy, dx, rows, static_cast<int>(n), log);
-  check_launch("softmax_backward");
+  EMBER_CHECK_LAUNCH("softmax_backward");
 }
 
 }  // namespace ember::kernels::cuda

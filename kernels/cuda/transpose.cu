@@ -32,7 +32,7 @@ void transpose_batched(const float* x, float* y, int64_t batch, int64_t rows, in
   // Tiles on grid x (2^31 - 1), batch on grid z (at most 65535).
   const dim3 grid(static_cast<unsigned>(row_tiles * col_tiles), 1, static_cast<unsigned>(batch));
   transpose_kernel<<<grid, dim3(kTile, kRowsPerPass), 0, stream>>>(x, y, rows, cols, col_tiles);
-  check_launch("transpose_batched");
+  EMBER_CHECK_LAUNCH("transpose_batched");
 }
 
 }  // namespace ember::kernels::cuda

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "engine/io/safetensors.h"
+#include "engine/precision.h"
 #include "tests/testing.h"
 #include "tests/train_testing.h"
 #include "tools/evaluate.h"
@@ -143,4 +144,16 @@ TEST_CASE("sweep: runs each config, tests its best model, writes a markdown tabl
   CHECK(md.find("| config | experiment | model | best epoch |") != std::string::npos);
   CHECK(md.find("| sweep_one.yaml | sweep_one | CNN | 0 | ") != std::string::npos);
   CHECK_THROWS_WITH(run_sweep({yaml.string() + ".missing"}, nullptr, log), Catch::Contains(".missing"));
+}
+
+TEST_CASE("train: a GPU-only precision on the CPU says so and trains in fp32", "[train]") {
+  PrecisionGuard restore(Precision::fp32);  // train() sets the process-wide setting
+  TrainConfig c = tiny_config("cpu_bf16");
+  c.precision = "bf16";
+  c.epochs = 1;
+  std::ostringstream log;
+  const TrainResult r = train(c, log);
+  CHECK(r.history.size() == 1);
+  CHECK(log.str().find("--precision bf16 applies to GPU GEMMs and convolutions; the CPU computes in fp32") !=
+        std::string::npos);
 }

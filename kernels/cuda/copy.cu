@@ -99,16 +99,9 @@ void strided_copy(const void* src, int src_type, const int64_t* src_strides, voi
   const StridedLayout<2> l = make_layout<2>(ndim, shape, {src_strides, dst_strides});
   const int64_t numel = l.numel();
   if (numel == 0) return;
+  // Same-dtype contiguous copies are the caller's cudaMemcpyAsync (engine/cuda/runtime.cpp); what reaches here
+  // converts, permutes, or both.
   const bool contiguous = l.contiguous();
-  if (contiguous && src_type == dst_type) {
-    static constexpr size_t kSize[] = {4, 2, 8, 8, 4, 1};
-    const cudaError_t err = cudaMemcpyAsync(dst, src, static_cast<size_t>(numel) * kSize[src_type],
-                                            cudaMemcpyDeviceToDevice, stream);
-    if (err != cudaSuccess)
-      throw std::runtime_error(std::string("cudaMemcpyAsync (strided_copy) failed at ") + __FILE__ + ":" +
-                               std::to_string(__LINE__) + ": " + cudaGetErrorString(err));
-    return;
-  }
   if (contiguous && aligned16(src) && aligned16(dst)) {
     if (src_type == kF32 && dst_type == kBf16) {
       f32_to_bf16_kernel<<<grid_for(numel / 4 + 1, kThreads), kThreads, 0, stream>>>(

@@ -281,6 +281,9 @@ Tensor log(const Tensor& a) { return unary_op(UnaryOp::log, a); }
 Tensor sqrt(const Tensor& a) { return unary_op(UnaryOp::sqrt, a); }
 Tensor abs(const Tensor& a) { return unary_op(UnaryOp::abs, a); }
 Tensor relu(const Tensor& a) { return unary_op(UnaryOp::relu, a); }
+Tensor gelu(const Tensor& a) { return unary_op(UnaryOp::gelu, a); }
+Tensor tanh(const Tensor& a) { return unary_op(UnaryOp::tanh, a); }
+Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }
 
 Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act, int64_t channel_dim) {
   const char* op = "bias_activation";
@@ -346,8 +349,5 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
   }
   return y;
 }
-Tensor gelu(const Tensor& a) { return unary_op(UnaryOp::gelu, a); }
-Tensor tanh(const Tensor& a) { return unary_op(UnaryOp::tanh, a); }
-Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }
 
 }  // namespace ember

@@ -1,8 +1,5 @@
 #include "engine/storage.h"
 
-#include <cstdlib>
-#include <mutex>
-
 #include "engine/cpu_allocator.h"
 #include "engine/cuda_backend.h"
 #include "engine/error.h"

@@ -126,13 +126,81 @@ __global__ void layer_norm_backward_kernel(const float* __restrict__ x, const fl
   }
 }
 
-// Column sums of the partial rows [blocks, 2D], in block order, accumulated in double.
+// Held-row variant (D % 4 == 0, D <= 512): x and dy are read once per row into registers, and each
+// lane keeps the dgamma/dbeta sums of its own columns in registers across the warp's rows; they go to
+// shared memory once, at the end, for the block's fixed-order fold. Same row-to-warp assignment as above.
+// It holds 5 rows a lane: ~120 registers at D = 512, but ~220 (one block per SM) at 1024.
+constexpr int kMaxBackwardPacks = 4;
+
+template <int P>
+__global__ void layer_norm_backward_held_kernel(const float* __restrict__ x, const float* __restrict__ gamma,
+                                                const float* __restrict__ mean, const float* __restrict__ rstd,
+                                                const float* __restrict__ dy, int64_t rows, int D,
+                                                float* __restrict__ dx, float* __restrict__ partial) {
+  extern __shared__ float acc[];  // [warps][2][D], as above
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  HeldRow<P> w, dgamma, dbeta;
+  if (gamma) w.load(gamma, D, lane, 0.f);
+#pragma unroll
+  for (int p = 0; p < P; ++p)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) dgamma.v[p][k] = dbeta.v[p][k] = 0.f;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * warps + warp; row < rows;
+       row += static_cast<int64_t>(gridDim.x) * warps) {
+    HeldRow<P> v, d;  // zeros past the row's end add nothing below
+    v.load(x + row * D, D, lane, 0.f);
+    d.load(dy + row * D, D, lane, 0.f);
+    const float mu = mean[row], rs = rstd[row];
+    float sum_g = 0.f, sum_gx = 0.f;
+#pragma unroll
+    for (int p = 0; p < P; ++p)
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        v.v[p][k] = (v.v[p][k] - mu) * rs;  // now xhat
+        const float g = d.v[p][k] * (gamma ? w.v[p][k] : 1.f);
+        sum_g += g;
+        sum_gx += g * v.v[p][k];
+        dgamma.v[p][k] += d.v[p][k] * v.v[p][k];
+        dbeta.v[p][k] += d.v[p][k];
+      }
+    const float mean_g = warp_sum(sum_g) / D, mean_gx = warp_sum(sum_gx) / D;
+    if (!dx) continue;
+#pragma unroll
+    for (int p = 0; p < P; ++p)
+#pragma unroll
+      for (int k = 0; k < 4; ++k)
+        d.v[p][k] = rs * (d.v[p][k] * (gamma ? w.v[p][k] : 1.f) - mean_g - v.v[p][k] * mean_gx);
+    d.store(dx + row * D, D, lane);
+  }
+  if (!partial) return;
+  float* mine = acc + static_cast<int64_t>(warp) * 2 * D;
+  dgamma.store(mine, D, lane);
+  dbeta.store(mine + D, D, lane);
+  __syncthreads();
+  for (int i = threadIdx.x; i < 2 * D; i += blockDim.x) {
+    float s = 0.f;
+    for (int k = 0; k < warps; ++k) s += acc[static_cast<int64_t>(k) * 2 * D + i];
+    partial[static_cast<int64_t>(blockIdx.x) * 2 * D + i] = s;
+  }
+}
+
+// Column sums of the partial rows [blocks, 2D] into dgamma (columns < D) and dbeta. A block of
+// 32 x kParamSlices threads takes 32 columns; thread (c, t) sums rows t, t + kParamSlices, ... in double,
+// then thread (c, 0) adds the slices in order: a fixed order, with kParamSlices loads in flight per column
+// rather than one.
+constexpr int kParamSlices = 32;
+
 __global__ void layer_norm_params_kernel(const float* __restrict__ partial, int64_t blocks, int D,
                                          float* __restrict__ dgamma, float* __restrict__ dbeta) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 2 * D) return;
+  __shared__ double slice_sums[kParamSlices][kWarp];
+  const int i = blockIdx.x * kWarp + threadIdx.x, t = threadIdx.y;
   double s = 0;
-  for (int64_t b = 0; b < blocks; ++b) s += partial[b * 2 * D + i];
+  if (i < 2 * D)
+    for (int64_t b = t; b < blocks; b += kParamSlices) s += partial[b * 2 * D + i];
+  slice_sums[t][threadIdx.x] = s;
+  __syncthreads();
+  if (t != 0 || i >= 2 * D) return;
+  for (int k = 1; k < kParamSlices; ++k) s += slice_sums[k][threadIdx.x];
   if (i < D) {
     if (dgamma) dgamma[i] = static_cast<float>(s);
   } else if (dbeta) {
@@ -166,14 +234,28 @@ void layer_norm_backward(const float* x, const float* gamma, const float* mean, 
   const int64_t blocks = backward_blocks(rows, D);
   const size_t shared = params ? static_cast<size_t>(warps) * 2 * D * sizeof(float) : 0;
   float* partial = params ? scratch : nullptr;
+  const unsigned grid = static_cast<unsigned>(blocks), threads = warps * kWarp;
+  // The kernel runs with this much dynamic shared memory: above the default it must be opted in to.
+  auto allow_shared = [&](auto kernel) {
+    if (shared > kDefaultSharedBytes)
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+  };
   const bool vec = rows_vectorizable(D, {x, gamma, dy, dx});
-  auto kernel = vec ? layer_norm_backward_kernel<4> : layer_norm_backward_kernel<1>;
-  if (shared > kDefaultSharedBytes)
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
-  kernel<<<static_cast<unsigned>(blocks), warps * kWarp, shared, stream>>>(x, gamma, mean, rstd, dy, rows, d, dx, partial);
+  const bool held = vec && launch_held<kMaxBackwardPacks>(D, [&](auto packs) {
+    auto kernel = layer_norm_backward_held_kernel<decltype(packs)::value>;
+    allow_shared(kernel);
+    kernel<<<grid, threads, shared, stream>>>(x, gamma, mean, rstd, dy, rows, d, dx, partial);
+  });
+  if (!held) {
+    auto kernel = vec ? layer_norm_backward_kernel<4> : layer_norm_backward_kernel<1>;
+    allow_shared(kernel);
+    kernel<<<grid, threads, shared, stream>>>(x, gamma, mean, rstd, dy, rows, d, dx, partial);
+  }
   EMBER_CHECK_LAUNCH("layer_norm_backward");
   if (!params) return;
-  layer_norm_params_kernel<<<grid_for(2 * D, 256), 256, 0, stream>>>(partial, blocks, d, dgamma, dbeta);
+  const dim3 param_threads(kWarp, kParamSlices);
+  layer_norm_params_kernel<<<static_cast<unsigned>((2 * D + kWarp - 1) / kWarp), param_threads, 0, stream>>>(
+      partial, blocks, d, dgamma, dbeta);
   EMBER_CHECK_LAUNCH("layer_norm_backward (parameter sums)");
 }
 

@@ -3,10 +3,10 @@
 //   y = xhat * gamma + beta                                  (gamma = 1, beta = 0 when null)
 // Backward, with g = dy * gamma:
 //   dx = rstd (g - mean_d(g) - xhat mean_d(g xhat)),   dgamma = sum_r dy xhat,   dbeta = sum_r dy
-// One warp per row (two-pass variance: no cancellation for large means). The backward writes dx and adds
-// each warp's dgamma/dbeta contributions into its own shared-memory row; a block then folds its warps in a
-// fixed order into one partial row in `scratch`, and a second kernel sums the partial rows in block order.
-// No atomics: bit-reproducible for a given (rows, D).
+// One warp per row (two-pass variance: no cancellation for large means). The backward writes dx and sums
+// each warp's dgamma/dbeta contributions (in registers for D <= 512, else in its own shared-memory row); a
+// block then folds its warps in a fixed order into one partial row in `scratch`, and a second kernel sums
+// the partial rows in a fixed order. No atomics: bit-reproducible for a given (rows, D).
 #pragma once
 #include <cuda_runtime.h>
 

@@ -1,8 +1,13 @@
 // Row access helpers for the one-warp-per-row kernels (softmax, cross-entropy, layer norm): a row of n
 // floats is walked in packs of V = 4 (16-byte loads, when n % 4 == 0 and the rows are 16-byte aligned)
 // or V = 1, lane-strided so a warp reads 32 * V consecutive floats per step.
+//
+// Rows of at most 1024 floats (the ViTs' 512, softmax over 1000 classes) can instead be held in
+// registers (32 a lane per row at 1024): each lane loads its P packs of 4 at once, so a row is read from
+// memory once, with all its loads in flight together, rather than once per pass, a pack at a time.
 #pragma once
 #include <initializer_list>
+#include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 
@@ -37,6 +42,53 @@ inline bool rows_vectorizable(int64_t n, std::initializer_list<const void*> poin
   if (n % 4 != 0) return false;
   for (const void* p : pointers)
     if (p && !aligned16(p)) return false;
+  return true;
+}
+
+// A row held in registers: lane `lane` owns floats (p * 32 + lane) * 4 .. + 3 for p < P. Packs past the
+// row's end (n % 4 == 0, so a pack is wholly in or out) hold `fill`.
+template <int P>
+struct HeldRow {
+  float v[P][4];
+
+  __device__ __forceinline__ static bool in_row(int p, int lane, int n) { return (p * kWarp + lane) * 4 < n; }
+
+  __device__ __forceinline__ void load(const float* row, int n, int lane, float fill) {
+#pragma unroll
+    for (int p = 0; p < P; ++p) {
+      if (in_row(p, lane, n)) {
+        load_pack<4>(row + (p * kWarp + lane) * 4, v[p]);
+      } else {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) v[p][k] = fill;
+      }
+    }
+  }
+
+  __device__ __forceinline__ void store(float* row, int n, int lane) const {
+#pragma unroll
+    for (int p = 0; p < P; ++p)
+      if (in_row(p, lane, n)) store_pack<4>(row + (p * kWarp + lane) * 4, v[p]);
+  }
+};
+
+// Calls launch(std::integral_constant<int, P>{}) with the fewest packs per lane, P in {1, 2, 4, 8} and at
+// most MaxP, that hold a row of n floats. Returns false (nothing launched) when no such P holds it. A
+// kernel holding several rows per lane passes a smaller MaxP to keep two blocks of 256 threads per SM.
+template <int MaxP = 8, class Launch>
+bool launch_held(int64_t n, Launch&& launch) {
+  static_assert(MaxP == 1 || MaxP == 2 || MaxP == 4 || MaxP == 8, "packs per lane: 1, 2, 4 or 8");
+  constexpr int pack_row = kWarp * 4;  // floats a warp holds per pack
+  if (n > MaxP * pack_row) return false;
+  if (n <= pack_row) {
+    launch(std::integral_constant<int, 1>{});
+  } else if (n <= 2 * pack_row) {
+    if constexpr (MaxP >= 2) launch(std::integral_constant<int, 2>{});
+  } else if (n <= 4 * pack_row) {
+    if constexpr (MaxP >= 4) launch(std::integral_constant<int, 4>{});
+  } else {
+    if constexpr (MaxP >= 8) launch(std::integral_constant<int, 8>{});
+  }
   return true;
 }
 

@@ -80,24 +80,87 @@ __global__ void softmax_backward_kernel(const float* __restrict__ y, const float
   }
 }
 
+// Held-row variants (n % 4 == 0, n <= 1024): one read of the row, max then sum from registers.
+template <int P>
+__global__ void softmax_forward_held_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t rows, int n,
+                                            bool log) {
+  const int64_t row = warp_row();
+  if (row >= rows) return;
+  const int lane = threadIdx.x & 31;
+  HeldRow<P> r;
+  r.load(x + row * n, n, lane, -INFINITY);
+  float m = -INFINITY;
+#pragma unroll
+  for (int p = 0; p < P; ++p)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) m = fmaxf(m, r.v[p][k]);
+  m = warp_max(m);
+  float s = 0.f;
+#pragma unroll
+  for (int p = 0; p < P; ++p)
+    if (r.in_row(p, lane, n))
+#pragma unroll
+      for (int k = 0; k < 4; ++k) s += expf(r.v[p][k] - m);
+  s = warp_sum(s);
+  const float shift = m + logf(s), inv = 1.f / s;
+#pragma unroll
+  for (int p = 0; p < P; ++p)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) r.v[p][k] = log ? r.v[p][k] - shift : expf(r.v[p][k] - m) * inv;
+  r.store(y + row * n, n, lane);
+}
+
+template <int P>
+__global__ void softmax_backward_held_kernel(const float* __restrict__ y, const float* __restrict__ dy,
+                                             float* __restrict__ dx, int64_t rows, int n, bool log) {
+  const int64_t row = warp_row();
+  if (row >= rows) return;
+  const int lane = threadIdx.x & 31;
+  HeldRow<P> vy, vg;
+  vy.load(y + row * n, n, lane, 0.f);
+  vg.load(dy + row * n, n, lane, 0.f);  // zeros past the end add nothing to the dot product
+  float dot = 0.f;
+#pragma unroll
+  for (int p = 0; p < P; ++p)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) dot += log ? vg.v[p][k] : vg.v[p][k] * vy.v[p][k];
+  dot = warp_sum(dot);
+#pragma unroll
+  for (int p = 0; p < P; ++p)
+#pragma unroll
+    for (int k = 0; k < 4; ++k)
+      vg.v[p][k] = log ? vg.v[p][k] - expf(vy.v[p][k]) * dot : vy.v[p][k] * (vg.v[p][k] - dot);
+  vg.store(dx + row * n, n, lane);
+}
+
 }  // namespace
 
 void softmax_forward(const float* x, float* y, int64_t rows, int64_t n, bool log, cudaStream_t stream) {
   if (rows == 0 || n == 0) return;
-  if (rows_vectorizable(n, {x, y}))
-    softmax_forward_kernel<4><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, y, rows, static_cast<int>(n), log);
-  else
-    softmax_forward_kernel<1><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, y, rows, static_cast<int>(n), log);
+  const int cols = static_cast<int>(n);
+  const unsigned blocks = row_blocks(rows);
+  if (!rows_vectorizable(n, {x, y}))
+    softmax_forward_kernel<1><<<blocks, kRowBlock, 0, stream>>>(x, y, rows, cols, log);
+  else if (!launch_held(n, [&](auto packs) {
+             softmax_forward_held_kernel<decltype(packs)::value>
+                 <<<blocks, kRowBlock, 0, stream>>>(x, y, rows, cols, log);
+           }))
+    softmax_forward_kernel<4><<<blocks, kRowBlock, 0, stream>>>(x, y, rows, cols, log);
   EMBER_CHECK_LAUNCH("softmax_forward");
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n, bool log,
                       cudaStream_t stream) {
   if (rows == 0 || n == 0) return;
-  if (rows_vectorizable(n, {y, dy, dx}))
-    softmax_backward_kernel<4><<<row_blocks(rows), kRowBlock, 0, stream>>>(y, dy, dx, rows, static_cast<int>(n), log);
-  else
-    softmax_backward_kernel<1><<<row_blocks(rows), kRowBlock, 0, stream>>>(y, dy, dx, rows, static_cast<int>(n), log);
+  const int cols = static_cast<int>(n);
+  const unsigned blocks = row_blocks(rows);
+  if (!rows_vectorizable(n, {y, dy, dx}))
+    softmax_backward_kernel<1><<<blocks, kRowBlock, 0, stream>>>(y, dy, dx, rows, cols, log);
+  else if (!launch_held(n, [&](auto packs) {
+             softmax_backward_held_kernel<decltype(packs)::value>
+                 <<<blocks, kRowBlock, 0, stream>>>(y, dy, dx, rows, cols, log);
+           }))
+    softmax_backward_kernel<4><<<blocks, kRowBlock, 0, stream>>>(y, dy, dx, rows, cols, log);
   EMBER_CHECK_LAUNCH("softmax_backward");
 }
 

@@ -148,8 +148,10 @@ class NcclCommunicator : public Communicator {
 
   Device buffer_device(Device device) const override { return device; }
 
-  // The GPU may be waiting in a collective: abort the NCCL communicator, then the MPI job.
+  // The GPU may be waiting in a collective: abort the NCCL communicator, then the MPI job. The watchdog stops
+  // first (it returns within one check), so it neither reads the aborted communicator nor aborts it again.
   void abort() override {
+    watchdog_.reset();
     ncclCommAbort(comm_);
     bootstrap_->abort();
   }

@@ -148,6 +148,7 @@ CachingAllocator& caching_allocator() {
 // ---- event-guarded block caches: pinned host batches and their device upload blocks -------------------
 
 void* EventGuardedCache::allocate(size_t nbytes) {
+  use_process_device();  // loader threads allocate pinned batches: on this rank's GPU, not GPU 0
   const size_t size = std::max(round_, (nbytes + round_ - 1) / round_ * round_);
   std::lock_guard<std::mutex> lock(mutex_);
   auto [first, last] = free_.equal_range(size);
@@ -175,6 +176,7 @@ void* EventGuardedCache::allocate(size_t nbytes) {
 }
 
 void EventGuardedCache::deallocate(void* ptr, size_t) {
+  use_process_device();  // its event is recorded on the process's compute stream
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = live_.find(ptr);
   if (it == live_.end()) return;
@@ -212,7 +214,7 @@ void PinnedAllocator::driver_free(void* ptr) { cudaFreeHost(ptr); }
 bool PinnedAllocator::reuse(cudaEvent_t ready) {
   const cudaError_t state = cudaEventQuery(ready);
   if (state == cudaErrorNotReady) return false;
-  EMBER_CUDA_CHECK(state);
+  EMBER_CUDA_CHECK(state);  // cudaEventQuery: also reports an earlier kernel's sticky error
   return true;
 }
 

@@ -11,8 +11,11 @@ namespace ember::cuda {
 cudaStream_t current_stream();
 // Host-to-device batch copies (cuda::upload), overlapping the compute stream's work.
 cudaStream_t copy_stream();
-// Makes `device` current for this thread (ops run on the tensor's device).
+// Makes `device` current for this thread, and the process's device: the one use_process_device() makes
+// current on threads that never chose one (data-loader workers allocating pinned batches, which would
+// otherwise create a context on GPU 0 in every rank of a node).
 void set_device(int device);
+void use_process_device();
 
 }  // namespace ember::cuda
 

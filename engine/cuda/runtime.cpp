@@ -2,6 +2,7 @@
 #include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 
@@ -64,11 +65,26 @@ bool is_pinned(const Tensor& t) {
   return t.defined() && available() && t.storage()->allocator() == &pinned_allocator();
 }
 
-void set_device(int device) { EMBER_CUDA_CHECK(cudaSetDevice(device)); }
+namespace {
+std::atomic<int> g_process_device{-1};  // -1: set_device never called (device 0, CUDA's default)
+}  // namespace
+
+void set_device(int device) {
+  EMBER_CUDA_CHECK(cudaSetDevice(device));
+  g_process_device.store(device);
+}
+
+void use_process_device() {
+  const int device = g_process_device.load();
+  int current = -1;
+  if (device < 0 || (cudaGetDevice(&current) == cudaSuccess && current == device)) return;
+  if (cudaSetDevice(device) != cudaSuccess) cudaGetLastError();  // never throws: called from destructors
+}
 
 namespace {
 cudaStream_t new_stream() {
   EMBER_CHECK(available(), "CUDA requested, but no usable GPU was found");
+  use_process_device();  // the streams are process-wide: they belong to the process's device
   cudaStream_t s;
   EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   return s;

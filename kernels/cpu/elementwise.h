@@ -79,6 +79,14 @@ EMBER_EW_HD T unary_derivative(UnaryOp op, T x, T y, T alpha, T beta) {
   return T(0);
 }
 
+// dy * f'(x). ReLU's is a select, as PyTorch's threshold_backward: where x <= 0 the gradient is +0 even when
+// dy is NaN, inf or negative (a product would give NaN or -0).
+template <class T>
+EMBER_EW_HD T unary_grad(UnaryOp op, T x, T y, T dy, T alpha, T beta) {
+  if (op == UnaryOp::relu) return x > T(0) ? dy : T(0);
+  return dy * unary_derivative(op, x, y, alpha, beta);
+}
+
 namespace cpu {
 
 // out (contiguous, `shape`) = a op b, where a and b are read through strides (0 on broadcast dims).
@@ -165,7 +173,7 @@ void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int6
     return;
   }
   for (int64_t i = 0; i < n; ++i)
-    dx[i] = dy[i] * unary_derivative(op, x ? x[i] : T(0), y ? y[i] : T(0), alpha, beta);
+    dx[i] = unary_grad(op, x ? x[i] : T(0), y ? y[i] : T(0), dy[i], alpha, beta);
 }
 
 }  // namespace cpu

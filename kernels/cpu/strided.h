@@ -2,6 +2,7 @@
 // These take plain arrays, so kernels stay free of engine types.
 #pragma once
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace ember::kernels::cpu {

@@ -235,7 +235,11 @@ void batch_norm_forward_eval(const float* x, int64_t N, int64_t C, int64_t S, co
 void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, int64_t S, const float* gamma,
                          const float* save_mean, const float* save_invstd, bool training, float* dx, float* dgamma,
                          float* dbeta, float* scratch, cudaStream_t stream) {
-  if (N * C * S == 0) return;
+  if (N * C * S == 0) {
+    zero_on_stream(dgamma, C, stream, "batch_norm_backward dgamma");
+    zero_on_stream(dbeta, C, stream, "batch_norm_backward dbeta");
+    return;
+  }
   const ColumnSplit split = column_split(N, C * S);
   float* coef = scratch + column_partial_floats<2>(split);
   BackwardTerms terms{x, dy, save_mean, S, C * S};
@@ -273,7 +277,12 @@ void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, f
 void batch_norm_backward_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
                               const float* save_mean, const float* save_invstd, double* sums, float* dgamma,
                               float* dbeta, float* scratch, cudaStream_t stream) {
-  if (N * C * S == 0) return;
+  if (N * C * S == 0) {
+    zero_on_stream(sums, 2 * C, stream, "batch_norm_backward_sums sums");
+    zero_on_stream(dgamma, C, stream, "batch_norm_backward dgamma");
+    zero_on_stream(dbeta, C, stream, "batch_norm_backward dbeta");
+    return;
+  }
   const ColumnSplit split = column_split(N, C * S);
   BackwardTerms terms{x, dy, save_mean, S, C * S};
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm_backward (sums)");

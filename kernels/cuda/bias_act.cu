@@ -13,11 +13,12 @@ __device__ __forceinline__ float activate(Activation act, float v) {
   }
 }
 
-__device__ __forceinline__ float derivative(Activation act, float saved) {
+// dy * act'(saved), ReLU's as a select (unary_grad), like the CPU twin.
+__device__ __forceinline__ float activation_grad(Activation act, float dy, float saved) {
   switch (act) {
-    case Activation::relu: return unary_derivative(UnaryOp::relu, saved, saved, 0.f, 0.f);
-    case Activation::gelu: return unary_derivative(UnaryOp::gelu, saved, saved, 0.f, 0.f);
-    default: return 1.f;
+    case Activation::relu: return unary_grad(UnaryOp::relu, saved, saved, dy, 0.f, 0.f);
+    case Activation::gelu: return unary_grad(UnaryOp::gelu, saved, saved, dy, 0.f, 0.f);
+    default: return dy;
   }
 }
 
@@ -48,7 +49,7 @@ __global__ void activation_backward_kernel(const float* __restrict__ dy, const f
                                            int64_t total, Activation act, float* __restrict__ dx) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    dx[i] = act == Activation::none ? dy[i] : dy[i] * derivative(act, saved[i]);
+    dx[i] = activation_grad(act, dy[i], act == Activation::none ? 0.f : saved[i]);
 }
 
 // Column walk of the channel reduction, writing dx on the way (each element is read and written once).
@@ -59,7 +60,7 @@ struct BiasTerms {
   Activation act;
   __device__ void operator()(int64_t n, int64_t col, float (&acc)[1]) const {
     const int64_t i = n * stride + col;
-    const float d = act == Activation::none ? dy[i] : dy[i] * derivative(act, saved[i]);
+    const float d = activation_grad(act, dy[i], act == Activation::none ? 0.f : saved[i]);
     if (dx) dx[i] = d;
     acc[0] += d;
   }
@@ -103,7 +104,10 @@ size_t bias_act_backward_scratch(int64_t outer, int64_t C, int64_t inner) {
 void bias_act_backward(const float* dy, const float* saved, int64_t outer, int64_t C, int64_t inner, Activation act,
                        float* dx, float* dbias, float* scratch, cudaStream_t stream) {
   const int64_t total = outer * C * inner;
-  if (total == 0) return;
+  if (total == 0) {
+    zero_on_stream(dbias, C, stream, "bias_act_backward dbias");
+    return;
+  }
   if (!dbias) {
     if (dx) activation_backward_kernel<<<grid_for(total, 256, 8192), 256, 0, stream>>>(dy, saved, total, act, dx);
     EMBER_CHECK_LAUNCH("bias_act_backward");

@@ -63,6 +63,15 @@ inline void check_launch_at(const char* kernel, const char* file, int line) {
 }
 #define EMBER_CHECK_LAUNCH(kernel) ::ember::kernels::cuda::check_launch_at((kernel), __FILE__, __LINE__)
 
+// Zeroes count elements of p (null: nothing) on the stream: the result of a sum over no elements, which the
+// CPU twins write as zeros. `what` names the output in an error.
+template <class T>
+inline void zero_on_stream(T* p, int64_t count, cudaStream_t stream, const char* what) {
+  if (!p || count <= 0) return;
+  const cudaError_t err = cudaMemsetAsync(p, 0, static_cast<size_t>(count) * sizeof(T), stream);
+  if (err != cudaSuccess) throw std::runtime_error(std::string("zeroing ") + what + ": " + cudaGetErrorString(err));
+}
+
 // A strided N-d layout (at most kMaxDims dims, like kernels/cpu/strided.h) shared by N operands: one shape,
 // one row of strides per operand (0 where a broadcast operand repeats). Passed to kernels by value: N = 3 is
 // 264 bytes of the 4 KB of kernel parameters. make_layout coalesces dims (a contiguous tensor has one), and

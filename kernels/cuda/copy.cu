@@ -35,16 +35,56 @@ __device__ void store(void* p, int type, int64_t i, double v) {
   }
 }
 
-// Generic path: one element per thread through double (exact for every ember dtype but i64 above 2^53,
-// which no tensor of ours holds). Grid-stride so any size fits one launch. Layout operand 0 is src, 1 is dst;
-// a contiguous layout skips the index maths.
+// Integer dtypes (codes 3, 4, 5): converted through int64_t, wrapping modulo 2^bits as the CPU's static_cast
+// does (through double, i64 -> i32 would saturate on the GPU instead).
+__device__ __forceinline__ bool is_integer(int type) { return type >= 3; }
+
+__device__ int64_t load_integer(const void* p, int type, int64_t i) {
+  switch (type) {
+    case 3: return static_cast<const int64_t*>(p)[i];
+    case 4: return static_cast<const int32_t*>(p)[i];
+    default: return static_cast<const uint8_t*>(p)[i];
+  }
+}
+
+__device__ void store_integer(void* p, int type, int64_t i, int64_t v) {
+  switch (type) {
+    case 3: static_cast<int64_t*>(p)[i] = v; break;
+    case 4: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v); break;
+    default: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
+  }
+}
+
+// Same dtype: the element's bytes, exactly (i64 above 2^53, NaN payloads).
+template <class T>
+__device__ __forceinline__ void copy_bits(const void* src, int64_t si, void* dst, int64_t di) {
+  static_cast<T*>(dst)[di] = static_cast<const T*>(src)[si];
+}
+
+__device__ void copy_element(const void* src, int src_type, int64_t si, void* dst, int dst_type, int64_t di) {
+  if (src_type == dst_type) {
+    switch (src_type) {
+      case 2: case 3: copy_bits<uint64_t>(src, si, dst, di); break;
+      case 0: case 4: copy_bits<uint32_t>(src, si, dst, di); break;
+      case 1: copy_bits<uint16_t>(src, si, dst, di); break;
+      default: copy_bits<uint8_t>(src, si, dst, di); break;
+    }
+  } else if (is_integer(src_type) && is_integer(dst_type)) {
+    store_integer(dst, dst_type, di, load_integer(src, src_type, si));
+  } else {
+    store(dst, dst_type, di, load(src, src_type, si));  // exact: every value of ours fits a double
+  }
+}
+
+// Generic path: one element per thread. Grid-stride so any size fits one launch. Layout operand 0 is src,
+// 1 is dst; a contiguous layout skips the index maths.
 __global__ void strided_copy_kernel(const void* src, int src_type, void* dst, int dst_type, StridedLayout<2> l,
                                     int64_t numel, bool contiguous) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < numel;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     int64_t off[2] = {i, i};
     if (!contiguous) offsets_of(i, l, off);
-    store(dst, dst_type, off[1], load(src, src_type, off[0]));
+    copy_element(src, src_type, off[0], dst, dst_type, off[1]);
   }
 }
 
@@ -92,6 +132,7 @@ void fill(void* dst, int dst_type, const int64_t* dst_strides, int ndim, const i
   const int64_t numel = l.numel();
   if (numel == 0) return;
   fill_kernel<<<grid_for(numel, kThreads), kThreads, 0, stream>>>(dst, dst_type, l, numel, value, l.contiguous());
+  EMBER_CHECK_LAUNCH("fill_kernel");
 }
 
 void strided_copy(const void* src, int src_type, const int64_t* src_strides, void* dst, int dst_type,

@@ -1,5 +1,8 @@
 // Strided copy with dtype conversion on the GPU (the CUDA twin of kernels/cpu/strided.h's strided_copy).
-// Element types are given as ints in the order of ember::DType: f32, bf16, f64, i64, i32, u8.
+// Element types are given as ints in the order of ember::DType: f32, bf16, f64, i64, i32, u8. Same-dtype
+// copies move the bits; integer-to-integer conversions wrap as the CPU's static_cast; the rest go through
+// double (exact for every value of these types). Float-to-integer conversions of out-of-range values (which
+// are undefined in C++) saturate here.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -11,7 +14,8 @@ namespace ember::kernels::cuda {
 void strided_copy(const void* src, int src_type, const int64_t* src_strides, void* dst, int dst_type,
                   const int64_t* dst_strides, int ndim, const int64_t* shape, cudaStream_t stream);
 
-// dst[i] = value over a strided layout (converted to the element type once, on the host side of the call).
+// dst[i] = value over a strided layout (value converted to the element type on the device, as a copy from
+// f64 would convert it).
 void fill(void* dst, int dst_type, const int64_t* dst_strides, int ndim, const int64_t* shape, double value,
           cudaStream_t stream);
 

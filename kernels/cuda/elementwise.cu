@@ -39,7 +39,7 @@ __global__ void unary_backward_kernel(UnaryOp op, const float* x, const float* y
                                       int64_t n, float alpha, float beta) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    dx[i] = dy[i] * unary_derivative(op, x ? x[i] : 0.f, y ? y[i] : 0.f, alpha, beta);
+    dx[i] = unary_grad(op, x ? x[i] : 0.f, y ? y[i] : 0.f, dy[i], alpha, beta);
 }
 
 }  // namespace
@@ -58,21 +58,25 @@ void binary(BinaryOp op, int ndim, const int64_t* shape, const float* a, const i
   const int threads = 256;
   if (plain && aligned16(a) && aligned16(b) && aligned16(out)) {
     binary_contiguous_kernel<<<grid_for(n / 4 + 1, threads), threads, 0, stream>>>(op, a, b, out, n);
+    EMBER_CHECK_LAUNCH("binary_contiguous_kernel");
     return;
   }
   const StridedLayout<2> l = make_layout<2>(ndim, shape, {a_strides, b_strides});
   binary_kernel<<<grid_for(n, threads), threads, 0, stream>>>(op, l, a, b, out, n);
+  EMBER_CHECK_LAUNCH("binary_kernel");
 }
 
 void unary(UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta, cudaStream_t stream) {
   if (n == 0) return;
   unary_kernel<<<grid_for(n, 256), 256, 0, stream>>>(op, x, y, n, alpha, beta);
+  EMBER_CHECK_LAUNCH("unary_kernel");
 }
 
 void unary_backward(UnaryOp op, const float* x, const float* y, const float* dy, float* dx, int64_t n, float alpha,
                     float beta, cudaStream_t stream) {
   if (n == 0) return;
   unary_backward_kernel<<<grid_for(n, 256), 256, 0, stream>>>(op, x, y, dy, dx, n, alpha, beta);
+  EMBER_CHECK_LAUNCH("unary_backward_kernel");
 }
 
 }  // namespace ember::kernels::cuda

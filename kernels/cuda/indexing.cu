@@ -74,7 +74,9 @@ void compare(CompareOp op, int ndim, const int64_t* shape, const T* a, const int
              const int64_t* b_strides, uint8_t* out, cudaStream_t stream) {
   const StridedLayout<2> l = make_layout<2>(ndim, shape, {a_strides, b_strides});
   const int64_t n = l.numel();
-  if (n) compare_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, l, a, b, out, n);
+  if (n == 0) return;
+  compare_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, l, a, b, out, n);
+  EMBER_CHECK_LAUNCH("compare_kernel");
 }
 template void compare<float>(CompareOp, int, const int64_t*, const float*, const int64_t*, const float*,
                              const int64_t*, uint8_t*, cudaStream_t);
@@ -85,32 +87,41 @@ void where(int ndim, const int64_t* shape, const uint8_t* cond, const int64_t* c
            const int64_t* a_strides, const float* b, const int64_t* b_strides, float* out, cudaStream_t stream) {
   const StridedLayout<3> l = make_layout<3>(ndim, shape, {cond_strides, a_strides, b_strides});
   const int64_t n = l.numel();
-  if (n) where_kernel<<<grid_for(n, 256), 256, 0, stream>>>(l, cond, a, b, out, n);
+  if (n == 0) return;
+  where_kernel<<<grid_for(n, 256), 256, 0, stream>>>(l, cond, a, b, out, n);
+  EMBER_CHECK_LAUNCH("where_kernel");
 }
 
 void index_select(const float* x, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k,
                   float* out, cudaStream_t stream) {
   const int64_t total = outer * k * inner;
-  if (total) index_select_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, n, inner, index, k, out, total);
+  if (total == 0) return;
+  index_select_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, n, inner, index, k, out, total);
+  EMBER_CHECK_LAUNCH("index_select_kernel");
 }
 
 void index_select_backward(const float* dy, int64_t outer, int64_t n, int64_t inner, const int64_t* index,
                            int64_t k, float* dx, cudaStream_t stream) {
   const int64_t total = outer * n * inner;
-  if (total)
-    index_select_backward_kernel<<<grid_for(total, 256), 256, 0, stream>>>(dy, n, inner, index, k, dx, total);
+  if (total == 0) return;
+  index_select_backward_kernel<<<grid_for(total, 256), 256, 0, stream>>>(dy, n, inner, index, k, dx, total);
+  EMBER_CHECK_LAUNCH("index_select_backward_kernel");
 }
 
 void gather(const float* x, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k, float* out,
             cudaStream_t stream) {
   const int64_t total = outer * k * inner;
-  if (total) gather_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, n, inner, index, k, out, total);
+  if (total == 0) return;
+  gather_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, n, inner, index, k, out, total);
+  EMBER_CHECK_LAUNCH("gather_kernel");
 }
 
 void gather_backward(const float* dy, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k,
                      float* dx, cudaStream_t stream) {
   const int64_t total = outer * n * inner;
-  if (total) gather_backward_kernel<<<grid_for(total, 256), 256, 0, stream>>>(dy, n, inner, index, k, dx, total);
+  if (total == 0) return;
+  gather_backward_kernel<<<grid_for(total, 256), 256, 0, stream>>>(dy, n, inner, index, k, dx, total);
+  EMBER_CHECK_LAUNCH("gather_backward_kernel");
 }
 
 }  // namespace ember::kernels::cuda

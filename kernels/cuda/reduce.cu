@@ -55,15 +55,18 @@ void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* k
   if (chunks > 1) {
     sum_chunks_kernel<<<static_cast<unsigned>(kept_count * chunks), 256, 0, stream>>>(
         x, kept, reduced, reduced_count, chunks, kChunkLength, scratch);
+    EMBER_CHECK_LAUNCH("sum_chunks_kernel");
     // Second pass: partial sums [kept, chunks], contiguous, summed over chunks in a fixed tree.
     const int64_t one = 1;
     const StridedLayout<1> rows = make_layout<1>(1, &kept_count, {&chunks});
     const StridedLayout<1> cols = make_layout<1>(1, &chunks, {&one});
     sum_kernel<<<static_cast<unsigned>(kept_count), 256, 0, stream>>>(scratch, rows, cols, chunks, out);
+    EMBER_CHECK_LAUNCH("sum_kernel (over chunks)");
     return;
   }
   // Grid x is limited to 2^31-1 blocks: far beyond any tensor here.
   sum_kernel<<<static_cast<unsigned>(kept_count), 256, 0, stream>>>(x, kept, reduced, reduced_count, out);
+  EMBER_CHECK_LAUNCH("sum_kernel");
 }
 
 }  // namespace ember::kernels::cuda
@@ -103,6 +106,7 @@ void max_along(const float* x, int64_t outer, int64_t n, int64_t inner, float* v
   const int64_t blocks = (total + threads - 1) / threads;
   max_along_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
       x, outer, n, inner, values, indices);
+  EMBER_CHECK_LAUNCH("max_along_kernel");
 }
 
 }  // namespace ember::kernels::cuda

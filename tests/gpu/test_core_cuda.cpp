@@ -1,5 +1,8 @@
 // The engine core on CUDA against the CPU: copies, elementwise ops, sums, autograd through them, and the
 // caching allocator's steady state.
+#include <cmath>
+#include <cstring>
+
 #include "engine/cuda/allocator.h"
 #include "tests/testing.h"
 
@@ -34,6 +37,58 @@ TEST_CASE("cuda: host-device round trips keep every dtype and strided layouts", 
   expected.narrow(1, 1, 1).fill_(-1.0);
   CHECK(filled.to(Device::cpu()).to_vector<float>() == expected.to_vector<float>());
   CHECK(Tensor::full({5}, 7, DType::i64, kGpu).to_vector<int64_t>() == std::vector<int64_t>(5, 7));
+}
+
+TEST_CASE("cuda: dtype conversions on the device give the CPU's values", "[gpu][core]") {
+  require_gpu();
+  // Integers beyond the target's range wrap, as the CPU's static_cast does (through double they saturated).
+  const std::vector<int64_t> ints = {0,   1, -1, 255, 256, -129, int64_t{1} << 31, -(int64_t{1} << 31) - 1,
+                                     (int64_t{1} << 53) + 1, INT64_MAX};
+  const Tensor hi = Tensor::from_vector(ints, {2, 5});
+  const Tensor gi = hi.to(kGpu);
+  for (DType t : {DType::i32, DType::u8}) {
+    INFO(dtype_name(t));
+    CHECK(gi.to(t).to(Device::cpu()).to_vector<int64_t>() == hi.to(t).to_vector<int64_t>());
+  }
+  // A permuting same-dtype copy (a kernel, not a memcpy) keeps i64 above 2^53 exactly.
+  CHECK(gi.transpose(0, 1).contiguous().to_vector<int64_t>() == hi.transpose(0, 1).contiguous().to_vector<int64_t>());
+  // f32 -> bf16 rounds to nearest even like the CPU: ties both ways, a denormal, overflow, infinities; on the
+  // vectorised path with a tail (11 elements) and on the generic one (an unaligned view). Then back to f32.
+  const std::vector<float> f = {1.f,   1.00390625f, 1.01171875f, -3.3f, 1e-40f,   3.4e38f,
+                                INFINITY, -INFINITY, 0.f,         -0.f,  65504.f};
+  const Tensor hf = Tensor::from_vector(f, {11});
+  const Tensor gf = hf.to(kGpu);
+  CHECK(gf.to(DType::bf16).to_vector<float>() == hf.to(DType::bf16).to_vector<float>());
+  CHECK(gf.narrow(0, 1, 10).to(DType::bf16).to_vector<float>() == hf.narrow(0, 1, 10).to(DType::bf16).to_vector<float>());
+  const Tensor hb = hf.to(DType::bf16);
+  CHECK(hb.to(kGpu).to(DType::f32).to_vector<float>() == hb.to(DType::f32).to_vector<float>());
+}
+
+TEST_CASE("cuda: ReLU's gradient is zero where x <= 0 even for NaN or infinite dy, as on the CPU", "[gpu][core]") {
+  require_gpu();
+  const Tensor x = Tensor::from_vector(std::vector<float>{-1.f, 0.f, 2.f, -3.f, 4.f, -5.f}, {2, 3});
+  const Tensor dy = Tensor::from_vector(std::vector<float>{NAN, INFINITY, 1.f, -2.f, NAN, -INFINITY}, {2, 3});
+  auto grad_of = [&](Device d, bool biased) {
+    Tensor xd = x.to(d).requires_grad_();
+    Tensor b = Tensor::zeros({3}, DType::f32, d).requires_grad_();
+    Tensor y = biased ? bias_activation(xd, b, Activation::relu, 1) : relu(xd);
+    sum(mul(y, dy.to(d))).backward();
+    return xd.grad().to(Device::cpu());
+  };
+  for (bool biased : {false, true}) {
+    INFO("bias_activation " << biased);
+    const Tensor want = grad_of(Device::cpu(), biased), got = grad_of(kGpu, biased);
+    const std::vector<float> w = want.to_vector<float>(), g = got.to_vector<float>();
+    REQUIRE(w.size() == 6);
+    for (size_t i = 0; i < w.size(); ++i) {
+      INFO("element " << i);
+      if (std::isnan(w[i]))  // NaN passes where x > 0 (GPU arithmetic makes its payload canonical)
+        CHECK(std::isnan(g[i]));
+      else  // the same bits: +0 where x <= 0, also for a negative dy (a product would give -0)
+        CHECK(std::memcmp(&w[i], &g[i], sizeof(float)) == 0);
+    }
+    CHECK((w[0] == 0.f && !std::signbit(w[3]) && std::isnan(w[4])));  // the CPU reference itself
+  }
 }
 
 TEST_CASE("cuda: elementwise and sum match the CPU, forward and backward", "[gpu][core]") {

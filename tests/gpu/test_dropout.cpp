@@ -11,10 +11,12 @@ using namespace ember::testing;
 
 TEST_CASE("cuda dropout gives the CPU's mask and values bit for bit", "[gpu][dropout]") {
   require_gpu();
-  const uint64_t seed = 1234, stream_id = 2, first = 98764;  // a multiple of 4, as dropout's counters are
+  const uint64_t seed = 1234, stream_id = 2;
+  // Multiples of 4, as dropout's counters are; the second makes the Philox counter (first + i) / 4 cross 2^32.
+  for (uint64_t first : {uint64_t{98764}, (uint64_t{1} << 34) - 8})
   for (int64_t n : {int64_t{1}, int64_t{1001}, int64_t{65536 + 3}}) {
     for (float p : {0.f, 0.3f, 1.f}) {
-      INFO("n " << n << " p " << p);
+      INFO("first " << first << " n " << n << " p " << p);
       const float scale = p < 1.f ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
       const std::vector<float> x = random_floats(n, 41);
       std::vector<float> want(n);

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The whole GPU proof in one go, on a host with an NVIDIA GPU:
+# The whole GPU proof in one go, on a host with an NVIDIA GPU, most important first:
 #   1. the `gpu` tests (every CUDA kernel and engine op against the CPU reference),
-#   2. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth),
-#   3. the end-to-end training-throughput benchmark (every model, against the PyTorch figures),
-#   4. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), and one under mpirun with NCCL,
-#   5. the scaling model's inputs on this GPU (ember scale --profile ResNet_18 and ViT: paste the YAML into
-#      configs/scaling/h100_*.yaml) and its one-GPU check (ember scale --run of a 1-GPU layout),
-#   6. where one training step's GPU time goes, by kernel (ncu), for the models furthest behind PyTorch,
-#   7. the gpu tests again under compute-sanitizer (memcheck), last because it is the slowest.
+#   2. the end-to-end training-throughput benchmark (every model, against the PyTorch figures),
+#   3. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth),
+#   4. where one training step's GPU time goes, by kernel (ncu), for the models furthest behind PyTorch,
+#   5. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), and one under mpirun with NCCL,
+#   6. the gpu tests again under compute-sanitizer (memcheck),
+#   7. the scaling model's inputs on this GPU (ember scale --profile ResNet_18 and ViT: paste the YAML into
+#      configs/scaling/h100_*.yaml) and its one-GPU check (ember scale --run of a 1-GPU layout).
 # Results go to one folder: the first argument, else $EMBER_GPU_CHECK_OUT, else gpu_check_results.
-# Uses an existing build in $EMBER_BUILD_DIR (default build/) or builds one. Budget: under 8 minutes on an H100.
+# Uses an existing build in $EMBER_BUILD_DIR (default build/) or builds one.
+# Time: every step has its own cap, and all of them together stop at $EMBER_GPU_CHECK_BUDGET seconds (default
+# 480): a step gets what is left of the budget at most, and steps are skipped once under 15 s is left.
+# $EMBER_GPU_CHECK_PACK=DIR: at the end, also put summary.txt and everything else as gpu_check.tgz (without
+# checkpoints) into DIR -- two files, for transfer tools that bring back only a few.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-${EMBER_GPU_CHECK_OUT:-gpu_check_results}}
@@ -28,19 +32,36 @@ fi
 note "== device"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$summary"
 
+budget=${EMBER_GPU_CHECK_BUDGET:-480}
 step() {  # step NAME TIMEOUT_S LOGFILE COMMAND...
   local name=$1 limit=$2 log=$3
   shift 3
-  local start=$SECONDS
-  timeout "$limit" "$@" >>"$log" 2>&1
+  local left=$((budget - SECONDS))
+  if [ "$left" -lt 15 ]; then
+    note "$(printf '%-28s SKIPPED (time budget of %ss spent)' "$name" "$budget")"
+    return 124
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  local start=$SECONDS buffering=(stdbuf -oL -eL)  # line-buffered: a step cut short keeps its output
+  case "$(basename "$1")" in ncu | compute-sanitizer) buffering=() ;; esac  # they inject into the program
+  timeout "$limit" "${buffering[@]}" "$@" >>"$log" 2>&1
   local rc=$?
   note "$(printf '%-28s rc=%-3s %4ss  (%s)' "$name" "$rc" "$((SECONDS - start))" "$(basename "$log")")"
   return $rc
 }
 
+missing=$(ldd "$build/tests/ember_gpu_tests" "$build/bin/ember" 2>&1 | grep "not found" | sort -u)
+[ -n "$missing" ] && note "shared libraries not found (set LD_LIBRARY_PATH): $missing"
+
 note "== gpu tests"
 step "gpu tests" 180 "$out/gpu_tests.log" "$build/tests/ember_gpu_tests" --durations yes
 grep -E "^(All tests passed|test cases:)" "$out/gpu_tests.log" | tail -2 | tee -a "$summary"
+
+if [ -x "$build/bin/bench_train_throughput" ]; then
+  note "== end-to-end training throughput"
+  step "bench_train_throughput" 240 "$out/e2e.log" "$build/bin/bench_train_throughput" --device cuda --steps 10 --warmup 3
+  grep -E "^\|" "$out/e2e.log" | tee -a "$summary"
+fi
 
 note "== kernel benchmarks"
 for bench in "$build"/bin/bench_*; do
@@ -50,11 +71,21 @@ for bench in "$build"/bin/bench_*; do
   step "$name" 60 "$out/benchmarks.log" "$bench" --json "$out/benchmarks.jsonl"
 done
 
-if [ -x "$build/bin/bench_train_throughput" ]; then
-  note "== end-to-end training throughput"
-  step "bench_train_throughput" 240 "$out/e2e.log" "$build/bin/bench_train_throughput" --device cuda --steps 10 --warmup 3
-  grep -E "^\|" "$out/e2e.log" | tee -a "$summary"
-fi
+note "== one training step's GPU time by kernel (ncu)"
+ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+for run in "CNN 256 tf32" "ResNet_18 256 bf16" "ViT_tiny 256 tf32"; do
+  read -r model batch precision <<<"$run"
+  csv="$out/kernels_${model}_b${batch}_$precision.csv"
+  step "ncu $model b$batch $precision" 120 "$csv" "$ncu" --profile-from-start off --metrics gpu__time_duration.sum \
+    --csv --print-units base "$build/bin/bench_train_throughput" --device cuda --models "$model" --batches "$batch" \
+    --precision "$precision" --steps 1 --warmup 2
+  if grep -q ERR_NVGPUCTRPERM "$csv"; then
+    note "ncu: no permission to read the GPU's counters here (ERR_NVGPUCTRPERM); skipping the other profiles"
+    break
+  fi
+  python3 tools/kernel_times.py "$csv" 25 >"${csv%.csv}.txt" 2>&1
+  head -4 "${csv%.csv}.txt" | tee -a "$summary"
+done
 
 note "== short training run (CNN, CIFAR-10 sample, cuda)"
 step "ember train" 180 "$out/train.log" "$build/bin/ember" train --device cuda --model CNN --data_dir "$data" \
@@ -67,10 +98,16 @@ step "ember train (nccl, 1 rank)" 120 "$out/train_nccl.log" sh tests/gpu/train_n
   --subset 80 --batch_size 16 --epochs 1 --num_workers 0 --data_dir "$data"
 tail -1 "$out/train_nccl.log" | tee -a "$summary"
 
+note "== compute-sanitizer memcheck"
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
+  "$build/tests/ember_gpu_tests"
+grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"
+
 note "== scaling: layer groups on this GPU, and the model against a 1-GPU run"
 for model in ResNet_18 ViT; do
-  step "profile $model b256" 120 "$out/profile_$model.yaml" "$build/bin/ember" scale --profile "$model" \
-    --device cuda --batch_size 256 --steps 5
+  step "profile $model b256" 120 "$out/profile_$model.yaml" sh -c '"$@" 2>>"$0"' "$out/profile_$model.err" \
+    "$build/bin/ember" scale --profile "$model" --device cuda --batch_size 256 --steps 5
   head -1 "$out/profile_$model.yaml" | tee -a "$summary"
 done
 {
@@ -83,22 +120,9 @@ step "ember scale --run (1 GPU)" 180 "$out/scale.log" "$build/bin/ember" scale -
   --run --max_local_ranks 1 --out "$out/scale"
 grep -E "^\| 1 \|" "$out/scale/scaling.md" | head -1 | tee -a "$summary"
 
-note "== one training step's GPU time by kernel (ncu)"
-ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-for run in "CNN 256 tf32" "ResNet_18 256 bf16" "ViT_tiny 256 tf32"; do
-  read -r model batch precision <<<"$run"
-  csv="$out/kernels_${model}_b${batch}_$precision.csv"
-  step "ncu $model b$batch $precision" 120 "$csv" "$ncu" --profile-from-start off --metrics gpu__time_duration.sum \
-    --csv --print-units base "$build/bin/bench_train_throughput" --device cuda --models "$model" --batches "$batch" \
-    --precision "$precision" --steps 1 --warmup 2
-  python3 tools/kernel_times.py "$csv" 25 >"${csv%.csv}.txt" 2>&1
-  head -4 "${csv%.csv}.txt" | tee -a "$summary"
-done
-
-note "== compute-sanitizer memcheck"
-sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
-  "$build/tests/ember_gpu_tests"
-grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"
-
-note "== done"
+note "== done in ${SECONDS}s"
+if [ -n "${EMBER_GPU_CHECK_PACK:-}" ]; then
+  mkdir -p "$EMBER_GPU_CHECK_PACK"
+  cp "$summary" "$EMBER_GPU_CHECK_PACK/summary.txt"
+  tar czf "$EMBER_GPU_CHECK_PACK/gpu_check.tgz" --exclude='*.safetensors' -C "$(dirname "$out")" "$(basename "$out")"
+fi

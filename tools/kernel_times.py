@@ -18,8 +18,16 @@ def main():
     for row in csv.DictReader(lines):
         if row.get("Metric Name") != "gpu__time_duration.sum":
             continue
+        unit = row.get("Metric Unit", "nsecond")
+        try:
+            value = float(row["Metric Value"].replace(",", ""))
+        except ValueError:  # "n/a" for a kernel ncu could not measure
+            continue
+        scale = {"nsecond": 1.0, "ns": 1.0, "usecond": 1e3, "us": 1e3, "msecond": 1e6, "ms": 1e6}.get(unit)
+        if scale is None:
+            sys.exit(f"{path}: unexpected unit {unit!r} for gpu__time_duration.sum")
         name = row["Kernel Name"]
-        total_ns[name] += float(row["Metric Value"].replace(",", ""))
+        total_ns[name] += value * scale
         launches[name] += 1
     if not total_ns:
         sys.exit(f"{path}: no gpu__time_duration.sum rows (did ncu profile anything?)")

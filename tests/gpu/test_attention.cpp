@@ -162,6 +162,13 @@ TEST_CASE("fused attention matches the reference, ViT and SimpleViT sizes", "[gp
   check_gpu(3, 65, false);
   check_gpu(2, 64, false);
   check_gpu(2, 7, false);  // fewer tokens than a warp
+  check_gpu(2, 3, false);
+  check_gpu(1, 1, false);  // one token: P = 1
+  for (int64_t n = 128; n > 65; --n) {  // the largest n whose backward fits in shared memory
+    if (!kernels::cuda::attention_supported(n, kD)) continue;
+    check_gpu(1, n, false);
+    break;
+  }
 }
 
 TEST_CASE("fused attention with LSA temperature and diagonal mask", "[gpu][attention]") {

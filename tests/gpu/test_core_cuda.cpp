@@ -178,4 +178,20 @@ TEST_CASE("cuda: comparisons, where, max/argmax, index_select and gather match t
   CHECK(gather(cg2, 1, gidx.to(kGpu)).to_vector<float>() == gather(ca2, 1, gidx).to_vector<float>());
   EMBER_REQUIRE_CLOSE(cg2.grad().to(Device::cpu()), ca2.grad(), 1e-6, 1e-6);
   CHECK_THROWS_WITH(index_select(ga, 1, Tensor::from_vector<int64_t>({7}, {1}).to(kGpu)), Catch::Contains("out of range"));
+  // Indexing a middle dimension (inner > 1).
+  Tensor a3 = random_tensor({3, 6, 5}, 12, DType::f32);
+  Tensor c3 = a3.clone().requires_grad_(), g3 = a3.to(kGpu).requires_grad_();
+  Tensor w3 = random_tensor({3, 4, 5}, 13, DType::f32);
+  sum(mul(index_select(c3, 1, idx), w3)).backward();
+  sum(mul(index_select(g3, 1, idx.to(kGpu)), w3.to(kGpu))).backward();
+  CHECK(index_select(g3, 1, idx.to(kGpu)).to_vector<float>() == index_select(a3, 1, idx).to_vector<float>());
+  EMBER_REQUIRE_CLOSE(g3.grad().to(Device::cpu()), c3.grad(), 1e-6, 1e-6);
+}
+
+TEST_CASE("cuda: a sum over 2^32 elements takes the 64-bit index path", "[gpu][core]") {
+  require_gpu();
+  // One float broadcast to [2^16, 2^16]: its stride-0 dims coalesce into one of 2^32 elements (4 bytes of
+  // memory), too many for the 32-bit index maths. Each partial sum is a power of two: exact.
+  const Tensor ones = Tensor::ones({1, 1}, DType::f32, kGpu).expand({int64_t{1} << 16, int64_t{1} << 16});
+  CHECK(sum(ones).item() == 4294967296.0);
 }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cuda/common.cuh"
@@ -6,51 +7,71 @@
 namespace ember::kernels::cuda {
 namespace {
 
-__device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+// One axis's windows in the kernels' index type I: int32_t when every index and product fits (all the
+// study's shapes), int64_t otherwise. 64-bit divisions are emulated on the GPU, several times the cost of
+// 32-bit ones, and the backward does eight per element.
+template <class I>
+struct Axis {
+  I in, out, kernel, stride, pad;
+  bool adaptive;
+};
 
-__device__ __forceinline__ int64_t window_begin(const PoolAxis& a, int64_t o) {
+template <class I>
+Axis<I> axis_as(const PoolAxis& a) {
+  return {static_cast<I>(a.in), static_cast<I>(a.out), static_cast<I>(a.kernel), static_cast<I>(a.stride),
+          static_cast<I>(a.pad), a.adaptive};
+}
+
+template <class I>
+__device__ __forceinline__ I floor_div(I a, I b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+template <class I>
+__device__ __forceinline__ I window_begin(const Axis<I>& a, I o) {
   if (a.adaptive) return o * a.in / a.out;
-  const int64_t b = o * a.stride - a.pad;
+  const I b = o * a.stride - a.pad;
   return b < 0 ? 0 : b;
 }
-__device__ __forceinline__ int64_t window_end(const PoolAxis& a, int64_t o) {
+template <class I>
+__device__ __forceinline__ I window_end(const Axis<I>& a, I o) {
   if (a.adaptive) return ((o + 1) * a.in + a.out - 1) / a.out;
-  const int64_t e = o * a.stride - a.pad + a.kernel;
+  const I e = o * a.stride - a.pad + a.kernel;
   return e > a.in ? a.in : e;
 }
-__device__ __forceinline__ int64_t window_count(const PoolAxis& a, int64_t o) {
+template <class I>
+__device__ __forceinline__ I window_count(const Axis<I>& a, I o) {
   return a.adaptive ? window_end(a, o) - window_begin(a, o) : a.kernel;
 }
 
 // The outputs [lo, hi] whose windows contain input index i (empty when lo > hi).
 //   adaptive: floor(o in/out) <= i < ceil((o+1) in/out)  <=>  i out/in - 1 < o < (i+1) out/in
 //   sliding:  o s - pad <= i < o s - pad + k             <=>  (i + pad - k)/s < o <= (i + pad)/s
-__device__ __forceinline__ void outputs_of(const PoolAxis& a, int64_t i, int64_t& lo, int64_t& hi) {
+template <class I>
+__device__ __forceinline__ void outputs_of(const Axis<I>& a, I i, I& lo, I& hi) {
   if (a.adaptive) {
     lo = i * a.out / a.in;
     hi = ((i + 1) * a.out + a.in - 1) / a.in - 1;
   } else {
-    lo = floor_div(i + a.pad - a.kernel, a.stride) + 1;
-    hi = floor_div(i + a.pad, a.stride);
+    lo = floor_div<I>(i + a.pad - a.kernel, a.stride) + 1;
+    hi = floor_div<I>(i + a.pad, a.stride);
   }
   if (lo < 0) lo = 0;
   if (hi > a.out - 1) hi = a.out - 1;
 }
 
-template <bool kMax>
-__global__ void pool_forward_kernel(const float* __restrict__ x, int64_t planes, PoolAxis h, PoolAxis w,
+template <bool kMax, class I>
+__global__ void pool_forward_kernel(const float* __restrict__ x, I planes, Axis<I> h, Axis<I> w,
                                     float* __restrict__ y, int32_t* __restrict__ argmax) {
-  const int64_t total = planes * h.out * w.out;
-  for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
-       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t ox = o % w.out, oy = (o / w.out) % h.out, p = o / (w.out * h.out);
-    const float* xp = x + p * h.in * w.in;
-    const int64_t y0 = window_begin(h, oy), y1 = window_end(h, oy), x0 = window_begin(w, ox), x1 = window_end(w, ox);
+  const I total = planes * h.out * w.out;
+  for (I o = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I ox = o % w.out, oy = (o / w.out) % h.out, p = o / (w.out * h.out);
+    const float* xp = x + static_cast<int64_t>(p) * h.in * w.in;
+    const I y0 = window_begin(h, oy), y1 = window_end(h, oy), x0 = window_begin(w, ox), x1 = window_end(w, ox);
     if (kMax) {
       float best = -INFINITY;
-      int64_t best_index = y0 * w.in + x0;
-      for (int64_t iy = y0; iy < y1; ++iy)
-        for (int64_t ix = x0; ix < x1; ++ix) {
+      I best_index = y0 * w.in + x0;
+      for (I iy = y0; iy < y1; ++iy)
+        for (I ix = x0; ix < x1; ++ix) {
           const float v = xp[iy * w.in + ix];
           if (v > best || (isnan(v) && !isnan(best))) {
             best = v;
@@ -61,29 +82,29 @@ __global__ void pool_forward_kernel(const float* __restrict__ x, int64_t planes,
       argmax[o] = static_cast<int32_t>(best_index);
     } else {
       float s = 0.f;
-      for (int64_t iy = y0; iy < y1; ++iy)
-        for (int64_t ix = x0; ix < x1; ++ix) s += xp[iy * w.in + ix];
+      for (I iy = y0; iy < y1; ++iy)
+        for (I ix = x0; ix < x1; ++ix) s += xp[iy * w.in + ix];
       y[o] = s / static_cast<float>(window_count(h, oy) * window_count(w, ox));
     }
   }
 }
 
-template <bool kMax>
-__global__ void pool_backward_kernel(const float* __restrict__ dy, const int32_t* __restrict__ argmax,
-                                     int64_t planes, PoolAxis h, PoolAxis w, float* __restrict__ dx) {
-  const int64_t total = planes * h.in * w.in;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t ix = i % w.in, iy = (i / w.in) % h.in, p = i / (w.in * h.in);
-    int64_t oy0, oy1, ox0, ox1;
+template <bool kMax, class I>
+__global__ void pool_backward_kernel(const float* __restrict__ dy, const int32_t* __restrict__ argmax, I planes,
+                                     Axis<I> h, Axis<I> w, float* __restrict__ dx) {
+  const I total = planes * h.in * w.in;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I ix = i % w.in, iy = (i / w.in) % h.in, p = i / (w.in * h.in);
+    I oy0, oy1, ox0, ox1;
     outputs_of(h, iy, oy0, oy1);
     outputs_of(w, ix, ox0, ox1);
-    const int64_t plane_out = p * h.out * w.out;
+    const I plane_out = p * h.out * w.out;
     const int32_t me = static_cast<int32_t>(iy * w.in + ix);
     float s = 0.f;
-    for (int64_t oy = oy0; oy <= oy1; ++oy)
-      for (int64_t ox = ox0; ox <= ox1; ++ox) {
-        const int64_t o = plane_out + oy * w.out + ox;
+    for (I oy = oy0; oy <= oy1; ++oy)
+      for (I ox = ox0; ox <= ox1; ++ox) {
+        const I o = plane_out + oy * w.out + ox;
         if (kMax) {
           if (argmax[o] == me) s += dy[o];
         } else {
@@ -94,13 +115,32 @@ __global__ void pool_backward_kernel(const float* __restrict__ dy, const int32_t
   }
 }
 
+// True when every index and intermediate product of the kernels fits int32_t (grid-stride steps included).
+bool fits_32(int64_t planes, const PoolAxis& h, const PoolAxis& w) {
+  constexpr int64_t kLimit = int64_t{1} << 30;  // headroom for o + gridDim * blockDim
+  const int64_t plane = std::max(h.in * w.in, h.out * w.out);
+  const int64_t extent = std::max({h.in, h.out, w.in, w.out, h.kernel + h.pad, w.kernel + w.pad});
+  return planes * plane < kLimit && (extent + 1) * extent < kLimit && h.stride < kLimit && w.stride < kLimit;
+}
+
+// Calls launch(planes, h, w) in the kernels' index type: int32_t when the shape allows it.
+template <class Launch>
+void launch_pool(int64_t planes, const PoolAxis& h, const PoolAxis& w, Launch launch) {
+  if (fits_32(planes, h, w))
+    launch(static_cast<int32_t>(planes), axis_as<int32_t>(h), axis_as<int32_t>(w));
+  else
+    launch(planes, axis_as<int64_t>(h), axis_as<int64_t>(w));
+}
+
 }  // namespace
 
 void max_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
                         int32_t* argmax, cudaStream_t stream) {
   const int64_t total = planes * h.out * w.out;
   if (total == 0) return;
-  pool_forward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(x, planes, h, w, y, argmax);
+  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
+    pool_forward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(x, p, ah, aw, y, argmax);
+  });
   EMBER_CHECK_LAUNCH("max_pool2d_forward");
 }
 
@@ -108,7 +148,9 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, int64_t planes,
                          const PoolAxis& w, float* dx, cudaStream_t stream) {
   const int64_t total = planes * h.in * w.in;
   if (total == 0) return;
-  pool_backward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(dy, argmax, planes, h, w, dx);
+  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
+    pool_backward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(dy, argmax, p, ah, aw, dx);
+  });
   EMBER_CHECK_LAUNCH("max_pool2d_backward");
 }
 
@@ -116,7 +158,9 @@ void avg_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const
                         cudaStream_t stream) {
   const int64_t total = planes * h.out * w.out;
   if (total == 0) return;
-  pool_forward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(x, planes, h, w, y, nullptr);
+  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
+    pool_forward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(x, p, ah, aw, y, nullptr);
+  });
   EMBER_CHECK_LAUNCH("avg_pool2d_forward");
 }
 
@@ -124,7 +168,9 @@ void avg_pool2d_backward(const float* dy, int64_t planes, const PoolAxis& h, con
                          cudaStream_t stream) {
   const int64_t total = planes * h.in * w.in;
   if (total == 0) return;
-  pool_backward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(dy, nullptr, planes, h, w, dx);
+  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
+    pool_backward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(dy, nullptr, p, ah, aw, dx);
+  });
   EMBER_CHECK_LAUNCH("avg_pool2d_backward");
 }
 

@@ -35,7 +35,9 @@ TEST_CASE("cuda max/avg/adaptive pooling match the reference, forward and backwa
   const int64_t planes = 6;
   for (Case k : {Case{sliding(9, 3, 2, 1), sliding(8, 3, 2, 1)}, Case{sliding(8, 2, 2, 0), sliding(8, 2, 2, 0)},
                  Case{sliding(7, 3, 1, 1), sliding(5, 3, 1, 1)}, Case{adaptive(7, 3), adaptive(5, 5)},
-                 Case{adaptive(4, 1), adaptive(6, 1)}, Case{adaptive(5, 8), adaptive(3, 2)}}) {
+                 Case{adaptive(4, 1), adaptive(6, 1)}, Case{adaptive(5, 8), adaptive(3, 2)},
+                 // A 40,000-wide row: its index products pass 2^30, so the kernels take their 64-bit path.
+                 Case{sliding(1, 1, 1, 0), sliding(40000, 3, 2, 1)}, Case{adaptive(1, 1), adaptive(40000, 7)}}) {
     const PoolAxis h = k.h, w = k.w;
     INFO("H " << h.in << "->" << h.out << " W " << w.in << "->" << w.out << " adaptive " << h.adaptive);
     const int64_t in_size = h.in * w.in, out_size = h.out * w.out;

@@ -64,6 +64,15 @@ int64_t backward_blocks(int64_t rows, int64_t D) {
   return std::max<int64_t>(1, std::min(kBackwardMaxBlocks, (rows + warps - 1) / warps));
 }
 
+// The block's partial row: its warps' shared rows acc [warps][2D] added in warp order.
+__device__ void fold_warps(const float* acc, int warps, int D, float* __restrict__ partial) {
+  for (int i = threadIdx.x; i < 2 * D; i += blockDim.x) {
+    float s = 0.f;
+    for (int w = 0; w < warps; ++w) s += acc[static_cast<int64_t>(w) * 2 * D + i];
+    partial[static_cast<int64_t>(blockIdx.x) * 2 * D + i] = s;
+  }
+}
+
 template <int V>
 __global__ void layer_norm_backward_kernel(const float* __restrict__ x, const float* __restrict__ gamma,
                                            const float* __restrict__ mean, const float* __restrict__ rstd,
@@ -119,11 +128,7 @@ __global__ void layer_norm_backward_kernel(const float* __restrict__ x, const fl
   }
   if (!params) return;
   __syncthreads();
-  for (int i = threadIdx.x; i < 2 * D; i += blockDim.x) {
-    float s = 0.f;
-    for (int w = 0; w < warps; ++w) s += acc[static_cast<int64_t>(w) * 2 * D + i];
-    partial[static_cast<int64_t>(blockIdx.x) * 2 * D + i] = s;
-  }
+  fold_warps(acc, warps, D, partial);
 }
 
 // Held-row variant (D % 4 == 0, D <= 512): x and dy are read once per row into registers, and each
@@ -177,11 +182,7 @@ __global__ void layer_norm_backward_held_kernel(const float* __restrict__ x, con
   dgamma.store(mine, D, lane);
   dbeta.store(mine + D, D, lane);
   __syncthreads();
-  for (int i = threadIdx.x; i < 2 * D; i += blockDim.x) {
-    float s = 0.f;
-    for (int k = 0; k < warps; ++k) s += acc[static_cast<int64_t>(k) * 2 * D + i];
-    partial[static_cast<int64_t>(blockIdx.x) * 2 * D + i] = s;
-  }
+  fold_warps(acc, warps, D, partial);
 }
 
 // Column sums of the partial rows [blocks, 2D] into dgamma (columns < D) and dbeta. A block of

@@ -1,5 +1,6 @@
 // CPU op throughput: the convolution of the study (batch 128, 64 -> 64 channels, 32x32, 3x3 pad 1) against
-// the plain OpenBLAS GEMMs it lowers to, measured in the same run; square GEMMs; max pooling and batch norm
+// the plain OpenBLAS GEMMs it lowers to, measured in the same run, im2col and (when built with it) oneDNN;
+// the 3x3 convs of ResNet_18 at batch 32, im2col against oneDNN; square GEMMs; max pooling and batch norm
 // in GB/s; fused attention at the ViTs' head shape against the per-head OpenBLAS GEMMs of unfused attention.
 // Each figure is the median of several timed runs after a warm-up.
 //   ./build/bin/bench_cpu_ops            full sizes (about a minute on the 2-core dev VM)
@@ -7,6 +8,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +19,9 @@
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/cpu/conv.h"
+#ifdef EMBER_WITH_ONEDNN
+#include "kernels/cpu/conv_onednn.h"
+#endif
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/pool.h"
@@ -60,18 +65,61 @@ double gemm_gflops(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) 
   return 2.0 * M * N * K / s / 1e9;
 }
 
+// The three passes of one conv implementation, and their median times on a geometry.
+struct ConvKernels {
+  const char* name;
+  void (*forward)(const ConvGeometry&, const float*, const float*, const float*, float*);
+  void (*backward_data)(const ConvGeometry&, const float*, const float*, float*);
+  void (*backward_filter)(const ConvGeometry&, const float*, const float*, float*, float*);
+};
+const ConvKernels im2col_kernels{"im2col", conv2d_forward<float>, conv2d_backward_data<float>,
+                                 conv2d_backward_filter<float>};
+#ifdef EMBER_WITH_ONEDNN
+const ConvKernels onednn_kernels{"oneDNN", onednn::conv2d_forward, onednn::conv2d_backward_data,
+                                 onednn::conv2d_backward_filter};
+#endif
+
+struct ConvTimes {
+  double forward, backward_data, backward_filter, all;  // seconds; all = the three in sequence
+};
+ConvTimes time_conv(const ConvGeometry& g, const ConvKernels& k, bool bias) {
+  const int64_t x_size = g.batch * g.in_channels * g.in_h * g.in_w;
+  const int64_t y_size = g.batch * g.out_channels * g.out_h() * g.out_w(), w_size = g.out_channels * g.col_rows();
+  const std::vector<float> x = filled(x_size, 3), w = filled(w_size, 4), b = filled(g.out_channels, 5);
+  const std::vector<float> dy = filled(y_size, 6);
+  std::vector<float> y(y_size), dx(x_size), dw(w_size), db(g.out_channels);
+  const float* bias_in = bias ? b.data() : nullptr;
+  float* bias_grad = bias ? db.data() : nullptr;
+  ConvTimes t;
+  t.forward = median_seconds([&] { k.forward(g, x.data(), w.data(), bias_in, y.data()); });
+  t.backward_data = median_seconds([&] { k.backward_data(g, dy.data(), w.data(), dx.data()); });
+  t.backward_filter = median_seconds([&] { k.backward_filter(g, x.data(), dy.data(), dw.data(), bias_grad); });
+  t.all = median_seconds([&] {
+    k.forward(g, x.data(), w.data(), bias_in, y.data());
+    k.backward_data(g, dy.data(), w.data(), dx.data());
+    k.backward_filter(g, x.data(), dy.data(), dw.data(), bias_grad);
+  });
+  return t;
+}
+
+ConvGeometry conv3x3(int64_t batch, int64_t in_channels, int64_t out_channels, int64_t size) {
+  ConvGeometry g;
+  g.batch = batch;
+  g.in_channels = in_channels;
+  g.out_channels = out_channels;
+  g.in_h = g.in_w = size;
+  g.kernel_h = g.kernel_w = 3;
+  g.pad_h = g.pad_w = 1;
+  return g;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   if (quick) g_runs = 1;
   select_blas_core();  // the GEMM baselines and the conv run the same OpenBLAS kernels
-  ConvGeometry g;
-  g.batch = quick ? 2 : 128;
-  g.in_channels = g.out_channels = quick ? 8 : 64;
-  g.in_h = g.in_w = quick ? 8 : 32;
-  g.kernel_h = g.kernel_w = 3;
-  g.pad_h = g.pad_w = 1;
+  const ConvGeometry g = quick ? conv3x3(2, 8, 8, 8) : conv3x3(128, 64, 64, 32);
   const int64_t M = g.out_channels, N = g.batch * g.out_h() * g.out_w(), K = g.col_rows();
   std::printf("bench_cpu_ops%s: %d threads, OpenBLAS %s kernels on %d threads, median of %d runs\n",
               quick ? " --quick" : "", cpu_threads(), blas_core_name().c_str(), openblas_get_num_threads(), g_runs);
@@ -93,28 +141,54 @@ int main(int argc, char** argv) {
                 gemm_gflops(false, false, n, n, n));
 
   const int64_t x_size = g.batch * g.in_channels * g.in_h * g.in_w, y_size = g.batch * g.out_channels * g.out_h() * g.out_w();
-  const std::vector<float> x = filled(x_size, 3), w = filled(M * K, 4), bias = filled(M, 5), dy = filled(y_size, 6);
-  std::vector<float> y(y_size), dx(x_size), dw(M * K), db(M);
+  const std::vector<float> dy = filled(y_size, 6);
+  std::vector<float> y = filled(y_size, 7), dx(x_size);  // stand-ins for the conv's output and input gradient
   const double gflop = 2.0 * g.macs() / 1e9;
-  const double t_fwd = median_seconds([&] { conv2d_forward(g, x.data(), w.data(), bias.data(), y.data()); });
-  const double t_data = median_seconds([&] { conv2d_backward_data(g, dy.data(), w.data(), dx.data()); });
-  const double t_filter =
-      median_seconds([&] { conv2d_backward_filter(g, x.data(), dy.data(), dw.data(), db.data()); });
-  const double t_all = median_seconds([&] {
-    conv2d_forward(g, x.data(), w.data(), bias.data(), y.data());
-    conv2d_backward_data(g, dy.data(), w.data(), dx.data());
-    conv2d_backward_filter(g, x.data(), dy.data(), dw.data(), db.data());
-  });
   std::printf("conv2d %lldx%lldx%lldx%lld -> %lld, 3x3 pad 1 (%.2f GFLOP per pass):\n", (long long)g.batch,
               (long long)g.in_channels, (long long)g.in_h, (long long)g.in_w, (long long)g.out_channels, gflop);
-  auto report = [&](const char* what, double seconds, double flops, double gemm) {
-    std::printf("  %-18s %8.2f ms %7.1f GFLOP/s  %.2fx its GEMM, %.2fx the forward GEMM\n", what, seconds * 1e3,
-                flops / seconds, flops / seconds / gemm, flops / seconds / gemm_fwd);
+  auto report = [&](const ConvKernels& k, const char* what, double seconds, double flops, double gemm,
+                    double im2col_seconds) {
+    std::printf("  %-6s %-16s %8.2f ms %7.1f GFLOP/s  %.2fx its GEMM, %.2fx the forward GEMM, %.2fx im2col\n",
+                k.name, what, seconds * 1e3, flops / seconds, flops / seconds / gemm, flops / seconds / gemm_fwd,
+                im2col_seconds / seconds);
   };
-  report("forward", t_fwd, gflop, gemm_fwd);
-  report("backward data", t_data, gflop, gemm_data);
-  report("backward filter", t_filter, gflop, gemm_filter);
-  report("forward+backward", t_all, 3 * gflop, gemm_all);
+  std::vector<const ConvKernels*> conv_kernels{&im2col_kernels};
+#ifdef EMBER_WITH_ONEDNN
+  conv_kernels.push_back(&onednn_kernels);
+#endif
+  const ConvTimes im2col = time_conv(g, im2col_kernels, true);
+  for (const ConvKernels* k : conv_kernels) {
+    const ConvTimes t = k == &im2col_kernels ? im2col : time_conv(g, *k, true);
+    report(*k, "forward", t.forward, gflop, gemm_fwd, im2col.forward);
+    report(*k, "backward data", t.backward_data, gflop, gemm_data, im2col.backward_data);
+    report(*k, "backward filter", t.backward_filter, gflop, gemm_filter, im2col.backward_filter);
+    report(*k, "forward+backward", t.all, 3 * gflop, gemm_all, im2col.all);
+  }
+
+  // ResNet_18's 3x3 convs at batch 32 (CIFAR-10: the 3 -> 64 stem, then one conv of each stage), no bias.
+  std::printf("ResNet_18 3x3 convs at batch 32, GFLOP/s of forward | backward data | backward filter | all three:\n");
+  const int64_t resnet_batch = quick ? 2 : 32;
+  for (const auto& [in_channels, out_channels, size] : std::vector<std::array<int64_t, 3>>{
+           {3, 64, 32}, {64, 64, 32}, {128, 128, 16}, {256, 256, 8}, {512, 512, 4}}) {
+    const ConvGeometry r = conv3x3(resnet_batch, quick ? std::min<int64_t>(in_channels, 8) : in_channels,
+                                   quick ? 8 : out_channels, quick ? 8 : size);
+    const double pass_gflop = 2.0 * r.macs() / 1e9;
+    const ConvTimes base = time_conv(r, im2col_kernels, false);
+    for (const ConvKernels* k : conv_kernels) {
+      const ConvTimes t = k == &im2col_kernels ? base : time_conv(r, *k, false);
+      std::printf("  %4lld -> %3lld %2lldx%-2lld %-6s %7.1f | %7.1f | %7.1f | %7.1f   %.2fx im2col",
+                  (long long)r.in_channels, (long long)r.out_channels, (long long)r.in_h, (long long)r.in_w, k->name,
+                  pass_gflop / t.forward, pass_gflop / t.backward_data, pass_gflop / t.backward_filter,
+                  3 * pass_gflop / t.all, base.all / t.all);
+#ifdef EMBER_WITH_ONEDNN
+      if (k == &onednn_kernels)
+        std::printf("  (%s | %s | %s)", onednn::implementation_name(r, onednn::Pass::forward).c_str(),
+                    onednn::implementation_name(r, onednn::Pass::backward_data).c_str(),
+                    onednn::implementation_name(r, onednn::Pass::backward_filter).c_str());
+#endif
+      std::printf("\n");
+    }
+  }
 
   // Max pooling 2x2 stride 2 and training batch norm on the conv's output shape: bytes moved once each.
   const int64_t planes = g.batch * g.out_channels, H = g.out_h(), W = g.out_w();

@@ -32,6 +32,38 @@ find_package(nlohmann_json 3 REQUIRED)
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
 find_library(ZLIB_STATIC NAMES libz.a z REQUIRED)
 
+# oneDNN (libdnnl-dev) for the CPU f32 convolutions; without it ember builds with the im2col kernels alone.
+# Debian ships it shared only (libdnnl.so.2, on libgomp), so a binary built with it needs that library where
+# it runs: -DEMBER_ONEDNN=OFF builds without. Debian's dnnl-config.cmake requires the OpenCL headers (its
+# GPU runtime, only recommended by the package), which ember does not use: without them, find it by hand.
+option(EMBER_ONEDNN "Run CPU f32 convolutions through oneDNN when libdnnl is found" ON)
+set(EMBER_HAS_ONEDNN OFF)
+if(EMBER_ONEDNN)
+  find_package(OpenCL QUIET)
+  if(OpenCL_FOUND)
+    find_package(dnnl CONFIG QUIET)
+  endif()
+  if(NOT TARGET DNNL::dnnl)
+    find_library(DNNL_LIB dnnl)
+    find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+    if(DNNL_LIB AND DNNL_INCLUDE_DIR)
+      add_library(DNNL::dnnl SHARED IMPORTED)
+      set_target_properties(DNNL::dnnl PROPERTIES IMPORTED_LOCATION ${DNNL_LIB}
+                                                  INTERFACE_INCLUDE_DIRECTORIES ${DNNL_INCLUDE_DIR})
+    endif()
+  endif()
+  find_package(OpenMP COMPONENTS CXX)  # oneDNN's threads are libgomp's; we set their count
+  if(TARGET DNNL::dnnl AND OpenMP_CXX_FOUND)
+    set(EMBER_HAS_ONEDNN ON)
+    get_target_property(EMBER_DNNL_LOCATION DNNL::dnnl LOCATION)
+    message(STATUS "ember: oneDNN ON for CPU f32 convolutions (${EMBER_DNNL_LOCATION})")
+  else()
+    message(STATUS "ember: oneDNN (libdnnl-dev) or OpenMP not found; CPU convolutions use im2col + OpenBLAS")
+  endif()
+else()
+  message(STATUS "ember: oneDNN off (EMBER_ONEDNN=OFF); CPU convolutions use im2col + OpenBLAS")
+endif()
+
 # CUDA: enabled when the toolkit is found. cuDNN and NCCL have no CMake targets; find them by hand.
 set(EMBER_HAS_CUDA OFF)
 if(EMBER_CUDA)

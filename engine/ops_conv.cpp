@@ -1,9 +1,17 @@
-// conv2d: checks, the CPU kernels of kernels/cpu/conv.h (im2col + GEMM), and the backward.
+// conv2d: checks, the CPU kernels (oneDNN for f32 when built with it, else im2col + GEMM of kernels/cpu/conv.h),
+// and the backward.
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/conv.h"
+#ifdef EMBER_WITH_ONEDNN
+#include "kernels/cpu/conv_onednn.h"
+#endif
 #ifdef EMBER_WITH_CUDA
 #include "engine/cuda/blas.h"
 #endif
@@ -51,6 +59,48 @@ kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, 
   return g;
 }
 
+// Whether a CPU conv2d of this dtype runs on oneDNN: f32 in a build with it, unless EMBER_CPU_CONV=im2col
+// (the reference kernels). Read at each call, a getenv beside a convolution costs nothing, so tests can switch.
+bool cpu_conv_uses_onednn(DType dtype) {
+  const char* choice = std::getenv("EMBER_CPU_CONV");
+  const bool im2col = choice && std::strcmp(choice, "im2col") == 0;
+  EMBER_CHECK(!choice || !*choice || im2col || std::strcmp(choice, "onednn") == 0,
+              "EMBER_CPU_CONV must be im2col or onednn, got '", choice, "'");
+#ifdef EMBER_WITH_ONEDNN
+  return dtype == DType::f32 && !im2col;
+#else
+  EMBER_CHECK(!choice || std::strcmp(choice, "onednn") != 0, "EMBER_CPU_CONV=onednn: ember was built without oneDNN");
+  return false;
+#endif
+}
+
+// The CPU kernels of one conv2d: oneDNN's when `onednn` (f32 only), else im2col's.
+template <class T>
+void cpu_conv_forward(bool onednn, const kernels::cpu::ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+#ifdef EMBER_WITH_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (onednn) return kernels::cpu::onednn::conv2d_forward(g, x, w, b, y);
+#endif
+  kernels::cpu::conv2d_forward<T>(g, x, w, b, y);
+}
+template <class T>
+void cpu_conv_backward_data(bool onednn, const kernels::cpu::ConvGeometry& g, const T* dy, const T* w, T* dx) {
+#ifdef EMBER_WITH_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (onednn) return kernels::cpu::onednn::conv2d_backward_data(g, dy, w, dx);
+#endif
+  kernels::cpu::conv2d_backward_data<T>(g, dy, w, dx);
+}
+template <class T>
+void cpu_conv_backward_filter(bool onednn, const kernels::cpu::ConvGeometry& g, const T* x, const T* dy, T* dw,
+                              T* db) {
+#ifdef EMBER_WITH_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (onednn) return kernels::cpu::onednn::conv2d_backward_filter(g, x, dy, dw, db);
+#endif
+  kernels::cpu::conv2d_backward_filter<T>(g, x, dy, dw, db);
+}
+
 #ifdef EMBER_WITH_CUDA
 // cuDNN for the three passes (engine/cuda/blas.h, in the precision setting's math); the bias is a broadcast
 // add forward and a sum over (N, H, W) backward. x, w and the gradient are cast once each under bf16, and
@@ -83,29 +133,30 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, c
   const Tensor x = x_in.contiguous().detach(), w = weight_in.contiguous().detach();
   const Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype(), x.device());
+  const bool onednn = cpu_conv_uses_onednn(x.dtype());
   EMBER_DISPATCH_FLOAT(x.dtype(), "conv2d", {
-    kernels::cpu::conv2d_forward<scalar_t>(g, x.data<scalar_t>(), w.data<scalar_t>(),
-                                           b.defined() ? b.data<scalar_t>() : nullptr, y.data<scalar_t>());
+    cpu_conv_forward<scalar_t>(onednn, g, x.data<scalar_t>(), w.data<scalar_t>(),
+                               b.defined() ? b.data<scalar_t>() : nullptr, y.data<scalar_t>());
   });
   if (!needs_grad({&x_in, &weight_in, &bias})) return y;
   const bool grad_x = x_in.requires_grad(), grad_w = weight_in.requires_grad();
   const bool grad_b = bias.defined() && bias.requires_grad();
   record(y, "conv2d", {x_in, weight_in, bias},
-         [g, x, w, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
+         [g, x, w, onednn, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
            const Tensor dy = grad.contiguous();
            Tensor dx, dw, db;
            EMBER_DISPATCH_FLOAT(dy.dtype(), "conv2d backward", {
              if (grad_x) {
                dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-               kernels::cpu::conv2d_backward_data<scalar_t>(g, dy.data<scalar_t>(), w.data<scalar_t>(),
-                                                            dx.data<scalar_t>());
+               cpu_conv_backward_data<scalar_t>(onednn, g, dy.data<scalar_t>(), w.data<scalar_t>(),
+                                                dx.data<scalar_t>());
              }
              if (grad_w || grad_b) {
                if (grad_w) dw = Tensor::empty(w.shape(), w.dtype(), w.device());
                if (grad_b) db = Tensor::empty({g.out_channels}, w.dtype(), w.device());
-               kernels::cpu::conv2d_backward_filter<scalar_t>(g, x.data<scalar_t>(), dy.data<scalar_t>(),
-                                                              grad_w ? dw.data<scalar_t>() : nullptr,
-                                                              grad_b ? db.data<scalar_t>() : nullptr);
+               cpu_conv_backward_filter<scalar_t>(onednn, g, x.data<scalar_t>(), dy.data<scalar_t>(),
+                                                  grad_w ? dw.data<scalar_t>() : nullptr,
+                                                  grad_b ? db.data<scalar_t>() : nullptr);
              }
            });
            return {dx, dw, db};

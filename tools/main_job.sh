@@ -6,5 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh
 bash tools/build.sh
+# oneDNN's OpenMP threads sleep as soon as they are idle rather than spin for milliseconds on a core the next
+# (non-OpenMP) kernel needs (docs/architecture.md, "Convolution on the CPU").
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 exec ./build/bin/ember train --model CNN --normalization No --val_size 10 --batch_size 128 --lr 0.001 \
   --optimization Adam --epochs 1 --subset 5000 --experiment_name CNN_quick "$@"

@@ -3,54 +3,116 @@
 // inner = 1):   pre = x + bias[c],  y = act(pre).
 // Backward: dx = dy * act'(saved), saved = y for relu (y > 0 <=> pre > 0) and pre for gelu (unused for none);
 // dbias[c] = sum over outer and inner of dx, in double, in a fixed order. The maths is kernels/cpu/elementwise.h's.
+// Each loop is compiled per activation; rows (forward) or channels (backward) are split over the CPU threads.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/activation.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/parallel.h"
 
 namespace ember::kernels::cpu {
 
-// bias may be null (activation only); pre may be null (not saved).
+namespace bias_act_detail {
+
+template <Activation A, class T>
+inline T activate(T v) {
+  if constexpr (A == Activation::relu) return v > T(0) ? v : T(0);
+  else if constexpr (A == Activation::gelu) return unary_apply<T>(UnaryOp::gelu, v, T(0), T(0));
+  else return v;
+}
+
+// dy * act'(saved); ReLU's a select (unary_grad): +0 where saved <= 0 whatever dy is.
+template <Activation A, class T>
+inline T gradient(T dy, T saved) {
+  if constexpr (A == Activation::relu) return saved > T(0) ? dy : T(0);
+  else if constexpr (A == Activation::gelu) return dy * unary_derivative<T>(UnaryOp::gelu, saved, T(0), T(0), T(0));
+  else return dy;
+}
+
+// Calls body(std::integral_constant<Activation, A>) for the runtime act: each loop is compiled per activation,
+// with no switch inside it.
+template <class Body>
+void with_activation(Activation act, Body&& body) {
+  switch (act) {
+    case Activation::relu: return body(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::gelu: return body(std::integral_constant<Activation, Activation::gelu>{});
+    case Activation::none: return body(std::integral_constant<Activation, Activation::none>{});
+  }
+}
+
+constexpr int kLanes = 8;  // independent partial sums of a row: the compiler can vectorise them
+
+// sum of d[0..n), in a fixed order: kLanes partial sums (element i into lane i % kLanes), added in lane order.
+template <class T>
+double row_sum(const T* d, int64_t n) {
+  T lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) lanes[k] += d[i + k];
+  double s = 0;
+  for (int k = 0; k < kLanes; ++k) s += lanes[k];
+  for (; i < n; ++i) s += d[i];
+  return s;
+}
+
+}  // namespace bias_act_detail
+
+// bias may be null (activation only); pre may be null (not saved). Rows (o, c) are split over the threads.
 template <class T>
 void bias_act_forward(const T* x, const T* bias, int64_t outer, int64_t C, int64_t inner, Activation act, T* y,
                       T* pre) {
-  const UnaryOp op = act == Activation::gelu ? UnaryOp::gelu : UnaryOp::relu;
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      const T b = bias ? bias[c] : T(0);
-      const int64_t base = (o * C + c) * inner;
-      for (int64_t i = base; i < base + inner; ++i) {
-        const T v = x[i] + b;
-        if (pre) pre[i] = v;
-        y[i] = act == Activation::none ? v : unary_apply<T>(op, v, T(0), T(0));
+  namespace d = bias_act_detail;
+  d::with_activation(act, [&](auto a) {
+    constexpr Activation A = decltype(a)::value;
+    parallel_slices(outer * C, threads_for(outer * C * inner), [&](int, int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T b = bias ? bias[r % C] : T(0);
+        const int64_t base = r * inner;
+        if (pre)
+          for (int64_t i = base; i < base + inner; ++i) pre[i] = x[i] + b;
+        for (int64_t i = base; i < base + inner; ++i) y[i] = d::activate<A, T>(x[i] + b);
       }
-    }
+    });
+  });
 }
 
-// dx is written; dbias (may be null) receives the channel sums.
+// dx is written; dbias (may be null) receives the channel sums, in double: over outer in order, and within a
+// row (inner > 1) in kLanes partial sums. Channels are split over the threads, so the sums do not depend on
+// the thread count.
 template <class T>
 void bias_act_backward(const T* dy, const T* saved, int64_t outer, int64_t C, int64_t inner, Activation act, T* dx,
                        T* dbias) {
-  std::vector<double> sums(dbias ? C : 0, 0.0);
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t base = (o * C + c) * inner;
-      double acc = 0;
-      for (int64_t i = base; i < base + inner; ++i) {
-        T d = dy[i];
-        if (act == Activation::relu) {
-          d = saved[i] > T(0) ? d : T(0);  // d loaded first: a select, not a branch
-        } else if (act == Activation::gelu) {
-          d *= unary_derivative<T>(UnaryOp::gelu, saved[i], T(0), T(0), T(0));
+  namespace d = bias_act_detail;
+  d::with_activation(act, [&](auto a) {
+    constexpr Activation A = decltype(a)::value;
+    parallel_slices(C, threads_for(outer * C * inner), [&](int, int64_t c0, int64_t c1) {
+      if (inner == 1) {  // a linear layer's [outer, C]: each row's slice [c0, c1), per-channel sums across rows
+        std::vector<double> sums(dbias ? c1 - c0 : 0, 0.0);
+        for (int64_t o = 0; o < outer; ++o) {
+          const int64_t base = o * C;
+          for (int64_t c = c0; c < c1; ++c)
+            dx[base + c] = d::gradient<A, T>(dy[base + c], A == Activation::none ? T(0) : saved[base + c]);
+          if (dbias)
+            for (int64_t c = c0; c < c1; ++c) sums[c - c0] += dx[base + c];
         }
-        dx[i] = d;
-        acc += d;
+        for (int64_t c = c0; dbias && c < c1; ++c) dbias[c] = static_cast<T>(sums[c - c0]);
+        return;
       }
-      if (dbias) sums[c] += acc;
-    }
-  for (int64_t c = 0; c < static_cast<int64_t>(sums.size()); ++c) dbias[c] = static_cast<T>(sums[c]);
+      for (int64_t c = c0; c < c1; ++c) {
+        double sum = 0;
+        for (int64_t o = 0; o < outer; ++o) {
+          const int64_t base = (o * C + c) * inner;
+          for (int64_t i = base; i < base + inner; ++i)
+            dx[i] = d::gradient<A, T>(dy[i], A == Activation::none ? T(0) : saved[i]);
+          if (dbias) sum += d::row_sum(dx + base, inner);
+        }
+        if (dbias) dbias[c] = static_cast<T>(sum);
+      }
+    });
+  });
 }
 
 }  // namespace ember::kernels::cpu

@@ -15,6 +15,10 @@ int cpu_threads();
 // Changes both, e.g. to one thread per rank when several data-parallel ranks share a node's cores.
 void set_cpu_threads(int threads);
 
+// Threads for a pass over n independent elements: all of them from 2^16 elements up, else one (a thread
+// start costs ~20 us, about what one core takes for 2^16 simple elements).
+inline int threads_for(int64_t n) { return n >= (int64_t{1} << 16) ? cpu_threads() : 1; }
+
 // Slice [begin, end) of n tasks that thread t of `threads` owns.
 inline void slice_of(int64_t n, int threads, int t, int64_t& begin, int64_t& end) {
   begin = n * t / threads;

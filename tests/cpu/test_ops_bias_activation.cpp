@@ -1,10 +1,13 @@
 // bias_activation against the bias add and activation it fuses (forward and gradients), by finite
 // differences, and Sequential's fusion of a biased Conv2d/Linear with the ReLU/GELU after it.
+#include <algorithm>
+
 #include "engine/autograd.h"
 #include "engine/nn/activation.h"
 #include "engine/nn/containers.h"
 #include "engine/nn/conv2d.h"
 #include "engine/nn/linear.h"
+#include "kernels/cpu/parallel.h"
 #include "tests/testing.h"
 
 using namespace ember;
@@ -44,6 +47,34 @@ TEST_CASE("bias_activation equals the bias add and activation it fuses", "[ops][
         const std::vector<Tensor> fused = run(true, x, b, act, c.channel_dim),
                                   plain = run(false, x, b, act, c.channel_dim);
         for (size_t i = 0; i < fused.size(); ++i) EMBER_REQUIRE_CLOSE(fused[i], plain[i], 1e-6, 1e-6);
+      }
+    }
+  }
+}
+
+TEST_CASE("bias_activation on several threads: the composed ops' values, the same bits as one thread",
+          "[ops][bias_activation]") {
+  struct Case {
+    Shape shape;
+    int64_t channel_dim;
+  };
+  // Past the 2^16 elements where the kernels split their work over threads; rows not a multiple of the
+  // 8 partial sums, a linear layout with an odd channel count.
+  for (const Case& c : {Case{{4, 6, 65, 61}, 1}, Case{{300, 257}, -1}}) {
+    for (Activation act : {Activation::none, Activation::relu, Activation::gelu}) {
+      INFO(shape_str(c.shape) << " act " << int(act));
+      const int64_t C = c.shape[c.channel_dim < 0 ? c.shape.size() - 1 : c.channel_dim];
+      const Tensor x = random_tensor(c.shape, 1, DType::f32, -2, 2), b = random_tensor({C}, 2, DType::f32);
+      const int threads = kernels::cpu::cpu_threads();
+      kernels::cpu::set_cpu_threads(1);
+      const std::vector<Tensor> one = run(true, x, b, act, c.channel_dim);
+      kernels::cpu::set_cpu_threads(std::max(2, threads));
+      const std::vector<Tensor> many = run(true, x, b, act, c.channel_dim);
+      kernels::cpu::set_cpu_threads(threads);
+      const std::vector<Tensor> plain = run(false, x, b, act, c.channel_dim);
+      for (size_t i = 0; i < many.size(); ++i) {
+        CHECK(many[i].to_vector<float>() == one[i].to_vector<float>());
+        EMBER_REQUIRE_CLOSE(many[i], plain[i], 1e-5, 1e-5);
       }
     }
   }

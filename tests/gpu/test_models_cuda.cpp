@@ -1,0 +1,86 @@
+// One training step of each of the study's seven models on CUDA against the same step on the CPU: the same
+// initial weights (same seed), the same batch, the same dropout masks (each Dropout's generator comes from the
+// seed, and both devices draw Philox alike), then logits, loss, every parameter's gradient and the weights
+// after an SGD step (momentum 0.9; its update is lr * gradient, so a gradient error is not hidden the way
+// Adam's normalised step would hide it). fp32 maths on the GPU (no TF32): the devices differ only in the order
+// of their sums.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/optim/optimizer.h"
+#include "engine/precision.h"
+#include "models/registry.h"
+#include "tests/testing.h"
+
+using namespace ember;
+
+namespace {
+
+constexpr int64_t kBatch = 8;
+constexpr uint64_t kSeed = 11;
+
+struct StepResult {
+  Tensor logits, loss;
+  nn::NamedTensors grads, weights;
+};
+
+StepResult train_step(const std::string& name, Device device) {
+  std::shared_ptr<nn::Module> model = models::build_model(name, kSeed);
+  model->to(device);
+  model->train(true);
+  optim::SGD optimizer(model->parameters(), 0.05, 0.9);
+  const Tensor x = testing::random_tensor({kBatch, 3, 32, 32}, 900, DType::f32).to(device);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < kBatch; ++i) labels.push_back((i * 3 + 1) % 10);
+  const Tensor y = Tensor::from_vector<int64_t>(labels, {kBatch}).to(device);
+  StepResult r;
+  optimizer.zero_grad();
+  r.logits = (*model)(x);
+  r.loss = cross_entropy(r.logits, y);
+  r.loss.backward();
+  for (const auto& [key, p] : model->named_parameters()) {
+    INFO(name << " " << key);
+    REQUIRE(p.grad().defined());  // every parameter takes part in the step
+    r.grads.push_back({key, p.grad().to(Device::cpu())});
+  }
+  optimizer.step();
+  for (const auto& [key, t] : model->state_dict()) r.weights.push_back({key, t.to(Device::cpu())});
+  r.logits = r.logits.detach().to(Device::cpu());
+  r.loss = r.loss.detach().to(Device::cpu());
+  return r;
+}
+
+// |a - b| <= tol * max|b| + 1e-6 elementwise: relative to the tensor's scale, since a gradient's small entries
+// are sums that cancel and carry the same absolute error as its large ones.
+void require_close_to_scale(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  INFO(what << " " << a.describe());
+  REQUIRE(a.shape() == b.shape());
+  const std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
+  double scale = 0, worst = 0;
+  for (double v : vb) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < va.size(); ++i) worst = std::max(worst, std::fabs(va[i] - vb[i]));
+  INFO("max |difference| " << worst << ", max |reference| " << scale);
+  CHECK(worst <= tol * scale + 1e-6);
+}
+
+}  // namespace
+
+TEST_CASE("a training step of each model on CUDA matches the CPU step", "[gpu][models]") {
+  testing::require_gpu();
+  PrecisionGuard fp32(Precision::fp32);
+  for (const std::string& name : models::model_names()) {
+    INFO("model " << name);
+    const StepResult cpu = train_step(name, Device::cpu()), gpu = train_step(name, Device::cuda(0));
+    require_close_to_scale(gpu.logits, cpu.logits, 1e-4, "logits");
+    require_close_to_scale(gpu.loss, cpu.loss, 1e-5, "loss");
+    REQUIRE(gpu.grads.size() == cpu.grads.size());
+    for (size_t i = 0; i < cpu.grads.size(); ++i) {
+      REQUIRE(gpu.grads[i].first == cpu.grads[i].first);
+      require_close_to_scale(gpu.grads[i].second, cpu.grads[i].second, 1e-3, "gradient of " + cpu.grads[i].first);
+    }
+    REQUIRE(gpu.weights.size() == cpu.weights.size());
+    for (size_t i = 0; i < cpu.weights.size(); ++i)  // parameters after the step, and BatchNorm's running stats
+      require_close_to_scale(gpu.weights[i].second.to(DType::f64), cpu.weights[i].second.to(DType::f64), 1e-4,
+                             cpu.weights[i].first + " after the step");
+  }
+}

@@ -36,8 +36,9 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) 
   void* ptr = nullptr;
   cudaError_t err = cudaMalloc(&ptr, bytes);
   if (err != cudaSuccess) {
-    cudaGetLastError();  // clear the error, give the cache back to the driver, try once more
+    cudaGetLastError();  // clear the error, give the caches back to the driver, try once more
     release_free_segments();
+    upload_allocator().release_cached();  // batches' device blocks: their own cache, outside this one
     err = cudaMalloc(&ptr, bytes);
     if (err != cudaSuccess) {
       cudaGetLastError();
@@ -163,7 +164,12 @@ void* EventGuardedCache::allocate(size_t nbytes) {
     return ptr;
   }
   void* ptr = nullptr;
-  const cudaError_t err = driver_alloc(&ptr, size);
+  cudaError_t err = driver_alloc(&ptr, size);
+  if (err != cudaSuccess) {  // give back the cached blocks no stream still uses, try once more
+    cudaGetLastError();
+    release_cached_locked();
+    err = driver_alloc(&ptr, size);
+  }
   if (err != cudaSuccess) {
     cudaGetLastError();
     EMBER_FAIL("allocating ", size, " bytes of ", device().is_cuda() ? "device" : "pinned host",
@@ -192,7 +198,13 @@ void EventGuardedCache::deallocate(void* ptr, size_t) {
   } else if (cudaEventCreateWithFlags(&ready, cudaEventDisableTiming) != cudaSuccess) {
     ready = nullptr;
   }
-  if (!ready || cudaEventRecord(ready, current_stream()) != cudaSuccess) {
+  cudaStream_t stream = nullptr;
+  try {
+    stream = current_stream();  // may be its first use, even during static destruction at exit
+  } catch (...) {
+    stream = nullptr;
+  }
+  if (!ready || !stream || cudaEventRecord(ready, stream) != cudaSuccess) {
     cudaGetLastError();
     if (ready) spare_events_.push_back(ready);
     driver_free(ptr);
@@ -200,6 +212,24 @@ void EventGuardedCache::deallocate(void* ptr, size_t) {
   }
   free_.emplace(size, Cached{ptr, ready});
   stats_.cached_bytes += size;
+}
+
+void EventGuardedCache::release_cached() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  release_cached_locked();
+}
+
+void EventGuardedCache::release_cached_locked() {
+  for (auto it = free_.begin(); it != free_.end();) {
+    if (cudaEventQuery(it->second.ready) != cudaSuccess) {  // still in use by a stream (or an error): keep it
+      ++it;
+      continue;
+    }
+    driver_free(it->second.ptr);
+    spare_events_.push_back(it->second.ready);
+    stats_.cached_bytes -= it->first;
+    it = free_.erase(it);
+  }
 }
 
 BlockCacheStats EventGuardedCache::stats() const {

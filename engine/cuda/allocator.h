@@ -98,6 +98,8 @@ class EventGuardedCache : public Allocator {
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr, size_t nbytes) override;
   BlockCacheStats stats() const;
+  // Gives the cached blocks that no stream uses any more back to the driver (when memory runs out).
+  void release_cached();
 
  protected:
   explicit EventGuardedCache(size_t round) : round_(round) {}
@@ -107,6 +109,8 @@ class EventGuardedCache : public Allocator {
   virtual bool reuse(cudaEvent_t ready) = 0;
 
  private:
+  void release_cached_locked();  // release_cached with mutex_ held
+
   struct Cached {
     void* ptr;
     cudaEvent_t ready;  // recorded on the compute stream when the block was freed

@@ -82,6 +82,14 @@ TEST_CASE("cuda pinned tensors: asynchronous copies and a cache of host blocks",
   Tensor q = cuda::pinned_empty({1000}, DType::f32);
   CHECK(cuda::pinned_allocator().stats().driver_alloc_calls == calls);  // the cached block came back
   CHECK_FALSE(cuda::is_pinned(Tensor::empty({4})));
+  // Out of memory, the caches give back what no stream uses: here, everything once the device is idle.
+  q = Tensor();
+  cuda::synchronize();
+  REQUIRE(cuda::pinned_allocator().stats().cached_bytes > 0);
+  cuda::pinned_allocator().release_cached();
+  CHECK(cuda::pinned_allocator().stats().cached_bytes == 0);
+  cuda::upload_allocator().release_cached();
+  CHECK(cuda::upload_allocator().stats().cached_bytes == 0);
 }
 
 TEST_CASE("cuda upload: the copy stream reuses a batch's block only after the compute stream is done with it",

@@ -1,6 +1,8 @@
 // Our cuDNN wrapper (kernels/cuda/cudnn_conv.h: algorithm found by timed search, cached) against a plain
 // cuDNN baseline (cudnnGetConvolutionForwardAlgorithm_v7's first choice, what a program gets without
-// benchmarking), at the layers of ResNet_18 (batch 256) and the CNN (batch 128), in fp32, tf32 and bf16.
+// benchmarking), at the layers of ResNet_18 (batch 256) and the CNN (batch 128), in fp32, tf32 and bf16, on
+// NCHW tensors (the engine's layout); tf32 and bf16 also on NHWC (channels_last, cuDNN's tensor-core layout),
+// to show what moving the engine's convnets to NHWC would gain.
 // Also prints PyTorch's figure for the 3x3 64->64 layer (docs/gpu-machine.md: 86.5 TFLOP/s TF32, 40.7 fp32).
 // Exit status 1 if our forward disagrees with the baseline's.   bench_conv [--json FILE]
 #include <cmath>
@@ -82,13 +84,37 @@ double rel_err(const DeviceBuffer<T>& got, const DeviceBuffer<T>& want) {
   return e / std::max(mx, 1e-30);
 }
 
+// [a, b, c, d] -> [a, c, d, b] (NCHW -> NHWC, KCRS -> KRSC) and back, on the host.
 template <class T>
-nlohmann::json run(const Layer& l, MathMode math, cudaStream_t stream) {
+std::vector<T> channels_last(const std::vector<T>& v, int a, int b, int cd) {
+  std::vector<T> out(v.size());
+  for (int i = 0; i < a; ++i)
+    for (int j = 0; j < b; ++j)
+      for (int k = 0; k < cd; ++k) out[(size_t(i) * cd + k) * b + j] = v[(size_t(i) * b + j) * cd + k];
+  return out;
+}
+template <class T>
+std::vector<T> channels_first(const std::vector<T>& v, int a, int b, int cd) {
+  std::vector<T> out(v.size());
+  for (int i = 0; i < a; ++i)
+    for (int j = 0; j < b; ++j)
+      for (int k = 0; k < cd; ++k) out[(size_t(i) * b + j) * cd + k] = v[(size_t(i) * cd + k) * b + j];
+  return out;
+}
+template <class T>
+void upload(DeviceBuffer<T>& d, const std::vector<T>& h) {
+  BENCH_CHECK(cudaMemcpy(d.ptr, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
+}
+
+template <class T>
+nlohmann::json run(const Layer& l, MathMode math, ConvLayout layout, cudaStream_t stream) {
   ConvConfig cfg;
   ConvGeometry& g = cfg.g;
   g.n = l.n, g.c = l.c, g.h = g.w = l.hw, g.k = l.k, g.r = g.s = l.r, g.stride_h = g.stride_w = l.stride;
   g.pad_h = g.pad_w = l.r / 2;
   cfg.math = math;
+  cfg.layout = layout;
+  const bool nhwc = layout == ConvLayout::nhwc;
   const size_t nx = size_t(g.n) * g.c * g.h * g.w, nw = size_t(g.k) * g.c * g.r * g.s,
                ny = size_t(g.n) * g.k * g.out_h() * g.out_w();
   DeviceBuffer<T> x(nx), w(nw), y(ny), y_ref(ny), dy(ny), dx(nx), dw(nw);
@@ -100,9 +126,14 @@ nlohmann::json run(const Layer& l, MathMode math, cudaStream_t stream) {
     ws_bytes = std::max(ws_bytes, cudnn_conv_workspace(cfg, p, stream));
   DeviceBuffer<uint8_t> ws(ws_bytes);
 
-  base.forward(h, x.ptr, w.ptr, y_ref.ptr);
+  base.forward(h, x.ptr, w.ptr, y_ref.ptr);  // NCHW
+  if (nhwc) {  // the same tensors in NHWC / KRSC for ours; its output goes back to NCHW for the check
+    upload(x, channels_last(x.to_host(), g.n, g.c, g.h * g.w));
+    upload(w, channels_last(w.to_host(), g.k, g.c, g.r * g.s));
+  }
   cudnn_conv_forward(cfg, x.ptr, w.ptr, y.ptr, ws.ptr, ws_bytes, stream);
   BENCH_CHECK(cudaStreamSynchronize(stream));
+  if (nhwc) upload(y, channels_first(y.to_host(), g.n, g.k, g.out_h() * g.out_w()));
   // Different algorithms round differently: TF32/bf16 paths agree to ~1e-2 of the largest output.
   const double err = rel_err(y, y_ref), tol = math == MathMode::fp32 ? 1e-4 : 2e-2;
   const bool ok = err <= tol;
@@ -114,10 +145,12 @@ nlohmann::json run(const Layer& l, MathMode math, cudaStream_t stream) {
   const double t_fwd = bench::time_ms([&] { cudnn_conv_forward(cfg, x.ptr, w.ptr, y.ptr, ws.ptr, ws_bytes, stream); }, stream).median_ms;
   const double t_bwd_data = bench::time_ms([&] { cudnn_conv_backward_data(cfg, dy.ptr, w.ptr, dx.ptr, ws.ptr, ws_bytes, stream); }, stream).median_ms;
   const double t_bwd_filter = bench::time_ms([&] { cudnn_conv_backward_filter(cfg, x.ptr, dy.ptr, dw.ptr, ws.ptr, ws_bytes, stream); }, stream).median_ms;
-  std::printf("%-28s %-4s  fwd %7.1f (baseline %7.1f, x%.2f)  bwd-data %7.1f  bwd-filter %7.1f TFLOP/s  ws %6.1f MiB  check %.1e %s\n",
-              l.name, math_mode_name(math), tf(t_fwd), tf(t_base), t_base / t_fwd, tf(t_bwd_data), tf(t_bwd_filter),
-              ws_bytes / 1048576.0, err, ok ? "ok" : "FAILED");
-  return {{"layer", l.name}, {"math", math_mode_name(math)}, {"n", g.n}, {"c", g.c}, {"hw", l.hw}, {"k", g.k},
+  std::printf("%-30s %-4s %s  fwd %7.1f (NCHW baseline %7.1f, x%.2f)  bwd-data %7.1f  bwd-filter %7.1f TFLOP/s  "
+              "ws %6.1f MiB  check %.1e %s\n",
+              l.name, math_mode_name(math), nhwc ? "NHWC" : "NCHW", tf(t_fwd), tf(t_base), t_base / t_fwd,
+              tf(t_bwd_data), tf(t_bwd_filter), ws_bytes / 1048576.0, err, ok ? "ok" : "FAILED");
+  return {{"layer", l.name}, {"math", math_mode_name(math)}, {"layout", nhwc ? "nhwc" : "nchw"}, {"n", g.n},
+          {"c", g.c}, {"hw", l.hw}, {"k", g.k},
           {"r", g.r}, {"stride", l.stride}, {"forward_ms", t_fwd}, {"forward_tflops", tf(t_fwd)},
           {"baseline_forward_ms", t_base}, {"baseline_forward_tflops", tf(t_base)},
           {"backward_data_ms", t_bwd_data}, {"backward_data_tflops", tf(t_bwd_data)},
@@ -151,9 +184,11 @@ int main(int argc, char** argv) {
   std::printf("PyTorch on the H100 (docs/gpu-machine.md), ResNet_18 layer1 64->64 forward: TF32 86.5, fp32 40.7 TFLOP/s\n");
   nlohmann::json results = nlohmann::json::array();
   for (const Layer& l : layers) {
-    results.push_back(run<float>(l, MathMode::fp32, stream));
-    results.push_back(run<float>(l, MathMode::tf32, stream));
-    results.push_back(run<__nv_bfloat16>(l, MathMode::bf16, stream));
+    results.push_back(run<float>(l, MathMode::fp32, ConvLayout::nchw, stream));
+    results.push_back(run<float>(l, MathMode::tf32, ConvLayout::nchw, stream));
+    results.push_back(run<float>(l, MathMode::tf32, ConvLayout::nhwc, stream));
+    results.push_back(run<__nv_bfloat16>(l, MathMode::bf16, ConvLayout::nchw, stream));
+    results.push_back(run<__nv_bfloat16>(l, MathMode::bf16, ConvLayout::nhwc, stream));
   }
   const std::string path = bench::json_path(argc, argv);
   if (!path.empty()) {

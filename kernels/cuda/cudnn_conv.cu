@@ -43,14 +43,14 @@ struct ConvPlan {
   std::array<cudnnMathType_t, 3> math{};
 };
 
-using PlanKey = std::array<int, 16>;
+using PlanKey = std::array<int, 17>;
 
 PlanKey key_of(const ConvConfig& c) {
   int device = 0;
   cudaGetDevice(&device);
   const ConvGeometry& g = c.g;
   return {device, g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.pad_h, g.pad_w, g.stride_h, g.stride_w, g.dilation_h,
-          g.dilation_w, static_cast<int>(c.math), c.deterministic ? 1 : 0};
+          g.dilation_w, static_cast<int>(c.math), c.deterministic ? 1 : 0, static_cast<int>(c.layout)};
 }
 
 std::string describe(const ConvConfig& c) {
@@ -58,7 +58,7 @@ std::string describe(const ConvConfig& c) {
   return format_message("conv2d x[", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "] w[", g.k, ", ", g.c, ", ", g.r, ", ",
                         g.s, "] pad ", g.pad_h, "x", g.pad_w, " stride ", g.stride_h, "x", g.stride_w, " dilation ",
                         g.dilation_h, "x", g.dilation_w, " ", math_mode_name(c.math),
-                        c.deterministic ? " deterministic" : "");
+                        c.layout == ConvLayout::nhwc ? " nhwc" : "", c.deterministic ? " deterministic" : "");
 }
 
 ConvPlan& plan_for(const ConvConfig& c) {
@@ -78,8 +78,9 @@ ConvPlan& plan_for(const ConvConfig& c) {
   EMBER_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
   EMBER_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
   EMBER_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
-  EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, data, g.n, g.c, g.h, g.w));
-  EMBER_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, data, CUDNN_TENSOR_NCHW, g.k, g.c, g.r, g.s));
+  const cudnnTensorFormat_t format = c.layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, format, data, g.n, g.c, g.h, g.w));
+  EMBER_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, data, format, g.k, g.c, g.r, g.s));
   // Accumulation is f32 in every mode (bf16 data: cuDNN's "pseudo bf16" configuration).
   EMBER_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv, g.pad_h, g.pad_w, g.stride_h, g.stride_w, g.dilation_h,
                                                     g.dilation_w, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -88,7 +89,7 @@ ConvPlan& plan_for(const ConvConfig& c) {
   EMBER_CHECK(on == g.n && ok == g.k && oh == g.out_h() && ow == g.out_w(), "cudnn conv: cuDNN's output [", on, ", ",
               ok, ", ", oh, ", ", ow, "] differs from ours [", g.n, ", ", g.k, ", ", g.out_h(), ", ", g.out_w(),
               "] for ", describe(c));
-  EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, data, g.n, g.k, oh, ow));
+  EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, format, data, g.n, g.k, oh, ow));
   slot = std::move(p);
   return *slot;
 }

@@ -1,4 +1,4 @@
-// 2-D convolution (NCHW, cross-correlation like PyTorch) through cuDNN's legacy API.
+// 2-D convolution (NCHW, or NHWC on request; cross-correlation like PyTorch) through cuDNN's legacy API.
 //
 // Data: f32 tensors (MathMode fp32 or tf32), or bf16 tensors (MathMode bf16) with f32 accumulation. The
 // algorithm of each pass is chosen once per full configuration by cudnnFind* (timed runs, the fastest that
@@ -26,10 +26,15 @@ struct ConvGeometry {
   double flops() const { return 2.0 * n * k * out_h() * out_w() * c * r * s; }  // one pass, multiply-adds x 2
 };
 
+// Memory layout of x, y (and of w: [k, r, s, c] for nhwc) for cuDNN. The engine's tensors are NCHW; NHWC is
+// what cuDNN's tensor-core kernels work in (from NCHW they may transpose first), measured by bench_conv.
+enum class ConvLayout { nchw, nhwc };
+
 struct ConvConfig {
   ConvGeometry g;
   MathMode math = MathMode::fp32;
   bool deterministic = false;
+  ConvLayout layout = ConvLayout::nchw;
 };
 
 enum class ConvPass { forward, backward_data, backward_filter };

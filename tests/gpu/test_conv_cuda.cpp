@@ -52,35 +52,60 @@ Tensor workspace_for(const ConvConfig& c, ConvPass pass, size_t* bytes) {
 }
 
 // Runs the three passes and compares each with the reference.
-void check_conv(const ConvGeometry& g, MathMode math, double rtol, double atol, bool deterministic = false) {
+// [a, b, cd] -> [a, cd, b] (NCHW -> NHWC, KCRS -> KRSC), or back when `back`.
+std::vector<float> move_channels(const std::vector<float>& v, int a, int b, int cd, bool back = false) {
+  std::vector<float> out(v.size());
+  for (int i = 0; i < a; ++i)
+    for (int j = 0; j < b; ++j)
+      for (int k = 0; k < cd; ++k) {
+        const size_t first = (size_t(i) * b + j) * cd + k, last = (size_t(i) * cd + k) * b + j;
+        if (back) out[first] = v[last];
+        else out[last] = v[first];
+      }
+  return out;
+}
+
+void check_conv(const ConvGeometry& g, MathMode math, double rtol, double atol, bool deterministic = false,
+                kernels::cuda::ConvLayout layout = kernels::cuda::ConvLayout::nchw) {
   ConvConfig cfg;
   cfg.g = g;
   cfg.math = math;
   cfg.deterministic = deterministic;
+  cfg.layout = layout;
+  const bool nhwc = layout == kernels::cuda::ConvLayout::nhwc;
+  const int hw = g.h * g.w, rs = g.r * g.s, ohw = g.out_h() * g.out_w();
+  // The device gets (and returns) NHWC / KRSC copies when nhwc; the reference stays NCHW.
+  auto to_device = [&](const std::vector<float>& v, int a, int b, int cd) {
+    return nhwc ? move_channels(v, a, b, cd) : v;
+  };
+  auto from_device = [&](const Tensor& t, int a, int b, int cd) {
+    return nhwc ? move_channels(download(t), a, b, cd, true) : download(t);
+  };
   const int64_t nx = int64_t(g.n) * g.c * g.h * g.w, nw = int64_t(g.k) * g.c * g.r * g.s,
                 ny = int64_t(g.n) * g.k * g.out_h() * g.out_w();
   std::vector<float> x = random_values(nx, 100), w = random_values(nw, 101), dy = random_values(ny, 102);
   const DType dt = math == MathMode::bf16 ? DType::bf16 : DType::f32;
   if (math == MathMode::bf16) x = round_bf16(x), w = round_bf16(w), dy = round_bf16(dy);
   const ConvReference ref = reference_conv(g, x, w, dy);
-  Tensor tx = upload(x, dt), tw = upload(w, dt), tdy = upload(dy, dt);
+  Tensor tx = upload(to_device(x, g.n, g.c, hw), dt), tw = upload(to_device(w, g.k, g.c, rs), dt),
+         tdy = upload(to_device(dy, g.n, g.k, ohw), dt);
   Tensor ty = Tensor::empty({ny}, dt, Device::cuda(0)), tdx = Tensor::empty({nx}, dt, Device::cuda(0)),
          tdw = Tensor::empty({nw}, dt, Device::cuda(0));
   const std::string what = format_message("conv n", g.n, " c", g.c, " ", g.h, "x", g.w, " k", g.k, " ", g.r, "x", g.s,
                                           " stride ", g.stride_h, " pad ", g.pad_h, " dil ", g.dilation_h, " ",
-                                          kernels::cuda::math_mode_name(math));
+                                          kernels::cuda::math_mode_name(math), nhwc ? " NHWC" : "");
   size_t bytes = 0;
   Tensor ws = workspace_for(cfg, ConvPass::forward, &bytes);
   kernels::cuda::cudnn_conv_forward(cfg, tx.raw_data(), tw.raw_data(), ty.raw_data(), ws.raw_data(), bytes, stream());
-  check_close(download(ty), ref.y, rtol, atol, what + " forward");
+  check_close(from_device(ty, g.n, g.k, ohw), ref.y, rtol, atol, what + " forward");
   ws = workspace_for(cfg, ConvPass::backward_data, &bytes);
   kernels::cuda::cudnn_conv_backward_data(cfg, tdy.raw_data(), tw.raw_data(), tdx.raw_data(), ws.raw_data(), bytes,
                                           stream());
-  check_close(download(tdx), ref.dx, rtol, atol, what + " backward_data");
+  check_close(from_device(tdx, g.n, g.c, hw), ref.dx, rtol, atol, what + " backward_data");
   ws = workspace_for(cfg, ConvPass::backward_filter, &bytes);
   kernels::cuda::cudnn_conv_backward_filter(cfg, tx.raw_data(), tdy.raw_data(), tdw.raw_data(), ws.raw_data(), bytes,
                                             stream());
-  check_close(download(tdw), ref.dw, rtol, atol, what + " backward_filter");
+  check_close(from_device(tdw, g.k, g.c, rs), ref.dw, rtol, atol, what + " backward_filter");
   if (deterministic) {  // a second run gives the same bits
     const std::vector<float> first = download(tdw);
     kernels::cuda::cudnn_conv_backward_filter(cfg, tx.raw_data(), tdy.raw_data(), tdw.raw_data(), ws.raw_data(),
@@ -115,6 +140,15 @@ TEST_CASE("cuDNN conv2d in tf32 and bf16 stays within their rounding", "[gpu][co
   check_conv(geometry(2, 8, 10, 10, 6, 3, 1, 1), MathMode::tf32, 0, 2e-2);
   // bf16: exact inputs, f32 accumulation, outputs rounded to bf16 (2^-9 relative; split sums may round more).
   check_conv(geometry(2, 8, 10, 10, 16, 3, 1, 1), MathMode::bf16, 1e-2, 5e-2);
+}
+
+TEST_CASE("cuDNN conv2d on NHWC tensors (channels_last) matches direct loops", "[gpu][conv]") {
+  require_gpu();
+  const auto nhwc = kernels::cuda::ConvLayout::nhwc;
+  check_conv(geometry(2, 8, 10, 10, 6, 3, 2, 1), MathMode::fp32, 1e-4, 5e-4, false, nhwc);
+  check_conv(geometry(3, 8, 8, 8, 16, 1, 2, 0), MathMode::fp32, 1e-4, 5e-4, false, nhwc);
+  check_conv(geometry(2, 8, 10, 10, 6, 3, 1, 1), MathMode::tf32, 0, 2e-2, false, nhwc);
+  check_conv(geometry(2, 8, 10, 10, 16, 3, 1, 1), MathMode::bf16, 1e-2, 5e-2, false, nhwc);
 }
 
 TEST_CASE("cuDNN conv2d reports bad geometry and a short workspace", "[gpu][conv]") {

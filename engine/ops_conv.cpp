@@ -103,10 +103,10 @@ void cpu_conv_backward_filter(bool onednn, const kernels::cpu::ConvGeometry& g, 
 
 #ifdef EMBER_WITH_CUDA
 // cuDNN for the three passes (engine/cuda/blas.h, in the precision setting's math); the bias is a broadcast
-// add forward and a sum over (N, H, W) backward. x, w and the gradient are cast once each under bf16, and
-// the backward keeps the bf16 x and w rather than the f32 ones.
+// add forward and a sum over (N, H, W) backward. x, w and the gradient are cast once each under bf16 (to NHWC
+// bf16, cuDNN's tensor-core layout), and the backward keeps the bf16 x and w rather than the f32 ones.
 Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
-  const Tensor x = cuda::compute_operand(x_in), w = cuda::compute_operand(weight_in);
+  const Tensor x = cuda::conv_compute_operand(x_in), w = cuda::conv_compute_operand(weight_in);
   Tensor y = cuda::conv2d_forward(x, w, params);
   if (bias.defined()) y = add(y, bias.detach().reshape({1, -1, 1, 1}));
   if (!needs_grad({&x_in, &weight_in, &bias})) return y;
@@ -114,7 +114,7 @@ Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
   const bool grad_b = bias.defined() && bias.requires_grad();
   record(y, "conv2d", {x_in, weight_in, bias},
          [x, w, params, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
-           const Tensor g = grad_x || grad_w ? cuda::compute_operand(grad) : Tensor();
+           const Tensor g = grad_x || grad_w ? cuda::conv_compute_operand(grad) : Tensor();
            return {grad_x ? cuda::conv2d_backward_data(g, w, x.shape(), params) : Tensor(),
                    grad_w ? cuda::conv2d_backward_filter(x, g, w.shape(), params) : Tensor(),
                    grad_b ? sum(grad, {0, 2, 3}) : Tensor()};

@@ -61,6 +61,11 @@ if [ -x "$build/bin/bench_train_throughput" ]; then
   note "== end-to-end training throughput"
   step "bench_train_throughput" 240 "$out/e2e.log" "$build/bin/bench_train_throughput" --device cuda --steps 10 --warmup 3
   grep -E "^\|" "$out/e2e.log" | tee -a "$summary"
+  # bf16 convolutions run on NHWC copies by default; the same rows with NCHW ones, to see what that buys.
+  step "bf16 convnets, NCHW convs" 90 "$out/e2e_nchw.log" env EMBER_CUDA_CONV_LAYOUT=nchw \
+    "$build/bin/bench_train_throughput" --device cuda --models CNN,ResNet_18 --batches 256 --precision bf16 \
+    --steps 10 --warmup 3
+  grep -E "^\| (CNN|ResNet)" "$out/e2e_nchw.log" | sed 's/$/ convs NCHW/' | tee -a "$summary"
 fi
 
 note "== kernel benchmarks"

@@ -1,12 +1,15 @@
 #include "engine/cuda/blas.h"
 
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 
 #include "engine/cuda/context.h"
 #include "engine/ops_util.h"
 #include "engine/precision.h"
 #include "kernels/cuda/cublas_gemm.h"
 #include "kernels/cuda/cudnn_conv.h"
+#include "kernels/cuda/transpose.h"
 
 namespace ember::cuda {
 namespace {
@@ -71,6 +74,54 @@ Operand as_operand(const Tensor& m) {
   return as_operand(m.contiguous());  // contiguous always qualifies
 }
 
+// ---- channels_last (NHWC) operands of the bf16 convolutions ----
+// A 4-D tensor of logical shape [N, C, H, W] stored as [N, H, W, C]: strides {H W C, 1, W C, C}. Weights
+// [K, C, R, S] are stored [K, R, S, C] the same way.
+
+using kernels::cuda::ConvLayout;
+
+bool is_channels_last(const Tensor& t) {
+  if (t.dim() != 4) return false;
+  const Shape &s = t.shape(), &st = t.strides();
+  return st[1] == 1 && st[3] == s[1] && st[2] == s[3] * s[1] && st[0] == s[2] * s[3] * s[1];
+}
+
+// The layout of the bf16 convolutions: NHWC (cuDNN's tensor-core layout) unless EMBER_CUDA_CONV_LAYOUT=nchw.
+// Read at each call, like EMBER_CPU_CONV, so a benchmark or test can compare the two.
+ConvLayout bf16_conv_layout() {
+  const char* v = std::getenv("EMBER_CUDA_CONV_LAYOUT");
+  if (!v || !*v || std::strcmp(v, "nhwc") == 0) return ConvLayout::nhwc;
+  EMBER_CHECK(std::strcmp(v, "nchw") == 0, "EMBER_CUDA_CONV_LAYOUT must be nhwc or nchw, got '", v, "'");
+  return ConvLayout::nchw;
+}
+
+ConvLayout layout_for(MathMode math) { return math == MathMode::bf16 ? bf16_conv_layout() : ConvLayout::nchw; }
+
+// t [N, C, H, W] (f32 or bf16, any strides) -> a bf16 channels_last copy: one transposing, casting pass.
+Tensor to_channels_last_bf16(const Tensor& t_in) {
+  const Tensor t = t_in.detach().contiguous();
+  const int64_t n = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3);
+  Tensor out = Tensor::empty({n, h, w, c}, DType::bf16, t.device());
+  auto* y = static_cast<__nv_bfloat16*>(out.raw_data());
+  if (t.dtype() == DType::bf16)
+    kernels::cuda::transpose_batched(static_cast<const __nv_bfloat16*>(t.raw_data()), y, n, c, h * w,
+                                     current_stream());
+  else
+    kernels::cuda::transpose_batched(t.data<float>(), y, n, c, h * w, current_stream());
+  return out.permute({0, 3, 1, 2});
+}
+
+// A bf16 channels_last t -> a contiguous f32 [N, C, H, W]: one transposing, casting pass.
+Tensor f32_from_channels_last(const Tensor& t) {
+  EMBER_CHECK(t.dtype() == DType::bf16 && is_channels_last(t), "conv2d: expected a channels_last bf16 result, got ",
+              t.describe());
+  const int64_t n = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3);
+  Tensor out = Tensor::empty(t.shape(), DType::f32, t.device());
+  kernels::cuda::transpose_batched(static_cast<const __nv_bfloat16*>(t.raw_data()), out.data<float>(), n, h * w, c,
+                                   current_stream());
+  return out;
+}
+
 kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv2dParams& p, MathMode math,
                                       const char* op) {
   EMBER_CHECK(x.size() == 4 && w.size() == 4 && x[1] == w[1], op, ": x ", shape_str(x), " and weight ",
@@ -87,11 +138,15 @@ kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv
   g.dilation_h = static_cast<int>(p.dilation_h), g.dilation_w = static_cast<int>(p.dilation_w);
   c.math = math;
   c.deterministic = deterministic_algorithms();
+  c.layout = layout_for(math);
   return c;
 }
 
-// The operand as the conv runs it: contiguous, in bf16 under bf16 maths.
-Tensor conv_operand(const Tensor& t, MathMode math) {
+// The operand as the conv runs it: NHWC bf16 (kept as is when compute_operand made it so), contiguous NCHW bf16,
+// or contiguous f32.
+Tensor conv_operand(const Tensor& t, MathMode math, ConvLayout layout) {
+  if (layout == ConvLayout::nhwc)
+    return t.dtype() == DType::bf16 && is_channels_last(t) ? t.detach() : to_channels_last_bf16(t);
   return math == MathMode::bf16 ? as_bf16(t.detach()).contiguous() : t.detach().contiguous();
 }
 
@@ -100,12 +155,17 @@ Tensor workspace(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
   return Tensor::empty({static_cast<int64_t>(std::max<size_t>(*bytes, 1))}, DType::u8, device);
 }
 
-// Runs one cuDNN pass into a new tensor of `out_shape` (f32 result whatever the math).
+// Runs one cuDNN pass into a new tensor of `out_shape` (f32 NCHW result whatever the math and layout).
 template <class Run>
 Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pass, const Shape& out_shape,
                  Device device, Run run) {
   size_t bytes = 0;
   Tensor ws = workspace(c, pass, device, &bytes);
+  if (c.layout == ConvLayout::nhwc) {
+    Tensor out = Tensor::empty({out_shape[0], out_shape[2], out_shape[3], out_shape[1]}, DType::bf16, device);
+    run(out.raw_data(), ws.raw_data(), bytes);
+    return f32_from_channels_last(out.permute({0, 3, 1, 2}));
+  }
   Tensor out = Tensor::empty(out_shape, c.math == MathMode::bf16 ? DType::bf16 : DType::f32, device);
   run(out.raw_data(), ws.raw_data(), bytes);
   return out.to(DType::f32);
@@ -114,6 +174,11 @@ Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
 }  // namespace
 
 Tensor compute_operand(const Tensor& t) { return precision() == Precision::bf16 ? as_bf16(t.detach()) : t.detach(); }
+
+Tensor conv_compute_operand(const Tensor& t) {
+  if (precision() != Precision::bf16 || t.dim() != 4) return compute_operand(t);
+  return conv_operand(t, MathMode::bf16, bf16_conv_layout());
+}
 
 Tensor gemm(const Tensor& a, const Tensor& b) {
   const MathMode math = math_for(a, b, "matmul");
@@ -151,7 +216,7 @@ Tensor gemm(const Tensor& a, const Tensor& b) {
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dParams& params) {
   const kernels::cuda::ConvConfig c =
       conv_config(x.shape(), weight.shape(), params, math_for(x, weight, "conv2d"), "conv2d");
-  const Tensor xin = conv_operand(x, c.math), win = conv_operand(weight, c.math);
+  const Tensor xin = conv_operand(x, c.math, c.layout), win = conv_operand(weight, c.math, c.layout);
   const Shape out_shape{x.size(0), weight.size(0), c.g.out_h(), c.g.out_w()};
   EMBER_CHECK(c.g.out_h() > 0 && c.g.out_w() > 0, "conv2d: output would be empty for x ", x.describe(), " weight ",
               weight.describe());
@@ -164,7 +229,7 @@ Tensor conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, const 
                             const Conv2dParams& params) {
   const kernels::cuda::ConvConfig c = conv_config(x_shape, weight.shape(), params,
                                                   math_for(grad_out, weight, "conv2d backward"), "conv2d backward");
-  const Tensor gin = conv_operand(grad_out, c.math), win = conv_operand(weight, c.math);
+  const Tensor gin = conv_operand(grad_out, c.math, c.layout), win = conv_operand(weight, c.math, c.layout);
   return conv_pass(c, kernels::cuda::ConvPass::backward_data, x_shape, grad_out.device(),
                    [&](void* dx, void* ws, size_t bytes) {
                      kernels::cuda::cudnn_conv_backward_data(c, gin.raw_data(), win.raw_data(), dx, ws, bytes,
@@ -176,7 +241,7 @@ Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Sha
                               const Conv2dParams& params) {
   const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight_shape, params,
                                                   math_for(x, grad_out, "conv2d backward"), "conv2d backward");
-  const Tensor xin = conv_operand(x, c.math), gin = conv_operand(grad_out, c.math);
+  const Tensor xin = conv_operand(x, c.math, c.layout), gin = conv_operand(grad_out, c.math, c.layout);
   return conv_pass(c, kernels::cuda::ConvPass::backward_filter, weight_shape, x.device(),
                    [&](void* dw, void* ws, size_t bytes) {
                      kernels::cuda::cudnn_conv_backward_filter(c, xin.raw_data(), gin.raw_data(), dw, ws, bytes,

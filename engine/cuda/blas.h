@@ -2,7 +2,7 @@
 // cuDNN (kernels/cuda/cudnn_conv.h) that honour the precision setting (engine/precision.h). No autograd here:
 // the ops in ops_linalg.cpp / ops_conv.cpp call these from their forward and backward. Inputs are CUDA tensors
 // of any layout, f32 or bf16 (from compute_operand; a bf16 operand makes the call run bf16 maths); outputs are
-// new contiguous f32 tensors.
+// new contiguous f32 tensors. bf16 convolutions run on NHWC (channels_last) copies of their operands.
 #pragma once
 #include "engine/ops.h"
 #include "engine/tensor.h"
@@ -13,6 +13,10 @@ namespace ember::cuda {
 // casts each operand once and keeps the copy for its backward instead of the f32 tensor (as autocast does):
 // a conv then casts x, w and its gradient once each per step instead of twice, and saves half the bytes.
 Tensor compute_operand(const Tensor& t);
+// The same for a convolution's 4-D operands (x, weight, output gradient): under bf16 a channels_last (NHWC)
+// bf16 copy, made in one transposing cast, which cuDNN's tensor-core kernels read as they are, unless
+// EMBER_CUDA_CONV_LAYOUT=nchw; else compute_operand(t). The conv calls below accept either kind.
+Tensor conv_compute_operand(const Tensor& t);
 
 // a [..., M, K] x b [..., K, N] -> [..., M, N]; leading dims broadcast. Transposed views (b = w.transpose(0, 1))
 // go to cuBLAS as transposes, without a copy (except under bf16, where the cast makes the copy anyway).

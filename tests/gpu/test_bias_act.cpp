@@ -69,5 +69,19 @@ TEST_CASE("cuda residual add and batched transpose", "[gpu][bias_act][transpose]
     Tensor gx = upload(x), gt = device_floats(x.size());
     kernels::cuda::transpose_batched(fp(gx), fp(gt), batch, rows, cols, stream());
     CHECK(download(gt) == t);
+    // Casting on the way, f32 -> bf16 -> f32 (the bf16 convolutions' NCHW <-> NHWC moves), and bf16 -> bf16:
+    // the values are the CPU's bf16 rounding of the transposed ones.
+    const Tensor want_bf16 = Tensor::from_vector(t, {batch * rows * cols}).to(DType::bf16);
+    Tensor gb = Tensor::empty({batch * rows * cols}, DType::bf16, Device::cuda(0));
+    kernels::cuda::transpose_batched(fp(gx), static_cast<__nv_bfloat16*>(gb.raw_data()), batch, rows, cols, stream());
+    CHECK(gb.to_vector<float>() == want_bf16.to_vector<float>());
+    Tensor back = device_floats(x.size()), gb2 = Tensor::empty({batch * rows * cols}, DType::bf16, Device::cuda(0));
+    kernels::cuda::transpose_batched(static_cast<const __nv_bfloat16*>(gb.raw_data()), fp(back), batch, cols, rows,
+                                     stream());
+    kernels::cuda::transpose_batched(static_cast<const __nv_bfloat16*>(gb.raw_data()),
+                                     static_cast<__nv_bfloat16*>(gb2.raw_data()), batch, cols, rows, stream());
+    const std::vector<float> x_bf16 = Tensor::from_vector(x, {batch * rows * cols}).to(DType::bf16).to_vector<float>();
+    CHECK(download(back) == x_bf16);
+    CHECK(gb2.to_vector<float>() == x_bf16);
   }
 }

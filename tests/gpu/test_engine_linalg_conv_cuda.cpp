@@ -1,5 +1,6 @@
 // matmul, linear and conv2d on CUDA (cuBLAS / cuDNN through engine/cuda/blas) against the same ops on the
 // CPU, forward and backward, in each precision setting (fp32, tf32, bf16 with f32 outputs and f32 grads).
+#include <cstdlib>
 #include <functional>
 
 #include "engine/precision.h"
@@ -104,6 +105,32 @@ TEST_CASE("conv2d on CUDA matches the CPU: padding, stride, 1x1, bias", "[gpu][e
     check_op_on_cuda([down](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], Tensor(), down); },
                      {rand({2, 4, 8, 8}, 21), rand({8, 4, 1, 1}, 22)}, tolerance(), "conv2d 1x1 stride 2");
   }
+}
+
+TEST_CASE("bf16 conv2d on CUDA matches the CPU on NHWC (the default) and NCHW operands", "[gpu][engine_cuda]") {
+  require_gpu();
+  PrecisionGuard guard(Precision::bf16);
+  for (const char* layout : {"nchw", "nhwc"}) {
+    INFO("EMBER_CUDA_CONV_LAYOUT=" << layout);
+    setenv("EMBER_CUDA_CONV_LAYOUT", layout, 1);
+    Conv2dParams strided;
+    strided.stride_h = strided.stride_w = 2;
+    strided.pad_h = strided.pad_w = 1;
+    check_op_on_cuda([strided](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], strided); },
+                     {rand({3, 5, 9, 7}, 23), rand({6, 5, 3, 3}, 24), rand({6}, 25)}, tolerance(),
+                     std::string("conv2d 3x3 stride 2, ") + layout);
+    // The CNN's 3-channel stem: a transpose with fewer rows than a tile.
+    Conv2dParams same;
+    same.pad_h = same.pad_w = 1;
+    check_op_on_cuda([same](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], Tensor(), same); },
+                     {rand({2, 3, 32, 32}, 26), rand({32, 3, 3, 3}, 27)}, tolerance(), std::string("stem, ") + layout);
+  }
+  unsetenv("EMBER_CUDA_CONV_LAYOUT");
+  setenv("EMBER_CUDA_CONV_LAYOUT", "sideways", 1);
+  CHECK_THROWS_WITH(conv2d(rand({1, 2, 4, 4}, 28).to(Device::cuda(0)), rand({2, 2, 3, 3}, 29).to(Device::cuda(0)),
+                           Tensor(), Conv2dParams{}),
+                    Catch::Contains("EMBER_CUDA_CONV_LAYOUT must be nhwc or nchw"));
+  unsetenv("EMBER_CUDA_CONV_LAYOUT");
 }
 
 TEST_CASE("CUDA matmul keeps device and dtype rules", "[gpu][engine_cuda]") {

@@ -127,13 +127,18 @@ namespace {
 // Host<->device copies go through a contiguous staging tensor of the destination dtype on the host.
 void copy_across(const Tensor& src, const Tensor& dst) {
   if (src.device().is_cuda()) {
-    Tensor staged = Tensor::empty(src.shape(), src.dtype(), src.device());
-    copy(src, staged);  // make contiguous on the device
-    Tensor host = Tensor::empty(src.shape(), src.dtype());
-    EMBER_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), staged.raw_data(), host.numel() * dtype_size(host.dtype()),
+    // Made contiguous on the device first when it is not; straight into dst when dst can take the bytes.
+    Tensor dense = src;
+    if (!src.is_contiguous()) {
+      dense = Tensor::empty(src.shape(), src.dtype(), src.device());
+      copy(src, dense);
+    }
+    const bool direct = dst.is_contiguous() && dst.dtype() == src.dtype();
+    const Tensor host = direct ? dst : Tensor::empty(src.shape(), src.dtype());
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), dense.raw_data(), host.numel() * dtype_size(host.dtype()),
                                      cudaMemcpyDeviceToHost, current_stream()));
     EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
-    const_cast<Tensor&>(dst).copy_(host);
+    if (!direct) const_cast<Tensor&>(dst).copy_(host);
   } else if (is_pinned(src) && src.is_contiguous() && dst.is_contiguous() && src.dtype() == dst.dtype()) {
     // Straight from pinned memory, asynchronously: the pinned cache reuses the block only after the
     // compute stream has passed this copy (an event recorded when the source is freed).

@@ -27,6 +27,11 @@ TEST_CASE("cuda: host-device round trips keep every dtype and strided layouts", 
   Tensor g = x.to(kGpu);
   Tensor p = g.permute({2, 0, 1}).narrow(0, 1, 3).contiguous();
   CHECK(p.to(Device::cpu()).to_vector<float>() == x.permute({2, 0, 1}).narrow(0, 1, 3).contiguous().to_vector<float>());
+  // Device-to-host copies of a strided view (made dense on the device first) and of a plain one.
+  CHECK(g.permute({2, 0, 1}).to(Device::cpu()).to_vector<float>() == x.permute({2, 0, 1}).to_vector<float>());
+  Tensor host_view = Tensor::zeros({5, 3, 4}).permute({1, 2, 0});  // a strided destination
+  host_view.copy_(g);
+  CHECK(host_view.contiguous().to_vector<float>() == x.to_vector<float>());
   Tensor e = g.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64);
   CHECK(e.to(Device::cpu()).to_vector<double>() == x.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64).to_vector<double>());
   Tensor filled = Tensor::full({7, 3}, 2.5, DType::f32, kGpu);

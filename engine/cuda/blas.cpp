@@ -99,7 +99,8 @@ ConvLayout layout_for(MathMode math) { return math == MathMode::bf16 ? bf16_conv
 
 // t [N, C, H, W] (f32 or bf16, any strides) -> a bf16 channels_last copy: one transposing, casting pass.
 Tensor to_channels_last_bf16(const Tensor& t_in) {
-  const Tensor t = t_in.detach().contiguous();
+  const bool f32_or_bf16 = t_in.dtype() == DType::f32 || t_in.dtype() == DType::bf16;
+  const Tensor t = (f32_or_bf16 ? t_in.detach() : t_in.detach().to(DType::f32)).contiguous();
   const int64_t n = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3);
   Tensor out = Tensor::empty({n, h, w, c}, DType::bf16, t.device());
   auto* y = static_cast<__nv_bfloat16*>(out.raw_data());

@@ -45,10 +45,11 @@ void with_activation(Activation act, Body&& body) {
 
 constexpr int kLanes = 8;  // independent partial sums of a row: the compiler can vectorise them
 
-// sum of d[0..n), in a fixed order: kLanes partial sums (element i into lane i % kLanes), added in lane order.
+// sum of d[0..n) in double, in a fixed order: kLanes partial sums (element i into lane i % kLanes), added in
+// lane order.
 template <class T>
 double row_sum(const T* d, int64_t n) {
-  T lanes[kLanes] = {};
+  double lanes[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
     for (int k = 0; k < kLanes; ++k) lanes[k] += d[i + k];

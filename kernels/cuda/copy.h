@@ -1,8 +1,8 @@
 // Strided copy with dtype conversion on the GPU (the CUDA twin of kernels/cpu/strided.h's strided_copy).
 // Element types are given as ints in the order of ember::DType: f32, bf16, f64, i64, i32, u8. Same-dtype
 // copies move the bits; integer-to-integer conversions wrap as the CPU's static_cast; the rest go through
-// double (exact for every value of these types). Float-to-integer conversions of out-of-range values (which
-// are undefined in C++) saturate here.
+// double (exact, except that an i64 beyond 2^53 going to f32 or bf16 is rounded twice). Float-to-integer
+// conversions of out-of-range values (undefined in C++) saturate here.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -145,7 +145,14 @@ __global__ void layer_norm_backward_held_kernel(const float* __restrict__ x, con
   extern __shared__ float acc[];  // [warps][2][D], as above
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   HeldRow<P> w, dgamma, dbeta;
-  if (gamma) w.load(gamma, D, lane, 0.f);
+  if (gamma) {
+    w.load(gamma, D, lane, 0.f);
+  } else {  // gamma = 1
+#pragma unroll
+    for (int p = 0; p < P; ++p)
+#pragma unroll
+      for (int k = 0; k < 4; ++k) w.v[p][k] = 1.f;
+  }
 #pragma unroll
   for (int p = 0; p < P; ++p)
 #pragma unroll
@@ -162,7 +169,7 @@ __global__ void layer_norm_backward_held_kernel(const float* __restrict__ x, con
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
         v.v[p][k] = (v.v[p][k] - mu) * rs;  // now xhat
-        const float g = d.v[p][k] * (gamma ? w.v[p][k] : 1.f);
+        const float g = d.v[p][k] * w.v[p][k];
         sum_g += g;
         sum_gx += g * v.v[p][k];
         dgamma.v[p][k] += d.v[p][k] * v.v[p][k];
@@ -174,7 +181,7 @@ __global__ void layer_norm_backward_held_kernel(const float* __restrict__ x, con
     for (int p = 0; p < P; ++p)
 #pragma unroll
       for (int k = 0; k < 4; ++k)
-        d.v[p][k] = rs * (d.v[p][k] * (gamma ? w.v[p][k] : 1.f) - mean_g - v.v[p][k] * mean_gx);
+        d.v[p][k] = rs * (d.v[p][k] * w.v[p][k] - mean_g - v.v[p][k] * mean_gx);
     d.store(dx + row * D, D, lane);
   }
   if (!partial) return;
@@ -229,7 +236,11 @@ size_t layer_norm_backward_scratch(int64_t rows, int64_t D) {
 void layer_norm_backward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
                          int64_t rows, int64_t D, float* dx, float* dgamma, float* dbeta, float* scratch,
                          cudaStream_t stream) {
-  if (rows == 0 || D == 0) return;
+  if (rows == 0 || D == 0) {  // sums over no rows are zero, as on the CPU
+    zero_on_stream(dgamma, D, stream, "layer_norm_backward dgamma");
+    zero_on_stream(dbeta, D, stream, "layer_norm_backward dbeta");
+    return;
+  }
   const bool params = dgamma || dbeta;
   const int warps = backward_warps(D), d = static_cast<int>(D);
   const int64_t blocks = backward_blocks(rows, D);

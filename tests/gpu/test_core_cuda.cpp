@@ -193,7 +193,7 @@ TEST_CASE("cuda: comparisons, where, max/argmax, index_select and gather match t
   EMBER_REQUIRE_CLOSE(g3.grad().to(Device::cpu()), c3.grad(), 1e-6, 1e-6);
 }
 
-TEST_CASE("cuda: a sum over 2^32 elements takes the 64-bit index path", "[gpu][core]") {
+TEST_CASE("cuda: a sum over 2^32 elements takes the 64-bit index path", "[gpu][big]") {
   require_gpu();
   // One float broadcast to [2^16, 2^16]: its stride-0 dims coalesce into one of 2^32 elements (4 bytes of
   // memory), too many for the 32-bit index maths. Each partial sum is a power of two: exact.

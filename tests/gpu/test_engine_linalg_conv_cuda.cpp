@@ -107,12 +107,18 @@ TEST_CASE("conv2d on CUDA matches the CPU: padding, stride, 1x1, bias", "[gpu][e
   }
 }
 
+// Sets EMBER_CUDA_CONV_LAYOUT for a scope and unsets it on the way out, also when a REQUIRE fails inside.
+struct ConvLayoutEnv {
+  explicit ConvLayoutEnv(const char* value) { setenv("EMBER_CUDA_CONV_LAYOUT", value, 1); }
+  ~ConvLayoutEnv() { unsetenv("EMBER_CUDA_CONV_LAYOUT"); }
+};
+
 TEST_CASE("bf16 conv2d on CUDA matches the CPU on NHWC (the default) and NCHW operands", "[gpu][engine_cuda]") {
   require_gpu();
   PrecisionGuard guard(Precision::bf16);
   for (const char* layout : {"nchw", "nhwc"}) {
     INFO("EMBER_CUDA_CONV_LAYOUT=" << layout);
-    setenv("EMBER_CUDA_CONV_LAYOUT", layout, 1);
+    ConvLayoutEnv env(layout);
     Conv2dParams strided;
     strided.stride_h = strided.stride_w = 2;
     strided.pad_h = strided.pad_w = 1;
@@ -125,12 +131,10 @@ TEST_CASE("bf16 conv2d on CUDA matches the CPU on NHWC (the default) and NCHW op
     check_op_on_cuda([same](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], Tensor(), same); },
                      {rand({2, 3, 32, 32}, 26), rand({32, 3, 3, 3}, 27)}, tolerance(), std::string("stem, ") + layout);
   }
-  unsetenv("EMBER_CUDA_CONV_LAYOUT");
-  setenv("EMBER_CUDA_CONV_LAYOUT", "sideways", 1);
+  ConvLayoutEnv env("sideways");
   CHECK_THROWS_WITH(conv2d(rand({1, 2, 4, 4}, 28).to(Device::cuda(0)), rand({2, 2, 3, 3}, 29).to(Device::cuda(0)),
                            Tensor(), Conv2dParams{}),
                     Catch::Contains("EMBER_CUDA_CONV_LAYOUT must be nhwc or nchw"));
-  unsetenv("EMBER_CUDA_CONV_LAYOUT");
 }
 
 TEST_CASE("CUDA matmul keeps device and dtype rules", "[gpu][engine_cuda]") {

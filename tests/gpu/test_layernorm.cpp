@@ -79,3 +79,13 @@ TEST_CASE("cuda layer_norm backward without parameter gradients writes only dx",
                                      nullptr, nullptr, stream());
   CHECK(same_bits(download(with), download(without)));
 }
+
+TEST_CASE("cuda layer_norm backward over no rows gives zero parameter gradients, as the CPU", "[gpu][layernorm]") {
+  require_gpu();
+  const int64_t D = 16;
+  Tensor dg = upload(std::vector<float>(D, 7.f)), db = upload(std::vector<float>(D, 7.f));
+  kernels::cuda::layer_norm_backward(nullptr, nullptr, nullptr, nullptr, nullptr, 0, D, nullptr, fp(dg), fp(db),
+                                     nullptr, stream());
+  CHECK(download(dg) == std::vector<float>(D, 0.f));
+  CHECK(download(db) == std::vector<float>(D, 0.f));
+}

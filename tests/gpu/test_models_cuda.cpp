@@ -71,12 +71,13 @@ TEST_CASE("a training step of each model on CUDA matches the CPU step", "[gpu][m
   for (const std::string& name : models::model_names()) {
     INFO("model " << name);
     const StepResult cpu = train_step(name, Device::cpu()), gpu = train_step(name, Device::cuda(0));
-    require_close_to_scale(gpu.logits, cpu.logits, 1e-4, "logits");
-    require_close_to_scale(gpu.loss, cpu.loss, 1e-5, "loss");
+    // cuDNN may pick Winograd or FFT convolutions, which round differently from a direct sum (~1e-4 a layer).
+    require_close_to_scale(gpu.logits, cpu.logits, 1e-3, "logits");
+    require_close_to_scale(gpu.loss, cpu.loss, 1e-4, "loss");
     REQUIRE(gpu.grads.size() == cpu.grads.size());
     for (size_t i = 0; i < cpu.grads.size(); ++i) {
       REQUIRE(gpu.grads[i].first == cpu.grads[i].first);
-      require_close_to_scale(gpu.grads[i].second, cpu.grads[i].second, 1e-3, "gradient of " + cpu.grads[i].first);
+      require_close_to_scale(gpu.grads[i].second, cpu.grads[i].second, 2e-3, "gradient of " + cpu.grads[i].first);
     }
     REQUIRE(gpu.weights.size() == cpu.weights.size());
     for (size_t i = 0; i < cpu.weights.size(); ++i)  // parameters after the step, and BatchNorm's running stats

@@ -9,7 +9,7 @@ mkdir -p "$out_dir"
 log="$out_dir/train.log"
 # Shown as it runs (a run cut short by a timeout keeps its output), kept for the checks below.
 { "$@" --out_dir "$out_dir" 2>&1; echo $? >"$log.status"; } | tee "$log"
-status=$(cat "$log.status")
+status=$(cat "$log.status" 2>/dev/null || echo 124)  # no status: the run was killed
 fail() { echo "train_nccl: FAIL: $1"; exit 1; }
 [ "$status" -eq 0 ] || fail "exit status $status"
 grep -q "dist backend nccl" "$log" || fail "no 'dist backend nccl' in the output"

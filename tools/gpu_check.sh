@@ -2,8 +2,9 @@
 # The whole GPU proof in one go, on a host with an NVIDIA GPU, most important first:
 #   1. the `gpu` tests (every CUDA kernel and engine op against the CPU reference),
 #   2. the end-to-end training-throughput benchmark (every model, against the PyTorch figures),
-#   3. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth),
-#   4. where one training step's GPU time goes, by kernel (ncu), for the models furthest behind PyTorch,
+#   3. where one training step's GPU time goes, by kernel (ncu), for the models furthest behind PyTorch,
+#   4. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth), and
+#      the bf16 convnets again with NCHW convolutions,
 #   5. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), and one under mpirun with NCCL,
 #   6. the gpu tests again under compute-sanitizer (memcheck),
 #   7. the scaling model's inputs on this GPU (ember scale --profile ResNet_18 and ViT: paste the YAML into
@@ -63,22 +64,7 @@ if [ -x "$build/bin/bench_train_throughput" ]; then
   note "== end-to-end training throughput"
   step "bench_train_throughput" 240 "$out/e2e.log" "$build/bin/bench_train_throughput" --device cuda --steps 10 --warmup 3
   grep -E "^\|" "$out/e2e.log" | tee -a "$summary"
-  # bf16 convolutions run on NHWC copies by default; the same rows with NCHW ones, to see what that buys.
-  step "bf16 convnets, NCHW convs" 90 "$out/e2e_nchw.log" env EMBER_CUDA_CONV_LAYOUT=nchw \
-    "$build/bin/bench_train_throughput" --device cuda --models CNN,ResNet_18 --batches 256 --precision bf16 \
-    --steps 10 --warmup 3
-  grep -E "^\| (CNN|ResNet)" "$out/e2e_nchw.log" | sed 's/$/ convs NCHW/' | tee -a "$summary"
 fi
-
-note "== kernel benchmarks"
-for bench in "$build"/bin/bench_*; do
-  name=$(basename "$bench")
-  case "$name" in bench_cpu_* | bench_loader | bench_allreduce | bench_train_throughput) continue ;; esac
-  echo "### $name" >>"$out/benchmarks.log"
-  limit=60
-  [ "$name" = bench_conv ] && limit=150  # 75 cuDNN searches (15 layers x 5 maths/layouts, 3 passes each)
-  step "$name" "$limit" "$out/benchmarks.log" "$bench" --json "$out/benchmarks.jsonl"
-done
 
 note "== one training step's GPU time by kernel (ncu)"
 ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
@@ -95,6 +81,23 @@ for run in "CNN 256 tf32" "ResNet_18 256 bf16" "ViT_tiny 256 tf32"; do
   python3 tools/kernel_times.py "$csv" 25 >"${csv%.csv}.txt" 2>&1
   head -4 "${csv%.csv}.txt" | tee -a "$summary"
 done
+
+note "== kernel benchmarks"
+for bench in "$build"/bin/bench_*; do
+  name=$(basename "$bench")
+  case "$name" in bench_cpu_* | bench_loader | bench_allreduce | bench_train_throughput) continue ;; esac
+  echo "### $name" >>"$out/benchmarks.log"
+  limit=60
+  [ "$name" = bench_conv ] && limit=150  # 75 cuDNN searches (15 layers x 5 maths/layouts, 3 passes each)
+  step "$name" "$limit" "$out/benchmarks.log" "$bench" --json "$out/benchmarks.jsonl"
+done
+
+note "== bf16 convnets with NCHW convolutions (the default is NHWC)"
+# bf16 convolutions run on NHWC copies by default; the same rows with NCHW ones, to see what that buys.
+step "bf16 convnets, NCHW convs" 90 "$out/e2e_nchw.log" env EMBER_CUDA_CONV_LAYOUT=nchw \
+  "$build/bin/bench_train_throughput" --device cuda --models CNN,ResNet_18 --batches 256 --precision bf16 \
+  --steps 10 --warmup 3
+grep -E "^\| (CNN|ResNet)" "$out/e2e_nchw.log" | sed 's/$/ convs NCHW/' | tee -a "$summary"
 
 note "== short training run (CNN, CIFAR-10 sample, cuda)"
 step "ember train" 180 "$out/train.log" "$build/bin/ember" train --device cuda --model CNN --data_dir "$data" \

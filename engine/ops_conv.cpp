@@ -106,15 +106,16 @@ void cpu_conv_backward_filter(bool onednn, const kernels::cpu::ConvGeometry& g, 
 // add forward and a sum over (N, H, W) backward. x, w and the gradient are cast once each under bf16 (to NHWC
 // bf16, cuDNN's tensor-core layout), and the backward keeps the bf16 x and w rather than the f32 ones.
 Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
-  const Tensor x = cuda::conv_compute_operand(x_in), w = cuda::conv_compute_operand(weight_in);
+  const bool nhwc = cuda::conv_runs_nhwc(weight_in.size(1), weight_in.size(0));
+  const Tensor x = cuda::conv_compute_operand(x_in, nhwc), w = cuda::conv_compute_operand(weight_in, nhwc);
   Tensor y = cuda::conv2d_forward(x, w, params);
   if (bias.defined()) y = add(y, bias.detach().reshape({1, -1, 1, 1}));
   if (!needs_grad({&x_in, &weight_in, &bias})) return y;
   const bool grad_x = x_in.requires_grad(), grad_w = weight_in.requires_grad();
   const bool grad_b = bias.defined() && bias.requires_grad();
   record(y, "conv2d", {x_in, weight_in, bias},
-         [x, w, params, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
-           const Tensor g = grad_x || grad_w ? cuda::conv_compute_operand(grad) : Tensor();
+         [x, w, params, nhwc, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
+           const Tensor g = grad_x || grad_w ? cuda::conv_compute_operand(grad, nhwc) : Tensor();
            return {grad_x ? cuda::conv2d_backward_data(g, w, x.shape(), params) : Tensor(),
                    grad_w ? cuda::conv2d_backward_filter(x, g, w.shape(), params) : Tensor(),
                    grad_b ? sum(grad, {0, 2, 3}) : Tensor()};

@@ -95,7 +95,12 @@ ConvLayout bf16_conv_layout() {
   return ConvLayout::nchw;
 }
 
-ConvLayout layout_for(MathMode math) { return math == MathMode::bf16 ? bf16_conv_layout() : ConvLayout::nchw; }
+// NHWC needs channel counts that are multiples of 8 for cuDNN's bf16 tensor-core kernels; other convolutions
+// (the 3-channel stems) stay NCHW rather than risk a missing or slow algorithm.
+ConvLayout layout_for(MathMode math, int64_t in_channels, int64_t out_channels) {
+  if (math != MathMode::bf16 || in_channels % 8 != 0 || out_channels % 8 != 0) return ConvLayout::nchw;
+  return bf16_conv_layout();
+}
 
 // t [N, C, H, W] (f32 or bf16, any strides) -> a bf16 channels_last copy: one transposing, casting pass.
 Tensor to_channels_last_bf16(const Tensor& t_in) {
@@ -139,7 +144,7 @@ kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv
   g.dilation_h = static_cast<int>(p.dilation_h), g.dilation_w = static_cast<int>(p.dilation_w);
   c.math = math;
   c.deterministic = deterministic_algorithms();
-  c.layout = layout_for(math);
+  c.layout = layout_for(math, g.c, g.k);
   return c;
 }
 
@@ -176,9 +181,13 @@ Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
 
 Tensor compute_operand(const Tensor& t) { return precision() == Precision::bf16 ? as_bf16(t.detach()) : t.detach(); }
 
-Tensor conv_compute_operand(const Tensor& t) {
-  if (precision() != Precision::bf16 || t.dim() != 4) return compute_operand(t);
-  return conv_operand(t, MathMode::bf16, bf16_conv_layout());
+bool conv_runs_nhwc(int64_t in_channels, int64_t out_channels) {
+  const MathMode math = precision() == Precision::bf16 ? MathMode::bf16 : MathMode::fp32;
+  return layout_for(math, in_channels, out_channels) == ConvLayout::nhwc;
+}
+
+Tensor conv_compute_operand(const Tensor& t, bool nhwc) {
+  return nhwc ? conv_operand(t, MathMode::bf16, ConvLayout::nhwc) : compute_operand(t);
 }
 
 Tensor gemm(const Tensor& a, const Tensor& b) {

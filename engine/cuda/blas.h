@@ -13,10 +13,13 @@ namespace ember::cuda {
 // casts each operand once and keeps the copy for its backward instead of the f32 tensor (as autocast does):
 // a conv then casts x, w and its gradient once each per step instead of twice, and saves half the bytes.
 Tensor compute_operand(const Tensor& t);
-// The same for a convolution's 4-D operands (x, weight, output gradient): under bf16 a channels_last (NHWC)
-// bf16 copy, made in one transposing cast, which cuDNN's tensor-core kernels read as they are, unless
-// EMBER_CUDA_CONV_LAYOUT=nchw; else compute_operand(t). The conv calls below accept either kind.
-Tensor conv_compute_operand(const Tensor& t);
+// Whether a convolution of these channel counts runs on NHWC (channels_last) operands: under bf16 when both
+// are multiples of 8, unless EMBER_CUDA_CONV_LAYOUT=nchw.
+bool conv_runs_nhwc(int64_t in_channels, int64_t out_channels);
+// A convolution's 4-D operand (x, weight, output gradient) as it reads it: with nhwc a channels_last bf16 copy,
+// made in one transposing cast, which cuDNN's tensor-core kernels read as they are; else compute_operand(t).
+// The conv calls below accept either kind (converting what does not match).
+Tensor conv_compute_operand(const Tensor& t, bool nhwc);
 
 // a [..., M, K] x b [..., K, N] -> [..., M, N]; leading dims broadcast. Transposed views (b = w.transpose(0, 1))
 // go to cuBLAS as transposes, without a copy (except under bf16, where the cast makes the copy anyway).

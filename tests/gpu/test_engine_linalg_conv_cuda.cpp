@@ -122,17 +122,18 @@ TEST_CASE("bf16 conv2d on CUDA matches the CPU on NHWC (the default) and NCHW op
     Conv2dParams strided;
     strided.stride_h = strided.stride_w = 2;
     strided.pad_h = strided.pad_w = 1;
+    // 8 -> 16 channels: NHWC under the default; under nchw, NCHW.
     check_op_on_cuda([strided](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], strided); },
-                     {rand({3, 5, 9, 7}, 23), rand({6, 5, 3, 3}, 24), rand({6}, 25)}, tolerance(),
+                     {rand({3, 8, 9, 7}, 23), rand({16, 8, 3, 3}, 24), rand({16}, 25)}, tolerance(),
                      std::string("conv2d 3x3 stride 2, ") + layout);
-    // The CNN's 3-channel stem: a transpose with fewer rows than a tile.
+    // The CNN's 3-channel stem stays NCHW either way (channel counts not multiples of 8).
     Conv2dParams same;
     same.pad_h = same.pad_w = 1;
     check_op_on_cuda([same](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], Tensor(), same); },
                      {rand({2, 3, 32, 32}, 26), rand({32, 3, 3, 3}, 27)}, tolerance(), std::string("stem, ") + layout);
   }
   ConvLayoutEnv env("sideways");
-  CHECK_THROWS_WITH(conv2d(rand({1, 2, 4, 4}, 28).to(Device::cuda(0)), rand({2, 2, 3, 3}, 29).to(Device::cuda(0)),
+  CHECK_THROWS_WITH(conv2d(rand({1, 8, 4, 4}, 28).to(Device::cuda(0)), rand({8, 8, 3, 3}, 29).to(Device::cuda(0)),
                            Tensor(), Conv2dParams{}),
                     Catch::Contains("EMBER_CUDA_CONV_LAYOUT must be nhwc or nchw"));
 }

@@ -17,19 +17,21 @@ namespace ember::kernels::cpu {
 
 namespace bias_act_detail {
 
+// The activation A as a unary op (kernels/cpu/elementwise.h's maths); none is the identity.
+template <Activation A>
+constexpr UnaryOp op_of = A == Activation::gelu ? UnaryOp::gelu : UnaryOp::relu;
+
 template <Activation A, class T>
 inline T activate(T v) {
-  if constexpr (A == Activation::relu) return v > T(0) ? v : T(0);
-  else if constexpr (A == Activation::gelu) return unary_apply<T>(UnaryOp::gelu, v, T(0), T(0));
-  else return v;
+  if constexpr (A == Activation::none) return v;
+  else return unary_apply<T>(op_of<A>, v, T(0), T(0));
 }
 
-// dy * act'(saved); ReLU's a select (unary_grad): +0 where saved <= 0 whatever dy is.
+// dy * act'(saved): unary_grad, so ReLU's is the select of both devices (+0 where saved <= 0 whatever dy is).
 template <Activation A, class T>
 inline T gradient(T dy, T saved) {
-  if constexpr (A == Activation::relu) return saved > T(0) ? dy : T(0);
-  else if constexpr (A == Activation::gelu) return dy * unary_derivative<T>(UnaryOp::gelu, saved, T(0), T(0), T(0));
-  else return dy;
+  if constexpr (A == Activation::none) return dy;
+  else return unary_grad<T>(op_of<A>, saved, saved, dy, T(0), T(0));
 }
 
 // Calls body(std::integral_constant<Activation, A>) for the runtime act: each loop is compiled per activation,

@@ -75,8 +75,29 @@ struct ConvKernels {
 const ConvKernels im2col_kernels{"im2col", conv2d_forward<float>, conv2d_backward_data<float>,
                                  conv2d_backward_filter<float>};
 #ifdef EMBER_WITH_ONEDNN
-const ConvKernels onednn_kernels{"oneDNN", onednn::conv2d_forward, onednn::conv2d_backward_data,
-                                 onednn::conv2d_backward_filter};
+const ConvKernels onednn_kernels{
+    "oneDNN",
+    [](const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+      onednn::conv2d_forward(g, x, w, b, y);
+    },
+    [](const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+      onednn::conv2d_backward_data(g, dy, w, dx);
+    },
+    [](const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
+      onednn::conv2d_backward_filter(g, x, dy, dw, db);
+    }};
+// oneDNN with bf16 inputs (--precision bf16 on the CPU), f32 accumulation.
+const ConvKernels onednn_bf16_kernels{
+    "oneDNN bf16",
+    [](const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+      onednn::conv2d_forward(g, x, w, b, y, true);
+    },
+    [](const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+      onednn::conv2d_backward_data(g, dy, w, dx, true);
+    },
+    [](const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
+      onednn::conv2d_backward_filter(g, x, dy, dw, db, true);
+    }};
 #endif
 
 struct ConvTimes {
@@ -148,13 +169,14 @@ int main(int argc, char** argv) {
               (long long)g.in_channels, (long long)g.in_h, (long long)g.in_w, (long long)g.out_channels, gflop);
   auto report = [&](const ConvKernels& k, const char* what, double seconds, double flops, double gemm,
                     double im2col_seconds) {
-    std::printf("  %-6s %-16s %8.2f ms %7.1f GFLOP/s  %.2fx its GEMM, %.2fx the forward GEMM, %.2fx im2col\n",
+    std::printf("  %-11s %-16s %8.2f ms %7.1f GFLOP/s  %.2fx its GEMM, %.2fx the forward GEMM, %.2fx im2col\n",
                 k.name, what, seconds * 1e3, flops / seconds, flops / seconds / gemm, flops / seconds / gemm_fwd,
                 im2col_seconds / seconds);
   };
   std::vector<const ConvKernels*> conv_kernels{&im2col_kernels};
 #ifdef EMBER_WITH_ONEDNN
   conv_kernels.push_back(&onednn_kernels);
+  if (!onednn::bf16_implementation().empty()) conv_kernels.push_back(&onednn_bf16_kernels);
 #endif
   const ConvTimes im2col = time_conv(g, im2col_kernels, true);
   for (const ConvKernels* k : conv_kernels) {
@@ -176,11 +198,12 @@ int main(int argc, char** argv) {
     const ConvTimes base = time_conv(r, im2col_kernels, false);
     for (const ConvKernels* k : conv_kernels) {
       const ConvTimes t = k == &im2col_kernels ? base : time_conv(r, *k, false);
-      std::printf("  %4lld -> %3lld %2lldx%-2lld %-6s %7.1f | %7.1f | %7.1f | %7.1f   %.2fx im2col",
+      std::printf("  %4lld -> %3lld %2lldx%-2lld %-11s %7.1f | %7.1f | %7.1f | %7.1f   %.2fx im2col",
                   (long long)r.in_channels, (long long)r.out_channels, (long long)r.in_h, (long long)r.in_w, k->name,
                   pass_gflop / t.forward, pass_gflop / t.backward_data, pass_gflop / t.backward_filter,
                   3 * pass_gflop / t.all, base.all / t.all);
 #ifdef EMBER_WITH_ONEDNN
+      if (k == &onednn_bf16_kernels) std::printf("  (%s)", onednn::bf16_implementation().c_str());
       if (k == &onednn_kernels)
         std::printf("  (%s | %s | %s)", onednn::implementation_name(r, onednn::Pass::forward).c_str(),
                     onednn::implementation_name(r, onednn::Pass::backward_data).c_str(),

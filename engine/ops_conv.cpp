@@ -1,5 +1,5 @@
-// conv2d: checks, the CPU kernels (oneDNN for f32 when built with it, else im2col + GEMM of kernels/cpu/conv.h),
-// and the backward.
+// conv2d: checks, the CPU kernels (oneDNN for f32 when built with it, on bf16 inputs under --precision bf16;
+// else im2col + GEMM of kernels/cpu/conv.h), and the backward.
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -8,6 +8,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
+#include "engine/precision.h"
 #include "kernels/cpu/conv.h"
 #ifdef EMBER_WITH_ONEDNN
 #include "kernels/cpu/conv_onednn.h"
@@ -59,44 +60,52 @@ kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, 
   return g;
 }
 
-// Whether a CPU conv2d of this dtype runs on oneDNN: f32 in a build with it, unless EMBER_CPU_CONV=im2col
-// (the reference kernels). Read at each call, a getenv beside a convolution costs nothing, so tests can switch.
-bool cpu_conv_uses_onednn(DType dtype) {
+// The kernels of a CPU conv2d: the im2col reference, oneDNN in f32, or oneDNN on bf16 copies of its inputs
+// (the CPU's --precision bf16, where the CPU has bf16 instructions).
+enum class CpuConv { im2col, onednn, onednn_bf16 };
+
+// oneDNN for f32 in a build with it, unless EMBER_CPU_CONV=im2col (the reference kernels). Read at each call (a
+// getenv beside a convolution costs nothing), so tests can switch.
+CpuConv cpu_conv_for(DType dtype) {
   const char* choice = std::getenv("EMBER_CPU_CONV");
   const bool im2col = choice && std::strcmp(choice, "im2col") == 0;
   EMBER_CHECK(!choice || !*choice || im2col || std::strcmp(choice, "onednn") == 0,
               "EMBER_CPU_CONV must be im2col or onednn, got '", choice, "'");
 #ifdef EMBER_WITH_ONEDNN
-  return dtype == DType::f32 && !im2col;
+  if (dtype != DType::f32 || im2col) return CpuConv::im2col;
+  return precision() == Precision::bf16 && !cpu_bf16_convolution_implementation().empty() ? CpuConv::onednn_bf16
+                                                                                          : CpuConv::onednn;
 #else
+  (void)dtype;
   EMBER_CHECK(!choice || std::strcmp(choice, "onednn") != 0, "EMBER_CPU_CONV=onednn: ember was built without oneDNN");
-  return false;
+  return CpuConv::im2col;
 #endif
 }
 
-// The CPU kernels of one conv2d: oneDNN's when `onednn` (f32 only), else im2col's.
 template <class T>
-void cpu_conv_forward(bool onednn, const kernels::cpu::ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+void cpu_conv_forward(CpuConv k, const kernels::cpu::ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
 #ifdef EMBER_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>)
-    if (onednn) return kernels::cpu::onednn::conv2d_forward(g, x, w, b, y);
+    if (k != CpuConv::im2col) return kernels::cpu::onednn::conv2d_forward(g, x, w, b, y, k == CpuConv::onednn_bf16);
 #endif
   kernels::cpu::conv2d_forward<T>(g, x, w, b, y);
 }
 template <class T>
-void cpu_conv_backward_data(bool onednn, const kernels::cpu::ConvGeometry& g, const T* dy, const T* w, T* dx) {
+void cpu_conv_backward_data(CpuConv k, const kernels::cpu::ConvGeometry& g, const T* dy, const T* w, T* dx) {
 #ifdef EMBER_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>)
-    if (onednn) return kernels::cpu::onednn::conv2d_backward_data(g, dy, w, dx);
+    if (k != CpuConv::im2col)
+      return kernels::cpu::onednn::conv2d_backward_data(g, dy, w, dx, k == CpuConv::onednn_bf16);
 #endif
   kernels::cpu::conv2d_backward_data<T>(g, dy, w, dx);
 }
 template <class T>
-void cpu_conv_backward_filter(bool onednn, const kernels::cpu::ConvGeometry& g, const T* x, const T* dy, T* dw,
+void cpu_conv_backward_filter(CpuConv k, const kernels::cpu::ConvGeometry& g, const T* x, const T* dy, T* dw,
                               T* db) {
 #ifdef EMBER_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>)
-    if (onednn) return kernels::cpu::onednn::conv2d_backward_filter(g, x, dy, dw, db);
+    if (k != CpuConv::im2col)
+      return kernels::cpu::onednn::conv2d_backward_filter(g, x, dy, dw, db, k == CpuConv::onednn_bf16);
 #endif
   kernels::cpu::conv2d_backward_filter<T>(g, x, dy, dw, db);
 }
@@ -134,28 +143,28 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, c
   const Tensor x = x_in.contiguous().detach(), w = weight_in.contiguous().detach();
   const Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype(), x.device());
-  const bool onednn = cpu_conv_uses_onednn(x.dtype());
+  const CpuConv cpu_kernels = cpu_conv_for(x.dtype());
   EMBER_DISPATCH_FLOAT(x.dtype(), "conv2d", {
-    cpu_conv_forward<scalar_t>(onednn, g, x.data<scalar_t>(), w.data<scalar_t>(),
+    cpu_conv_forward<scalar_t>(cpu_kernels, g, x.data<scalar_t>(), w.data<scalar_t>(),
                                b.defined() ? b.data<scalar_t>() : nullptr, y.data<scalar_t>());
   });
   if (!needs_grad({&x_in, &weight_in, &bias})) return y;
   const bool grad_x = x_in.requires_grad(), grad_w = weight_in.requires_grad();
   const bool grad_b = bias.defined() && bias.requires_grad();
   record(y, "conv2d", {x_in, weight_in, bias},
-         [g, x, w, onednn, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
+         [g, x, w, cpu_kernels, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
            const Tensor dy = grad.contiguous();
            Tensor dx, dw, db;
            EMBER_DISPATCH_FLOAT(dy.dtype(), "conv2d backward", {
              if (grad_x) {
                dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-               cpu_conv_backward_data<scalar_t>(onednn, g, dy.data<scalar_t>(), w.data<scalar_t>(),
+               cpu_conv_backward_data<scalar_t>(cpu_kernels, g, dy.data<scalar_t>(), w.data<scalar_t>(),
                                                 dx.data<scalar_t>());
              }
              if (grad_w || grad_b) {
                if (grad_w) dw = Tensor::empty(w.shape(), w.dtype(), w.device());
                if (grad_b) db = Tensor::empty({g.out_channels}, w.dtype(), w.device());
-               cpu_conv_backward_filter<scalar_t>(onednn, g, x.data<scalar_t>(), dy.data<scalar_t>(),
+               cpu_conv_backward_filter<scalar_t>(cpu_kernels, g, x.data<scalar_t>(), dy.data<scalar_t>(),
                                                   grad_w ? dw.data<scalar_t>() : nullptr,
                                                   grad_b ? db.data<scalar_t>() : nullptr);
              }

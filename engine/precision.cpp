@@ -3,6 +3,9 @@
 #include <atomic>
 
 #include "engine/error.h"
+#ifdef EMBER_WITH_ONEDNN
+#include "kernels/cpu/conv_onednn.h"
+#endif
 
 namespace ember {
 namespace {
@@ -26,6 +29,14 @@ Precision parse_precision(const std::string& text) {
   for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16})
     if (text == precision_name(p)) return p;
   EMBER_FAIL("unknown precision '", text, "' (expected fp32, tf32 or bf16)");
+}
+
+std::string cpu_bf16_convolution_implementation() {
+#ifdef EMBER_WITH_ONEDNN
+  return kernels::cpu::onednn::bf16_implementation();
+#else
+  return "";
+#endif
 }
 
 bool deterministic_algorithms() { return g_deterministic.load(); }

@@ -4,7 +4,9 @@
 //   tf32: f32 tensors, products on the tensor cores in TF32 (10-bit mantissa), f32 accumulation.
 //   bf16: mixed precision: inputs cast to bf16 on the fly, f32 accumulation, f32 outputs; master weights
 //         and everything else (reductions, normalisation, softmax, loss) stay f32.
-// CPU ops always compute in their tensors' dtype and ignore these settings.
+// On the CPU, bf16 applies to f32 convolutions run by oneDNN, where the CPU has bf16 instructions (AMX,
+// AVX-512 bf16): their inputs are rounded to bf16, accumulation and results stay f32. Every other CPU op
+// computes in its tensors' dtype and ignores these settings.
 #pragma once
 #include <string>
 
@@ -16,6 +18,10 @@ Precision precision();
 void set_precision(Precision p);
 const char* precision_name(Precision p);
 Precision parse_precision(const std::string& text);  // "fp32" | "tf32" | "bf16"; anything else throws
+
+// oneDNN's bf16 convolution on this CPU (e.g. "brgconv:avx512_core_amx_bf16"), or "" where CPU convolutions
+// stay f32 under bf16 (no oneDNN in the build, no bf16 instructions).
+std::string cpu_bf16_convolution_implementation();
 
 // Deterministic GPU algorithms (the default, architecture.md "Determinism"): cuDNN picks only
 // bit-reproducible algorithms. Turning it off lets it pick the fastest.

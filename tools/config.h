@@ -65,7 +65,7 @@ void for_each_setting(C& c, F&& f) {
   f("experiment_name", c.experiment_name, "results go to <out_dir>/<experiment_name>_<date>_<time>/");
   f("device", c.device, "cpu | cuda");
   f("precision", c.precision, "fp32 | tf32 | bf16: GPU GEMM/convolution arithmetic (bf16: fp32 accumulation, fp32 "
-    "master weights)");
+    "master weights; on the CPU, bf16 applies to convolutions where the CPU has bf16 instructions)");
   f("deterministic", c.deterministic, "only bit-reproducible GPU algorithms (false: let cuDNN pick the fastest)");
   f("seed", c.seed, "seed of every random stream (weights, split, order, augmentation, dropout)");
   f("dataset", c.dataset, "cifar10 | mnist | fashion_mnist | folder");

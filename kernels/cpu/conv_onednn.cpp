@@ -65,7 +65,7 @@ struct Context {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::mutex mutex;
-  std::map<std::array<int64_t, 16>, std::unique_ptr<Plan>> plans;
+  std::map<std::array<int64_t, 17>, std::unique_ptr<Plan>> plans;
   std::array<StagingBuffer, 4> staging;  // a conv pass has at most 4 operands
 };
 Context& context() {
@@ -73,10 +73,12 @@ Context& context() {
   return c;
 }
 
-// What a pass computes: with_bias adds the bias forward or also computes its gradient backward.
+// What a pass computes: with_bias adds the bias forward or also computes its gradient backward; bf16 runs it
+// on bf16 copies of its inputs (x, w, dy), f32 accumulation, f32 results.
 struct Request {
   Pass pass;
   bool with_bias;
+  bool bf16 = false;
 };
 
 // The operand `arg` of a primitive that chose layout `chosen` for a caller buffer of layout `plain`.
@@ -98,21 +100,28 @@ std::unique_ptr<Plan> make_plan(Context& c, const ConvGeometry& g, const Request
   const memory::dims pad_l{g.pad_h, g.pad_w};
   const memory::dims pad_r{(g.out_h() - 1) * g.stride_h + g.dilation_h * (g.kernel_h - 1) + 1 - g.in_h - g.pad_h,
                            (g.out_w() - 1) * g.stride_w + g.dilation_w * (g.kernel_w - 1) + 1 - g.in_w - g.pad_w};
-  const auto f32 = memory::data_type::f32;
+  // The caller's buffers are f32 NCHW / OIHW; what the primitive reads may be bf16 and blocked (the reorders
+  // into it cast). Results (y, dx, dw, db) are always f32.
+  const auto f32 = memory::data_type::f32, in = r.bf16 ? memory::data_type::bf16 : f32;
   const memory::desc x_plain(x_dims, f32, Tag::nchw), w_plain(w_dims, f32, Tag::oihw);
   const memory::desc y_plain(y_dims, f32, Tag::nchw), b_plain(b_dims, f32, Tag::x);
   const bool blocked = blocked_layout(g);
-  const memory::desc x_md = blocked ? memory::desc(x_dims, f32, Tag::any) : x_plain;
-  const memory::desc w_md = blocked ? memory::desc(w_dims, f32, Tag::any) : w_plain;
-  const memory::desc y_md = blocked ? memory::desc(y_dims, f32, Tag::any) : y_plain;
+  auto md = [&](const memory::dims& dims, memory::data_type type, Tag plain) {
+    return memory::desc(dims, type, blocked ? Tag::any : plain);
+  };
+  const memory::desc x_in = md(x_dims, in, Tag::nchw), w_in = md(w_dims, in, Tag::oihw);
+  const memory::desc y_in = md(y_dims, in, Tag::nchw);
+  const memory::desc x_out = md(x_dims, f32, Tag::nchw), w_out = md(w_dims, f32, Tag::oihw);
+  const memory::desc y_out = md(y_dims, f32, Tag::nchw);
   const memory::desc b_md = r.with_bias ? b_plain : memory::desc();
   const auto direct = dnnl::algorithm::convolution_direct;
 
   auto plan = std::make_unique<Plan>();
+  // The forward pass itself, or the hint a backward pass is created from (its dy is then `in` too).
   const dnnl::convolution_forward::primitive_desc forward(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, direct, x_md, w_md,
-                                      r.pass == Pass::forward ? b_md : memory::desc(), y_md, strides, dilates,
-                                      pad_l, pad_r),
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, direct, x_in, w_in,
+                                      r.pass == Pass::forward ? b_md : memory::desc(),
+                                      r.pass == Pass::forward ? y_out : y_in, strides, dilates, pad_l, pad_r),
       c.engine);
   if (r.pass == Pass::forward) {
     plan->primitive = dnnl::convolution_forward(forward);
@@ -123,7 +132,7 @@ std::unique_ptr<Plan> make_plan(Context& c, const ConvGeometry& g, const Request
     if (r.with_bias) plan->operands.push_back(operand(c, DNNL_ARG_BIAS, true, b_plain, forward.bias_desc()));
   } else if (r.pass == Pass::backward_data) {
     const dnnl::convolution_backward_data::primitive_desc data(
-        dnnl::convolution_backward_data::desc(direct, x_md, w_md, y_md, strides, dilates, pad_l, pad_r), c.engine,
+        dnnl::convolution_backward_data::desc(direct, x_out, w_in, y_in, strides, dilates, pad_l, pad_r), c.engine,
         forward);
     plan->primitive = dnnl::convolution_backward_data(data);
     plan->implementation = data.impl_info_str();
@@ -132,7 +141,7 @@ std::unique_ptr<Plan> make_plan(Context& c, const ConvGeometry& g, const Request
                       operand(c, DNNL_ARG_DIFF_SRC, false, x_plain, data.diff_src_desc())};
   } else {
     const dnnl::convolution_backward_weights::primitive_desc filter(
-        dnnl::convolution_backward_weights::desc(direct, x_md, w_md, b_md, y_md, strides, dilates, pad_l, pad_r),
+        dnnl::convolution_backward_weights::desc(direct, x_in, w_out, b_md, y_in, strides, dilates, pad_l, pad_r),
         c.engine, forward);
     plan->primitive = dnnl::convolution_backward_weights(filter);
     plan->implementation = filter.impl_info_str();
@@ -147,10 +156,10 @@ std::unique_ptr<Plan> make_plan(Context& c, const ConvGeometry& g, const Request
 
 // The cached plan of (g, r) for the current thread count; the caller holds c.mutex.
 Plan& plan_of(Context& c, const ConvGeometry& g, const Request& r, int threads) {
-  const std::array<int64_t, 16> key{g.batch,    g.in_channels, g.in_h,       g.in_w,          g.out_channels,
+  const std::array<int64_t, 17> key{g.batch,    g.in_channels, g.in_h,       g.in_w,          g.out_channels,
                                     g.kernel_h, g.kernel_w,    g.stride_h,   g.stride_w,      g.pad_h,
                                     g.pad_w,    g.dilation_h,  g.dilation_w, int64_t(r.pass), r.with_bias,
-                                    threads};
+                                    r.bf16,     threads};
   std::unique_ptr<Plan>& plan = c.plans[key];
   if (!plan) plan = make_plan(c, g, r);
   return *plan;
@@ -196,26 +205,46 @@ void run(const ConvGeometry& g, const Request& r, const std::vector<const float*
 
 }  // namespace
 
-void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, bool bf16) {
   if (bias)
-    run(g, {Pass::forward, true}, {x, w, y, bias});
+    run(g, {Pass::forward, true, bf16}, {x, w, y, bias});
   else
-    run(g, {Pass::forward, false}, {x, w, y});
+    run(g, {Pass::forward, false, bf16}, {x, w, y});
 }
 
-void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
-  run(g, {Pass::backward_data, false}, {dy, w, dx});
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx, bool bf16) {
+  run(g, {Pass::backward_data, false, bf16}, {dy, w, dx});
 }
 
-void conv2d_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias) {
+void conv2d_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                            bool bf16) {
   if (!dw) {  // oneDNN would compute the whole filter gradient too; the plain sum over (N, H, W) is enough
     cpu::conv2d_backward_filter<float>(g, x, dy, nullptr, dbias);
     return;
   }
   if (dbias)
-    run(g, {Pass::backward_filter, true}, {x, dy, dw, dbias});
+    run(g, {Pass::backward_filter, true, bf16}, {x, dy, dw, dbias});
   else
-    run(g, {Pass::backward_filter, false}, {x, dy, dw});
+    run(g, {Pass::backward_filter, false, bf16}, {x, dy, dw});
+}
+
+std::string bf16_implementation() {
+  // oneDNN's choice for a ResNet-like layer, once; "" when it has none or only its reference loops (no bf16
+  // instructions on this CPU: slower than f32).
+  static const std::string name = [] {
+    ConvGeometry g;
+    g.batch = 8, g.in_channels = g.out_channels = 64, g.in_h = g.in_w = 16, g.kernel_h = g.kernel_w = 3;
+    g.pad_h = g.pad_w = 1;
+    try {
+      Context& c = context();
+      std::lock_guard<std::mutex> lock(c.mutex);
+      const std::string impl = make_plan(c, g, {Pass::forward, false, true})->implementation;
+      return impl.rfind("ref", 0) == 0 ? std::string() : impl;
+    } catch (const dnnl::error&) {
+      return std::string();
+    }
+  }();
+  return name;
 }
 
 std::string implementation_name(const ConvGeometry& g, Pass pass) {

@@ -19,12 +19,21 @@
 
 namespace ember::kernels::cpu::onednn {
 
+// bf16: the pass reads bf16 copies of its inputs (x, w, dy; made by the reorders into oneDNN's layouts) and
+// accumulates and writes f32: the CPU's --precision bf16, on AMX or AVX-512 bf16 where the CPU has them
+// (ask bf16_implementation() first).
 // y [N, O, out_h, out_w] from x [N, C, H, W], w [O, C, kh, kw], bias [O] or null.
-void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                    bool bf16 = false);
 // dx [N, C, H, W] from dy and w.
-void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx);
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx, bool bf16 = false);
 // dw [O, C, kh, kw] and dbias [O] (either may be null to skip it) from x and dy.
-void conv2d_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias);
+void conv2d_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                            bool bf16 = false);
+
+// oneDNN's bf16 convolution implementation on this CPU (e.g. "brgconv:avx512_core_amx_bf16"), or "" when it
+// has none faster than its reference loops.
+std::string bf16_implementation();
 
 // oneDNN's name for the implementation a pass runs ("jit:avx512_core", "gemm:jit", ...), for benchmarks.
 enum class Pass { forward, backward_data, backward_filter };

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/precision.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/conv_onednn.h"
 #include "kernels/cpu/parallel.h"
@@ -80,13 +81,24 @@ Buffers random_buffers(const ConvGeometry& g, uint64_t seed) {
 struct Results {
   std::vector<float> y, dx, dw, db;
 };
-Results run_onednn(const ConvGeometry& g, const Buffers& in) {
+Results run_onednn(const ConvGeometry& g, const Buffers& in, bool bf16 = false) {
   Results r{std::vector<float>(in.dy.size()), std::vector<float>(in.x.size()), std::vector<float>(in.w.size()),
             std::vector<float>(in.b.size())};
-  onednn::conv2d_forward(g, in.x.data(), in.w.data(), in.b.data(), r.y.data());
-  onednn::conv2d_backward_data(g, in.dy.data(), in.w.data(), r.dx.data());
-  onednn::conv2d_backward_filter(g, in.x.data(), in.dy.data(), r.dw.data(), r.db.data());
+  onednn::conv2d_forward(g, in.x.data(), in.w.data(), in.b.data(), r.y.data(), bf16);
+  onednn::conv2d_backward_data(g, in.dy.data(), in.w.data(), r.dx.data(), bf16);
+  onednn::conv2d_backward_filter(g, in.x.data(), in.dy.data(), r.dw.data(), r.db.data(), bf16);
   return r;
+}
+
+// |got - want| <= tol max |want|, and the largest difference (to tell bf16 maths from f32 maths).
+double max_difference(const char* what, const std::vector<float>& got, const std::vector<double>& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  double scale = 0, worst = 0;
+  for (double v : want) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
+  INFO(what << ": largest difference " << worst << " (largest value " << scale << ")");
+  CHECK(worst <= tol * scale);
+  return worst / scale;
 }
 
 }  // namespace
@@ -211,6 +223,47 @@ TEST_CASE("oneDNN's OpenMP threads do not spin once a conv is done", "[ops][conv
   }
   INFO("CPU time of the other threads while this one slept 30 ms: " << busiest * 1e3 << " ms");
   CHECK(busiest < 2e-3);
+}
+
+TEST_CASE("oneDNN conv2d on bf16 inputs (--precision bf16 on the CPU) stays within bf16 rounding",
+          "[ops][conv][onednn]") {
+  if (onednn::bf16_implementation().empty()) {
+    WARN("no bf16 convolution on this CPU: --precision bf16 leaves CPU convolutions in f32");
+    return;
+  }
+  for (const ConvGeometry& g : {geometry({4, 64, 16, 16}, {64, 64, 3, 3}, {1, 1, 1, 1, 1, 1}),
+                                geometry({4, 32, 16, 16}, {64, 32, 3, 3}, {2, 2, 1, 1, 1, 1}),
+                                geometry({4, 3, 16, 16}, {16, 3, 3, 3}, {1, 1, 1, 1, 1, 1})}) {
+    INFO("x [" << g.batch << ", " << g.in_channels << ", " << g.in_h << "] -> " << g.out_channels << ", stride "
+               << g.stride_h);
+    const Buffers in = random_buffers(g, 50);
+    const Results r = run_onednn(g, in, true);
+    const std::vector<double> x = widened(in.x), w = widened(in.w), b = widened(in.b), dy = widened(in.dy);
+    std::vector<double> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
+    kernels::cpu::conv2d_forward<double>(g, x.data(), w.data(), b.data(), y.data());
+    kernels::cpu::conv2d_backward_data<double>(g, dy.data(), w.data(), dx.data());
+    kernels::cpu::conv2d_backward_filter<double>(g, x.data(), dy.data(), dw.data(), db.data());
+    // Inputs rounded to 8 bits of mantissa (2^-9 relative), sums in f32: a few 1e-3 of the largest value. And
+    // more than f32 maths would give (1e-5): the bf16 path ran.
+    CHECK(max_difference("forward", r.y, y, 2e-2) > 1e-5);
+    CHECK(max_difference("backward data", r.dx, dx, 2e-2) > 1e-5);
+    CHECK(max_difference("filter gradient", r.dw, dw, 2e-2) > 1e-5);
+    max_difference("bias gradient", r.db, db, 2e-2);  // sums of the bf16 dy
+    const Results again = run_onednn(g, in, true);
+    CHECK(same_bits(again.y, r.y));
+    CHECK(same_bits(again.dw, r.dw));
+  }
+}
+
+TEST_CASE("conv2d under --precision bf16 on the CPU runs oneDNN's bf16 kernels", "[ops][conv][onednn]") {
+  const Tensor x = random_tensor({2, 16, 8, 8}, 60, DType::f32), w = random_tensor({16, 16, 3, 3}, 61, DType::f32);
+  const Tensor f32 = conv2d(x, w, Tensor(), Conv2dParams{1, 1, 1, 1, 1, 1});
+  PrecisionGuard bf16(Precision::bf16);
+  const Tensor mixed = conv2d(x, w, Tensor(), Conv2dParams{1, 1, 1, 1, 1, 1});
+  const std::vector<float> m = mixed.to_vector<float>(), f = f32.to_vector<float>();
+  max_difference("forward", m, std::vector<double>(f.begin(), f.end()), 2e-2);
+  // Different bits where the CPU has bf16 convolutions, the same where it computes in f32.
+  CHECK((mixed.to_vector<float>() == f32.to_vector<float>()) == cpu_bf16_convolution_implementation().empty());
 }
 
 TEST_CASE("conv2d on f32 CPU tensors runs oneDNN, or im2col under EMBER_CPU_CONV=im2col", "[ops][conv][onednn]") {

@@ -148,12 +148,28 @@ TEST_CASE("sweep: runs each config, tests its best model, writes a markdown tabl
 
 TEST_CASE("train: a GPU-only precision on the CPU says so and trains in fp32", "[train]") {
   PrecisionGuard restore(Precision::fp32);  // train() sets the process-wide setting
+  TrainConfig c = tiny_config("cpu_tf32");
+  c.precision = "tf32";
+  c.epochs = 1;
+  std::ostringstream log;
+  const TrainResult r = train(c, log);
+  CHECK(r.history.size() == 1);
+  CHECK(log.str().find("--precision tf32 applies to GPU GEMMs and convolutions; the CPU computes in fp32") !=
+        std::string::npos);
+}
+
+TEST_CASE("train: --precision bf16 on the CPU says what runs in bf16 here", "[train]") {
+  PrecisionGuard restore(Precision::fp32);
   TrainConfig c = tiny_config("cpu_bf16");
   c.precision = "bf16";
   c.epochs = 1;
   std::ostringstream log;
   const TrainResult r = train(c, log);
   CHECK(r.history.size() == 1);
-  CHECK(log.str().find("--precision bf16 applies to GPU GEMMs and convolutions; the CPU computes in fp32") !=
-        std::string::npos);
+  const std::string impl = cpu_bf16_convolution_implementation();
+  if (impl.empty())  // no oneDNN, or no bf16 instructions: everything f32
+    CHECK(log.str().find("--precision bf16 applies to GPU GEMMs and convolutions; the CPU computes in fp32") !=
+          std::string::npos);
+  else
+    CHECK(log.str().find("convolutions read bf16 inputs (oneDNN " + impl + ")") != std::string::npos);
 }

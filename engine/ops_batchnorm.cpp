@@ -9,6 +9,7 @@
 #include "engine/ops_util.h"
 #include "kernels/cpu/batchnorm.h"
 #ifdef EMBER_WITH_CUDA
+#include "engine/cuda/activations.h"
 #include "engine/cuda/context.h"
 #include "kernels/cuda/batchnorm.h"
 #endif
@@ -18,22 +19,27 @@ namespace {
 
 void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
   if (!t.defined()) return;
-  check_same_device_dtype("batch_norm", x, t);
+  check_parameter_dtype("batch_norm", what, x, t);
   EMBER_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "batch_norm: ", what, " ", t.describe(),
               " does not match the ", x.size(1), " channels of input ", x.describe());
 }
 
 #ifdef EMBER_WITH_CUDA
-// The CUDA path (f32): statistics, running-stat update and normalisation on the device (kernels/cuda/
-// batchnorm.h); mean and invstd stay on the device for the backward. No host synchronisation.
+// The CUDA path (T = float, or __nv_bfloat16 for bf16 activations: parameters, statistics and maths stay f32):
+// statistics, running-stat update and normalisation on the device (kernels/cuda/batchnorm.h); mean and
+// invstd stay on the device for the backward. No host synchronisation.
+template <class T>
 Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum, double eps, bool grad_x,
                        bool grad_w, bool grad_b, bool record_grad, const Tensor& x_in, const Tensor& weight,
                        const Tensor& bias, const BatchNormReduce& reduce) {
-  check_f32("batch_norm", x);
+  for (const Tensor* p : {&gamma, &beta, &running_mean, &running_var})
+    EMBER_CHECK(!p->defined() || p->dtype() == DType::f32, "batch_norm: CUDA parameters and statistics are f32, got ",
+                p->describe());
+  using cuda::device_ptr;
   const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
   const cudaStream_t stream = cuda::current_stream();
-  auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+  const auto f32 = [](const Tensor& t) { return device_ptr<float>(t); };
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({C}, DType::f32, x.device()), invstd = Tensor::empty({C}, DType::f32, x.device());
   const bool synced = training && reduce;
@@ -42,52 +48,53 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
                                    x.device());
     sums = Tensor::empty({2 * C + 1}, DType::f64, x.device());
-    kernels::cuda::batch_norm_sums(x.data<float>(), N, C, S, sums.data<double>(), scratch.data<float>(), stream);
+    kernels::cuda::batch_norm_sums(device_ptr<T>(x), N, C, S, sums.data<double>(), f32(scratch), stream);
     reduce(sums);
     kernels::cuda::batch_norm_statistics_from_sums(sums.data<double>(), C, static_cast<float>(eps),
-                                                   static_cast<float>(momentum), ptr(running_mean), ptr(running_var),
-                                                   mean.data<float>(), invstd.data<float>(), stream);
-    kernels::cuda::batch_norm_apply(x.data<float>(), N, C, S, ptr(gamma), ptr(beta), mean.data<float>(),
-                                    invstd.data<float>(), y.data<float>(), stream);
+                                                   static_cast<float>(momentum), f32(running_mean), f32(running_var),
+                                                   f32(mean), f32(invstd), stream);
+    kernels::cuda::batch_norm_apply(device_ptr<T>(x), N, C, S, f32(gamma), f32(beta), f32(mean), f32(invstd),
+                                    device_ptr<T>(y), stream);
   } else if (training) {
     Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
                                    x.device());
-    kernels::cuda::batch_norm_forward_training(x.data<float>(), N, C, S, ptr(gamma), ptr(beta),
+    kernels::cuda::batch_norm_forward_training(device_ptr<T>(x), N, C, S, f32(gamma), f32(beta),
                                                static_cast<float>(eps), static_cast<float>(momentum),
-                                               ptr(running_mean), ptr(running_var), y.data<float>(),
-                                               mean.data<float>(), invstd.data<float>(), scratch.data<float>(), stream);
+                                               f32(running_mean), f32(running_var), device_ptr<T>(y), f32(mean),
+                                               f32(invstd), f32(scratch), stream);
   } else {
-    kernels::cuda::batch_norm_forward_eval(x.data<float>(), N, C, S, ptr(gamma), ptr(beta), running_mean.data<float>(),
-                                           running_var.data<float>(), static_cast<float>(eps), y.data<float>(),
-                                           mean.data<float>(), invstd.data<float>(), stream);
+    kernels::cuda::batch_norm_forward_eval(device_ptr<T>(x), N, C, S, f32(gamma), f32(beta), f32(running_mean),
+                                           f32(running_var), static_cast<float>(eps), device_ptr<T>(y), f32(mean),
+                                           f32(invstd), stream);
   }
   if (!record_grad) return y;
   record(y, "batch_norm", {x_in, weight, bias},
-         [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, ptr, sums,
+         [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, f32, sums,
           reduce = synced ? reduce : BatchNormReduce()](const Tensor& grad) -> std::vector<Tensor> {
            const Tensor dy = grad.contiguous();
            const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
            Tensor dx = grad_x ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-           Tensor dgamma = grad_w ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
-           Tensor dbeta = grad_b ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
+           Tensor dgamma = grad_w ? Tensor::empty({C}, DType::f32, x.device()) : Tensor();
+           Tensor dbeta = grad_b ? Tensor::empty({C}, DType::f32, x.device()) : Tensor();
            Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))},
                                           DType::f32, x.device());
+           const cudaStream_t stream = cuda::current_stream();
            if (reduce) {
              Tensor dsums = Tensor::empty({2 * C}, DType::f64, x.device());
-             kernels::cuda::batch_norm_backward_sums(x.data<float>(), dy.data<float>(), N, C, S, mean.data<float>(),
-                                                     invstd.data<float>(), dsums.data<double>(), ptr(dgamma),
-                                                     ptr(dbeta), scratch.data<float>(), cuda::current_stream());
+             kernels::cuda::batch_norm_backward_sums(device_ptr<T>(x), device_ptr<T>(dy), N, C, S, f32(mean),
+                                                     f32(invstd), dsums.data<double>(), f32(dgamma), f32(dbeta),
+                                                     f32(scratch), stream);
              if (!grad_x) return {dx, dgamma, dbeta};  // every process skips alike: the graphs are equal
              reduce(dsums);
-             kernels::cuda::batch_norm_backward_dx_from_sums(
-                 x.data<float>(), dy.data<float>(), N, C, S, ptr(gamma), mean.data<float>(), invstd.data<float>(),
-                 dsums.data<double>(), sums.data<double>() + 2 * C, dx.data<float>(), scratch.data<float>(),
-                 cuda::current_stream());
+             kernels::cuda::batch_norm_backward_dx_from_sums(device_ptr<T>(x), device_ptr<T>(dy), N, C, S, f32(gamma),
+                                                             f32(mean), f32(invstd), dsums.data<double>(),
+                                                             sums.data<double>() + 2 * C, device_ptr<T>(dx),
+                                                             f32(scratch), stream);
              return {dx, dgamma, dbeta};
            }
-           kernels::cuda::batch_norm_backward(x.data<float>(), dy.data<float>(), N, C, S, ptr(gamma), mean.data<float>(),
-                                              invstd.data<float>(), training, ptr(dx), ptr(dgamma), ptr(dbeta),
-                                              scratch.data<float>(), cuda::current_stream());
+           kernels::cuda::batch_norm_backward(device_ptr<T>(x), device_ptr<T>(dy), N, C, S, f32(gamma), f32(mean),
+                                              f32(invstd), training, device_ptr<T>(dx), f32(dgamma), f32(dbeta),
+                                              f32(scratch), stream);
            return {dx, dgamma, dbeta};
          });
   return y;
@@ -99,7 +106,7 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps,
                   const BatchNormReduce& reduce) {
-  check_floating("batch_norm", x_in);
+  EMBER_CHECK(is_floating(x_in.dtype()), "batch_norm: needs a floating input, got ", x_in.describe());
   EMBER_CHECK(x_in.dim() >= 2, "batch_norm: input must be [N, C, ...], got ", x_in.describe());
   check_channel_vector("weight", weight, x_in);
   check_channel_vector("bias", bias, x_in);
@@ -112,6 +119,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   EMBER_CHECK(!running_mean.defined() || (running_mean.is_contiguous() && running_var.is_contiguous()),
               "batch_norm: running statistics must be contiguous (updated in place)");
 
+  if (is_cpu_bf16(x_in))
+    return batch_norm(x_in.to(DType::f32), weight, bias, running_mean, running_var, training, momentum, eps, reduce)
+        .to(DType::bf16);
+
   const Tensor x = x_in.contiguous().detach();
   const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1), M = N * S;
   EMBER_CHECK(!training || M > 1, "batch_norm: training needs more than one value per channel, got input ",
@@ -119,10 +130,16 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   const Tensor gamma = weight.defined() ? weight.contiguous().detach() : Tensor();
   const Tensor beta = bias.defined() ? bias.contiguous().detach() : Tensor();
 #ifdef EMBER_WITH_CUDA
-  if (x.device().is_cuda())
-    return batch_norm_cuda(x, gamma, beta, running_mean, running_var, training, momentum, eps, x_in.requires_grad(),
-                           weight.defined() && weight.requires_grad(), bias.defined() && bias.requires_grad(),
-                           needs_grad({&x_in, &weight, &bias}), x_in, weight, bias, reduce);
+  if (x.device().is_cuda()) {
+    Tensor y;
+    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "batch_norm", {
+      y = batch_norm_cuda<scalar_t>(x, gamma, beta, running_mean, running_var, training, momentum, eps,
+                                    x_in.requires_grad(), weight.defined() && weight.requires_grad(),
+                                    bias.defined() && bias.requires_grad(), needs_grad({&x_in, &weight, &bias}), x_in,
+                                    weight, bias, reduce);
+    });
+    return y;
+  }
 #endif
 
   const bool synced = training && reduce;

@@ -23,14 +23,14 @@ namespace {
 kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                          const Conv2dParams& p) {
   const char* op = "conv2d";
-  check_floating(op, x);
-  check_same_device_dtype(op, x, weight);
+  EMBER_CHECK(is_floating(x.dtype()), op, ": needs a floating input, got ", x.describe());
+  check_parameter_dtype(op, "weight", x, weight);
   EMBER_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", x.describe());
   EMBER_CHECK(weight.dim() == 4, op, ": weight must be [O, C, kH, kW], got ", weight.describe());
   EMBER_CHECK(x.size(1) == weight.size(1), op, ": input ", x.describe(), " has ", x.size(1),
               " channels but weight ", weight.describe(), " expects ", weight.size(1));
   if (bias.defined()) {
-    check_same_device_dtype(op, x, bias);
+    check_parameter_dtype(op, "bias", x, bias);
     EMBER_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), op, ": bias ", bias.describe(),
                 " does not match weight ", weight.describe());
   }
@@ -111,35 +111,28 @@ void cpu_conv_backward_filter(CpuConv k, const kernels::cpu::ConvGeometry& g, co
 }
 
 #ifdef EMBER_WITH_CUDA
-// cuDNN for the three passes (engine/cuda/blas.h, in the precision setting's math); the bias is a broadcast
-// add forward and a sum over (N, H, W) backward. x, w and the gradient are cast once each under bf16 (to NHWC
-// bf16, cuDNN's tensor-core layout), and the backward keeps the bf16 x and w rather than the f32 ones.
-Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
+// cuDNN for the three passes (engine/cuda/blas.h, in the precision setting's math), without bias. x, w and the
+// gradient are cast once each under bf16 (to NHWC bf16, cuDNN's tensor-core layout), and the backward keeps
+// the bf16 x and w rather than the f32 ones. Under bf16 the output and the input gradient are bf16.
+Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Conv2dParams& params) {
   const bool nhwc = cuda::conv_runs_nhwc(weight_in.size(1), weight_in.size(0));
   const Tensor x = cuda::conv_compute_operand(x_in, nhwc), w = cuda::conv_compute_operand(weight_in, nhwc);
   Tensor y = cuda::conv2d_forward(x, w, params);
-  if (bias.defined()) y = add(y, bias.detach().reshape({1, -1, 1, 1}));
-  if (!needs_grad({&x_in, &weight_in, &bias})) return y;
+  if (!needs_grad({&x_in, &weight_in})) return y;
   const bool grad_x = x_in.requires_grad(), grad_w = weight_in.requires_grad();
-  const bool grad_b = bias.defined() && bias.requires_grad();
-  record(y, "conv2d", {x_in, weight_in, bias},
-         [x, w, params, nhwc, grad_x, grad_w, grad_b](const Tensor& grad) -> std::vector<Tensor> {
-           const Tensor g = grad_x || grad_w ? cuda::conv_compute_operand(grad, nhwc) : Tensor();
+  record(y, "conv2d", {x_in, weight_in},
+         [x, w, params, nhwc, grad_x, grad_w](const Tensor& grad) -> std::vector<Tensor> {
+           const Tensor g = cuda::conv_compute_operand(grad, nhwc);
            return {grad_x ? cuda::conv2d_backward_data(g, w, x.shape(), params) : Tensor(),
-                   grad_w ? cuda::conv2d_backward_filter(x, g, w.shape(), params) : Tensor(),
-                   grad_b ? sum(grad, {0, 2, 3}) : Tensor()};
+                   grad_w ? cuda::conv2d_backward_filter(x, g, w.shape(), params) : Tensor()};
          });
   return y;
 }
 #endif
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
-  const kernels::cpu::ConvGeometry g = conv_geometry(x_in, weight_in, bias, params);
-#ifdef EMBER_WITH_CUDA
-  if (x_in.device().is_cuda()) return conv2d_cuda(x_in, weight_in, bias, params);
-#endif
+// The CPU convolution (f32, f64), with its backward.
+Tensor conv2d_cpu(const kernels::cpu::ConvGeometry& g, const Tensor& x_in, const Tensor& weight_in,
+                  const Tensor& bias, const Conv2dParams& params) {
   const Tensor x = x_in.contiguous().detach(), w = weight_in.contiguous().detach();
   const Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype(), x.device());
@@ -172,6 +165,24 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, c
            return {dx, dw, db};
          });
   return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
+  const kernels::cpu::ConvGeometry g = conv_geometry(x_in, weight_in, bias, params);
+#ifdef EMBER_WITH_CUDA
+  if (x_in.device().is_cuda()) {
+    const Tensor y = conv2d_cuda(x_in, weight_in, params);
+    return bias.defined() ? bias_activation(y, bias, Activation::none, 1) : y;
+  }
+#endif
+  // bf16 activations (precision.h): a bf16 input, or f32 under bf16, gives a bf16 output; the CPU computes
+  // it in f32 (oneDNN's bf16 kernels where it has them) and rounds.
+  if (is_bf16(x_in) || (x_in.dtype() == DType::f32 && precision() == Precision::bf16))
+    return conv2d_cpu(g, x_in.dtype() == DType::bf16 ? x_in.to(DType::f32) : x_in, weight_in, bias, params)
+        .to(DType::bf16);
+  return conv2d_cpu(g, x_in, weight_in, bias, params);
 }
 
 }  // namespace ember

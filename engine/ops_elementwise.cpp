@@ -9,6 +9,7 @@
 #include "kernels/cpu/bias_act.h"
 #include "kernels/cpu/elementwise.h"
 #ifdef EMBER_WITH_CUDA
+#include "engine/cuda/activations.h"
 #include "engine/cuda/context.h"
 #include "kernels/cuda/bias_act.h"
 #include "kernels/cuda/elementwise.h"
@@ -71,15 +72,22 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
     });
   } else {
 #ifdef EMBER_WITH_CUDA
-    check_f32(name, a);
-    kernels::cuda::binary(op, static_cast<int>(shape.size()), shape.data(), ea.data<float>(), ea.strides().data(),
-                          eb.data<float>(), eb.strides().data(), out.data<float>(), cuda::current_stream());
+    EMBER_DISPATCH_CUDA_ACTIVATION(a.dtype(), name, {
+      kernels::cuda::binary(op, static_cast<int>(shape.size()), shape.data(), cuda::device_ptr<scalar_t>(ea),
+                            ea.strides().data(), cuda::device_ptr<scalar_t>(eb), eb.strides().data(),
+                            cuda::device_ptr<scalar_t>(out), cuda::current_stream());
+    });
 #endif
   }
   return out;
 }
 
 Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
+  // bf16 with f32 computes in f32 (a bf16 activation meeting an f32 parameter or residual); bf16 with bf16
+  // stays bf16, through f32 copies on the CPU.
+  if (is_bf16(a) != is_bf16(b) && a.dtype() != DType::f64 && b.dtype() != DType::f64)
+    return binary_op(op, is_bf16(a) ? a.to(DType::f32) : a, is_bf16(b) ? b.to(DType::f32) : b);
+  if (is_cpu_bf16(a) && is_cpu_bf16(b)) return binary_op(op, a.to(DType::f32), b.to(DType::f32)).to(DType::bf16);
   Tensor out = binary_forward(op, a, b);
   if (!needs_grad({&a, &b})) return out;
   const Shape sa = a.shape(), sb = b.shape();
@@ -144,9 +152,11 @@ Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor
     });
   } else {
 #ifdef EMBER_WITH_CUDA
-    kernels::cuda::unary_backward(op, x.defined() ? x.data<float>() : nullptr, y.defined() ? y.data<float>() : nullptr,
-                                  g.data<float>(), dx.data<float>(), g.numel(), static_cast<float>(alpha),
-                                  static_cast<float>(beta), cuda::current_stream());
+    EMBER_DISPATCH_CUDA_ACTIVATION(g.dtype(), name, {
+      kernels::cuda::unary_backward(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y),
+                                    cuda::device_ptr<scalar_t>(g), cuda::device_ptr<scalar_t>(dx), g.numel(),
+                                    static_cast<float>(alpha), static_cast<float>(beta), cuda::current_stream());
+    });
 #endif
   }
   return dx;
@@ -154,6 +164,7 @@ Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor
 
 Tensor unary_op(UnaryOp op, const Tensor& a, double alpha = 0.0, double beta = 0.0) {
   const char* name = unary_name(op);
+  if (is_cpu_bf16(a)) return unary_op(op, a.to(DType::f32), alpha, beta).to(DType::bf16);
   const Tensor x = a.contiguous().detach();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (x.device().is_cpu()) {
@@ -163,9 +174,10 @@ Tensor unary_op(UnaryOp op, const Tensor& a, double alpha = 0.0, double beta = 0
     });
   } else {
 #ifdef EMBER_WITH_CUDA
-    check_f32(name, x);
-    kernels::cuda::unary(op, x.data<float>(), y.data<float>(), x.numel(), static_cast<float>(alpha),
-                         static_cast<float>(beta), cuda::current_stream());
+    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), name, {
+      kernels::cuda::unary(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y), x.numel(),
+                           static_cast<float>(alpha), static_cast<float>(beta), cuda::current_stream());
+    });
 #endif
   }
   if (needs_grad({&a})) {
@@ -287,15 +299,16 @@ Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }
 
 Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act, int64_t channel_dim) {
   const char* op = "bias_activation";
-  check_floating(op, x_in);
+  EMBER_CHECK(is_floating(x_in.dtype()), op, ": needs a floating tensor, got ", x_in.describe());
   EMBER_CHECK(x_in.dim() >= 1, op, ": needs a tensor with a channel dimension, got ", x_in.describe());
   const int64_t d = wrap_dim(channel_dim, x_in.dim(), op);
   const int64_t C = x_in.size(d);
   if (bias_in.defined()) {
-    check_same_device_dtype(op, x_in, bias_in);
+    check_parameter_dtype(op, "bias", x_in, bias_in);
     EMBER_CHECK(bias_in.shape() == Shape{C}, op, ": bias ", bias_in.describe(), " for ", C, " channels of ",
                 x_in.describe());
   }
+  if (is_cpu_bf16(x_in)) return bias_activation(x_in.to(DType::f32), bias_in, act, channel_dim).to(DType::bf16);
   int64_t outer = 1, inner = 1;
   for (int64_t k = 0; k < d; ++k) outer *= x_in.size(k);
   for (int64_t k = d + 1; k < x_in.dim(); ++k) inner *= x_in.size(k);
@@ -313,19 +326,22 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
     });
   } else {
 #ifdef EMBER_WITH_CUDA
-    check_f32(op, x);
-    kernels::cuda::bias_act_forward(x.data<float>(), bias.defined() ? bias.data<float>() : nullptr, outer, C, inner,
-                                    act, y.data<float>(), pre.defined() ? pre.data<float>() : nullptr,
-                                    cuda::current_stream());
+    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
+      kernels::cuda::bias_act_forward(cuda::device_ptr<scalar_t>(x), cuda::device_ptr<float>(bias), outer, C, inner,
+                                      act, cuda::device_ptr<scalar_t>(y), cuda::device_ptr<scalar_t>(pre),
+                                      cuda::current_stream());
+    });
 #endif
   }
   if (grad) {
     const Tensor saved = act == Activation::relu ? y.detach() : pre;
     const bool grad_b = bias_in.defined() && bias_in.requires_grad();
-    record(y, op, {x_in, bias_in}, [saved, act, outer, C, inner, grad_b](const Tensor& g) -> std::vector<Tensor> {
+    const DType bias_dtype = bias_in.defined() ? bias_in.dtype() : x.dtype();
+    record(y, op, {x_in, bias_in},
+           [saved, act, outer, C, inner, grad_b, bias_dtype](const Tensor& g) -> std::vector<Tensor> {
       const Tensor dy = g.contiguous();
       Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-      Tensor db = grad_b ? Tensor::empty({C}, dy.dtype(), dy.device()) : Tensor();
+      Tensor db = grad_b ? Tensor::empty({C}, bias_dtype, dy.device()) : Tensor();
       if (dy.device().is_cpu()) {
         EMBER_DISPATCH_FLOAT(dy.dtype(), "bias_activation backward", {
           kernels::cpu::bias_act_backward<scalar_t>(dy.data<scalar_t>(),
@@ -339,9 +355,12 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
         if (grad_b)
           scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::bias_act_backward_scratch(outer, C, inner))},
                                   DType::f32, dy.device());
-        kernels::cuda::bias_act_backward(dy.data<float>(), saved.defined() ? saved.data<float>() : nullptr, outer, C,
-                                         inner, act, dx.data<float>(), grad_b ? db.data<float>() : nullptr,
-                                         grad_b ? scratch.data<float>() : nullptr, cuda::current_stream());
+        EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "bias_activation backward", {
+          kernels::cuda::bias_act_backward(cuda::device_ptr<scalar_t>(dy), cuda::device_ptr<scalar_t>(saved), outer,
+                                           C, inner, act, cuda::device_ptr<scalar_t>(dx),
+                                           cuda::device_ptr<float>(db), cuda::device_ptr<float>(scratch),
+                                           cuda::current_stream());
+        });
 #endif
       }
       return {dx, db};

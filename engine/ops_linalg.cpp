@@ -107,15 +107,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   EMBER_CHECK(x.dim() >= 1 && weight.dim() == 2, "linear: needs x [..., in] and weight [out, in], got ",
               x.describe(), " and ", weight.describe());
-  check_same_device_dtype("linear", x, weight);
-  check_floating("linear", x);
+  EMBER_CHECK(is_floating(x.dtype()), "linear: needs a floating input, got ", x.describe());
+  check_parameter_dtype("linear", "weight", x, weight);
   const int64_t in = weight.size(1), out_features = weight.size(0);
   EMBER_CHECK(x.size(-1) == in, "linear: input ", x.describe(), " does not match weight ", weight.describe());
   if (bias.defined()) {
-    check_same_device_dtype("linear", x, bias);
+    check_parameter_dtype("linear", "bias", x, bias);
     EMBER_CHECK(bias.shape() == Shape{out_features}, "linear: bias ", bias.describe(), " for weight ",
                 weight.describe());
   }
+  // A bf16 activation (precision.h) goes into the GEMM as it is on CUDA, through an f32 copy on the CPU; the
+  // output is f32 either way (logits, and the ViTs' activations, stay f32).
+  if (is_cpu_bf16(x)) return linear(x.to(DType::f32), weight, bias);
   const Tensor x2 = blas_readable(x.detach().reshape({-1, in}));
   const Tensor w = blas_readable(weight);
   const int64_t rows = x2.size(0);

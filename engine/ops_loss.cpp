@@ -118,10 +118,12 @@ void check_classification(const char* op, const Tensor& logits, const Tensor& ta
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, true); }
+// Softmax and the losses compute in f32 (precision.h): bf16 inputs are cast first, as autocast does.
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(is_bf16(x) ? x.to(DType::f32) : x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(is_bf16(x) ? x.to(DType::f32) : x, dim, true); }
 
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, const CrossEntropyOptions& options) {
+  if (is_bf16(logits_in)) return cross_entropy(logits_in.to(DType::f32), targets_in, options);
   check_classification("cross_entropy", logits_in, targets_in, options);
   const Tensor logits = logits_in.contiguous().detach(), targets = targets_in.contiguous();
   const Tensor weights = options.class_weights.defined() ? options.class_weights.contiguous().detach() : Tensor();

@@ -5,6 +5,7 @@
 #include "engine/ops_util.h"
 #include "kernels/cpu/pool.h"
 #ifdef EMBER_WITH_CUDA
+#include "engine/cuda/activations.h"
 #include "engine/cuda/context.h"
 #include "kernels/cuda/pool.h"
 #endif
@@ -27,9 +28,8 @@ kernels::cuda::PoolAxis cuda_axis(const AxisPooling& a) {
 #endif
 
 void check_pool_input(const char* op, const Tensor& x) {
-  check_floating(op, x);
+  EMBER_CHECK(is_floating(x.dtype()), op, ": needs a floating input, got ", x.describe());
   EMBER_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", x.describe());
-  if (x.device().is_cuda()) check_f32(op, x);
 }
 
 // Windows of a kernel x kernel pooling with stride and padding (PyTorch: padding <= kernel / 2).
@@ -51,6 +51,7 @@ std::pair<PoolWindows, PoolWindows> sliding_pool_windows(const char* op, const T
 // (h, w describe the same windows for the CUDA kernels.)
 Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, PoolWindows cols, AxisPooling h,
                       AxisPooling w) {
+  if (is_cpu_bf16(x_in)) return window_average(op, x_in.to(DType::f32), rows, cols, h, w).to(DType::bf16);
   const Tensor x = x_in.contiguous().detach();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   Tensor y = Tensor::empty({N, C, static_cast<int64_t>(rows.begin.size()), static_cast<int64_t>(cols.begin.size())},
@@ -61,8 +62,10 @@ Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, Pool
     });
   } else {
 #ifdef EMBER_WITH_CUDA
-    kernels::cuda::avg_pool2d_forward(x.data<float>(), N * C, cuda_axis(h), cuda_axis(w), y.data<float>(),
-                                      cuda::current_stream());
+    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
+      kernels::cuda::avg_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(h), cuda_axis(w),
+                                        cuda::device_ptr<scalar_t>(y), cuda::current_stream());
+    });
 #endif
   }
   if (needs_grad({&x_in})) {
@@ -76,8 +79,10 @@ Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, Pool
         });
       } else {
 #ifdef EMBER_WITH_CUDA
-        kernels::cuda::avg_pool2d_backward(dy.data<float>(), shape[0] * shape[1], cuda_axis(h), cuda_axis(w),
-                                           dx.data<float>(), cuda::current_stream());
+        EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), op, {
+          kernels::cuda::avg_pool2d_backward(cuda::device_ptr<scalar_t>(dy), shape[0] * shape[1], cuda_axis(h),
+                                             cuda_axis(w), cuda::device_ptr<scalar_t>(dx), cuda::current_stream());
+        });
 #endif
       }
       return {dx};
@@ -89,6 +94,7 @@ Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, Pool
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t padding) {
+  if (is_cpu_bf16(x_in)) return max_pool2d(x_in.to(DType::f32), kernel, stride, padding).to(DType::bf16);
   auto [rows, cols] = sliding_pool_windows("max_pool2d", x_in, kernel, stride, padding);
   const Tensor x = x_in.contiguous().detach();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
@@ -104,8 +110,10 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
     });
   } else {
 #ifdef EMBER_WITH_CUDA
-    kernels::cuda::max_pool2d_forward(x.data<float>(), N * C, cuda_axis(ah), cuda_axis(aw), y.data<float>(),
-                                      argmax.data<int32_t>(), cuda::current_stream());
+    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "max_pool2d", {
+      kernels::cuda::max_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(ah), cuda_axis(aw),
+                                        cuda::device_ptr<scalar_t>(y), argmax.data<int32_t>(), cuda::current_stream());
+    });
 #endif
   }
   if (needs_grad({&x_in})) {
@@ -120,8 +128,11 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
         });
       } else {
 #ifdef EMBER_WITH_CUDA
-        kernels::cuda::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), shape[0] * shape[1],
-                                           cuda_axis(ah), cuda_axis(aw), dx.data<float>(), cuda::current_stream());
+        EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "max_pool2d", {
+          kernels::cuda::max_pool2d_backward(cuda::device_ptr<scalar_t>(dy), argmax.data<int32_t>(),
+                                             shape[0] * shape[1], cuda_axis(ah), cuda_axis(aw),
+                                             cuda::device_ptr<scalar_t>(dx), cuda::current_stream());
+        });
 #endif
       }
       return {dx};

@@ -93,7 +93,9 @@ Tensor argmax_keepdim(const Tensor& a_in, int64_t d, const char* op) {
 
 }  // namespace
 
+// Reductions of bf16 activations sum in f32 and return f32 (precision.h: reductions stay f32).
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
+  if (is_bf16(a)) return sum(a.to(DType::f32), dims_in, keepdim);
   check_floating("sum", a);
   const std::vector<int64_t> dims = normalize_dims(dims_in, a.dim(), "sum");
   Tensor out = sum_forward(a, dims, keepdim);
@@ -105,6 +107,7 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
 }
 
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
+  if (is_bf16(a)) return mean(a.to(DType::f32), dims_in, keepdim);
   check_floating("mean", a);
   int64_t count = 1;
   for (int64_t d : normalize_dims(dims_in, a.dim(), "mean")) count *= a.shape()[d];

@@ -2,11 +2,15 @@
 //
 //   fp32: plain FP32 arithmetic (the default: results match the CPU to ~1e-6 relative).
 //   tf32: f32 tensors, products on the tensor cores in TF32 (10-bit mantissa), f32 accumulation.
-//   bf16: mixed precision: inputs cast to bf16 on the fly, f32 accumulation, f32 outputs; master weights
-//         and everything else (reductions, normalisation, softmax, loss) stay f32.
-// On the CPU, bf16 applies to f32 convolutions run by oneDNN, where the CPU has bf16 instructions (AMX,
-// AVX-512 bf16): their inputs are rounded to bf16, accumulation and results stay f32. Every other CPU op
-// computes in its tensors' dtype and ignores these settings.
+//   bf16: mixed precision, as PyTorch's autocast: GEMM and convolution inputs are cast to bf16, with f32
+//         accumulation. Convolutions return bf16 activations, and the ops between them keep bf16 (elementwise,
+//         bias + activation, batch norm, pooling: bf16 in and out, f32 maths and statistics), which halves the
+//         bytes the memory-bound ops move. Linear layers return f32, so logits and the ViTs' activations stay
+//         f32; reductions, softmax and the losses compute in f32 whatever their input; master weights, their
+//         gradients and the optimizer state are f32.
+// On the CPU, bf16 applies to convolutions: they return bf16 like on CUDA (the ops after them compute on f32
+// copies and round back, the same values as the CUDA kernels), and run oneDNN's bf16 kernels where the CPU has
+// bf16 instructions (AMX, AVX-512 bf16), else f32 kernels. Every other CPU op ignores these settings.
 #pragma once
 #include <string>
 

@@ -116,6 +116,7 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 # which would take minutes at memcheck's slowdown.
 memcheck_tags="[allocator],[attention],[batchnorm],[bias_act],[conv],[core],[cross_entropy],[deterministic]"
 memcheck_tags+=",[dropout],[engine_cuda],[gemm],[layernorm],[optim],[pool],[softmax],[sync_bn],[transpose]"
+memcheck_tags+=",[bf16]~[models]"
 step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
   "$build/tests/ember_gpu_tests" "$memcheck_tags"
 grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"

@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     bench::DeviceBuffer<float> gx(n), gy(n), gdy(n), gdx(n);
     bench::to_device(gx.ptr, x), bench::to_device(gdy.ptr, dy);
     auto forward = [&] { k::unary(UnaryOp::gelu, gx.ptr, gy.ptr, n, 0.f, 0.f, s); };
-    auto backward = [&] { k::unary_backward(UnaryOp::gelu, gx.ptr, nullptr, gdy.ptr, gdx.ptr, n, 0.f, 0.f, s); };
+    auto backward = [&] { k::unary_backward<float>(UnaryOp::gelu, gx.ptr, nullptr, gdy.ptr, gdx.ptr, n, 0.f, 0.f, s); };
     forward();
     backward();
     std::vector<double> y(n), dx(n);

@@ -117,14 +117,17 @@ Tensor to_channels_last_bf16(const Tensor& t_in) {
   return out.permute({0, 3, 1, 2});
 }
 
-// A bf16 channels_last t -> a contiguous f32 [N, C, H, W]: one transposing, casting pass.
-Tensor f32_from_channels_last(const Tensor& t) {
+// A bf16 channels_last t -> a contiguous [N, C, H, W] of `dtype` (bf16 or f32): one transposing pass.
+Tensor nchw_from_channels_last(const Tensor& t, DType dtype) {
   EMBER_CHECK(t.dtype() == DType::bf16 && is_channels_last(t), "conv2d: expected a channels_last bf16 result, got ",
               t.describe());
   const int64_t n = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3);
-  Tensor out = Tensor::empty(t.shape(), DType::f32, t.device());
-  kernels::cuda::transpose_batched(static_cast<const __nv_bfloat16*>(t.raw_data()), out.data<float>(), n, h * w, c,
-                                   current_stream());
+  Tensor out = Tensor::empty(t.shape(), dtype, t.device());
+  const auto* x = static_cast<const __nv_bfloat16*>(t.raw_data());
+  if (dtype == DType::bf16)
+    kernels::cuda::transpose_batched(x, static_cast<__nv_bfloat16*>(out.raw_data()), n, h * w, c, current_stream());
+  else
+    kernels::cuda::transpose_batched(x, out.data<float>(), n, h * w, c, current_stream());
   return out;
 }
 
@@ -161,20 +164,25 @@ Tensor workspace(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
   return Tensor::empty({static_cast<int64_t>(std::max<size_t>(*bytes, 1))}, DType::u8, device);
 }
 
-// Runs one cuDNN pass into a new tensor of `out_shape` (f32 NCHW result whatever the math and layout).
+// The dtype of an activation (a convolution's output or input gradient) computed in `math`: bf16 activations
+// under bf16 maths (precision.h), else f32.
+DType activation_dtype(MathMode math) { return math == MathMode::bf16 ? DType::bf16 : DType::f32; }
+
+// Runs one cuDNN pass into a new contiguous NCHW tensor of `out_shape` and `out_dtype`, whatever the layout
+// the pass ran in.
 template <class Run>
 Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pass, const Shape& out_shape,
-                 Device device, Run run) {
+                 DType out_dtype, Device device, Run run) {
   size_t bytes = 0;
   Tensor ws = workspace(c, pass, device, &bytes);
   if (c.layout == ConvLayout::nhwc) {
     Tensor out = Tensor::empty({out_shape[0], out_shape[2], out_shape[3], out_shape[1]}, DType::bf16, device);
     run(out.raw_data(), ws.raw_data(), bytes);
-    return f32_from_channels_last(out.permute({0, 3, 1, 2}));
+    return nchw_from_channels_last(out.permute({0, 3, 1, 2}), out_dtype);
   }
   Tensor out = Tensor::empty(out_shape, c.math == MathMode::bf16 ? DType::bf16 : DType::f32, device);
   run(out.raw_data(), ws.raw_data(), bytes);
-  return out.to(DType::f32);
+  return out.to(out_dtype);
 }
 
 }  // namespace
@@ -230,7 +238,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dParams&
   const Shape out_shape{x.size(0), weight.size(0), c.g.out_h(), c.g.out_w()};
   EMBER_CHECK(c.g.out_h() > 0 && c.g.out_w() > 0, "conv2d: output would be empty for x ", x.describe(), " weight ",
               weight.describe());
-  return conv_pass(c, kernels::cuda::ConvPass::forward, out_shape, x.device(), [&](void* y, void* ws, size_t bytes) {
+  return conv_pass(c, kernels::cuda::ConvPass::forward, out_shape, activation_dtype(c.math), x.device(),
+                   [&](void* y, void* ws, size_t bytes) {
     kernels::cuda::cudnn_conv_forward(c, xin.raw_data(), win.raw_data(), y, ws, bytes, current_stream());
   });
 }
@@ -240,7 +249,7 @@ Tensor conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, const 
   const kernels::cuda::ConvConfig c = conv_config(x_shape, weight.shape(), params,
                                                   math_for(grad_out, weight, "conv2d backward"), "conv2d backward");
   const Tensor gin = conv_operand(grad_out, c.math, c.layout), win = conv_operand(weight, c.math, c.layout);
-  return conv_pass(c, kernels::cuda::ConvPass::backward_data, x_shape, grad_out.device(),
+  return conv_pass(c, kernels::cuda::ConvPass::backward_data, x_shape, activation_dtype(c.math), grad_out.device(),
                    [&](void* dx, void* ws, size_t bytes) {
                      kernels::cuda::cudnn_conv_backward_data(c, gin.raw_data(), win.raw_data(), dx, ws, bytes,
                                                              current_stream());
@@ -252,7 +261,7 @@ Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Sha
   const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight_shape, params,
                                                   math_for(x, grad_out, "conv2d backward"), "conv2d backward");
   const Tensor xin = conv_operand(x, c.math, c.layout), gin = conv_operand(grad_out, c.math, c.layout);
-  return conv_pass(c, kernels::cuda::ConvPass::backward_filter, weight_shape, x.device(),
+  return conv_pass(c, kernels::cuda::ConvPass::backward_filter, weight_shape, DType::f32, x.device(),
                    [&](void* dw, void* ws, size_t bytes) {
                      kernels::cuda::cudnn_conv_backward_filter(c, xin.raw_data(), gin.raw_data(), dw, ws, bytes,
                                                                current_stream());

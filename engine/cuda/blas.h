@@ -2,7 +2,9 @@
 // cuDNN (kernels/cuda/cudnn_conv.h) that honour the precision setting (engine/precision.h). No autograd here:
 // the ops in ops_linalg.cpp / ops_conv.cpp call these from their forward and backward. Inputs are CUDA tensors
 // of any layout, f32 or bf16 (from compute_operand; a bf16 operand makes the call run bf16 maths); outputs are
-// new contiguous f32 tensors. bf16 convolutions run on NHWC (channels_last) copies of their operands.
+// new contiguous tensors: f32 from the GEMMs and the filter gradient, and from the convolution's forward and data
+// gradient f32, or bf16 under bf16 maths (precision.h: bf16 activations). bf16 convolutions run on NHWC
+// (channels_last) copies of their operands.
 #pragma once
 #include "engine/ops.h"
 #include "engine/tensor.h"

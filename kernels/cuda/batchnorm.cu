@@ -7,17 +7,19 @@ namespace {
 constexpr int kChannelThreads = 256;
 
 // Sums of d = x - shift_c and d^2, shift_c = the channel's first element x[0, c, 0].
+template <class T>
 struct StatsTerms {
-  const float* x;
+  const T* x;
   int64_t S, stride;  // stride = K = C * S
   __device__ void operator()(int64_t n, int64_t col, float (&acc)[2]) const {
-    const float d = x[n * stride + col] - x[(col / S) * S];
+    const float d = to_f32(x[n * stride + col]) - to_f32(x[(col / S) * S]);
     acc[0] += d;
     acc[1] += d * d;
   }
 };
 
-__global__ void batch_norm_stats_kernel(const float* __restrict__ x, const float* __restrict__ partial,
+template <class T>
+__global__ void batch_norm_stats_kernel(const T* __restrict__ x, const float* __restrict__ partial,
                                         ColumnSplit split, int64_t S, float eps, float momentum,
                                         float* __restrict__ running_mean, float* __restrict__ running_var,
                                         float* __restrict__ save_mean, float* __restrict__ save_invstd) {
@@ -28,7 +30,7 @@ __global__ void batch_norm_stats_kernel(const float* __restrict__ x, const float
   if (threadIdx.x != 0) return;
   const double m = static_cast<double>(split.N * S), d_mean = sum_d / m;
   const double var = fmax(sum_d2 / m - d_mean * d_mean, 0.0);
-  const double mean = static_cast<double>(x[c * S]) + d_mean;
+  const double mean = static_cast<double>(to_f32(x[c * S])) + d_mean;
   save_mean[c] = static_cast<float>(mean);
   save_invstd[c] = static_cast<float>(1.0 / sqrt(var + eps));
   if (running_mean) running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean);
@@ -47,63 +49,65 @@ __global__ void batch_norm_eval_stats_kernel(const float* __restrict__ running_m
 
 // y = x * scale_c + shift_c with scale = gamma invstd, shift = beta - mean scale (folded per element from
 // the [C] vectors, which stay in L1). V = 4 when S % 4 == 0: a pack never straddles two channels.
-template <int V>
-__global__ void batch_norm_apply_kernel(const float* __restrict__ x, int64_t total, int64_t C, int64_t S,
+template <class T, int V>
+__global__ void batch_norm_apply_kernel(const T* __restrict__ x, int64_t total, int64_t C, int64_t S,
                                         const float* __restrict__ gamma, const float* __restrict__ beta,
                                         const float* __restrict__ mean, const float* __restrict__ invstd,
-                                        float* __restrict__ y) {
+                                        T* __restrict__ y) {
   for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
     const int64_t c = (i / S) % C;
     const float scale = (gamma ? gamma[c] : 1.f) * invstd[c];
     const float shift = (beta ? beta[c] : 0.f) - mean[c] * scale;
-    float v[V];
     if constexpr (V == 4) {
-      const float4 t = *reinterpret_cast<const float4*>(x + i);
-      v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
-    } else {
-      v[0] = x[i];
-    }
+      float v[4];
+      load4(x + i, v);
 #pragma unroll
-    for (int k = 0; k < V; ++k) v[k] = v[k] * scale + shift;
-    if constexpr (V == 4) *reinterpret_cast<float4*>(y + i) = make_float4(v[0], v[1], v[2], v[3]);
-    else y[i] = v[0];
+      for (int k = 0; k < 4; ++k) v[k] = v[k] * scale + shift;
+      store4(y + i, v);
+    } else {
+      y[i] = from_f32<T>(to_f32(x[i]) * scale + shift);
+    }
   }
 }
 
-void apply(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
-           const float* mean, const float* invstd, float* y, cudaStream_t stream) {
+template <class T>
+void apply(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta, const float* mean,
+           const float* invstd, T* y, cudaStream_t stream) {
   const int64_t total = N * C * S;
-  if (S % 4 == 0 && aligned16(x) && aligned16(y))
-    batch_norm_apply_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta,
+  if (S % 4 == 0 && aligned4(x) && aligned4(y))
+    batch_norm_apply_kernel<T, 4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta,
                                                                                    mean, invstd, y);
   else
-    batch_norm_apply_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
+    batch_norm_apply_kernel<T, 1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
                                                                                invstd, y);
   EMBER_CHECK_LAUNCH("batch_norm (apply)");
 }
 
 // Sums of dy and dy * (x - mean_c).
+template <class T>
 struct BackwardTerms {
-  const float *x, *dy, *mean;
+  const T *x, *dy;
+  const float* mean;
   int64_t S, stride;
   __device__ void operator()(int64_t n, int64_t col, float (&acc)[2]) const {
     const int64_t i = n * stride + col;
-    const float d = dy[i];
+    const float d = to_f32(dy[i]);
     acc[0] += d;
-    acc[1] += d * (x[i] - mean[col / S]);
+    acc[1] += d * (to_f32(x[i]) - mean[col / S]);
   }
 };
 
 // Per channel: sum x and sum x^2 from the shifted sums, and the count.
-__global__ void batch_norm_sums_kernel(const float* __restrict__ x, const float* __restrict__ partial,
+template <class T>
+__global__ void batch_norm_sums_kernel(const T* __restrict__ x, const float* __restrict__ partial,
                                        ColumnSplit split, int64_t S, double* __restrict__ sums) {
   __shared__ double scratch[32];
   const int64_t c = blockIdx.x, C = gridDim.x;
   const double sum_d = channel_total<2>(partial, split, S, 0, scratch);
   const double sum_d2 = channel_total<2>(partial, split, S, 1, scratch);
   if (threadIdx.x != 0) return;
-  const double m = static_cast<double>(split.N * S), shift = x[c * S];
+  const double m = static_cast<double>(split.N * S), shift = to_f32(x[c * S]);
   sums[c] = sum_d + m * shift;
   sums[C + c] = sum_d2 + 2.0 * shift * sum_d + m * shift * shift;
   if (c == 0) sums[2 * C] = m;
@@ -174,30 +178,34 @@ __global__ void batch_norm_backward_channels_kernel(const float* __restrict__ pa
   coef[2 * C + c] = static_cast<float>(k);
 }
 
-template <int V>
-__global__ void batch_norm_dx_kernel(const float* __restrict__ x, const float* __restrict__ dy, int64_t total,
-                                     int64_t C, int64_t S, const float* __restrict__ coef, float* __restrict__ dx) {
+template <class T, int V>
+__global__ void batch_norm_dx_kernel(const T* __restrict__ x, const T* __restrict__ dy, int64_t total, int64_t C,
+                                     int64_t S, const float* __restrict__ coef, T* __restrict__ dx) {
   for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
     const int64_t c = (i / S) % C;
     const float a = coef[c], b = coef[C + c], k = coef[2 * C + c];
     if constexpr (V == 4) {
-      const float4 vx = *reinterpret_cast<const float4*>(x + i), vd = *reinterpret_cast<const float4*>(dy + i);
-      *reinterpret_cast<float4*>(dx + i) =
-          make_float4(a * vd.x + b * vx.x + k, a * vd.y + b * vx.y + k, a * vd.z + b * vx.z + k, a * vd.w + b * vx.w + k);
+      float vx[4], vd[4];
+      load4(x + i, vx);
+      load4(dy + i, vd);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) vd[j] = a * vd[j] + b * vx[j] + k;
+      store4(dx + i, vd);
     } else {
-      dx[i] = a * dy[i] + b * x[i] + k;
+      dx[i] = from_f32<T>(a * to_f32(dy[i]) + b * to_f32(x[i]) + k);
     }
   }
 }
 
-void apply_dx(const float* x, const float* dy, int64_t N, int64_t C, int64_t S, const float* coef, float* dx,
+template <class T>
+void apply_dx(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* coef, T* dx,
               cudaStream_t stream) {
   const int64_t total = N * C * S;
-  if (S % 4 == 0 && aligned16(x) && aligned16(dy) && aligned16(dx))
-    batch_norm_dx_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+  if (S % 4 == 0 && aligned4(x) && aligned4(dy) && aligned4(dx))
+    batch_norm_dx_kernel<T, 4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
   else
-    batch_norm_dx_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+    batch_norm_dx_kernel<T, 1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
   EMBER_CHECK_LAUNCH("batch_norm_backward (dx)");
 }
 
@@ -207,13 +215,14 @@ size_t batch_norm_scratch(int64_t N, int64_t C, int64_t S) {
   return column_partial_floats<2>(column_split(N, C * S)) + 3 * static_cast<size_t>(C);
 }
 
-void batch_norm_forward_training(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma,
+template <class T>
+void batch_norm_forward_training(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma,
                                  const float* beta, float eps, float momentum, float* running_mean,
-                                 float* running_var, float* y, float* save_mean, float* save_invstd, float* scratch,
+                                 float* running_var, T* y, float* save_mean, float* save_invstd, float* scratch,
                                  cudaStream_t stream) {
   if (N * C * S == 0) return;
   const ColumnSplit split = column_split(N, C * S);
-  StatsTerms terms{x, S, C * S};
+  StatsTerms<T> terms{x, S, C * S};
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm (statistics)");
   batch_norm_stats_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
       x, scratch, split, S, eps, momentum, running_mean, running_var, save_mean, save_invstd);
@@ -221,8 +230,9 @@ void batch_norm_forward_training(const float* x, int64_t N, int64_t C, int64_t S
   apply(x, N, C, S, gamma, beta, save_mean, save_invstd, y, stream);
 }
 
-void batch_norm_forward_eval(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
-                             const float* running_mean, const float* running_var, float eps, float* y,
+template <class T>
+void batch_norm_forward_eval(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+                             const float* running_mean, const float* running_var, float eps, T* y,
                              float* save_mean, float* save_invstd, cudaStream_t stream) {
   if (C == 0) return;
   batch_norm_eval_stats_kernel<<<grid_for(C, 256), 256, 0, stream>>>(running_mean, running_var, C, eps, save_mean,
@@ -232,8 +242,9 @@ void batch_norm_forward_eval(const float* x, int64_t N, int64_t C, int64_t S, co
   apply(x, N, C, S, gamma, beta, save_mean, save_invstd, y, stream);
 }
 
-void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, int64_t S, const float* gamma,
-                         const float* save_mean, const float* save_invstd, bool training, float* dx, float* dgamma,
+template <class T>
+void batch_norm_backward(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* gamma,
+                         const float* save_mean, const float* save_invstd, bool training, T* dx, float* dgamma,
                          float* dbeta, float* scratch, cudaStream_t stream) {
   if (N * C * S == 0) {
     zero_on_stream(dgamma, C, stream, "batch_norm_backward dgamma");
@@ -242,7 +253,7 @@ void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, 
   }
   const ColumnSplit split = column_split(N, C * S);
   float* coef = scratch + column_partial_floats<2>(split);
-  BackwardTerms terms{x, dy, save_mean, S, C * S};
+  BackwardTerms<T> terms{x, dy, save_mean, S, C * S};
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm_backward (sums)");
   batch_norm_backward_channels_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
       scratch, split, S, gamma, save_mean, save_invstd, training, dgamma, dbeta, coef);
@@ -250,17 +261,19 @@ void batch_norm_backward(const float* x, const float* dy, int64_t N, int64_t C, 
   if (dx) apply_dx(x, dy, N, C, S, coef, dx, stream);
 }
 
-void batch_norm_apply(const float* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
-                      const float* mean, const float* invstd, float* y, cudaStream_t stream) {
+template <class T>
+void batch_norm_apply(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+                      const float* mean, const float* invstd, T* y, cudaStream_t stream) {
   if (N * C * S == 0) return;
   apply(x, N, C, S, gamma, beta, mean, invstd, y, stream);
 }
 
-void batch_norm_sums(const float* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch,
+template <class T>
+void batch_norm_sums(const T* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch,
                      cudaStream_t stream) {
   if (N * C * S == 0) return;  // the engine needs N * S > 1 in training
   const ColumnSplit split = column_split(N, C * S);
-  StatsTerms terms{x, S, C * S};
+  StatsTerms<T> terms{x, S, C * S};
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm (sums)");
   batch_norm_sums_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(x, scratch, split, S, sums);
   EMBER_CHECK_LAUNCH("batch_norm (channel sums)");
@@ -274,7 +287,8 @@ void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, f
   EMBER_CHECK_LAUNCH("batch_norm (statistics from sums)");
 }
 
-void batch_norm_backward_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
+template <class T>
+void batch_norm_backward_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
                               const float* save_mean, const float* save_invstd, double* sums, float* dgamma,
                               float* dbeta, float* scratch, cudaStream_t stream) {
   if (N * C * S == 0) {
@@ -284,16 +298,17 @@ void batch_norm_backward_sums(const float* x, const float* dy, int64_t N, int64_
     return;
   }
   const ColumnSplit split = column_split(N, C * S);
-  BackwardTerms terms{x, dy, save_mean, S, C * S};
+  BackwardTerms<T> terms{x, dy, save_mean, S, C * S};
   launch_column_partials<2>(split, terms, scratch, stream, "batch_norm_backward (sums)");
   batch_norm_backward_sums_kernel<<<static_cast<unsigned>(C), kChannelThreads, 0, stream>>>(
       scratch, split, S, save_invstd, sums, dgamma, dbeta);
   EMBER_CHECK_LAUNCH("batch_norm_backward (channel sums)");
 }
 
-void batch_norm_backward_dx_from_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t S,
+template <class T>
+void batch_norm_backward_dx_from_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
                                       const float* gamma, const float* save_mean, const float* save_invstd,
-                                      const double* sums, const double* count, float* dx, float* scratch,
+                                      const double* sums, const double* count, T* dx, float* scratch,
                                       cudaStream_t stream) {
   if (N * C * S == 0) return;
   float* coef = scratch + column_partial_floats<2>(column_split(N, C * S));
@@ -302,5 +317,25 @@ void batch_norm_backward_dx_from_sums(const float* x, const float* dy, int64_t N
   EMBER_CHECK_LAUNCH("batch_norm_backward (dx coefficients)");
   apply_dx(x, dy, N, C, S, coef, dx, stream);
 }
+
+#define EMBER_INSTANTIATE(T)                                                                                     \
+  template void batch_norm_forward_training<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*,  \
+                                               float, float, float*, float*, T*, float*, float*, float*,        \
+                                               cudaStream_t);                                                    \
+  template void batch_norm_forward_eval<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*,      \
+                                           const float*, const float*, float, T*, float*, float*, cudaStream_t); \
+  template void batch_norm_apply<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*,             \
+                                    const float*, const float*, T*, cudaStream_t);                               \
+  template void batch_norm_sums<T>(const T*, int64_t, int64_t, int64_t, double*, float*, cudaStream_t);          \
+  template void batch_norm_backward_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*,         \
+                                            const float*, double*, float*, float*, float*, cudaStream_t);        \
+  template void batch_norm_backward_dx_from_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*, \
+                                                    const float*, const float*, const double*, const double*,    \
+                                                    T*, float*, cudaStream_t);                                   \
+  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*,              \
+                                       const float*, const float*, bool, T*, float*, float*, float*, cudaStream_t);
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(__nv_bfloat16)
+#undef EMBER_INSTANTIATE
 
 }  // namespace ember::kernels::cuda

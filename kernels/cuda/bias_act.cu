@@ -22,46 +22,49 @@ __device__ __forceinline__ float activation_grad(Activation act, float dy, float
   }
 }
 
-// Four elements per thread, 16-byte accesses when inner % 4 == 0 (a pack then has one channel).
-template <int V>
-__global__ void bias_act_forward_kernel(const float* __restrict__ x, const float* __restrict__ bias, int64_t total,
-                                        int64_t C, int64_t inner, Activation act, float* __restrict__ y,
-                                        float* __restrict__ pre) {
+// Four elements per thread, one 16-byte (f32) or 8-byte (bf16) access when inner % 4 == 0 (a pack then has
+// one channel).
+template <class T, int V>
+__global__ void bias_act_forward_kernel(const T* __restrict__ x, const float* __restrict__ bias, int64_t total,
+                                        int64_t C, int64_t inner, Activation act, T* __restrict__ y,
+                                        T* __restrict__ pre) {
   for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
     const float b = bias ? bias[(i / inner) % C] : 0.f;
-    float v[V];
     if constexpr (V == 4) {
-      const float4 t = *reinterpret_cast<const float4*>(x + i);
-      v[0] = t.x + b, v[1] = t.y + b, v[2] = t.z + b, v[3] = t.w + b;
-      if (pre) *reinterpret_cast<float4*>(pre + i) = make_float4(v[0], v[1], v[2], v[3]);
-      *reinterpret_cast<float4*>(y + i) =
-          make_float4(activate(act, v[0]), activate(act, v[1]), activate(act, v[2]), activate(act, v[3]));
+      float v[4], a[4];
+      load4(x + i, v);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) v[k] += b, a[k] = activate(act, v[k]);
+      if (pre) store4(pre + i, v);
+      store4(y + i, a);
     } else {
-      v[0] = x[i] + b;
-      if (pre) pre[i] = v[0];
-      y[i] = activate(act, v[0]);
+      const float v = to_f32(x[i]) + b;
+      if (pre) pre[i] = from_f32<T>(v);
+      y[i] = from_f32<T>(activate(act, v));
     }
   }
 }
 
-__global__ void activation_backward_kernel(const float* __restrict__ dy, const float* __restrict__ saved,
-                                           int64_t total, Activation act, float* __restrict__ dx) {
+template <class T>
+__global__ void activation_backward_kernel(const T* __restrict__ dy, const T* __restrict__ saved, int64_t total,
+                                           Activation act, T* __restrict__ dx) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    dx[i] = activation_grad(act, dy[i], act == Activation::none ? 0.f : saved[i]);
+    dx[i] = from_f32<T>(activation_grad(act, to_f32(dy[i]), act == Activation::none ? 0.f : to_f32(saved[i])));
 }
 
 // Column walk of the channel reduction, writing dx on the way (each element is read and written once).
+template <class T>
 struct BiasTerms {
-  const float *dy, *saved;
-  float* dx;
+  const T *dy, *saved;
+  T* dx;
   int64_t stride;
   Activation act;
   __device__ void operator()(int64_t n, int64_t col, float (&acc)[1]) const {
     const int64_t i = n * stride + col;
-    const float d = activation_grad(act, dy[i], act == Activation::none ? 0.f : saved[i]);
-    if (dx) dx[i] = d;
+    const float d = activation_grad(act, to_f32(dy[i]), act == Activation::none ? 0.f : to_f32(saved[i]));
+    if (dx) dx[i] = from_f32<T>(d);
     acc[0] += d;
   }
 };
@@ -86,14 +89,17 @@ __global__ void residual_add_kernel(const float* a, const float* b, float* y, in
 
 }  // namespace
 
-void bias_act_forward(const float* x, const float* bias, int64_t outer, int64_t C, int64_t inner, Activation act,
-                      float* y, float* pre, cudaStream_t stream) {
+template <class T>
+void bias_act_forward(const T* x, const float* bias, int64_t outer, int64_t C, int64_t inner, Activation act, T* y,
+                      T* pre, cudaStream_t stream) {
   const int64_t total = outer * C * inner;
   if (total == 0) return;
-  if (inner % 4 == 0 && aligned16(x) && aligned16(y) && (!pre || aligned16(pre)))
-    bias_act_forward_kernel<4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
+  if (inner % 4 == 0 && aligned4(x) && aligned4(y) && aligned4(pre))
+    bias_act_forward_kernel<T, 4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act,
+                                                                                      y, pre);
   else
-    bias_act_forward_kernel<1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
+    bias_act_forward_kernel<T, 1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y,
+                                                                                   pre);
   EMBER_CHECK_LAUNCH("bias_act_forward");
 }
 
@@ -101,23 +107,33 @@ size_t bias_act_backward_scratch(int64_t outer, int64_t C, int64_t inner) {
   return column_partial_floats<1>(column_split(outer, C * inner));
 }
 
-void bias_act_backward(const float* dy, const float* saved, int64_t outer, int64_t C, int64_t inner, Activation act,
-                       float* dx, float* dbias, float* scratch, cudaStream_t stream) {
+template <class T>
+void bias_act_backward(const T* dy, const T* saved, int64_t outer, int64_t C, int64_t inner, Activation act, T* dx,
+                       float* dbias, float* scratch, cudaStream_t stream) {
   const int64_t total = outer * C * inner;
   if (total == 0) {
     zero_on_stream(dbias, C, stream, "bias_act_backward dbias");
     return;
   }
   if (!dbias) {
-    if (dx) activation_backward_kernel<<<grid_for(total, 256, 8192), 256, 0, stream>>>(dy, saved, total, act, dx);
+    if (dx) activation_backward_kernel<T><<<grid_for(total, 256, 8192), 256, 0, stream>>>(dy, saved, total, act, dx);
     EMBER_CHECK_LAUNCH("bias_act_backward");
     return;
   }
   const ColumnSplit split = column_split(outer, C * inner);
-  launch_column_partials<1>(split, BiasTerms{dy, saved, dx, C * inner, act}, scratch, stream, "bias_act_backward");
+  launch_column_partials<1>(split, BiasTerms<T>{dy, saved, dx, C * inner, act}, scratch, stream, "bias_act_backward");
   bias_total_kernel<<<static_cast<unsigned>(C), 256, 0, stream>>>(scratch, split, inner, dbias);
   EMBER_CHECK_LAUNCH("bias_act_backward (bias sums)");
 }
+
+#define EMBER_INSTANTIATE(T)                                                                                 \
+  template void bias_act_forward<T>(const T*, const float*, int64_t, int64_t, int64_t, Activation, T*, T*,  \
+                                    cudaStream_t);                                                           \
+  template void bias_act_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, Activation, T*, float*, \
+                                     float*, cudaStream_t);
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(__nv_bfloat16)
+#undef EMBER_INSTANTIATE
 
 void residual_add(const float* a, const float* b, float* y, int64_t n, cudaStream_t stream) {
   if (n == 0) return;

@@ -1,5 +1,7 @@
-// Elementwise kernels on the GPU, f32. Same op enums and maths as kernels/cpu/elementwise.h.
+// Elementwise kernels on the GPU, T = float or __nv_bfloat16 (bf16 storage, f32 maths: common.cuh's to_f32 /
+// from_f32). Same op enums and maths as kernels/cpu/elementwise.h.
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -9,10 +11,14 @@
 namespace ember::kernels::cuda {
 
 // out (contiguous, `shape`) = a op b, a and b read through strides (0 on broadcast dims).
-void binary(BinaryOp op, int ndim, const int64_t* shape, const float* a, const int64_t* a_strides, const float* b,
-            const int64_t* b_strides, float* out, cudaStream_t stream);
-void unary(UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta, cudaStream_t stream);
-void unary_backward(UnaryOp op, const float* x, const float* y, const float* dy, float* dx, int64_t n, float alpha,
-                    float beta, cudaStream_t stream);
+template <class T>
+void binary(BinaryOp op, int ndim, const int64_t* shape, const T* a, const int64_t* a_strides, const T* b,
+            const int64_t* b_strides, T* out, cudaStream_t stream);
+template <class T>
+void unary(UnaryOp op, const T* x, T* y, int64_t n, float alpha, float beta, cudaStream_t stream);
+// x or y may be null where the op's derivative does not read it.
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int64_t n, float alpha, float beta,
+                    cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda

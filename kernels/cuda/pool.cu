@@ -58,40 +58,40 @@ __device__ __forceinline__ void outputs_of(const Axis<I>& a, I i, I& lo, I& hi) 
   if (hi > a.out - 1) hi = a.out - 1;
 }
 
-template <bool kMax, class I>
-__global__ void pool_forward_kernel(const float* __restrict__ x, I planes, Axis<I> h, Axis<I> w,
-                                    float* __restrict__ y, int32_t* __restrict__ argmax) {
+template <bool kMax, class T, class I>
+__global__ void pool_forward_kernel(const T* __restrict__ x, I planes, Axis<I> h, Axis<I> w, T* __restrict__ y,
+                                    int32_t* __restrict__ argmax) {
   const I total = planes * h.out * w.out;
   for (I o = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<I>(gridDim.x) * blockDim.x) {
     const I ox = o % w.out, oy = (o / w.out) % h.out, p = o / (w.out * h.out);
-    const float* xp = x + static_cast<int64_t>(p) * h.in * w.in;
+    const T* xp = x + static_cast<int64_t>(p) * h.in * w.in;
     const I y0 = window_begin(h, oy), y1 = window_end(h, oy), x0 = window_begin(w, ox), x1 = window_end(w, ox);
     if (kMax) {
       float best = -INFINITY;
       I best_index = y0 * w.in + x0;
       for (I iy = y0; iy < y1; ++iy)
         for (I ix = x0; ix < x1; ++ix) {
-          const float v = xp[iy * w.in + ix];
+          const float v = to_f32(xp[iy * w.in + ix]);
           if (v > best || (isnan(v) && !isnan(best))) {
             best = v;
             best_index = iy * w.in + ix;
           }
         }
-      y[o] = best;
+      y[o] = from_f32<T>(best);
       argmax[o] = static_cast<int32_t>(best_index);
     } else {
       float s = 0.f;
       for (I iy = y0; iy < y1; ++iy)
-        for (I ix = x0; ix < x1; ++ix) s += xp[iy * w.in + ix];
-      y[o] = s / static_cast<float>(window_count(h, oy) * window_count(w, ox));
+        for (I ix = x0; ix < x1; ++ix) s += to_f32(xp[iy * w.in + ix]);
+      y[o] = from_f32<T>(s / static_cast<float>(window_count(h, oy) * window_count(w, ox)));
     }
   }
 }
 
-template <bool kMax, class I>
-__global__ void pool_backward_kernel(const float* __restrict__ dy, const int32_t* __restrict__ argmax, I planes,
-                                     Axis<I> h, Axis<I> w, float* __restrict__ dx) {
+template <bool kMax, class T, class I>
+__global__ void pool_backward_kernel(const T* __restrict__ dy, const int32_t* __restrict__ argmax, I planes,
+                                     Axis<I> h, Axis<I> w, T* __restrict__ dx) {
   const I total = planes * h.in * w.in;
   for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<I>(gridDim.x) * blockDim.x) {
@@ -106,12 +106,12 @@ __global__ void pool_backward_kernel(const float* __restrict__ dy, const int32_t
       for (I ox = ox0; ox <= ox1; ++ox) {
         const I o = plane_out + oy * w.out + ox;
         if (kMax) {
-          if (argmax[o] == me) s += dy[o];
+          if (argmax[o] == me) s += to_f32(dy[o]);
         } else {
-          s += dy[o] / static_cast<float>(window_count(h, oy) * window_count(w, ox));
+          s += to_f32(dy[o]) / static_cast<float>(window_count(h, oy) * window_count(w, ox));
         }
       }
-    dx[i] = s;
+    dx[i] = from_f32<T>(s);
   }
 }
 
@@ -134,44 +134,59 @@ void launch_pool(int64_t planes, const PoolAxis& h, const PoolAxis& w, Launch la
 
 }  // namespace
 
-void max_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
-                        int32_t* argmax, cudaStream_t stream) {
-  const int64_t total = planes * h.out * w.out;
-  if (total == 0) return;
-  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
-    pool_forward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(x, p, ah, aw, y, argmax);
-  });
-  EMBER_CHECK_LAUNCH("max_pool2d_forward");
-}
-
-void max_pool2d_backward(const float* dy, const int32_t* argmax, int64_t planes, const PoolAxis& h,
-                         const PoolAxis& w, float* dx, cudaStream_t stream) {
-  const int64_t total = planes * h.in * w.in;
-  if (total == 0) return;
-  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
-    pool_backward_kernel<true><<<grid_for(total, 256), 256, 0, stream>>>(dy, argmax, p, ah, aw, dx);
-  });
-  EMBER_CHECK_LAUNCH("max_pool2d_backward");
-}
-
-void avg_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
+template <class T>
+void max_pool2d_forward(const T* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* y, int32_t* argmax,
                         cudaStream_t stream) {
   const int64_t total = planes * h.out * w.out;
   if (total == 0) return;
   launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
-    pool_forward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(x, p, ah, aw, y, nullptr);
+    pool_forward_kernel<true, T><<<grid_for(total, 256), 256, 0, stream>>>(x, p, ah, aw, y, argmax);
+  });
+  EMBER_CHECK_LAUNCH("max_pool2d_forward");
+}
+
+template <class T>
+void max_pool2d_backward(const T* dy, const int32_t* argmax, int64_t planes, const PoolAxis& h, const PoolAxis& w,
+                         T* dx, cudaStream_t stream) {
+  const int64_t total = planes * h.in * w.in;
+  if (total == 0) return;
+  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
+    pool_backward_kernel<true, T><<<grid_for(total, 256), 256, 0, stream>>>(dy, argmax, p, ah, aw, dx);
+  });
+  EMBER_CHECK_LAUNCH("max_pool2d_backward");
+}
+
+template <class T>
+void avg_pool2d_forward(const T* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* y,
+                        cudaStream_t stream) {
+  const int64_t total = planes * h.out * w.out;
+  if (total == 0) return;
+  launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
+    pool_forward_kernel<false, T><<<grid_for(total, 256), 256, 0, stream>>>(x, p, ah, aw, y, nullptr);
   });
   EMBER_CHECK_LAUNCH("avg_pool2d_forward");
 }
 
-void avg_pool2d_backward(const float* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* dx,
+template <class T>
+void avg_pool2d_backward(const T* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* dx,
                          cudaStream_t stream) {
   const int64_t total = planes * h.in * w.in;
   if (total == 0) return;
   launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
-    pool_backward_kernel<false><<<grid_for(total, 256), 256, 0, stream>>>(dy, nullptr, p, ah, aw, dx);
+    pool_backward_kernel<false, T><<<grid_for(total, 256), 256, 0, stream>>>(dy, nullptr, p, ah, aw, dx);
   });
   EMBER_CHECK_LAUNCH("avg_pool2d_backward");
 }
+
+#define EMBER_INSTANTIATE(T)                                                                                  \
+  template void max_pool2d_forward<T>(const T*, int64_t, const PoolAxis&, const PoolAxis&, T*, int32_t*,        \
+                                      cudaStream_t);                                                            \
+  template void max_pool2d_backward<T>(const T*, const int32_t*, int64_t, const PoolAxis&, const PoolAxis&, T*, \
+                                       cudaStream_t);                                                           \
+  template void avg_pool2d_forward<T>(const T*, int64_t, const PoolAxis&, const PoolAxis&, T*, cudaStream_t);   \
+  template void avg_pool2d_backward<T>(const T*, int64_t, const PoolAxis&, const PoolAxis&, T*, cudaStream_t);
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(__nv_bfloat16)
+#undef EMBER_INSTANTIATE
 
 }  // namespace ember::kernels::cuda

@@ -1,4 +1,4 @@
-// 2-D pooling on the GPU, f32, over contiguous planes (N*C planes of H x W): the CUDA twin of
+// 2-D pooling on the GPU over contiguous planes (N*C planes of H x W): the CUDA twin of
 // kernels/cpu/pool.h. Each axis is described by windows: output index i reads input indices [begin, end)
 // (clipped to the input) and an average divides by count_h * count_w:
 //   sliding (max/avg_pool2d):  begin = i*stride - pad, end = begin + kernel, count = kernel
@@ -7,8 +7,9 @@
 // Max pooling treats padding as -inf, keeps the first maximum in row-major window order (a NaN wins) and
 // saves its index in the H*W plane (int32). Backward kernels gather: one thread per input element sums the
 // gradients of the windows that contain it, in output order, so there are no atomics and the sums are the
-// CPU's, bit for bit.
+// CPU's, bit for bit. T is float or __nv_bfloat16 (bf16 activations: f32 maths, one rounding per output).
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -21,13 +22,16 @@ struct PoolAxis {
   bool adaptive = false;                    // adaptive windows (kernel/stride/pad unused)
 };
 
-void max_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
-                        int32_t* argmax, cudaStream_t stream);
-void max_pool2d_backward(const float* dy, const int32_t* argmax, int64_t planes, const PoolAxis& h,
-                         const PoolAxis& w, float* dx, cudaStream_t stream);
-void avg_pool2d_forward(const float* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* y,
+template <class T>
+void max_pool2d_forward(const T* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* y, int32_t* argmax,
                         cudaStream_t stream);
-void avg_pool2d_backward(const float* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, float* dx,
+template <class T>
+void max_pool2d_backward(const T* dy, const int32_t* argmax, int64_t planes, const PoolAxis& h, const PoolAxis& w,
+                         T* dx, cudaStream_t stream);
+template <class T>
+void avg_pool2d_forward(const T* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* y, cudaStream_t stream);
+template <class T>
+void avg_pool2d_backward(const T* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* dx,
                          cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda

@@ -1,0 +1,152 @@
+// bf16 activations on CUDA against the CPU (engine/precision.h, tests/cpu/test_bf16_activations.cpp): the
+// activation kernels' bf16 instantiations (elementwise, bias + activation, batch norm, pooling) through the
+// engine, forward and backward, and the convolution's bf16 output. Both devices compute f32 maths on the same
+// bf16 inputs and round once, so results agree to about one bf16 step (2^-8 relative) where the f32 results
+// differ only in summation order.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "engine/precision.h"
+#include "tests/testing.h"
+
+using namespace ember;
+using ember::testing::random_tensor;
+using ember::testing::require_gpu;
+
+namespace {
+
+const Device kGpu = Device::cuda(0);
+using Inputs = std::vector<Tensor>;
+using Op = std::function<Tensor(const Inputs&)>;
+
+// |got - want| <= rtol |want| + scale_tol max|want| elementwise (the second term: sums that cancel carry the
+// absolute error of the tensor's large entries).
+void require_close(const Tensor& got, const Tensor& want, double rtol, double scale_tol) {
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<double> g = got.to(Device::cpu()).to_vector<double>(), w = want.to_vector<double>();
+  double scale = 0;
+  for (double v : w) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < g.size(); ++i) {
+    INFO("element " << i << ": " << g[i] << " vs " << w[i] << " (max |want| " << scale << ")");
+    REQUIRE(std::fabs(g[i] - w[i]) <= rtol * std::fabs(w[i]) + scale_tol * scale);
+  }
+}
+
+// Runs f on CPU and CUDA copies of `inputs` (leaves requiring grad, their dtypes kept), compares the outputs
+// (whose dtype must be `out_dtype` on both) and the gradients of sum(f * w) for every input.
+void compare_on_cuda(const Op& f, const std::vector<Tensor>& inputs, DType out_dtype, double rtol, double scale_tol) {
+  std::vector<Tensor> cpu, gpu;
+  for (const Tensor& t : inputs) {
+    cpu.push_back(t.clone().requires_grad_());
+    gpu.push_back(t.to(kGpu).detach().requires_grad_());
+  }
+  const Tensor out_cpu = f(cpu), out_gpu = f(gpu);
+  REQUIRE(out_cpu.dtype() == out_dtype);
+  REQUIRE(out_gpu.dtype() == out_dtype);
+  REQUIRE(out_gpu.device() == kGpu);
+  require_close(out_gpu, out_cpu, rtol, scale_tol);
+  const Tensor w = random_tensor(out_cpu.shape(), 515151, DType::f32);
+  sum(mul(out_cpu, w)).backward();
+  sum(mul(out_gpu, w.to(kGpu))).backward();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    INFO("gradient of input " << i << " " << inputs[i].describe());
+    REQUIRE(gpu[i].grad().defined());
+    REQUIRE(gpu[i].grad().dtype() == inputs[i].dtype());
+    require_close(gpu[i].grad(), cpu[i].grad(), rtol * 2, scale_tol * 2);
+  }
+}
+
+Tensor bf16_random(const Shape& s, uint64_t seed, double lo = -2, double hi = 2) {
+  return random_tensor(s, seed, DType::f32, lo, hi).to(DType::bf16);
+}
+Tensor f32_random(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
+  return random_tensor(s, seed, DType::f32, lo, hi);
+}
+
+constexpr double kStep = 1.0 / 256;  // one bf16 rounding step, relative
+
+}  // namespace
+
+TEST_CASE("bf16 elementwise ops on CUDA match the CPU", "[gpu][bf16]") {
+  require_gpu();
+  const Shape odd{3, 5, 7, 9};  // odd sizes: the unvectorised tails
+  for (const Shape& s : {odd, Shape{4, 8, 16, 16}}) {
+    INFO("shape " << shape_str(s));
+    compare_on_cuda([](const Inputs& x) { return relu(x[0]); }, {bf16_random(s, 1)}, DType::bf16, kStep, 1e-6);
+    compare_on_cuda([](const Inputs& x) { return gelu(x[0]); }, {bf16_random(s, 2)}, DType::bf16, kStep, 1e-3);
+    compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {bf16_random(s, 3), bf16_random(s, 4)},
+                    DType::bf16, kStep, 1e-6);
+    compare_on_cuda([](const Inputs& x) { return mul(x[0], x[1]); }, {bf16_random(s, 5), bf16_random(s, 6)},
+                    DType::bf16, kStep, 1e-6);
+  }
+  // Broadcast (the strided kernel) and bf16 with f32 (promoted to f32).
+  compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {bf16_random({4, 6, 5}, 7), bf16_random({6, 1}, 8)},
+                  DType::bf16, kStep, 1e-6);
+  compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {bf16_random({4, 6}, 9), f32_random({4, 6}, 10)},
+                  DType::f32, 1e-6, 1e-7);
+}
+
+TEST_CASE("bf16 bias_activation on CUDA matches the CPU (f32 bias and its gradient)", "[gpu][bf16]") {
+  require_gpu();
+  for (Activation act : {Activation::none, Activation::relu, Activation::gelu}) {
+    INFO("activation " << static_cast<int>(act));
+    compare_on_cuda([act](const Inputs& x) { return bias_activation(x[0], x[1], act, 1); },
+                    {bf16_random({4, 16, 8, 8}, 20), f32_random({16}, 21)}, DType::bf16, kStep, 1e-3);
+    compare_on_cuda([act](const Inputs& x) { return bias_activation(x[0], x[1], act, -1); },
+                    {bf16_random({7, 33}, 22), f32_random({33}, 23)}, DType::bf16, kStep, 1e-3);
+  }
+}
+
+TEST_CASE("bf16 batch_norm on CUDA matches the CPU in training and eval", "[gpu][bf16]") {
+  require_gpu();
+  for (const Shape& s : {Shape{8, 16, 8, 8}, Shape{5, 3, 7, 3}}) {
+    for (bool training : {true, false}) {
+      INFO("shape " << shape_str(s) << " training " << training);
+      const int64_t C = s[1];
+      Tensor rm_cpu = f32_random({C}, 30, -0.5, 0.5), rv_cpu = f32_random({C}, 31, 0.5, 1.5);
+      Tensor rm_gpu = rm_cpu.to(kGpu), rv_gpu = rv_cpu.to(kGpu);
+      compare_on_cuda(
+          [&](const Inputs& x) {
+            const bool on_gpu = x[0].device().is_cuda();
+            return batch_norm(x[0], x[1], x[2], on_gpu ? rm_gpu : rm_cpu, on_gpu ? rv_gpu : rv_cpu, training);
+          },
+          {bf16_random(s, 32), f32_random({C}, 33, 0.5, 1.5), f32_random({C}, 34)}, DType::bf16, 2 * kStep, 1e-2);
+      EMBER_REQUIRE_CLOSE(rm_gpu.to(Device::cpu()), rm_cpu, 1e-5, 1e-6);
+      EMBER_REQUIRE_CLOSE(rv_gpu.to(Device::cpu()), rv_cpu, 1e-5, 1e-6);
+    }
+  }
+}
+
+TEST_CASE("bf16 pooling on CUDA matches the CPU", "[gpu][bf16]") {
+  require_gpu();
+  compare_on_cuda([](const Inputs& x) { return max_pool2d(x[0], 2, 2, 0); }, {bf16_random({3, 8, 16, 16}, 40)},
+                  DType::bf16, 0, 0);  // a maximum is one of the inputs: exact
+  compare_on_cuda([](const Inputs& x) { return max_pool2d(x[0], 3, 2, 1); }, {bf16_random({2, 5, 9, 9}, 41)},
+                  DType::bf16, 0, 0);
+  compare_on_cuda([](const Inputs& x) { return avg_pool2d(x[0], 4, 4, 0); }, {bf16_random({4, 8, 4, 4}, 42)},
+                  DType::bf16, kStep, 1e-6);
+  compare_on_cuda([](const Inputs& x) { return adaptive_avg_pool2d(x[0], 3, 2); },
+                  {bf16_random({2, 6, 7, 5}, 43)}, DType::bf16, kStep, 1e-6);
+}
+
+TEST_CASE("under bf16 CUDA convolutions return bf16 and match the CPU", "[gpu][bf16]") {
+  require_gpu();
+  PrecisionGuard guard(Precision::bf16);
+  // 64 -> 64 runs NHWC, 3 -> 16 NCHW (conv_runs_nhwc); a bf16 input (the previous layer's) and an f32 one (the
+  // images). The CPU rounds its f32 result once; CUDA also rounds x and w to bf16 first, hence the tolerance.
+  for (int64_t in : {int64_t{3}, int64_t{64}}) {
+    INFO("in channels " << in);
+    for (DType x_dtype : {DType::f32, DType::bf16}) {
+      const Tensor x = f32_random({4, in, 8, 8}, 50 + in).to(x_dtype);
+      const int64_t out = in == 3 ? 16 : 64;
+      compare_on_cuda([](const Inputs& t) { return conv2d(t[0], t[1], t[2], {1, 1, 1, 1}); },
+                      {x, f32_random({out, in, 3, 3}, 51, -0.2, 0.2), f32_random({out}, 52)},
+                      DType::bf16, 2 * kStep, 2e-2);
+    }
+  }
+  // linear takes the bf16 activation and returns f32.
+  compare_on_cuda([](const Inputs& t) { return linear(t[0], t[1], t[2]); },
+                  {bf16_random({8, 64}, 53), f32_random({10, 64}, 54, -0.2, 0.2), f32_random({10}, 55)}, DType::f32,
+                  2 * kStep, 2e-2);
+}

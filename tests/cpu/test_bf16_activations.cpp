@@ -75,6 +75,12 @@ TEST_CASE("bf16 meets f32: binary ops, linear, reductions and losses compute in 
   const Tensor targets = Tensor::from_vector<int64_t>({0, 2, 1, 2}, {4});
   const Tensor loss = cross_entropy(linear(x, w, b).to(DType::bf16), targets);
   CHECK(loss.dtype() == DType::f32);
+  CHECK(layer_norm(x, Tensor(), Tensor()).dtype() == DType::f32);
+  // Dropout keeps bf16 and draws the f32 op's mask.
+  Generator g1(7, RandomPurpose::dropout), g2(7, RandomPurpose::dropout);
+  const Tensor dropped = dropout(x, 0.5, true, g1);
+  CHECK(dropped.dtype() == DType::bf16);
+  EMBER_REQUIRE_CLOSE(dropped.to(DType::f32), dropout(x.to(DType::f32), 0.5, true, g2), 0, 0);
 }
 
 TEST_CASE("bf16 activation ops reject parameters of another dtype by name", "[bf16][ops]") {

@@ -17,6 +17,16 @@
 namespace ember {
 namespace {
 
+// The [N, C, S] view the kernels take of x (contiguous: S = H W ...; channels_last, channels innermost in
+// memory: [N H W, C, 1]), and of its gradient in the same layout.
+struct ChannelView {
+  int64_t N, C, S;
+};
+ChannelView channel_view(const Tensor& x) {
+  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+  return x.is_channels_last() ? ChannelView{N * S, C, 1} : ChannelView{N, C, S};
+}
+
 void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
   if (!t.defined()) return;
   check_parameter_dtype("batch_norm", what, x, t);
@@ -37,10 +47,10 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     EMBER_CHECK(!p->defined() || p->dtype() == DType::f32, "batch_norm: CUDA parameters and statistics are f32, got ",
                 p->describe());
   using cuda::device_ptr;
-  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+  const auto [N, C, S] = channel_view(x);
   const cudaStream_t stream = cuda::current_stream();
   const auto f32 = [](const Tensor& t) { return device_ptr<float>(t); };
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor y = Tensor::empty_like(x, x.dtype());
   Tensor mean = Tensor::empty({C}, DType::f32, x.device()), invstd = Tensor::empty({C}, DType::f32, x.device());
   const bool synced = training && reduce;
   Tensor sums;  // synchronized: [sum x (C), sum x^2 (C), count], summed over the processes
@@ -71,9 +81,9 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   record(y, "batch_norm", {x_in, weight, bias},
          [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, f32, sums,
           reduce = synced ? reduce : BatchNormReduce()](const Tensor& grad) -> std::vector<Tensor> {
-           const Tensor dy = grad.contiguous();
-           const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
-           Tensor dx = grad_x ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+           const Tensor dy = grad.in_layout(x.is_channels_last());
+           const auto [N, C, S] = channel_view(x);
+           Tensor dx = grad_x ? Tensor::empty_like(x, x.dtype()) : Tensor();
            Tensor dgamma = grad_w ? Tensor::empty({C}, DType::f32, x.device()) : Tensor();
            Tensor dbeta = grad_b ? Tensor::empty({C}, DType::f32, x.device()) : Tensor();
            Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))},
@@ -123,8 +133,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
     return batch_norm(x_in.to(DType::f32), weight, bias, running_mean, running_var, training, momentum, eps, reduce)
         .to(DType::bf16);
 
-  const Tensor x = x_in.contiguous().detach();
-  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1), M = N * S;
+  const Tensor x = x_in.is_channels_last() ? x_in.detach() : x_in.contiguous().detach();
+  const auto [N, C, S] = channel_view(x);
+  const int64_t M = N * S;
   EMBER_CHECK(!training || M > 1, "batch_norm: training needs more than one value per channel, got input ",
               x.describe());
   const Tensor gamma = weight.defined() ? weight.contiguous().detach() : Tensor();
@@ -145,7 +156,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   const bool synced = training && reduce;
   std::vector<double> mean(C), invstd(C);
   double count = static_cast<double>(M);  // values per channel behind the statistics (the joint batch if synced)
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor y = Tensor::empty_like(x, x.dtype());
   EMBER_DISPATCH_FLOAT(x.dtype(), "batch_norm", {
     const scalar_t* px = x.data<scalar_t>();
     if (training) {
@@ -192,9 +203,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   record(y, "batch_norm", {x_in, weight, bias},
          [x, gamma, mean = std::move(mean), invstd = std::move(invstd), training, grad_x, grad_w, grad_b, count,
           reduce = synced ? reduce : BatchNormReduce()](const Tensor& grad) -> std::vector<Tensor> {
-           const Tensor dy = grad.contiguous();
-           const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
-           Tensor dx = grad_x ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+           const Tensor dy = grad.in_layout(x.is_channels_last());
+           const auto [N, C, S] = channel_view(x);
+           Tensor dx = grad_x ? Tensor::empty_like(x, x.dtype()) : Tensor();
            Tensor dgamma = grad_w ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
            Tensor dbeta = grad_b ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
            EMBER_DISPATCH_FLOAT(x.dtype(), "batch_norm backward", {

@@ -60,11 +60,21 @@ Broadcast broadcast_operands(const char* name, const Tensor& a, const Tensor& b)
   return {std::move(shape), std::move(ea), std::move(eb)};
 }
 
-// Computes a op b into a new contiguous tensor of the broadcast shape (no autograd).
+// Computes a op b into a new tensor of the broadcast shape (no autograd): channels_last when an operand is
+// (Tensor::is_channels_last), else contiguous. The kernels walk the output in storage order: for channels_last
+// the three operands are viewed as [N, H, W, C], where the output is contiguous.
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
-  const auto [shape, ea, eb] = broadcast_operands(name, a, b);
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  auto [shape, ea, eb] = broadcast_operands(name, a, b);
+  const bool channels_last = shape.size() == 4 && (a.is_channels_last() || b.is_channels_last());
+  Tensor out;
+  if (channels_last) {
+    out = Tensor::empty({shape[0], shape[2], shape[3], shape[1]}, a.dtype(), a.device()).permute({0, 3, 1, 2});
+    const std::vector<int64_t> nhwc{0, 2, 3, 1};
+    ea = ea.permute(nhwc), eb = eb.permute(nhwc), shape = ea.shape();
+  } else {
+    out = Tensor::empty(shape, a.dtype(), a.device());
+  }
   if (a.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(a.dtype(), name, {
       kernels::cpu::binary(op, static_cast<int>(shape.size()), shape.data(), ea.data<scalar_t>(),
@@ -141,8 +151,11 @@ bool derivative_uses_output(UnaryOp op) {
 
 Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, double alpha, double beta) {
   const char* name = unary_name(op);
-  const Tensor g = dy.contiguous();
-  Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  // In the layout of the saved x or y, so the kernel walks all of them in storage order.
+  const Tensor g = x.defined() ? dy.in_layout(x.is_channels_last())
+                   : y.defined() ? dy.in_layout(y.is_channels_last())
+                                 : dy.dense();
+  Tensor dx = Tensor::empty_like(g, g.dtype());
   if (g.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(g.dtype(), name, {
       kernels::cpu::unary_backward<scalar_t>(op, x.defined() ? x.data<scalar_t>() : nullptr,
@@ -165,8 +178,8 @@ Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor
 Tensor unary_op(UnaryOp op, const Tensor& a, double alpha = 0.0, double beta = 0.0) {
   const char* name = unary_name(op);
   if (is_cpu_bf16(a)) return unary_op(op, a.to(DType::f32), alpha, beta).to(DType::bf16);
-  const Tensor x = a.contiguous().detach();
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  const Tensor x = a.dense().detach();  // elementwise: any dense layout, kept by the output
+  Tensor y = Tensor::empty_like(x, x.dtype());
   if (x.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(x.dtype(), name, {
       kernels::cpu::unary<scalar_t>(op, x.data<scalar_t>(), y.data<scalar_t>(), x.numel(),
@@ -224,6 +237,34 @@ Tensor compare_op(CompareOp op, const Tensor& a, const Tensor& b) {
 #endif
   }
   return out;
+}
+
+// dx and dbias of bias_activation: dy in the layout the forward viewed as [outer, C, inner]; `saved` is y (relu)
+// or x + bias (gelu), undefined for none.
+std::vector<Tensor> bias_activation_backward(const Tensor& dy, const Tensor& saved, Activation act, int64_t outer,
+                                             int64_t C, int64_t inner, bool grad_b, DType bias_dtype) {
+  Tensor dx = Tensor::empty_like(dy, dy.dtype());
+  Tensor db = grad_b ? Tensor::empty({C}, bias_dtype, dy.device()) : Tensor();
+  if (dy.device().is_cpu()) {
+    EMBER_DISPATCH_FLOAT(dy.dtype(), "bias_activation backward", {
+      kernels::cpu::bias_act_backward<scalar_t>(dy.data<scalar_t>(), saved.defined() ? saved.data<scalar_t>() : nullptr,
+                                                outer, C, inner, act, dx.data<scalar_t>(),
+                                                grad_b ? db.data<scalar_t>() : nullptr);
+    });
+  } else {
+#ifdef EMBER_WITH_CUDA
+    Tensor scratch;
+    if (grad_b)
+      scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::bias_act_backward_scratch(outer, C, inner))},
+                              DType::f32, dy.device());
+    EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "bias_activation backward", {
+      kernels::cuda::bias_act_backward(cuda::device_ptr<scalar_t>(dy), cuda::device_ptr<scalar_t>(saved), outer, C,
+                                       inner, act, cuda::device_ptr<scalar_t>(dx), cuda::device_ptr<float>(db),
+                                       cuda::device_ptr<float>(scratch), cuda::current_stream());
+    });
+#endif
+  }
+  return {dx, db};
 }
 
 }  // namespace
@@ -309,15 +350,18 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
                 x_in.describe());
   }
   if (is_cpu_bf16(x_in)) return bias_activation(x_in.to(DType::f32), bias_in, act, channel_dim).to(DType::bf16);
+  // The kernels view x as [outer, C, inner]: a channels_last x (channels innermost in memory) as
+  // [N H W, C, 1]; any other layout is made contiguous.
+  const bool channels_last = d == 1 && x_in.is_channels_last();
+  const Tensor x = channels_last ? x_in.detach() : x_in.contiguous().detach();
   int64_t outer = 1, inner = 1;
-  for (int64_t k = 0; k < d; ++k) outer *= x_in.size(k);
-  for (int64_t k = d + 1; k < x_in.dim(); ++k) inner *= x_in.size(k);
-  const Tensor x = x_in.contiguous().detach();
+  for (int64_t k = 0; k < d; ++k) outer *= x.size(k);
+  for (int64_t k = d + 1; k < x.dim(); ++k) (channels_last ? outer : inner) *= x.size(k);
   const Tensor bias = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
   const bool grad = needs_grad({&x_in, &bias_in});
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor y = Tensor::empty_like(x, x.dtype());
   // The backward reads y for relu, and pre = x + bias for gelu (then written in the same pass).
-  Tensor pre = grad && act == Activation::gelu ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+  Tensor pre = grad && act == Activation::gelu ? Tensor::empty_like(x, x.dtype()) : Tensor();
   if (x.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(x.dtype(), op, {
       kernels::cpu::bias_act_forward<scalar_t>(x.data<scalar_t>(), bias.defined() ? bias.data<scalar_t>() : nullptr,
@@ -338,33 +382,10 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
     const bool grad_b = bias_in.defined() && bias_in.requires_grad();
     const DType bias_dtype = bias_in.defined() ? bias_in.dtype() : x.dtype();
     record(y, op, {x_in, bias_in},
-           [saved, act, outer, C, inner, grad_b, bias_dtype](const Tensor& g) -> std::vector<Tensor> {
-      const Tensor dy = g.contiguous();
-      Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-      Tensor db = grad_b ? Tensor::empty({C}, bias_dtype, dy.device()) : Tensor();
-      if (dy.device().is_cpu()) {
-        EMBER_DISPATCH_FLOAT(dy.dtype(), "bias_activation backward", {
-          kernels::cpu::bias_act_backward<scalar_t>(dy.data<scalar_t>(),
-                                                    saved.defined() ? saved.data<scalar_t>() : nullptr, outer, C,
-                                                    inner, act, dx.data<scalar_t>(),
-                                                    grad_b ? db.data<scalar_t>() : nullptr);
-        });
-      } else {
-#ifdef EMBER_WITH_CUDA
-        Tensor scratch;
-        if (grad_b)
-          scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::bias_act_backward_scratch(outer, C, inner))},
-                                  DType::f32, dy.device());
-        EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "bias_activation backward", {
-          kernels::cuda::bias_act_backward(cuda::device_ptr<scalar_t>(dy), cuda::device_ptr<scalar_t>(saved), outer,
-                                           C, inner, act, cuda::device_ptr<scalar_t>(dx),
-                                           cuda::device_ptr<float>(db), cuda::device_ptr<float>(scratch),
-                                           cuda::current_stream());
-        });
-#endif
-      }
-      return {dx, db};
-    });
+           [=](const Tensor& g) -> std::vector<Tensor> {
+             return bias_activation_backward(g.in_layout(channels_last), saved, act, outer, C, inner, grad_b,
+                                             bias_dtype);
+           });
   }
   return y;
 }

@@ -123,6 +123,39 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+bool Tensor::is_channels_last() const {
+  if (dim() != 4 || is_contiguous()) return false;
+  int64_t expected = 1;
+  for (int64_t d : {1, 3, 2, 0}) {
+    if (shape()[d] == 1) continue;
+    if (strides()[d] != expected) return false;
+    expected *= shape()[d];
+  }
+  return true;
+}
+
+Tensor Tensor::empty_like(const Tensor& t, DType dtype) {
+  if (!t.is_channels_last()) return empty(t.shape(), dtype, t.device());
+  const Shape& s = t.shape();
+  return empty({s[0], s[2], s[3], s[1]}, dtype, t.device()).permute({0, 3, 1, 2});
+}
+
+Tensor Tensor::dense() const { return is_contiguous() || is_channels_last() ? *this : contiguous(); }
+
+Tensor Tensor::in_layout(bool channels_last) const {
+  if (!channels_last) return contiguous();
+  if (is_channels_last()) return *this;
+  EMBER_CHECK(dim() == 4, "in_layout: channels_last needs a 4-D tensor, got ", describe());
+  const Shape& s = shape();
+  Tensor out = empty({s[0], s[2], s[3], s[1]}, dtype(), device()).permute({0, 3, 1, 2});
+  if (out.is_contiguous()) return contiguous();  // dims of size 1: both layouts are the same
+  out.copy_(*this);
+  if (needs_grad({this})) {
+    record(out, "in_layout", {*this}, [](const Tensor& g) -> std::vector<Tensor> { return {g}; });
+  }
+  return out;
+}
+
 std::string Tensor::describe() const {
   if (!defined()) return "undefined tensor";
   return std::string(dtype_name(dtype())) + shape_str(shape()) + " on " + device().str();
@@ -352,7 +385,7 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  Tensor out = Tensor::empty(shape(), target, device());
+  Tensor out = Tensor::empty_like(*this, target);
   out.copy_(*this);
   if (needs_grad({this}) && is_floating(target)) {
     record(out, "to_dtype", {*this}, [source = dtype()](const Tensor& g) -> std::vector<Tensor> {

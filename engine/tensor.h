@@ -57,6 +57,8 @@ class Tensor {
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor arange(int64_t n, DType dtype = DType::i64, Device device = Device::cpu());
   static Tensor scalar(double value, DType dtype = DType::f32, Device device = Device::cpu());
+  // Uninitialised, of t's shape and device, and t's layout when t is channels_last (else contiguous).
+  static Tensor empty_like(const Tensor& t, DType dtype);
   // Copies host values into a new CPU tensor of the given shape (numel must match).
   template <class T>
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
@@ -72,6 +74,13 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   bool is_contiguous() const;
+  // Memory layouts of activations. channels_last: 4-D [N, C, H, W] stored as [N, H, W, C] (the layout of the
+  // bf16 convolutions on CUDA), and not also contiguous (dims of size 1 do not count). Ops on activations keep
+  // it: dense() is this tensor when it is contiguous or channels_last, else a contiguous copy; in_layout(cl)
+  // is this tensor channels_last (cl) or contiguous, a copy where it is not already (differentiable).
+  bool is_channels_last() const;
+  Tensor dense() const;
+  Tensor in_layout(bool channels_last) const;
   std::string describe() const;  // "f32[2, 3] on cpu", for error messages
 
   // Pointer to element [0, ..., 0]. data<T>() checks that T matches the dtype.

@@ -80,7 +80,7 @@ Operand as_operand(const Tensor& m) {
 
 using kernels::cuda::ConvLayout;
 
-bool is_channels_last(const Tensor& t) {
+bool stored_as_nhwc(const Tensor& t) {
   if (t.dim() != 4) return false;
   const Shape &s = t.shape(), &st = t.strides();
   return st[1] == 1 && st[3] == s[1] && st[2] == s[3] * s[1] && st[0] == s[2] * s[3] * s[1];
@@ -119,7 +119,7 @@ Tensor to_channels_last_bf16(const Tensor& t_in) {
 
 // A bf16 channels_last t -> a contiguous [N, C, H, W] of `dtype` (bf16 or f32): one transposing pass.
 Tensor nchw_from_channels_last(const Tensor& t, DType dtype) {
-  EMBER_CHECK(t.dtype() == DType::bf16 && is_channels_last(t), "conv2d: expected a channels_last bf16 result, got ",
+  EMBER_CHECK(t.dtype() == DType::bf16 && stored_as_nhwc(t), "conv2d: expected a channels_last bf16 result, got ",
               t.describe());
   const int64_t n = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3);
   Tensor out = Tensor::empty(t.shape(), dtype, t.device());
@@ -155,7 +155,7 @@ kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv
 // or contiguous f32.
 Tensor conv_operand(const Tensor& t, MathMode math, ConvLayout layout) {
   if (layout == ConvLayout::nhwc)
-    return t.dtype() == DType::bf16 && is_channels_last(t) ? t.detach() : to_channels_last_bf16(t);
+    return t.dtype() == DType::bf16 && stored_as_nhwc(t) ? t.detach() : to_channels_last_bf16(t);
   return math == MathMode::bf16 ? as_bf16(t.detach()).contiguous() : t.detach().contiguous();
 }
 
@@ -168,8 +168,9 @@ Tensor workspace(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
 // under bf16 maths (precision.h), else f32.
 DType activation_dtype(MathMode math) { return math == MathMode::bf16 ? DType::bf16 : DType::f32; }
 
-// Runs one cuDNN pass into a new contiguous NCHW tensor of `out_shape` and `out_dtype`, whatever the layout
-// the pass ran in.
+// Runs one cuDNN pass into a new tensor of `out_shape` and `out_dtype`: a bf16 result of an NHWC pass stays
+// channels_last (Tensor::is_channels_last: the activation ops keep it, and the next convolution reads it as
+// it is); anything else is contiguous NCHW.
 template <class Run>
 Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pass, const Shape& out_shape,
                  DType out_dtype, Device device, Run run) {
@@ -178,6 +179,7 @@ Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
   if (c.layout == ConvLayout::nhwc) {
     Tensor out = Tensor::empty({out_shape[0], out_shape[2], out_shape[3], out_shape[1]}, DType::bf16, device);
     run(out.raw_data(), ws.raw_data(), bytes);
+    if (out_dtype == DType::bf16) return out.permute({0, 3, 1, 2});
     return nchw_from_channels_last(out.permute({0, 3, 1, 2}), out_dtype);
   }
   Tensor out = Tensor::empty(out_shape, c.math == MathMode::bf16 ? DType::bf16 : DType::f32, device);

@@ -11,6 +11,7 @@
 #include "engine/cuda_backend.h"
 #include "engine/dispatch.h"
 #include "kernels/cuda/copy.h"
+#include "kernels/cuda/transpose.h"
 
 namespace ember::cuda {
 
@@ -161,6 +162,40 @@ void copy_across(const Tensor& src, const Tensor& dst) {
   }
 }
 
+// channels_last <-> contiguous NCHW in f32 or bf16 (activations going into pooling, or out to the host): the
+// batched tiled transpose, coalesced on both sides, instead of the strided copy's gather. False when it does
+// not apply.
+bool copy_between_layouts(const Tensor& src, const Tensor& dst) {
+  if (src.dim() != 4 || src.size(0) > 65535) return false;
+  for (const Tensor* t : {&src, &dst})
+    if (t->dtype() != DType::f32 && t->dtype() != DType::bf16) return false;
+  const int64_t n = src.size(0), c = src.size(1), hw = src.size(2) * src.size(3);
+  int64_t rows = 0, cols = 0;  // the transpose of [n, rows, cols]
+  if (src.is_channels_last() && dst.is_contiguous()) {
+    rows = hw, cols = c;
+  } else if (src.is_contiguous() && dst.is_channels_last()) {
+    rows = c, cols = hw;
+  } else {
+    return false;
+  }
+  using bf16_t = __nv_bfloat16;
+  const bool from_bf16 = src.dtype() == DType::bf16, to_bf16 = dst.dtype() == DType::bf16;
+  void *x = src.raw_data(), *y = dst.raw_data();
+  if (from_bf16 && to_bf16)
+    kernels::cuda::transpose_batched(static_cast<const bf16_t*>(x), static_cast<bf16_t*>(y), n, rows, cols,
+                                     current_stream());
+  else if (from_bf16)
+    kernels::cuda::transpose_batched(static_cast<const bf16_t*>(x), static_cast<float*>(y), n, rows, cols,
+                                     current_stream());
+  else if (to_bf16)
+    kernels::cuda::transpose_batched(static_cast<const float*>(x), static_cast<bf16_t*>(y), n, rows, cols,
+                                     current_stream());
+  else
+    kernels::cuda::transpose_batched(static_cast<const float*>(x), static_cast<float*>(y), n, rows, cols,
+                                     current_stream());
+  return true;
+}
+
 }  // namespace
 
 void copy(const Tensor& src, const Tensor& dst) {
@@ -177,6 +212,14 @@ void copy(const Tensor& src, const Tensor& dst) {
                                      cudaMemcpyDeviceToDevice, current_stream()));
     return;
   }
+  if (src.is_channels_last() && dst.is_channels_last() && src.strides() == dst.strides()) {
+    // The same dense layout (a channels_last cast): one flat pass over the storage.
+    const int64_t n = src.numel(), unit = 1;
+    kernels::cuda::strided_copy(src.raw_data(), static_cast<int>(src.dtype()), &unit, dst.raw_data(),
+                                static_cast<int>(dst.dtype()), &unit, 1, &n, current_stream());
+    return;
+  }
+  if (copy_between_layouts(src, dst)) return;
   kernels::cuda::strided_copy(src.raw_data(), static_cast<int>(src.dtype()), src.strides().data(), dst.raw_data(),
                               static_cast<int>(dst.dtype()), dst.strides().data(), static_cast<int>(src.dim()),
                               src.shape().data(), current_stream());

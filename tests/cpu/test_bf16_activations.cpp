@@ -4,6 +4,7 @@
 // gradients must flow with each tensor's own dtype (bf16 activations, f32 parameters); whole models must train
 // in bf16 close to f32.
 #include <cmath>
+#include <functional>
 
 #include "engine/precision.h"
 #include "models/registry.h"
@@ -157,5 +158,45 @@ TEST_CASE("each model trains a step in bf16 close to its f32 step", "[bf16][mode
     CHECK(losses[1] == Approx(losses[0]).epsilon(0.01));
     CHECK(cosine(all[0], all[1]) > 0.7);
     CHECK(cosine(first[0], first[1]) > 0.7);
+  }
+}
+
+TEST_CASE("activation ops keep a channels_last layout and compute what they compute on NCHW", "[bf16][layout]") {
+  // channels_last is the layout of the bf16 convolutions' results on CUDA; the ops between convolutions keep it
+  // so no transposes run between them. Values and gradients must be the contiguous op's, on both dtypes.
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    INFO("dtype " << dtype_name(dtype));
+    const Shape nhwc{2, 5, 3, 8};  // N H W C
+    auto channels_last = [&](uint64_t seed) {
+      return random_tensor(nhwc, seed, DType::f32, -2, 2).to(dtype).permute({0, 3, 1, 2});
+    };
+    const Tensor bias = random_tensor({8}, 60, DType::f32), gamma = random_tensor({8}, 61, DType::f32, 0.5, 1.5);
+    using Op = std::function<Tensor(const Tensor&, const Tensor&)>;
+    const std::vector<std::pair<const char*, Op>> ops = {
+        {"relu", [](const Tensor& x, const Tensor&) { return relu(x); }},
+        {"gelu", [](const Tensor& x, const Tensor&) { return gelu(x); }},
+        {"add", [](const Tensor& x, const Tensor& r) { return add(x, r); }},
+        {"add to NCHW", [](const Tensor& x, const Tensor& r) { return add(r.contiguous(), x); }},
+        {"bias", [&](const Tensor& x, const Tensor&) { return bias_activation(x, bias, Activation::none, 1); }},
+        {"bias + relu", [&](const Tensor& x, const Tensor&) { return bias_activation(x, bias, Activation::relu, 1); }},
+        {"bias + gelu", [&](const Tensor& x, const Tensor&) { return bias_activation(x, bias, Activation::gelu, 1); }},
+        {"batch_norm", [&](const Tensor& x, const Tensor&) { return batch_norm(x, gamma, bias, {}, {}, true); }},
+    };
+    for (const auto& [name, op] : ops) {
+      INFO(name);
+      const Tensor x = channels_last(62).requires_grad_(), r = channels_last(63).requires_grad_();
+      const Tensor xc = x.detach().contiguous().requires_grad_(), rc = r.detach().contiguous().requires_grad_();
+      REQUIRE(x.is_channels_last());
+      const Tensor y = op(x, r), yc = op(xc, rc);
+      CHECK(y.is_channels_last());
+      // Batch norm sums in another order (channels innermost): one rounding may differ.
+      const double rtol = dtype == DType::bf16 ? 1.0 / 256 : 1e-6;
+      EMBER_REQUIRE_CLOSE(y.to(DType::f64), yc.to(DType::f64), rtol, 1e-6);
+      const Tensor w = random_tensor(yc.shape(), 64, DType::f32);
+      sum(mul(y, w)).backward();
+      sum(mul(yc, w)).backward();
+      EMBER_REQUIRE_CLOSE(x.grad().to(DType::f64), xc.grad().to(DType::f64), rtol, 1e-5);
+      if (r.grad().defined()) EMBER_REQUIRE_CLOSE(r.grad().to(DType::f64), rc.grad().to(DType::f64), rtol, 1e-5);
+    }
   }
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string>
 
 #include "engine/precision.h"
 #include "tests/testing.h"
@@ -149,4 +150,64 @@ TEST_CASE("under bf16 CUDA convolutions return bf16 and match the CPU", "[gpu][b
   compare_on_cuda([](const Inputs& t) { return linear(t[0], t[1], t[2]); },
                   {bf16_random({8, 64}, 53), f32_random({10, 64}, 54, -0.2, 0.2), f32_random({10}, 55)}, DType::f32,
                   2 * kStep, 2e-2);
+}
+
+TEST_CASE("CUDA activation ops keep channels_last and match the CPU", "[gpu][bf16][layout]") {
+  // Under bf16 the NHWC convolutions return channels_last activations; batch norm, bias + activation and the
+  // elementwise ops keep the layout (their kernels walk the NHWC storage), and conversions to contiguous (for
+  // pooling, or to the host) take the tiled transpose.
+  require_gpu();
+  const Tensor bias = f32_random({16}, 70), gamma = f32_random({16}, 71, 0.5, 1.5);
+  using LayoutOp = std::function<Tensor(const Tensor&, const Tensor&)>;
+  const std::vector<std::pair<const char*, LayoutOp>> ops = {
+      {"relu", [](const Tensor& x, const Tensor&) { return relu(x); }},
+      {"add", [](const Tensor& x, const Tensor& r) { return add(x, r); }},
+      {"add to NCHW", [](const Tensor& x, const Tensor& r) { return add(r.contiguous(), x); }},
+      {"bias + relu", [&](const Tensor& x, const Tensor&) {
+         return bias_activation(x, bias.to(x.device()), Activation::relu, 1);
+       }},
+      {"batch_norm", [&](const Tensor& x, const Tensor&) {
+         return batch_norm(x, gamma.to(x.device()), bias.to(x.device()), {}, {}, true);
+       }},
+      {"max_pool2d", [](const Tensor& x, const Tensor&) { return max_pool2d(x, 2, 2, 0); }},
+  };
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    for (const auto& [name, op] : ops) {
+      INFO(name << " " << dtype_name(dtype));
+      const Tensor x_cpu = f32_random({4, 16, 6, 6}, 72, -2, 2).to(dtype).requires_grad_();
+      const Tensor r_cpu = f32_random({4, 16, 6, 6}, 73, -2, 2).to(dtype).requires_grad_();
+      const Tensor x = x_cpu.detach().to(kGpu).in_layout(true).requires_grad_();
+      const Tensor r = r_cpu.detach().to(kGpu).in_layout(true).requires_grad_();
+      REQUIRE(x.is_channels_last());
+      const Tensor y = op(x, r), y_cpu = op(x_cpu, r_cpu);
+      if (std::string(name) != "max_pool2d") CHECK(y.is_channels_last());
+      const double rtol = dtype == DType::bf16 ? 2 * kStep : 1e-5;
+      require_close(y, y_cpu, rtol, 1e-5);
+      const Tensor w = f32_random(y_cpu.shape(), 74);
+      sum(mul(y, w.to(kGpu))).backward();
+      sum(mul(y_cpu, w)).backward();
+      require_close(x.grad(), x_cpu.grad(), 2 * rtol, 1e-4);
+      if (r_cpu.grad().defined()) require_close(r.grad(), r_cpu.grad(), 2 * rtol, 1e-4);
+    }
+  }
+}
+
+TEST_CASE("under bf16 a chain of CUDA convolutions stays channels_last", "[gpu][bf16][layout]") {
+  require_gpu();
+  PrecisionGuard guard(Precision::bf16);
+  const Tensor image = f32_random({4, 3, 16, 16}, 80).to(kGpu);
+  const Tensor stem = f32_random({64, 3, 3, 3}, 81, -0.3, 0.3).to(kGpu).requires_grad_();
+  const Tensor w = f32_random({64, 64, 3, 3}, 82, -0.1, 0.1).to(kGpu).requires_grad_();
+  const Tensor a = relu(conv2d(image, stem, Tensor(), {1, 1, 1, 1}));  // 3 channels: an NCHW convolution
+  const Tensor b = conv2d(a, w, Tensor(), {1, 1, 1, 1});                 // 64 -> 64: NHWC
+  REQUIRE(b.dtype() == DType::bf16);
+  CHECK(b.is_channels_last());
+  const Tensor c = relu(add(batch_norm(b, Tensor(), Tensor(), {}, {}, true), a));
+  CHECK(c.is_channels_last());
+  const Tensor d = conv2d(c, w, Tensor(), {1, 1, 1, 1});
+  CHECK(d.is_channels_last());
+  sum(d).backward();
+  CHECK(w.grad().dtype() == DType::f32);
+  CHECK(w.grad().is_contiguous());
+  for (double v : w.grad().to(Device::cpu()).to_vector<double>()) REQUIRE(std::isfinite(v));
 }

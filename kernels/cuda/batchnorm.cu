@@ -48,26 +48,28 @@ __global__ void batch_norm_eval_stats_kernel(const float* __restrict__ running_m
 }
 
 // y = x * scale_c + shift_c with scale = gamma invstd, shift = beta - mean scale (folded per element from
-// the [C] vectors, which stay in L1). V = 4 when S % 4 == 0: a pack never straddles two channels.
-template <class T, int V>
+// the [C] vectors, which stay in L1). Elements go in packs of four (one 16-byte f32 / 8-byte bf16 access) when
+// a pack has one channel (S % 4 == 0) or four consecutive ones (channels_last: S == 1, C % 4 == 0).
+template <class T, Pack P>
 __global__ void batch_norm_apply_kernel(const T* __restrict__ x, int64_t total, int64_t C, int64_t S,
                                         const float* __restrict__ gamma, const float* __restrict__ beta,
                                         const float* __restrict__ mean, const float* __restrict__ invstd,
                                         T* __restrict__ y) {
+  constexpr int V = pack_width(P);
   for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
-    const int64_t c = (i / S) % C;
-    const float scale = (gamma ? gamma[c] : 1.f) * invstd[c];
-    const float shift = (beta ? beta[c] : 0.f) - mean[c] * scale;
-    if constexpr (V == 4) {
-      float v[4];
-      load4(x + i, v);
+    const int64_t c0 = (i / S) % C;
+    float v[V];
+    if constexpr (V == 4) load4(x + i, v);
+    else v[0] = to_f32(x[i]);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) v[k] = v[k] * scale + shift;
-      store4(y + i, v);
-    } else {
-      y[i] = from_f32<T>(to_f32(x[i]) * scale + shift);
+    for (int k = 0; k < V; ++k) {
+      const int64_t c = P == Pack::channels_inner ? c0 + k : c0;
+      const float scale = (gamma ? gamma[c] : 1.f) * invstd[c];
+      v[k] = v[k] * scale + ((beta ? beta[c] : 0.f) - mean[c] * scale);
     }
+    if constexpr (V == 4) store4(y + i, v);
+    else y[i] = from_f32<T>(v[0]);
   }
 }
 
@@ -75,12 +77,10 @@ template <class T>
 void apply(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta, const float* mean,
            const float* invstd, T* y, cudaStream_t stream) {
   const int64_t total = N * C * S;
-  if (S % 4 == 0 && aligned4(x) && aligned4(y))
-    batch_norm_apply_kernel<T, 4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta,
-                                                                                   mean, invstd, y);
-  else
-    batch_norm_apply_kernel<T, 1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
+  launch_packed(pack_for(C, S, aligned4(x) && aligned4(y)), total, [&](auto pack, unsigned grid) {
+    batch_norm_apply_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
                                                                                invstd, y);
+  });
   EMBER_CHECK_LAUNCH("batch_norm (apply)");
 }
 
@@ -178,23 +178,27 @@ __global__ void batch_norm_backward_channels_kernel(const float* __restrict__ pa
   coef[2 * C + c] = static_cast<float>(k);
 }
 
-template <class T, int V>
+template <class T, Pack P>
 __global__ void batch_norm_dx_kernel(const T* __restrict__ x, const T* __restrict__ dy, int64_t total, int64_t C,
                                      int64_t S, const float* __restrict__ coef, T* __restrict__ dx) {
+  constexpr int V = pack_width(P);
   for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
-    const int64_t c = (i / S) % C;
-    const float a = coef[c], b = coef[C + c], k = coef[2 * C + c];
+    const int64_t c0 = (i / S) % C;
+    float vx[V], vd[V];
     if constexpr (V == 4) {
-      float vx[4], vd[4];
       load4(x + i, vx);
       load4(dy + i, vd);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) vd[j] = a * vd[j] + b * vx[j] + k;
-      store4(dx + i, vd);
     } else {
-      dx[i] = from_f32<T>(a * to_f32(dy[i]) + b * to_f32(x[i]) + k);
+      vx[0] = to_f32(x[i]), vd[0] = to_f32(dy[i]);
     }
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const int64_t c = P == Pack::channels_inner ? c0 + j : c0;
+      vd[j] = coef[c] * vd[j] + coef[C + c] * vx[j] + coef[2 * C + c];
+    }
+    if constexpr (V == 4) store4(dx + i, vd);
+    else dx[i] = from_f32<T>(vd[0]);
   }
 }
 
@@ -202,10 +206,11 @@ template <class T>
 void apply_dx(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* coef, T* dx,
               cudaStream_t stream) {
   const int64_t total = N * C * S;
-  if (S % 4 == 0 && aligned4(x) && aligned4(dy) && aligned4(dx))
-    batch_norm_dx_kernel<T, 4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
-  else
-    batch_norm_dx_kernel<T, 1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+  launch_packed(pack_for(C, S, aligned4(x) && aligned4(dy) && aligned4(dx)), total,
+                [&](auto pack, unsigned grid) {
+                  batch_norm_dx_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, dy, total, C, S, coef,
+                                                                                          dx);
+                });
   EMBER_CHECK_LAUNCH("batch_norm_backward (dx)");
 }
 

@@ -22,26 +22,30 @@ __device__ __forceinline__ float activation_grad(Activation act, float dy, float
   }
 }
 
-// Four elements per thread, one 16-byte (f32) or 8-byte (bf16) access when inner % 4 == 0 (a pack then has
-// one channel).
-template <class T, int V>
+// Packs of elements per thread as common.cuh's Pack: four of one channel (inner % 4 == 0) or four channels
+// (channels_last: inner == 1), one 16-byte f32 / 8-byte bf16 access each; else one element.
+template <class T, Pack P>
 __global__ void bias_act_forward_kernel(const T* __restrict__ x, const float* __restrict__ bias, int64_t total,
                                         int64_t C, int64_t inner, Activation act, T* __restrict__ y,
                                         T* __restrict__ pre) {
+  constexpr int V = pack_width(P);
   for (int64_t i = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x * V) {
-    const float b = bias ? bias[(i / inner) % C] : 0.f;
-    if constexpr (V == 4) {
-      float v[4], a[4];
-      load4(x + i, v);
+    const int64_t c0 = (i / inner) % C;
+    float v[V], a[V];
+    if constexpr (V == 4) load4(x + i, v);
+    else v[0] = to_f32(x[i]);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) v[k] += b, a[k] = activate(act, v[k]);
+    for (int k = 0; k < V; ++k) {
+      v[k] += bias ? bias[P == Pack::channels_inner ? c0 + k : c0] : 0.f;
+      a[k] = activate(act, v[k]);
+    }
+    if constexpr (V == 4) {
       if (pre) store4(pre + i, v);
       store4(y + i, a);
     } else {
-      const float v = to_f32(x[i]) + b;
-      if (pre) pre[i] = from_f32<T>(v);
-      y[i] = from_f32<T>(activate(act, v));
+      if (pre) pre[i] = from_f32<T>(v[0]);
+      y[i] = from_f32<T>(a[0]);
     }
   }
 }
@@ -94,12 +98,9 @@ void bias_act_forward(const T* x, const float* bias, int64_t outer, int64_t C, i
                       T* pre, cudaStream_t stream) {
   const int64_t total = outer * C * inner;
   if (total == 0) return;
-  if (inner % 4 == 0 && aligned4(x) && aligned4(y) && aligned4(pre))
-    bias_act_forward_kernel<T, 4><<<grid_for(total / 4, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act,
-                                                                                      y, pre);
-  else
-    bias_act_forward_kernel<T, 1><<<grid_for(total, 256, 8192), 256, 0, stream>>>(x, bias, total, C, inner, act, y,
-                                                                                   pre);
+  launch_packed(pack_for(C, inner, aligned4(x) && aligned4(y) && aligned4(pre)), total, [&](auto pack, unsigned grid) {
+    bias_act_forward_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
+  });
   EMBER_CHECK_LAUNCH("bias_act_forward");
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cpu/strided.h"
 
@@ -86,11 +87,37 @@ __host__ __device__ inline bool aligned4(const T* p) {
   return (reinterpret_cast<uintptr_t>(p) % (4 * sizeof(T))) == 0;
 }
 
+// ---- Per-channel elementwise kernels over [outer, C, inner] (batch norm, bias + activation) ----
+// How a thread's elements map to channels: one element (Pack::one), four of one channel (inner % 4 == 0), or
+// four consecutive channels (channels_last: inner == 1, C % 4 == 0). Packs of four are one 16-byte f32 or
+// 8-byte bf16 access (load4 / store4).
+enum class Pack { one, same_channel, channels_inner };
+__host__ __device__ constexpr int pack_width(Pack p) { return p == Pack::one ? 1 : 4; }
+inline Pack pack_for(int64_t C, int64_t inner, bool aligned) {
+  if (aligned && inner % 4 == 0) return Pack::same_channel;
+  if (aligned && inner == 1 && C % 4 == 0) return Pack::channels_inner;
+  return Pack::one;
+}
+template <Pack P>
+using PackTag = std::integral_constant<Pack, P>;
+
 // Blocks for a grid-stride loop over n items: enough to fill the GPU, capped so tiny loops stay one wave.
 inline unsigned grid_for(int64_t n, int threads, int64_t max_blocks = 65535) {
   int64_t blocks = (n + threads - 1) / threads;
   if (blocks < 1) blocks = 1;
   return static_cast<unsigned>(blocks < max_blocks ? blocks : max_blocks);
+}
+
+// Calls launch(PackTag<p>{}, grid) for the kernel instantiation of pack p, with a grid-stride grid for `total`
+// elements in packs.
+template <class Launch>
+void launch_packed(Pack p, int64_t total, Launch launch) {
+  const unsigned grid = grid_for(total / pack_width(p) + 1, 256, 8192);
+  switch (p) {
+    case Pack::same_channel: launch(PackTag<Pack::same_channel>{}, grid); break;
+    case Pack::channels_inner: launch(PackTag<Pack::channels_inner>{}, grid); break;
+    default: launch(PackTag<Pack::one>{}, grid); break;
+  }
 }
 
 // Kernel launches report errors asynchronously; EMBER_CHECK_LAUNCH(kernel) after a launch catches bad launch

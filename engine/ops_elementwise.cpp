@@ -70,6 +70,10 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   Tensor out;
   if (channels_last) {
     out = Tensor::empty({shape[0], shape[2], shape[3], shape[1]}, a.dtype(), a.device()).permute({0, 3, 1, 2});
+    // A full-size operand in the other layout is converted first (a tiled transpose on CUDA): read in NHWC order
+    // through its NCHW strides it would be a gather at stride H W.
+    if (a.shape() == shape && !a.is_channels_last()) ea = ea.in_layout(true);
+    if (b.shape() == shape && !b.is_channels_last()) eb = eb.in_layout(true);
     const std::vector<int64_t> nhwc{0, 2, 3, 1};
     ea = ea.permute(nhwc), eb = eb.permute(nhwc), shape = ea.shape();
   } else {

@@ -27,12 +27,13 @@ inline void check_f32(const char* op, const Tensor& a) {
 inline bool is_bf16(const Tensor& t) { return t.defined() && t.dtype() == DType::bf16; }
 inline bool is_cpu_bf16(const Tensor& t) { return is_bf16(t) && t.device().is_cpu(); }
 
-// A floating parameter (bias, gamma, beta) of an op on x: x's dtype, or f32 master weights beside bf16 x.
+// A floating parameter (weight, bias, gamma, beta) of an op on x: x's dtype, or f32 master weights beside a
+// bf16 x (the kernels take f32 parameters with bf16 activations).
 inline void check_parameter_dtype(const char* op, const char* name, const Tensor& x, const Tensor& p) {
   EMBER_CHECK(p.device() == x.device(), op, ": tensors on different devices: ", x.describe(), " and ",
               p.describe());
-  EMBER_CHECK(p.dtype() == x.dtype() || (x.dtype() == DType::bf16 && p.dtype() == DType::f32), op, ": ", name,
-              " ", p.describe(), " does not match the input ", x.describe(), " (same dtype, or f32 for bf16)");
+  EMBER_CHECK(x.dtype() == DType::bf16 ? p.dtype() == DType::f32 : p.dtype() == x.dtype(), op, ": ", name, " ",
+              p.describe(), " does not match the input ", x.describe(), " (same dtype; f32 for a bf16 input)");
 }
 
 inline int64_t wrap_dim(int64_t d, int64_t ndim, const char* op) {

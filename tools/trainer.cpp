@@ -513,12 +513,16 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
       models::build_model(config.model, seed, {train_set.channels, train_set.height, train_set.width});
   if (!resume_from.empty()) model->load_state_dict(io::load_safetensors((dir / "last.safetensors").string()).tensors);
   set_precision(parse_precision(config.precision));
-  if (device.is_cpu() && precision() == Precision::bf16 && !cpu_bf16_convolution_implementation().empty())
-    log.line("note: --precision bf16 on the CPU: convolutions read bf16 inputs (oneDNN " +
-             cpu_bf16_convolution_implementation() + "), accumulate in fp32; the other ops compute in fp32");
-  else if (device.is_cpu() && precision() != Precision::fp32)
+  if (device.is_cpu() && precision() == Precision::bf16) {
+    const std::string onednn = cpu_bf16_convolution_implementation();
+    log.line("note: --precision bf16 on the CPU: convolutions " +
+             (onednn.empty() ? std::string("compute in fp32 (no bf16 instructions here)")
+                             : "read bf16 inputs (oneDNN " + onednn + "), accumulate in fp32,") +
+             " and return bf16 activations, as on the GPU; the other ops compute in fp32");
+  } else if (device.is_cpu() && precision() != Precision::fp32) {
     log.line("note: --precision " + config.precision +
              " applies to GPU GEMMs and convolutions; the CPU computes in fp32");
+  }
   set_deterministic_algorithms(config.deterministic);
   model->to(device);
   std::unique_ptr<dist::DataParallel> data_parallel;  // rank 0's weights broadcast here

@@ -103,6 +103,20 @@ inline std::vector<float> host_random(size_t n, uint32_t seed, float lo = -1.f, 
   return v;
 }
 
+// Host values as T (float, or __nv_bfloat16 rounded to nearest even) and back to float.
+template <class T>
+std::vector<T> host_as(const std::vector<float>& v) {
+  std::vector<T> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<T>(v[i]);
+  return out;
+}
+template <class T>
+std::vector<float> host_floats(const std::vector<T>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
+  return out;
+}
+
 template <class T>
 std::vector<T> to_host(const T* device, size_t n) {
   std::vector<T> h(n);

@@ -1,6 +1,6 @@
-// Fused bias + activation forward/backward, residual add (kernels/cuda/bias_act.h) and the batched transpose
-// (kernels/cuda/transpose.h): checked against the plain CPU reference below, then timed (L2 flushed) in GB/s
-// and against the copy bandwidth of the same run.
+// Fused bias + activation forward/backward (f32, and bf16 activations NCHW and channels_last), residual add
+// (kernels/cuda/bias_act.h) and the batched transpose (kernels/cuda/transpose.h): checked against the plain CPU
+// reference below, then timed (L2 flushed) in GB/s and against the copy bandwidth of the same run.
 //   the ViT's MLP: 256 x 65 tokens x 2048 + bias, GELU; a conv output 256 x 64 x 32 x 32 + bias, ReLU;
 //   residual add of 256 x 65 x 512; NCHW -> NHWC of 256 x 64 x 32 x 32 (transpose [256][64][1024]).
 // Roofline bytes: forward reads x, writes y (and pre for GELU); backward reads dy and saved, writes dx.
@@ -10,42 +10,74 @@
 #include "kernels/cuda/bias_act.h"
 #include "kernels/cuda/transpose.h"
 
+namespace {
+
+namespace k = ember::kernels::cuda;
+
+struct Case {
+  const char* name;
+  int64_t outer, C, inner;
+  k::Activation act;
+};
+
+// One case in element type T (f32, or bf16 activations with an f32 bias): the reference runs on the values the
+// kernels read; bf16 results carry one rounding more.
+template <class T>
+void run_case(bench::BandwidthReport& report, const Case& c) {
+  using ember::kernels::UnaryOp;
+  cudaStream_t s = report.stream();
+  const int64_t total = c.outer * c.C * c.inner;
+  const bool bf16 = sizeof(T) == 2;
+  const std::string name = std::string(c.name) + (bf16 ? " bf16" : "");
+  const std::string shape = bench::shape_of({c.outer, c.C, c.inner});
+  const std::vector<float> x = bench::host_floats(bench::host_as<T>(bench::host_random(total, 1, -3.f, 3.f)));
+  const std::vector<float> dy = bench::host_floats(bench::host_as<T>(bench::host_random(total, 3)));
+  const std::vector<float> b = bench::host_random(c.C, 2);
+  bench::DeviceBuffer<T> gx(total), gy(total), gpre(total), gdy(total), gdx(total);
+  bench::DeviceBuffer<float> gb(c.C), gdb(c.C), scratch(k::bias_act_backward_scratch(c.outer, c.C, c.inner));
+  bench::to_device(gx.ptr, bench::host_as<T>(x)), bench::to_device(gb.ptr, b);
+  bench::to_device(gdy.ptr, bench::host_as<T>(dy));
+  const bool gelu = c.act == k::Activation::gelu;
+  T* saved = gelu ? gpre.ptr : gy.ptr;
+  auto forward = [&] {
+    k::bias_act_forward(gx.ptr, gb.ptr, c.outer, c.C, c.inner, c.act, gy.ptr, gelu ? gpre.ptr : nullptr, s);
+  };
+  auto backward = [&] {
+    k::bias_act_backward(gdy.ptr, saved, c.outer, c.C, c.inner, c.act, gdx.ptr, gdb.ptr, scratch.ptr, s);
+  };
+  forward();
+  backward();
+  const UnaryOp op = gelu ? UnaryOp::gelu : UnaryOp::relu;
+  std::vector<double> y(total), dx(total), db(c.C, 0.0);
+  for (int64_t i = 0; i < total; ++i) {
+    const int64_t ch = (i / c.inner) % c.C;
+    const double pre = double(x[i]) + b[ch];
+    y[i] = ember::kernels::unary_apply<double>(op, pre, 0, 0);
+    dx[i] = dy[i] * ember::kernels::unary_derivative<double>(op, pre, y[i], 0, 0);
+    db[ch] += dx[i];
+  }
+  // bf16: pre (GELU's saved input) is rounded too, so the gradient moves by up to a bf16 step of pre.
+  const double rounding = bf16 ? 1.0 / 128 : 0.0;
+  report.check(name + " y", bench::host_floats(gy.to_host()), y, 1e-5 + rounding, 1e-6);
+  report.check(name + " dx", bench::host_floats(gdx.to_host()), dx, 1e-5 + rounding, 1e-6 + rounding);
+  report.check(name + " dbias", gdb.to_host(), db, 1e-4 + rounding, 1e-3 + rounding * 10);
+  const double element = sizeof(T);
+  report.measure(name + " forward", shape, element * total * (gelu ? 3 : 2), forward);
+  report.measure(name + " backward", shape, element * total * 3, backward);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   bench::BandwidthReport report("bench_bias_act", argc, argv);
   cudaStream_t s = report.stream();
-  namespace k = ember::kernels::cuda;
-  using ember::kernels::UnaryOp;
-  struct Case { const char* name; int64_t outer, C, inner; k::Activation act; };
   for (Case c : {Case{"bias+gelu", 256 * 65, 2048, 1, k::Activation::gelu},
                  Case{"bias+relu", 256, 64, 1024, k::Activation::relu}}) {
-    const int64_t total = c.outer * c.C * c.inner;
-    const std::string shape = bench::shape_of({c.outer, c.C, c.inner});
-    const std::vector<float> x = bench::host_random(total, 1, -3.f, 3.f), b = bench::host_random(c.C, 2),
-                             dy = bench::host_random(total, 3);
-    bench::DeviceBuffer<float> gx(total), gb(c.C), gy(total), gpre(total), gdy(total), gdx(total), gdb(c.C),
-        scratch(k::bias_act_backward_scratch(c.outer, c.C, c.inner));
-    bench::to_device(gx.ptr, x), bench::to_device(gb.ptr, b), bench::to_device(gdy.ptr, dy);
-    const bool gelu = c.act == k::Activation::gelu;
-    float* saved = gelu ? gpre.ptr : gy.ptr;
-    auto forward = [&] { k::bias_act_forward(gx.ptr, gb.ptr, c.outer, c.C, c.inner, c.act, gy.ptr, gelu ? gpre.ptr : nullptr, s); };
-    auto backward = [&] { k::bias_act_backward(gdy.ptr, saved, c.outer, c.C, c.inner, c.act, gdx.ptr, gdb.ptr, scratch.ptr, s); };
-    forward();
-    backward();
-    const UnaryOp op = gelu ? UnaryOp::gelu : UnaryOp::relu;
-    std::vector<double> y(total), dx(total), db(c.C, 0.0);
-    for (int64_t i = 0; i < total; ++i) {
-      const int64_t ch = (i / c.inner) % c.C;
-      const double pre = double(x[i]) + b[ch];
-      y[i] = ember::kernels::unary_apply<double>(op, pre, 0, 0);
-      dx[i] = dy[i] * ember::kernels::unary_derivative<double>(op, pre, y[i], 0, 0);
-      db[ch] += dx[i];
-    }
-    report.check(std::string(c.name) + " y", gy.to_host(), y, 1e-5, 1e-6);
-    report.check(std::string(c.name) + " dx", gdx.to_host(), dx, 1e-5, 1e-6);
-    report.check(std::string(c.name) + " dbias", gdb.to_host(), db, 1e-4, 1e-3);
-    report.measure(std::string(c.name) + " forward", shape, 4.0 * total * (gelu ? 3 : 2), forward);
-    report.measure(std::string(c.name) + " backward", shape, 4.0 * total * 3, backward);
+    run_case<float>(report, c);
+    run_case<__nv_bfloat16>(report, c);
   }
+  // A channels_last conv output (bf16 between NHWC convolutions): [N H W, C, 1].
+  run_case<__nv_bfloat16>(report, Case{"bias+relu channels_last", 256 * 1024, 64, 1, k::Activation::relu});
 
   {
     const int64_t n = int64_t{256} * 65 * 512;

@@ -1,6 +1,7 @@
 // The generic memory-bound kernels every op leans on (kernels/cuda/elementwise.h, copy.h, reduce.h): checked
 // against plain CPU loops, then timed (L2 flushed) in GB/s and against the copy bandwidth of the same run.
 //   binary add, contiguous and with a per-channel operand (ResNet's [256, 64, 32, 32] activations);
+//   bf16 activations: add, ReLU and its backward (8-byte packs of four);
 //   unary GELU and its backward (the ViT MLP's 256 x 65 x 2048);
 //   the dtype casts of bf16 precision (f32 <-> bf16 of the same activations);
 //   strided copies: ViT's q/k/v split ([B, N, 3, H, dh] -> [3, B, H, N, dh]) and NCHW -> NHWC;
@@ -89,6 +90,32 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < n; ++i) want[i] = a[i] * c[(i / 1024) % 64];
     report.check("mul by a per-channel [1,C,1,1] (exact)", gy.to_host(), want, 0.0, 0.0);
     report.measure("mul per-channel (broadcast)", bench::shape_of({256, 64, 32, 32}), 8.0 * n, per_channel);
+  }
+
+  // ---- bf16 activations: add (the residual), ReLU forward and backward, 8-byte packs ----
+  {
+    const int64_t n = int64_t{256} * 64 * 32 * 32;
+    const std::vector<int64_t> shape{n}, unit{1};
+    const std::vector<__nv_bfloat16> a = bench::host_as<__nv_bfloat16>(bench::host_random(n, 6, -2.f, 2.f));
+    const std::vector<__nv_bfloat16> b = bench::host_as<__nv_bfloat16>(bench::host_random(n, 7, -2.f, 2.f));
+    bench::DeviceBuffer<__nv_bfloat16> ga(n), gb(n), gy(n);
+    bench::to_device(ga.ptr, a), bench::to_device(gb.ptr, b);
+    auto add = [&] { k::binary(BinaryOp::add, 1, shape.data(), ga.ptr, unit.data(), gb.ptr, unit.data(), gy.ptr, s); };
+    auto relu = [&] { k::unary(UnaryOp::relu, ga.ptr, gy.ptr, n, 0.f, 0.f, s); };
+    auto relu_backward = [&] {
+      k::unary_backward<__nv_bfloat16>(UnaryOp::relu, ga.ptr, nullptr, gb.ptr, gy.ptr, n, 0.f, 0.f, s);
+    };
+    add();
+    std::vector<float> want(n);
+    const std::vector<float> fa = bench::host_floats(a), fb = bench::host_floats(b);
+    for (int64_t i = 0; i < n; ++i) want[i] = bf16_round(fa[i] + fb[i]);
+    report.check("add bf16 (one rounding, exact)", bench::host_floats(gy.to_host()), want, 0.0, 0.0);
+    relu_backward();
+    for (int64_t i = 0; i < n; ++i) want[i] = fa[i] > 0 ? fb[i] : 0.f;
+    report.check("relu backward bf16 (exact)", bench::host_floats(gy.to_host()), want, 0.0, 0.0);
+    report.measure("add bf16", bench::shape_of({256, 64, 32, 32}), 6.0 * n, add);
+    report.measure("relu bf16", bench::shape_of({256, 64, 32, 32}), 4.0 * n, relu);
+    report.measure("relu backward bf16", bench::shape_of({256, 64, 32, 32}), 6.0 * n, relu_backward);
   }
 
   // ---- GELU forward and backward ----

@@ -184,6 +184,10 @@ Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
   }
   Tensor out = Tensor::empty(out_shape, c.math == MathMode::bf16 ? DType::bf16 : DType::f32, device);
   run(out.raw_data(), ws.raw_data(), bytes);
+  // A bf16 activation whose channels suit the NHWC convolutions (a stem's output) goes on channels_last: one
+  // transpose here instead of one in the next convolution, and no mixed layouts in the ops between.
+  if (out_dtype == DType::bf16 && layout_for(MathMode::bf16, out_shape[1], out_shape[1]) == ConvLayout::nhwc)
+    return out.in_layout(true);
   return out.to(out_dtype);
 }
 

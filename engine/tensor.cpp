@@ -11,6 +11,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
+#include "kernels/cpu/cast.h"
 #include "kernels/cpu/strided.h"
 
 namespace ember {
@@ -412,6 +413,12 @@ Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offs
 void Tensor::copy_(const Tensor& src) {
   Tensor s = src.shape() == shape() ? src : src.expand(shape()).detach();
   if (device().is_cpu() && s.device().is_cpu()) {
+    // The casts of bf16 activations: same dense layout on both sides, one vectorised pass.
+    const bool same_dense = s.strides() == strides() && (is_contiguous() || is_channels_last());
+    if (same_dense && s.dtype() == DType::f32 && dtype() == DType::bf16)
+      return kernels::cpu::cast_f32_to_bf16(s.data<float>(), reinterpret_cast<uint16_t*>(raw_data()), numel());
+    if (same_dense && s.dtype() == DType::bf16 && dtype() == DType::f32)
+      return kernels::cpu::cast_bf16_to_f32(reinterpret_cast<const uint16_t*>(s.raw_data()), data<float>(), numel());
     EMBER_DISPATCH_ALL(s.dtype(), "copy_", {
       using src_t = scalar_t;
       const src_t* sp = s.data<src_t>();

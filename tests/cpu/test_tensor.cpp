@@ -1,4 +1,7 @@
 // Tensor layout, views and copies; autograd mechanics (accumulation, shared subgraphs, no_grad, hooks).
+#include <cmath>
+#include <limits>
+
 #include "tests/testing.h"
 
 using namespace ember;
@@ -30,6 +33,31 @@ TEST_CASE("dtype conversion round trips and bf16 rounds to nearest even", "[tens
   // 1 + 2^-8 is halfway between bf16 neighbours 1 and 1 + 2^-7: ties to even -> 1.
   CHECK(back == std::vector<float>{1.0f, 1.0f, 1.015625f, -3.5f});
   CHECK(f.to(DType::i64).to_vector<int64_t>() == std::vector<int64_t>{1, 1, 1, -3});
+}
+
+TEST_CASE("the vectorised f32 <-> bf16 casts round like ember::bf16, NaN and infinity included", "[tensor]") {
+  // Dense same-layout copies take kernels/cpu/cast.h; strided ones the element-wise conversion of dtype.h.
+  std::vector<float> values{0.f, -0.f, 1.f, 1.00390625f, 1.01171875f, 3.0e38f, -3.4e38f, 1e-40f, -1e-45f,
+                            std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::signaling_NaN()};
+  Generator gen(3, RandomPurpose::init);
+  const std::vector<float> random = rand_uniform({100000}, -1e4, 1e4, gen, DType::f32).to_vector<float>();
+  values.insert(values.end(), random.begin(), random.end());
+  const Tensor f = Tensor::from_vector<float>(values, {static_cast<int64_t>(values.size())});
+  const Tensor fast = f.to(DType::bf16);                                     // contiguous: cast.h
+  const Tensor plain = f.expand({2, f.numel()}).to(DType::bf16).select(0, 1);  // broadcast: element-wise
+  const uint16_t* a = reinterpret_cast<const uint16_t*>(fast.raw_data());
+  const uint16_t* b = reinterpret_cast<const uint16_t*>(plain.contiguous().raw_data());
+  for (size_t i = 0; i < values.size(); ++i) {
+    INFO("value " << values[i]);
+    REQUIRE(a[i] == b[i]);
+    REQUIRE(a[i] == bf16(values[i]).bits);
+  }
+  const std::vector<float> up = fast.to(DType::f32).to_vector<float>(), up_plain = plain.to_vector<float>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isnan(up_plain[i])) REQUIRE(std::isnan(up[i]));
+    else REQUIRE(up[i] == up_plain[i]);
+  }
 }
 
 TEST_CASE("broadcasting binary ops match a plain loop", "[ops][elementwise]") {

@@ -8,15 +8,6 @@ namespace {
 
 constexpr int kTile = 32, kRowsPerPass = 8;  // 32 x 8 threads move a 32 x 32 tile in 4 passes
 
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <class T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16(v); }
-
 // The tile goes through shared memory as f32: a conversion (bf16 <-> f32) costs nothing beside the traffic.
 template <class In, class Out>
 __global__ void transpose_kernel(const In* __restrict__ x, Out* __restrict__ y, int64_t rows, int64_t cols,
@@ -28,12 +19,12 @@ __global__ void transpose_kernel(const In* __restrict__ x, Out* __restrict__ y, 
   Out* yb = y + b * rows * cols;
   for (int k = threadIdx.y; k < kTile; k += kRowsPerPass) {
     const int64_t r = r0 + k, c = c0 + threadIdx.x;
-    if (r < rows && c < cols) tile[k][threadIdx.x] = to_float(xb[r * cols + c]);
+    if (r < rows && c < cols) tile[k][threadIdx.x] = to_f32(xb[r * cols + c]);
   }
   __syncthreads();
   for (int k = threadIdx.y; k < kTile; k += kRowsPerPass) {
     const int64_t c = c0 + k, r = r0 + threadIdx.x;
-    if (r < rows && c < cols) yb[c * rows + r] = from_float<Out>(tile[threadIdx.x][k]);
+    if (r < rows && c < cols) yb[c * rows + r] = from_f32<Out>(tile[threadIdx.x][k]);
   }
 }
 

@@ -166,7 +166,7 @@ void copy_across(const Tensor& src, const Tensor& dst) {
 // batched tiled transpose, coalesced on both sides, instead of the strided copy's gather. False when it does
 // not apply.
 bool copy_between_layouts(const Tensor& src, const Tensor& dst) {
-  if (src.dim() != 4 || src.size(0) > 65535) return false;
+  if (src.dim() != 4) return false;
   for (const Tensor* t : {&src, &dst})
     if (t->dtype() != DType::f32 && t->dtype() != DType::bf16) return false;
   const int64_t n = src.size(0), c = src.size(1), hw = src.size(2) * src.size(3);

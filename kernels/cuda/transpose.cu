@@ -1,5 +1,7 @@
 #include "kernels/cuda/transpose.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 #include "kernels/cuda/common.cuh"
 
@@ -31,12 +33,18 @@ __global__ void transpose_kernel(const In* __restrict__ x, Out* __restrict__ y, 
 template <class In, class Out>
 void launch(const In* x, Out* y, int64_t batch, int64_t rows, int64_t cols, cudaStream_t stream) {
   if (batch * rows * cols == 0) return;
-  EMBER_CHECK(batch <= 65535, "transpose_batched: batch ", batch, " above the grid's 65535");
   const int64_t row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
-  // Tiles on grid x (2^31 - 1), batch on grid z (at most 65535).
-  const dim3 grid(static_cast<unsigned>(row_tiles * col_tiles), 1, static_cast<unsigned>(batch));
-  transpose_kernel<In, Out><<<grid, dim3(kTile, kRowsPerPass), 0, stream>>>(x, y, rows, cols, col_tiles);
-  EMBER_CHECK_LAUNCH("transpose_batched");
+  EMBER_CHECK(row_tiles * col_tiles <= INT32_MAX, "transpose_batched: ", rows, " x ", cols, " is too many tiles");
+  // Tiles on grid x (2^31 - 1), batch items on grid z, at most 65535 a launch.
+  constexpr int64_t kMaxBatch = 65535;
+  for (int64_t b0 = 0; b0 < batch; b0 += kMaxBatch) {
+    const int64_t items = std::min(kMaxBatch, batch - b0);
+    const dim3 grid(static_cast<unsigned>(row_tiles * col_tiles), 1, static_cast<unsigned>(items));
+    transpose_kernel<In, Out><<<grid, dim3(kTile, kRowsPerPass), 0, stream>>>(x + b0 * rows * cols,
+                                                                              y + b0 * rows * cols, rows, cols,
+                                                                              col_tiles);
+    EMBER_CHECK_LAUNCH("transpose_batched");
+  }
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // plain cast does). 32 x 32 tiles, one padding column so the column reads hit 32 different banks; both the
 // global read and the global write are coalesced (a plain strided copy has one side at stride `rows`).
 // Any permutation that swaps two adjacent groups of dimensions is such a transpose, e.g. NCHW -> NHWC is
-// batch N, rows C, cols H*W, and [B, N, H] -> [B, H, N] is batch B, rows N, cols H. batch <= 65535.
+// batch N, rows C, cols H*W, and [B, N, H] -> [B, H, N] is batch B, rows N, cols H. Any batch: launches take
+// 65535 items at a time (the grid's z limit).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>

@@ -59,7 +59,9 @@ TEST_CASE("cuda residual add and batched transpose", "[gpu][bias_act][transpose]
   kernels::cuda::residual_add(fp(ga) + 1, fp(gb) + 1, fp(ga) + 1, 1026, stream());  // in place, unaligned
   CHECK(std::vector<float>(want.begin() + 1, want.end()) == [&] { auto v = download(ga); return std::vector<float>(v.begin() + 1, v.end()); }());
 
-  for (auto [batch, rows, cols] : {std::tuple<int64_t, int64_t, int64_t>{3, 33, 65}, {2, 64, 1024}, {1, 1, 7}, {5, 40, 1}}) {
+  // 70000 items: more than one launch's 65535.
+  for (auto [batch, rows, cols] :
+       {std::tuple<int64_t, int64_t, int64_t>{3, 33, 65}, {2, 64, 1024}, {1, 1, 7}, {5, 40, 1}, {70000, 3, 5}}) {
     INFO("batch " << batch << " rows " << rows << " cols " << cols);
     const std::vector<float> x = random_floats(batch * rows * cols, 76);
     std::vector<float> t(x.size());

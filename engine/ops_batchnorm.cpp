@@ -9,27 +9,17 @@
 #include "engine/ops_util.h"
 #include "kernels/cpu/batchnorm.h"
 #ifdef EMBER_WITH_CUDA
-#include "engine/cuda/activations.h"
 #include "engine/cuda/context.h"
+#include "engine/cuda/dispatch.h"
 #include "kernels/cuda/batchnorm.h"
 #endif
 
 namespace ember {
 namespace {
 
-// The [N, C, S] view the kernels take of x (contiguous: S = H W ...; channels_last, channels innermost in
-// memory: [N H W, C, 1]), and of its gradient in the same layout.
-struct ChannelView {
-  int64_t N, C, S;
-};
-ChannelView channel_view(const Tensor& x) {
-  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
-  return x.is_channels_last() ? ChannelView{N * S, C, 1} : ChannelView{N, C, S};
-}
-
 void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
   if (!t.defined()) return;
-  check_parameter_dtype("batch_norm", what, x, t);
+  check_parameter("batch_norm", what, x, t);
   EMBER_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "batch_norm: ", what, " ", t.describe(),
               " does not match the ", x.size(1), " channels of input ", x.describe());
 }
@@ -43,68 +33,66 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const Tensor& running_var, bool training, double momentum, double eps, bool grad_x,
                        bool grad_w, bool grad_b, bool record_grad, const Tensor& x_in, const Tensor& weight,
                        const Tensor& bias, const BatchNormReduce& reduce) {
-  for (const Tensor* p : {&gamma, &beta, &running_mean, &running_var})
-    EMBER_CHECK(!p->defined() || p->dtype() == DType::f32, "batch_norm: CUDA parameters and statistics are f32, got ",
-                p->describe());
   using cuda::device_ptr;
-  const auto [N, C, S] = channel_view(x);
+  const auto [N, C, S] = channel_view(x, 1);  // [N, C, S], or [N H W, C, 1] channels_last
   const cudaStream_t stream = cuda::current_stream();
-  const auto f32 = [](const Tensor& t) { return device_ptr<float>(t); };
+  const auto f32_ptr = [](const Tensor& t) { return device_ptr<float>(t); };
+  const float feps = static_cast<float>(eps), fmomentum = static_cast<float>(momentum);
   Tensor y = Tensor::empty_like(x, x.dtype());
   Tensor mean = Tensor::empty({C}, DType::f32, x.device()), invstd = Tensor::empty({C}, DType::f32, x.device());
+  float *pmean = f32_ptr(mean), *pinvstd = f32_ptr(invstd);
   const bool synced = training && reduce;
   Tensor sums;  // synchronized: [sum x (C), sum x^2 (C), count], summed over the processes
   if (synced) {
     Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
                                    x.device());
     sums = Tensor::empty({2 * C + 1}, DType::f64, x.device());
-    kernels::cuda::batch_norm_sums(device_ptr<T>(x), N, C, S, sums.data<double>(), f32(scratch), stream);
+    kernels::cuda::batch_norm_sums(device_ptr<T>(x), N, C, S, sums.data<double>(), f32_ptr(scratch), stream);
     reduce(sums);
-    kernels::cuda::batch_norm_statistics_from_sums(sums.data<double>(), C, static_cast<float>(eps),
-                                                   static_cast<float>(momentum), f32(running_mean), f32(running_var),
-                                                   f32(mean), f32(invstd), stream);
-    kernels::cuda::batch_norm_apply(device_ptr<T>(x), N, C, S, f32(gamma), f32(beta), f32(mean), f32(invstd),
+    kernels::cuda::batch_norm_statistics_from_sums(sums.data<double>(), C, feps, fmomentum, f32_ptr(running_mean),
+                                                   f32_ptr(running_var), pmean, pinvstd, stream);
+    kernels::cuda::batch_norm_apply(device_ptr<T>(x), N, C, S, f32_ptr(gamma), f32_ptr(beta), pmean, pinvstd,
                                     device_ptr<T>(y), stream);
   } else if (training) {
     Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
                                    x.device());
-    kernels::cuda::batch_norm_forward_training(device_ptr<T>(x), N, C, S, f32(gamma), f32(beta),
-                                               static_cast<float>(eps), static_cast<float>(momentum),
-                                               f32(running_mean), f32(running_var), device_ptr<T>(y), f32(mean),
-                                               f32(invstd), f32(scratch), stream);
+    kernels::cuda::batch_norm_forward_training(device_ptr<T>(x), N, C, S, f32_ptr(gamma), f32_ptr(beta), feps,
+                                               fmomentum, f32_ptr(running_mean), f32_ptr(running_var),
+                                               device_ptr<T>(y), pmean, pinvstd, f32_ptr(scratch), stream);
   } else {
-    kernels::cuda::batch_norm_forward_eval(device_ptr<T>(x), N, C, S, f32(gamma), f32(beta), f32(running_mean),
-                                           f32(running_var), static_cast<float>(eps), device_ptr<T>(y), f32(mean),
-                                           f32(invstd), stream);
+    kernels::cuda::batch_norm_forward_eval(device_ptr<T>(x), N, C, S, f32_ptr(gamma), f32_ptr(beta),
+                                           f32_ptr(running_mean), f32_ptr(running_var), feps, device_ptr<T>(y), pmean,
+                                           pinvstd, stream);
   }
   if (!record_grad) return y;
   record(y, "batch_norm", {x_in, weight, bias},
-         [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, f32, sums,
+         [x, gamma, mean, invstd, training, grad_x, grad_w, grad_b, f32_ptr, sums,
           reduce = synced ? reduce : BatchNormReduce()](const Tensor& grad) -> std::vector<Tensor> {
-           const Tensor dy = grad.in_layout(x.is_channels_last());
-           const auto [N, C, S] = channel_view(x);
+           const Tensor dy = grad.in_layout(x.dense_layout());
+           const auto [N, C, S] = channel_view(x, 1);
            Tensor dx = grad_x ? Tensor::empty_like(x, x.dtype()) : Tensor();
            Tensor dgamma = grad_w ? Tensor::empty({C}, DType::f32, x.device()) : Tensor();
            Tensor dbeta = grad_b ? Tensor::empty({C}, DType::f32, x.device()) : Tensor();
            Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))},
                                           DType::f32, x.device());
            const cudaStream_t stream = cuda::current_stream();
+           const T *px = device_ptr<T>(x), *pdy = device_ptr<T>(dy);
            if (reduce) {
              Tensor dsums = Tensor::empty({2 * C}, DType::f64, x.device());
-             kernels::cuda::batch_norm_backward_sums(device_ptr<T>(x), device_ptr<T>(dy), N, C, S, f32(mean),
-                                                     f32(invstd), dsums.data<double>(), f32(dgamma), f32(dbeta),
-                                                     f32(scratch), stream);
+             kernels::cuda::batch_norm_backward_sums(px, pdy, N, C, S, f32_ptr(mean), f32_ptr(invstd),
+                                                     dsums.data<double>(), f32_ptr(dgamma), f32_ptr(dbeta),
+                                                     f32_ptr(scratch), stream);
              if (!grad_x) return {dx, dgamma, dbeta};  // every process skips alike: the graphs are equal
              reduce(dsums);
-             kernels::cuda::batch_norm_backward_dx_from_sums(device_ptr<T>(x), device_ptr<T>(dy), N, C, S, f32(gamma),
-                                                             f32(mean), f32(invstd), dsums.data<double>(),
+             kernels::cuda::batch_norm_backward_dx_from_sums(px, pdy, N, C, S, f32_ptr(gamma), f32_ptr(mean),
+                                                             f32_ptr(invstd), dsums.data<double>(),
                                                              sums.data<double>() + 2 * C, device_ptr<T>(dx),
-                                                             f32(scratch), stream);
+                                                             f32_ptr(scratch), stream);
              return {dx, dgamma, dbeta};
            }
-           kernels::cuda::batch_norm_backward(device_ptr<T>(x), device_ptr<T>(dy), N, C, S, f32(gamma), f32(mean),
-                                              f32(invstd), training, device_ptr<T>(dx), f32(dgamma), f32(dbeta),
-                                              f32(scratch), stream);
+           kernels::cuda::batch_norm_backward(px, pdy, N, C, S, f32_ptr(gamma), f32_ptr(mean), f32_ptr(invstd),
+                                              training, device_ptr<T>(dx), f32_ptr(dgamma), f32_ptr(dbeta),
+                                              f32_ptr(scratch), stream);
            return {dx, dgamma, dbeta};
          });
   return y;
@@ -116,7 +104,7 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps,
                   const BatchNormReduce& reduce) {
-  EMBER_CHECK(is_floating(x_in.dtype()), "batch_norm: needs a floating input, got ", x_in.describe());
+  check_activation("batch_norm", x_in);
   EMBER_CHECK(x_in.dim() >= 2, "batch_norm: input must be [N, C, ...], got ", x_in.describe());
   check_channel_vector("weight", weight, x_in);
   check_channel_vector("bias", bias, x_in);
@@ -134,7 +122,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
         .to(DType::bf16);
 
   const Tensor x = x_in.is_channels_last() ? x_in.detach() : x_in.contiguous().detach();
-  const auto [N, C, S] = channel_view(x);
+  const auto [N, C, S] = channel_view(x, 1);  // [N, C, S], or [N H W, C, 1] channels_last
   const int64_t M = N * S;
   EMBER_CHECK(!training || M > 1, "batch_norm: training needs more than one value per channel, got input ",
               x.describe());
@@ -203,8 +191,8 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   record(y, "batch_norm", {x_in, weight, bias},
          [x, gamma, mean = std::move(mean), invstd = std::move(invstd), training, grad_x, grad_w, grad_b, count,
           reduce = synced ? reduce : BatchNormReduce()](const Tensor& grad) -> std::vector<Tensor> {
-           const Tensor dy = grad.in_layout(x.is_channels_last());
-           const auto [N, C, S] = channel_view(x);
+           const Tensor dy = grad.in_layout(x.dense_layout());
+           const auto [N, C, S] = channel_view(x, 1);  // [N, C, S], or [N H W, C, 1] channels_last
            Tensor dx = grad_x ? Tensor::empty_like(x, x.dtype()) : Tensor();
            Tensor dgamma = grad_w ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();
            Tensor dbeta = grad_b ? Tensor::empty({C}, x.dtype(), x.device()) : Tensor();

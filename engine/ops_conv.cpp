@@ -23,14 +23,14 @@ namespace {
 kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                          const Conv2dParams& p) {
   const char* op = "conv2d";
-  EMBER_CHECK(is_floating(x.dtype()), op, ": needs a floating input, got ", x.describe());
-  check_parameter_dtype(op, "weight", x, weight);
+  check_activation(op, x);
+  check_parameter(op, "weight", x, weight);
   EMBER_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", x.describe());
   EMBER_CHECK(weight.dim() == 4, op, ": weight must be [O, C, kH, kW], got ", weight.describe());
   EMBER_CHECK(x.size(1) == weight.size(1), op, ": input ", x.describe(), " has ", x.size(1),
               " channels but weight ", weight.describe(), " expects ", weight.size(1));
   if (bias.defined()) {
-    check_parameter_dtype(op, "bias", x, bias);
+    check_parameter(op, "bias", x, bias);
     EMBER_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), op, ": bias ", bias.describe(),
                 " does not match weight ", weight.describe());
   }

@@ -9,8 +9,8 @@
 #include "kernels/cpu/bias_act.h"
 #include "kernels/cpu/elementwise.h"
 #ifdef EMBER_WITH_CUDA
-#include "engine/cuda/activations.h"
 #include "engine/cuda/context.h"
+#include "engine/cuda/dispatch.h"
 #include "kernels/cuda/bias_act.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/indexing.h"
@@ -69,11 +69,11 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   const bool channels_last = shape.size() == 4 && (a.is_channels_last() || b.is_channels_last());
   Tensor out;
   if (channels_last) {
-    out = Tensor::empty({shape[0], shape[2], shape[3], shape[1]}, a.dtype(), a.device()).permute({0, 3, 1, 2});
+    out = Tensor::empty(shape, a.dtype(), a.device(), Layout::channels_last);
     // A full-size operand in the other layout is converted first (a tiled transpose on CUDA): read in NHWC order
     // through its NCHW strides it would be a gather at stride H W.
-    if (a.shape() == shape && !a.is_channels_last()) ea = ea.in_layout(true);
-    if (b.shape() == shape && !b.is_channels_last()) eb = eb.in_layout(true);
+    if (a.shape() == shape && !a.is_channels_last()) ea = ea.in_layout(Layout::channels_last);
+    if (b.shape() == shape && !b.is_channels_last()) eb = eb.in_layout(Layout::channels_last);
     const std::vector<int64_t> nhwc{0, 2, 3, 1};
     ea = ea.permute(nhwc), eb = eb.permute(nhwc), shape = ea.shape();
   } else {
@@ -156,8 +156,8 @@ bool derivative_uses_output(UnaryOp op) {
 Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, double alpha, double beta) {
   const char* name = unary_name(op);
   // In the layout of the saved x or y, so the kernel walks all of them in storage order.
-  const Tensor g = x.defined() ? dy.in_layout(x.is_channels_last())
-                   : y.defined() ? dy.in_layout(y.is_channels_last())
+  const Tensor g = x.defined() ? dy.in_layout(x.dense_layout())
+                   : y.defined() ? dy.in_layout(y.dense_layout())
                                  : dy.dense();
   Tensor dx = Tensor::empty_like(g, g.dtype());
   if (g.device().is_cpu()) {
@@ -344,23 +344,20 @@ Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }
 
 Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act, int64_t channel_dim) {
   const char* op = "bias_activation";
-  EMBER_CHECK(is_floating(x_in.dtype()), op, ": needs a floating tensor, got ", x_in.describe());
+  check_activation(op, x_in);
   EMBER_CHECK(x_in.dim() >= 1, op, ": needs a tensor with a channel dimension, got ", x_in.describe());
   const int64_t d = wrap_dim(channel_dim, x_in.dim(), op);
   const int64_t C = x_in.size(d);
   if (bias_in.defined()) {
-    check_parameter_dtype(op, "bias", x_in, bias_in);
+    check_parameter(op, "bias", x_in, bias_in);
     EMBER_CHECK(bias_in.shape() == Shape{C}, op, ": bias ", bias_in.describe(), " for ", C, " channels of ",
                 x_in.describe());
   }
   if (is_cpu_bf16(x_in)) return bias_activation(x_in.to(DType::f32), bias_in, act, channel_dim).to(DType::bf16);
-  // The kernels view x as [outer, C, inner]: a channels_last x (channels innermost in memory) as
-  // [N H W, C, 1]; any other layout is made contiguous.
-  const bool channels_last = d == 1 && x_in.is_channels_last();
-  const Tensor x = channels_last ? x_in.detach() : x_in.contiguous().detach();
-  int64_t outer = 1, inner = 1;
-  for (int64_t k = 0; k < d; ++k) outer *= x.size(k);
-  for (int64_t k = d + 1; k < x.dim(); ++k) (channels_last ? outer : inner) *= x.size(k);
+  // The kernels take x as channel_view's [outer, C, inner]: channels_last kept as it is, anything else contiguous.
+  const Layout layout = d == 1 ? x_in.dense_layout() : Layout::contiguous;
+  const Tensor x = x_in.in_layout(layout).detach();
+  const int64_t outer = channel_view(x, d).outer, inner = channel_view(x, d).inner;
   const Tensor bias = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
   const bool grad = needs_grad({&x_in, &bias_in});
   Tensor y = Tensor::empty_like(x, x.dtype());
@@ -387,8 +384,7 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
     const DType bias_dtype = bias_in.defined() ? bias_in.dtype() : x.dtype();
     record(y, op, {x_in, bias_in},
            [=](const Tensor& g) -> std::vector<Tensor> {
-             return bias_activation_backward(g.in_layout(channels_last), saved, act, outer, C, inner, grad_b,
-                                             bias_dtype);
+             return bias_activation_backward(g.in_layout(layout), saved, act, outer, C, inner, grad_b, bias_dtype);
            });
   }
   return y;

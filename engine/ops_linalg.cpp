@@ -107,12 +107,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   EMBER_CHECK(x.dim() >= 1 && weight.dim() == 2, "linear: needs x [..., in] and weight [out, in], got ",
               x.describe(), " and ", weight.describe());
-  EMBER_CHECK(is_floating(x.dtype()), "linear: needs a floating input, got ", x.describe());
-  check_parameter_dtype("linear", "weight", x, weight);
+  check_activation("linear", x);
+  check_parameter("linear", "weight", x, weight);
   const int64_t in = weight.size(1), out_features = weight.size(0);
   EMBER_CHECK(x.size(-1) == in, "linear: input ", x.describe(), " does not match weight ", weight.describe());
   if (bias.defined()) {
-    check_parameter_dtype("linear", "bias", x, bias);
+    check_parameter("linear", "bias", x, bias);
     EMBER_CHECK(bias.shape() == Shape{out_features}, "linear: bias ", bias.describe(), " for weight ",
                 weight.describe());
   }

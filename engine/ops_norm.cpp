@@ -14,7 +14,7 @@ namespace ember {
 
 Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, double eps) {
   // Normalisation computes in f32 (precision.h): a bf16 input is cast first, and the result is f32.
-  if (x_in.dtype() == DType::bf16) return layer_norm(x_in.to(DType::f32), weight_in, bias_in, eps);
+  if (is_bf16(x_in)) return layer_norm(x_in.to(DType::f32), weight_in, bias_in, eps);
   check_floating("layer_norm", x_in);
   EMBER_CHECK(x_in.dim() >= 1, "layer_norm: needs at least one dimension, got ", x_in.describe());
   EMBER_CHECK(eps >= 0, "layer_norm: eps ", eps, " < 0");

@@ -5,8 +5,8 @@
 #include "engine/ops_util.h"
 #include "kernels/cpu/pool.h"
 #ifdef EMBER_WITH_CUDA
-#include "engine/cuda/activations.h"
 #include "engine/cuda/context.h"
+#include "engine/cuda/dispatch.h"
 #include "kernels/cuda/pool.h"
 #endif
 
@@ -28,7 +28,7 @@ kernels::cuda::PoolAxis cuda_axis(const AxisPooling& a) {
 #endif
 
 void check_pool_input(const char* op, const Tensor& x) {
-  EMBER_CHECK(is_floating(x.dtype()), op, ": needs a floating input, got ", x.describe());
+  check_activation(op, x);
   EMBER_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", x.describe());
 }
 

@@ -39,7 +39,7 @@ Tensor apply_dropout_mask(const Tensor& x_in, double p, uint64_t seed, uint64_t 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   // A bf16 activation keeps its dtype; the mask (the same draws) applies to an f32 copy.
   if (is_bf16(x) && training && p > 0) return dropout(x.to(DType::f32), p, training, gen).to(DType::bf16);
-  if (!is_bf16(x)) check_floating("dropout", x);
+  check_activation("dropout", x);
   EMBER_CHECK(p >= 0 && p <= 1, "dropout: probability ", p, " outside [0, 1]");
   if (!training || p == 0) return x;
   const uint64_t seed = gen.seed(), stream = gen.stream();

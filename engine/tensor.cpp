@@ -66,8 +66,12 @@ Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, i
 }
 
 // ---- creation ---------------------------------------------------------------------------------------
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, Layout layout) {
   check_shape(shape, "Tensor::empty");
+  if (layout == Layout::channels_last) {
+    EMBER_CHECK(shape.size() == 4, "Tensor::empty: channels_last needs [N, C, H, W], got ", shape_str(shape));
+    return empty({shape[0], shape[2], shape[3], shape[1]}, dtype, device).permute({0, 3, 1, 2});
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
   impl->shape = shape;
@@ -136,19 +140,16 @@ bool Tensor::is_channels_last() const {
 }
 
 Tensor Tensor::empty_like(const Tensor& t, DType dtype) {
-  if (!t.is_channels_last()) return empty(t.shape(), dtype, t.device());
-  const Shape& s = t.shape();
-  return empty({s[0], s[2], s[3], s[1]}, dtype, t.device()).permute({0, 3, 1, 2});
+  return empty(t.shape(), dtype, t.device(), t.dense_layout());
 }
 
 Tensor Tensor::dense() const { return is_contiguous() || is_channels_last() ? *this : contiguous(); }
 
-Tensor Tensor::in_layout(bool channels_last) const {
-  if (!channels_last) return contiguous();
+Tensor Tensor::in_layout(Layout layout) const {
+  if (layout == Layout::contiguous) return contiguous();
   if (is_channels_last()) return *this;
   EMBER_CHECK(dim() == 4, "in_layout: channels_last needs a 4-D tensor, got ", describe());
-  const Shape& s = shape();
-  Tensor out = empty({s[0], s[2], s[3], s[1]}, dtype(), device()).permute({0, 3, 1, 2});
+  Tensor out = empty(shape(), dtype(), device(), Layout::channels_last);
   if (out.is_contiguous()) return contiguous();  // dims of size 1: both layouts are the same
   out.copy_(*this);
   if (needs_grad({this})) {

@@ -45,19 +45,24 @@ struct TensorImpl {
   std::vector<GradHook> grad_ready_hooks;  // fired once per backward() when this leaf's grad is final
 };
 
+// Memory layouts of dense activations. channels_last: a 4-D [N, C, H, W] stored as [N, H, W, C], the layout of
+// the bf16 convolutions on CUDA (docs/architecture.md).
+enum class Layout { contiguous, channels_last };
+
 class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // ---- creation -------------------------------------------------------------------------------------
-  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu(),
+                      Layout layout = Layout::contiguous);  // channels_last: shape [N, C, H, W]
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor arange(int64_t n, DType dtype = DType::i64, Device device = Device::cpu());
   static Tensor scalar(double value, DType dtype = DType::f32, Device device = Device::cpu());
-  // Uninitialised, of t's shape and device, and t's layout when t is channels_last (else contiguous).
+  // Uninitialised, of t's shape, device and dense_layout().
   static Tensor empty_like(const Tensor& t, DType dtype);
   // Copies host values into a new CPU tensor of the given shape (numel must match).
   template <class T>
@@ -74,13 +79,14 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   bool is_contiguous() const;
-  // Memory layouts of activations. channels_last: 4-D [N, C, H, W] stored as [N, H, W, C] (the layout of the
-  // bf16 convolutions on CUDA), and not also contiguous (dims of size 1 do not count). Ops on activations keep
-  // it: dense() is this tensor when it is contiguous or channels_last, else a contiguous copy; in_layout(cl)
-  // is this tensor channels_last (cl) or contiguous, a copy where it is not already (differentiable).
+  // Layouts (Layout above); ops on activations keep theirs. is_channels_last: stored [N, H, W, C] and not
+  // also contiguous (dims of size 1 do not count). dense_layout: channels_last when it is, else contiguous.
+  // dense(): this tensor when contiguous or channels_last, else a contiguous copy. in_layout(l): this tensor
+  // in layout l, a copy where it is not already (differentiable).
   bool is_channels_last() const;
+  Layout dense_layout() const { return is_channels_last() ? Layout::channels_last : Layout::contiguous; }
   Tensor dense() const;
-  Tensor in_layout(bool channels_last) const;
+  Tensor in_layout(Layout layout) const;
   std::string describe() const;  // "f32[2, 3] on cpu", for error messages
 
   // Pointer to element [0, ..., 0]. data<T>() checks that T matches the dtype.

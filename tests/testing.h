@@ -22,6 +22,19 @@ inline Tensor random_tensor(const Shape& shape, uint64_t seed, DType dtype = DTy
   return rand_uniform(shape, lo, hi, gen, dtype);
 }
 
+// bf16 values: uniform f32 rounded to bf16 (bf16 activations).
+inline Tensor random_bf16(const Shape& shape, uint64_t seed, double lo = -2.0, double hi = 2.0) {
+  return random_tensor(shape, seed, DType::f32, lo, hi).to(DType::bf16);
+}
+
+// Cosine similarity of two tensors' values (1 when both are zero): how closely a bf16 gradient follows another.
+inline double cosine_similarity(const Tensor& a, const Tensor& b) {
+  const std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < va.size(); ++i) dot += va[i] * vb[i], na += va[i] * va[i], nb += vb[i] * vb[i];
+  return na + nb > 0 ? dot / std::sqrt(na * nb) : 1.0;
+}
+
 // max |a - b| <= atol + rtol * |b| elementwise; on failure reports the worst element.
 inline bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-6,
                      std::string* why = nullptr) {

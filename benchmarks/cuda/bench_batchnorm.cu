@@ -48,7 +48,7 @@ void run_case(bench::BandwidthReport& report, int64_t N, int64_t C, int64_t S, c
   const float eps = 1e-5f;
   const int64_t total = N * C * S;
   const bool bf16 = sizeof(T) == 2;
-  const std::string label = shape + (bf16 ? " bf16" : "");
+  const std::string dtype = bf16 ? " bf16" : "", label = shape + dtype;
   const std::vector<T> x = bench::host_as<T>(bench::host_random(total, 1, -1.f, 3.f));
   const std::vector<T> dy = bench::host_as<T>(bench::host_random(total, 2));
   const std::vector<float> gamma = bench::host_random(C, 3, 0.5f, 1.5f), beta = bench::host_random(C, 4);
@@ -74,11 +74,11 @@ void run_case(bench::BandwidthReport& report, int64_t N, int64_t C, int64_t S, c
   report.check("batch_norm y " + label, bench::host_floats(gy.to_host()), y, 1e-4 + rounding, 1e-4);
   report.check("batch_norm dx " + label, bench::host_floats(gdx.to_host()), dx, 1e-3 + rounding, 1e-5 + rounding);
   const double bytes = double(sizeof(T)) * total;
-  report.measure("batch_norm_forward_training" + std::string(bf16 ? " bf16" : ""), shape, 3 * bytes, train);
-  report.measure("batch_norm_forward_eval" + std::string(bf16 ? " bf16" : ""), shape, 2 * bytes, [&] {
+  report.measure("batch_norm_forward_training" + dtype, shape, 3 * bytes, train);
+  report.measure("batch_norm_forward_eval" + dtype, shape, 2 * bytes, [&] {
     k::batch_norm_forward_eval(gx.ptr, N, C, S, gg.ptr, gb.ptr, rm.ptr, rv.ptr, eps, gy.ptr, mean.ptr, invstd.ptr, s);
   });
-  report.measure("batch_norm_backward" + std::string(bf16 ? " bf16" : ""), shape, 5 * bytes, backward);
+  report.measure("batch_norm_backward" + dtype, shape, 5 * bytes, backward);
 }
 
 }  // namespace

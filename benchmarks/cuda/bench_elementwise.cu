@@ -1,7 +1,7 @@
 // The generic memory-bound kernels every op leans on (kernels/cuda/elementwise.h, copy.h, reduce.h): checked
 // against plain CPU loops, then timed (L2 flushed) in GB/s and against the copy bandwidth of the same run.
 //   binary add, contiguous and with a per-channel operand (ResNet's [256, 64, 32, 32] activations);
-//   bf16 activations: add, ReLU and its backward (8-byte packs of four);
+//   bf16 activations: add (8-byte packs of four), ReLU and its backward;
 //   unary GELU and its backward (the ViT MLP's 256 x 65 x 2048);
 //   the dtype casts of bf16 precision (f32 <-> bf16 of the same activations);
 //   strided copies: ViT's q/k/v split ([B, N, 3, H, dh] -> [3, B, H, N, dh]) and NCHW -> NHWC;
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     report.measure("mul per-channel (broadcast)", bench::shape_of({256, 64, 32, 32}), 8.0 * n, per_channel);
   }
 
-  // ---- bf16 activations: add (the residual), ReLU forward and backward, 8-byte packs ----
+  // ---- bf16 activations: add (the residual; 8-byte packs), ReLU forward and backward ----
   {
     const int64_t n = int64_t{256} * 64 * 32 * 32;
     const std::vector<int64_t> shape{n}, unit{1};
@@ -110,6 +110,9 @@ int main(int argc, char** argv) {
     const std::vector<float> fa = bench::host_floats(a), fb = bench::host_floats(b);
     for (int64_t i = 0; i < n; ++i) want[i] = bf16_round(fa[i] + fb[i]);
     report.check("add bf16 (one rounding, exact)", bench::host_floats(gy.to_host()), want, 0.0, 0.0);
+    relu();
+    for (int64_t i = 0; i < n; ++i) want[i] = fa[i] > 0 ? fa[i] : 0.f;
+    report.check("relu bf16 (exact)", bench::host_floats(gy.to_host()), want, 0.0, 0.0);
     relu_backward();
     for (int64_t i = 0; i < n; ++i) want[i] = fa[i] > 0 ? fb[i] : 0.f;
     report.check("relu backward bf16 (exact)", bench::host_floats(gy.to_host()), want, 0.0, 0.0);

@@ -9,7 +9,6 @@
 #include "engine/precision.h"
 #include "kernels/cuda/cublas_gemm.h"
 #include "kernels/cuda/cudnn_conv.h"
-#include "kernels/cuda/transpose.h"
 
 namespace ember::cuda {
 namespace {
@@ -75,16 +74,10 @@ Operand as_operand(const Tensor& m) {
 }
 
 // ---- channels_last (NHWC) operands of the bf16 convolutions ----
-// A 4-D tensor of logical shape [N, C, H, W] stored as [N, H, W, C]: strides {H W C, 1, W C, C}. Weights
+// A 4-D tensor of logical shape [N, C, H, W] stored as [N, H, W, C] (Tensor::is_channels_last). Weights
 // [K, C, R, S] are stored [K, R, S, C] the same way.
 
 using kernels::cuda::ConvLayout;
-
-bool stored_as_nhwc(const Tensor& t) {
-  if (t.dim() != 4) return false;
-  const Shape &s = t.shape(), &st = t.strides();
-  return st[1] == 1 && st[3] == s[1] && st[2] == s[3] * s[1] && st[0] == s[2] * s[3] * s[1];
-}
 
 // The layout of the bf16 convolutions: NHWC (cuDNN's tensor-core layout) unless EMBER_CUDA_CONV_LAYOUT=nchw.
 // Read at each call, like EMBER_CPU_CONV, so a benchmark or test can compare the two.
@@ -102,32 +95,19 @@ ConvLayout layout_for(MathMode math, int64_t in_channels, int64_t out_channels) 
   return bf16_conv_layout();
 }
 
-// t [N, C, H, W] (f32 or bf16, any strides) -> a bf16 channels_last copy: one transposing, casting pass.
-Tensor to_channels_last_bf16(const Tensor& t_in) {
-  const bool f32_or_bf16 = t_in.dtype() == DType::f32 || t_in.dtype() == DType::bf16;
-  const Tensor t = (f32_or_bf16 ? t_in.detach() : t_in.detach().to(DType::f32)).contiguous();
-  const int64_t n = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3);
-  Tensor out = Tensor::empty({n, h, w, c}, DType::bf16, t.device());
-  auto* y = static_cast<__nv_bfloat16*>(out.raw_data());
-  if (t.dtype() == DType::bf16)
-    kernels::cuda::transpose_batched(static_cast<const __nv_bfloat16*>(t.raw_data()), y, n, c, h * w,
-                                     current_stream());
-  else
-    kernels::cuda::transpose_batched(t.data<float>(), y, n, c, h * w, current_stream());
-  return out.permute({0, 3, 1, 2});
+// t [N, C, H, W] (any dtype and strides) -> a bf16 channels_last copy: one transposing, casting pass from a
+// dense f32 or bf16 t (cuda::copy between the layouts).
+Tensor to_channels_last_bf16(const Tensor& t) {
+  const Tensor src = t.dtype() == DType::f32 || t.dtype() == DType::bf16 ? t.detach() : t.detach().to(DType::f32);
+  Tensor out = Tensor::empty(t.shape(), DType::bf16, t.device(), Layout::channels_last);
+  out.copy_(src.dense());
+  return out;
 }
 
-// A bf16 channels_last t -> a contiguous [N, C, H, W] of `dtype` (bf16 or f32): one transposing pass.
-Tensor nchw_from_channels_last(const Tensor& t, DType dtype) {
-  EMBER_CHECK(t.dtype() == DType::bf16 && stored_as_nhwc(t), "conv2d: expected a channels_last bf16 result, got ",
-              t.describe());
-  const int64_t n = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3);
-  Tensor out = Tensor::empty(t.shape(), dtype, t.device());
-  const auto* x = static_cast<const __nv_bfloat16*>(t.raw_data());
-  if (dtype == DType::bf16)
-    kernels::cuda::transpose_batched(x, static_cast<__nv_bfloat16*>(out.raw_data()), n, h * w, c, current_stream());
-  else
-    kernels::cuda::transpose_batched(x, out.data<float>(), n, h * w, c, current_stream());
+// A channels_last bf16 t -> a contiguous f32 [N, C, H, W]: one transposing, casting pass.
+Tensor f32_from_channels_last(const Tensor& t) {
+  Tensor out = Tensor::empty(t.shape(), DType::f32, t.device());
+  out.copy_(t);
   return out;
 }
 
@@ -155,7 +135,7 @@ kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv
 // or contiguous f32.
 Tensor conv_operand(const Tensor& t, MathMode math, ConvLayout layout) {
   if (layout == ConvLayout::nhwc)
-    return t.dtype() == DType::bf16 && stored_as_nhwc(t) ? t.detach() : to_channels_last_bf16(t);
+    return t.dtype() == DType::bf16 && t.is_channels_last() ? t.detach() : to_channels_last_bf16(t);
   return math == MathMode::bf16 ? as_bf16(t.detach()).contiguous() : t.detach().contiguous();
 }
 
@@ -177,17 +157,17 @@ Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
   size_t bytes = 0;
   Tensor ws = workspace(c, pass, device, &bytes);
   if (c.layout == ConvLayout::nhwc) {
-    Tensor out = Tensor::empty({out_shape[0], out_shape[2], out_shape[3], out_shape[1]}, DType::bf16, device);
+    Tensor out = Tensor::empty(out_shape, DType::bf16, device, Layout::channels_last);
     run(out.raw_data(), ws.raw_data(), bytes);
-    if (out_dtype == DType::bf16) return out.permute({0, 3, 1, 2});
-    return nchw_from_channels_last(out.permute({0, 3, 1, 2}), out_dtype);
+    return out_dtype == DType::bf16 ? out : f32_from_channels_last(out);
   }
   Tensor out = Tensor::empty(out_shape, c.math == MathMode::bf16 ? DType::bf16 : DType::f32, device);
   run(out.raw_data(), ws.raw_data(), bytes);
-  // A bf16 activation whose channels suit the NHWC convolutions (a stem's output) goes on channels_last: one
-  // transpose here instead of one in the next convolution, and no mixed layouts in the ops between.
+  // A bf16 activation whose channels suit the NHWC convolutions (a stem's output: the next convolution has
+  // them as its input channels) goes on channels_last: one transpose here instead of one in the next
+  // convolution, and no mixed layouts in the ops between.
   if (out_dtype == DType::bf16 && layout_for(MathMode::bf16, out_shape[1], out_shape[1]) == ConvLayout::nhwc)
-    return out.in_layout(true);
+    return out.in_layout(Layout::channels_last);
   return out.to(out_dtype);
 }
 

@@ -1,10 +1,12 @@
 // The engine's GEMM and convolution on CUDA: Tensor-level calls into cuBLAS (kernels/cuda/cublas_gemm.h) and
 // cuDNN (kernels/cuda/cudnn_conv.h) that honour the precision setting (engine/precision.h). No autograd here:
 // the ops in ops_linalg.cpp / ops_conv.cpp call these from their forward and backward. Inputs are CUDA tensors
-// of any layout, f32 or bf16 (from compute_operand; a bf16 operand makes the call run bf16 maths); outputs are
-// new contiguous tensors: f32 from the GEMMs and the filter gradient, and from the convolution's forward and data
-// gradient f32, or bf16 under bf16 maths (precision.h: bf16 activations). bf16 convolutions run on NHWC
-// (channels_last) copies of their operands.
+// of any layout, f32 or bf16 (from compute_operand; a bf16 operand makes the call run bf16 maths). Outputs are
+// new tensors:
+//   gemm, conv2d_backward_filter: contiguous f32;
+//   conv2d_forward, conv2d_backward_data: f32 contiguous NCHW, or under bf16 maths a bf16 activation
+//   (precision.h), channels_last where the convolution ran NHWC or its channels suit the NHWC convolutions.
+// bf16 convolutions run on NHWC (channels_last) copies of their operands.
 #pragma once
 #include "engine/ops.h"
 #include "engine/tensor.h"

@@ -77,7 +77,7 @@ template <class T>
 void apply(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta, const float* mean,
            const float* invstd, T* y, cudaStream_t stream) {
   const int64_t total = N * C * S;
-  launch_packed(pack_for(C, S, aligned4(x) && aligned4(y)), total, [&](auto pack, unsigned grid) {
+  launch_packed(pack_for(C, S, pack_aligned(x) && pack_aligned(y)), total, [&](auto pack, unsigned grid) {
     batch_norm_apply_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
                                                                                invstd, y);
   });
@@ -206,7 +206,7 @@ template <class T>
 void apply_dx(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* coef, T* dx,
               cudaStream_t stream) {
   const int64_t total = N * C * S;
-  launch_packed(pack_for(C, S, aligned4(x) && aligned4(dy) && aligned4(dx)), total,
+  launch_packed(pack_for(C, S, pack_aligned(x) && pack_aligned(dy) && pack_aligned(dx)), total,
                 [&](auto pack, unsigned grid) {
                   batch_norm_dx_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, dy, total, C, S, coef,
                                                                                           dx);

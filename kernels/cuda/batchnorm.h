@@ -1,5 +1,6 @@
-// Batch normalisation on the GPU, x contiguous viewed as [N, C, S] (S = product of the dims after C):
-// channel c owns N runs of S elements, M = N * S values. The CUDA twin of kernels/cpu/batchnorm.h:
+// Batch normalisation on the GPU, x viewed as [N, C, S] (contiguous: S = product of the dims after C; a
+// channels_last activation is [N H W, C, 1]): channel c owns N runs of S elements, M = N * S values. The CUDA
+// twin of kernels/cpu/batchnorm.h:
 //   training:  mean_c, var_c = batch mean and biased variance (shifted by the channel's first value so large
 //              means do not cancel; channel sums in double); running_mean = (1 - momentum) running_mean +
 //              momentum mean_c, running_var likewise with the unbiased var_c * M / (M - 1)

@@ -98,8 +98,9 @@ void bias_act_forward(const T* x, const float* bias, int64_t outer, int64_t C, i
                       T* pre, cudaStream_t stream) {
   const int64_t total = outer * C * inner;
   if (total == 0) return;
-  launch_packed(pack_for(C, inner, aligned4(x) && aligned4(y) && aligned4(pre)), total, [&](auto pack, unsigned grid) {
-    bias_act_forward_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
+  const Pack pack = pack_for(C, inner, pack_aligned(x) && pack_aligned(y) && pack_aligned(pre));
+  launch_packed(pack, total, [&](auto p, unsigned grid) {
+    bias_act_forward_kernel<T, decltype(p)::value><<<grid, 256, 0, stream>>>(x, bias, total, C, inner, act, y, pre);
   });
   EMBER_CHECK_LAUNCH("bias_act_forward");
 }

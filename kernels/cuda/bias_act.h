@@ -1,5 +1,6 @@
 // Fused bias + activation and the residual add on the GPU. x is viewed as [outer, C, inner] with the
-// bias on C (a linear layer's output [rows, C]: inner = 1; a convolution's NCHW output: inner = H*W):
+// bias on C (a linear layer's output [rows, C]: inner = 1; a convolution's NCHW output: inner = H*W; a
+// channels_last one: [N H W, C, 1]):
 //   pre = x + bias[c],   y = act(pre),   act in {none, relu, gelu (exact, erf)}
 // Backward: dpre = dy * act'(saved), where saved is y for relu (y > 0 <=> pre > 0) and pre for gelu;
 //   dx = dpre, dbias[c] = sum over outer and inner of dpre (column partials + fixed-order channel totals,

@@ -1,5 +1,7 @@
 // Device helpers shared by the CUDA kernels (included by .cu files only): warp reductions in a fixed order,
-// grid sizing, 16-byte access checks, the launch check, and strided layouts with their offset arithmetic.
+// f32 / bf16 element access (to_f32, from_f32, four-element packs), per-channel packing of [outer, C, inner]
+// kernels (Pack, launch_packed), grid sizing, alignment checks, the launch check, and strided layouts with
+// their offset arithmetic.
 //
 // Determinism: every reduction here is a fixed tree (xor shuffles, then a fixed combine of the warps), so
 // the same input and launch shape give the same bits; no kernel of ours uses floating-point atomics.
@@ -81,9 +83,9 @@ __device__ __forceinline__ void store4(__nv_bfloat16* p, const float (&v)[4]) {
   *reinterpret_cast<uint2*>(p) = t;
 }
 
-// Whether p can be read with load4 / written with store4.
+// Whether p is aligned for a pack of four elements (load4 / store4).
 template <class T>
-__host__ __device__ inline bool aligned4(const T* p) {
+__host__ __device__ inline bool pack_aligned(const T* p) {
   return (reinterpret_cast<uintptr_t>(p) % (4 * sizeof(T))) == 0;
 }
 

@@ -26,8 +26,9 @@ struct ConvGeometry {
   double flops() const { return 2.0 * n * k * out_h() * out_w() * c * r * s; }  // one pass, multiply-adds x 2
 };
 
-// Memory layout of x, y (and of w: [k, r, s, c] for nhwc) for cuDNN. The engine's tensors are NCHW; NHWC is
-// what cuDNN's tensor-core kernels work in (from NCHW they may transpose first), measured by bench_conv.
+// Memory layout of x, y (and of w: [k, r, s, c] for nhwc) for cuDNN. The engine's tensors are NCHW, or
+// channels_last (NHWC storage) for bf16 activations; NHWC is what cuDNN's tensor-core kernels work in (from
+// NCHW they may transpose first), measured by bench_conv.
 enum class ConvLayout { nchw, nhwc };
 
 struct ConvConfig {

@@ -63,7 +63,7 @@ void binary(BinaryOp op, int ndim, const int64_t* shape, const T* a, const int64
   }
   if (n == 0) return;
   const int threads = 256;
-  if (plain && aligned4(a) && aligned4(b) && aligned4(out)) {
+  if (plain && pack_aligned(a) && pack_aligned(b) && pack_aligned(out)) {
     binary_contiguous_kernel<T><<<grid_for(n / 4 + 1, threads), threads, 0, stream>>>(op, a, b, out, n);
     EMBER_CHECK_LAUNCH("binary_contiguous_kernel");
     return;

@@ -11,13 +11,10 @@
 #include "tests/testing.h"
 
 using namespace ember;
+using ember::testing::random_bf16;
 using ember::testing::random_tensor;
 
 namespace {
-
-Tensor bf16_input(const Shape& s, uint64_t seed, double lo = -2, double hi = 2) {
-  return random_tensor(s, seed, DType::f32, lo, hi).to(DType::bf16);
-}
 
 // got (bf16) equals want (f64, computed from the same bf16 inputs) rounded to bf16, within one bf16 step where
 // want lies near a rounding boundary.
@@ -35,7 +32,7 @@ void require_bf16_rounding_of(const Tensor& got, const Tensor& want, const char*
 }  // namespace
 
 TEST_CASE("bf16 activation ops round their f64 maths once", "[bf16][ops]") {
-  const Tensor x = bf16_input({2, 3, 6, 6}, 1), r = bf16_input({2, 3, 6, 6}, 2);
+  const Tensor x = random_bf16({2, 3, 6, 6}, 1), r = random_bf16({2, 3, 6, 6}, 2);
   const Tensor x64 = x.to(DType::f64), r64 = r.to(DType::f64);
   require_bf16_rounding_of(relu(x), relu(x64), "relu");
   require_bf16_rounding_of(gelu(x), gelu(x64), "gelu");
@@ -62,7 +59,7 @@ TEST_CASE("bf16 activation ops round their f64 maths once", "[bf16][ops]") {
 }
 
 TEST_CASE("bf16 meets f32: binary ops, linear, reductions and losses compute in f32", "[bf16][ops]") {
-  const Tensor x = bf16_input({4, 5}, 10), y = random_tensor({4, 5}, 11, DType::f32);
+  const Tensor x = random_bf16({4, 5}, 10), y = random_tensor({4, 5}, 11, DType::f32);
   CHECK(add(x, y).dtype() == DType::f32);
   CHECK(add(y, x).dtype() == DType::f32);
   EMBER_REQUIRE_CLOSE(add(x, y), add(x.to(DType::f32), y), 0, 0);
@@ -85,7 +82,7 @@ TEST_CASE("bf16 meets f32: binary ops, linear, reductions and losses compute in 
 }
 
 TEST_CASE("bf16 activation ops reject parameters of another dtype by name", "[bf16][ops]") {
-  const Tensor x = bf16_input({2, 3, 4, 4}, 20);
+  const Tensor x = random_bf16({2, 3, 4, 4}, 20);
   const Tensor f64_vector = random_tensor({3}, 21, DType::f64);
   CHECK_THROWS_WITH(batch_norm(x, f64_vector, Tensor(), Tensor(), Tensor(), true),
                     Catch::Contains("weight") && Catch::Contains("f64[3]") && Catch::Contains("bf16[2, 3, 4, 4]"));
@@ -129,15 +126,10 @@ TEST_CASE("each model trains a step in bf16 close to its f32 step", "[bf16][mode
   // activations and gradients grows layer by layer going back: ResNet_34's is 0.999 at the linear layer, 0.95
   // in layer4 and 0.79 at conv1 (ResNet_18 0.93, CNN 0.97; f32 convolutions give the same). A wrong bf16
   // gradient gives ~0; the ops themselves are held to one rounding above.
-  auto cosine = [](const std::vector<double>& a, const std::vector<double>& b) {
-    double dot = 0, na = 0, nb = 0;
-    for (size_t i = 0; i < a.size(); ++i) dot += a[i] * b[i], na += a[i] * a[i], nb += b[i] * b[i];
-    return dot / std::sqrt(na * nb);
-  };
   for (const std::string& name : models::model_names()) {
     INFO("model " << name);
     std::vector<double> losses;
-    std::vector<std::vector<double>> all, first;
+    std::vector<Tensor> all, first;
     for (Precision p : {Precision::fp32, Precision::bf16}) {
       PrecisionGuard guard(p);
       std::shared_ptr<nn::Module> model = models::build_model(name, 5);
@@ -147,17 +139,17 @@ TEST_CASE("each model trains a step in bf16 close to its f32 step", "[bf16][mode
       REQUIRE(loss.dtype() == DType::f32);
       loss.backward();
       losses.push_back(loss.item());
-      all.emplace_back();
+      std::vector<Tensor> grads;
       for (const auto& [key, param] : model->named_parameters()) {
         REQUIRE(param.grad().dtype() == DType::f32);  // master weights and their gradients stay f32
-        const std::vector<double> g = param.grad().to_vector<double>();
-        all.back().insert(all.back().end(), g.begin(), g.end());
+        grads.push_back(param.grad().flatten());
       }
-      first.push_back(model->named_parameters().front().second.grad().to_vector<double>());
+      all.push_back(cat(grads, 0));
+      first.push_back(grads.front());
     }
     CHECK(losses[1] == Approx(losses[0]).epsilon(0.01));
-    CHECK(cosine(all[0], all[1]) > 0.7);
-    CHECK(cosine(first[0], first[1]) > 0.7);
+    CHECK(testing::cosine_similarity(all[0], all[1]) > 0.7);
+    CHECK(testing::cosine_similarity(first[0], first[1]) > 0.7);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "tests/testing.h"
 
 using namespace ember;
+using ember::testing::random_bf16;
 using ember::testing::random_tensor;
 using ember::testing::require_gpu;
 
@@ -58,9 +59,6 @@ void compare_on_cuda(const Op& f, const std::vector<Tensor>& inputs, DType out_d
   }
 }
 
-Tensor bf16_random(const Shape& s, uint64_t seed, double lo = -2, double hi = 2) {
-  return random_tensor(s, seed, DType::f32, lo, hi).to(DType::bf16);
-}
 Tensor f32_random(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
   return random_tensor(s, seed, DType::f32, lo, hi);
 }
@@ -74,17 +72,17 @@ TEST_CASE("bf16 elementwise ops on CUDA match the CPU", "[gpu][bf16]") {
   const Shape odd{3, 5, 7, 9};  // odd sizes: the unvectorised tails
   for (const Shape& s : {odd, Shape{4, 8, 16, 16}}) {
     INFO("shape " << shape_str(s));
-    compare_on_cuda([](const Inputs& x) { return relu(x[0]); }, {bf16_random(s, 1)}, DType::bf16, kStep, 1e-6);
-    compare_on_cuda([](const Inputs& x) { return gelu(x[0]); }, {bf16_random(s, 2)}, DType::bf16, kStep, 1e-3);
-    compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {bf16_random(s, 3), bf16_random(s, 4)},
+    compare_on_cuda([](const Inputs& x) { return relu(x[0]); }, {random_bf16(s, 1)}, DType::bf16, kStep, 1e-6);
+    compare_on_cuda([](const Inputs& x) { return gelu(x[0]); }, {random_bf16(s, 2)}, DType::bf16, kStep, 1e-3);
+    compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {random_bf16(s, 3), random_bf16(s, 4)},
                     DType::bf16, kStep, 1e-6);
-    compare_on_cuda([](const Inputs& x) { return mul(x[0], x[1]); }, {bf16_random(s, 5), bf16_random(s, 6)},
+    compare_on_cuda([](const Inputs& x) { return mul(x[0], x[1]); }, {random_bf16(s, 5), random_bf16(s, 6)},
                     DType::bf16, kStep, 1e-6);
   }
   // Broadcast (the strided kernel) and bf16 with f32 (promoted to f32).
-  compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {bf16_random({4, 6, 5}, 7), bf16_random({6, 1}, 8)},
+  compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {random_bf16({4, 6, 5}, 7), random_bf16({6, 1}, 8)},
                   DType::bf16, kStep, 1e-6);
-  compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {bf16_random({4, 6}, 9), f32_random({4, 6}, 10)},
+  compare_on_cuda([](const Inputs& x) { return add(x[0], x[1]); }, {random_bf16({4, 6}, 9), f32_random({4, 6}, 10)},
                   DType::f32, 1e-6, 1e-7);
 }
 
@@ -93,9 +91,9 @@ TEST_CASE("bf16 bias_activation on CUDA matches the CPU (f32 bias and its gradie
   for (Activation act : {Activation::none, Activation::relu, Activation::gelu}) {
     INFO("activation " << static_cast<int>(act));
     compare_on_cuda([act](const Inputs& x) { return bias_activation(x[0], x[1], act, 1); },
-                    {bf16_random({4, 16, 8, 8}, 20), f32_random({16}, 21)}, DType::bf16, kStep, 1e-3);
+                    {random_bf16({4, 16, 8, 8}, 20), f32_random({16}, 21)}, DType::bf16, kStep, 1e-3);
     compare_on_cuda([act](const Inputs& x) { return bias_activation(x[0], x[1], act, -1); },
-                    {bf16_random({7, 33}, 22), f32_random({33}, 23)}, DType::bf16, kStep, 1e-3);
+                    {random_bf16({7, 33}, 22), f32_random({33}, 23)}, DType::bf16, kStep, 1e-3);
   }
 }
 
@@ -112,7 +110,7 @@ TEST_CASE("bf16 batch_norm on CUDA matches the CPU in training and eval", "[gpu]
             const bool on_gpu = x[0].device().is_cuda();
             return batch_norm(x[0], x[1], x[2], on_gpu ? rm_gpu : rm_cpu, on_gpu ? rv_gpu : rv_cpu, training);
           },
-          {bf16_random(s, 32), f32_random({C}, 33, 0.5, 1.5), f32_random({C}, 34)}, DType::bf16, 2 * kStep, 1e-2);
+          {random_bf16(s, 32), f32_random({C}, 33, 0.5, 1.5), f32_random({C}, 34)}, DType::bf16, 2 * kStep, 1e-2);
       EMBER_REQUIRE_CLOSE(rm_gpu.to(Device::cpu()), rm_cpu, 1e-5, 1e-6);
       EMBER_REQUIRE_CLOSE(rv_gpu.to(Device::cpu()), rv_cpu, 1e-5, 1e-6);
     }
@@ -121,14 +119,14 @@ TEST_CASE("bf16 batch_norm on CUDA matches the CPU in training and eval", "[gpu]
 
 TEST_CASE("bf16 pooling on CUDA matches the CPU", "[gpu][bf16]") {
   require_gpu();
-  compare_on_cuda([](const Inputs& x) { return max_pool2d(x[0], 2, 2, 0); }, {bf16_random({3, 8, 16, 16}, 40)},
+  compare_on_cuda([](const Inputs& x) { return max_pool2d(x[0], 2, 2, 0); }, {random_bf16({3, 8, 16, 16}, 40)},
                   DType::bf16, 0, 0);  // a maximum is one of the inputs: exact
-  compare_on_cuda([](const Inputs& x) { return max_pool2d(x[0], 3, 2, 1); }, {bf16_random({2, 5, 9, 9}, 41)},
+  compare_on_cuda([](const Inputs& x) { return max_pool2d(x[0], 3, 2, 1); }, {random_bf16({2, 5, 9, 9}, 41)},
                   DType::bf16, 0, 0);
-  compare_on_cuda([](const Inputs& x) { return avg_pool2d(x[0], 4, 4, 0); }, {bf16_random({4, 8, 4, 4}, 42)},
+  compare_on_cuda([](const Inputs& x) { return avg_pool2d(x[0], 4, 4, 0); }, {random_bf16({4, 8, 4, 4}, 42)},
                   DType::bf16, kStep, 1e-6);
   compare_on_cuda([](const Inputs& x) { return adaptive_avg_pool2d(x[0], 3, 2); },
-                  {bf16_random({2, 6, 7, 5}, 43)}, DType::bf16, kStep, 1e-6);
+                  {random_bf16({2, 6, 7, 5}, 43)}, DType::bf16, kStep, 1e-6);
 }
 
 TEST_CASE("under bf16 CUDA convolutions return bf16 and match the CPU", "[gpu][bf16]") {
@@ -148,7 +146,7 @@ TEST_CASE("under bf16 CUDA convolutions return bf16 and match the CPU", "[gpu][b
   }
   // linear takes the bf16 activation and returns f32.
   compare_on_cuda([](const Inputs& t) { return linear(t[0], t[1], t[2]); },
-                  {bf16_random({8, 64}, 53), f32_random({10, 64}, 54, -0.2, 0.2), f32_random({10}, 55)}, DType::f32,
+                  {random_bf16({8, 64}, 53), f32_random({10, 64}, 54, -0.2, 0.2), f32_random({10}, 55)}, DType::f32,
                   2 * kStep, 2e-2);
 }
 
@@ -176,8 +174,8 @@ TEST_CASE("CUDA activation ops keep channels_last and match the CPU", "[gpu][bf1
       INFO(name << " " << dtype_name(dtype));
       const Tensor x_cpu = f32_random({4, 16, 6, 6}, 72, -2, 2).to(dtype).requires_grad_();
       const Tensor r_cpu = f32_random({4, 16, 6, 6}, 73, -2, 2).to(dtype).requires_grad_();
-      const Tensor x = x_cpu.detach().to(kGpu).in_layout(true).requires_grad_();
-      const Tensor r = r_cpu.detach().to(kGpu).in_layout(true).requires_grad_();
+      const Tensor x = x_cpu.detach().to(kGpu).in_layout(Layout::channels_last).requires_grad_();
+      const Tensor r = r_cpu.detach().to(kGpu).in_layout(Layout::channels_last).requires_grad_();
       REQUIRE(x.is_channels_last());
       const Tensor y = op(x, r), y_cpu = op(x_cpu, r_cpu);
       if (std::string(name) != "max_pool2d") CHECK(y.is_channels_last());

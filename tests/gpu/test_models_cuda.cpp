@@ -96,12 +96,7 @@ TEST_CASE("a bf16 training step of each model on CUDA follows the CPU's bf16 ste
   // wrong kernel gives ~0 there); the figures are printed for the record.
   testing::require_gpu();
   PrecisionGuard bf16(Precision::bf16);
-  auto cosine = [](const Tensor& x, const Tensor& y) {
-    const std::vector<double> a = x.to_vector<double>(), b = y.to_vector<double>();
-    double dot = 0, na = 0, nb = 0;
-    for (size_t j = 0; j < a.size(); ++j) dot += a[j] * b[j], na += a[j] * a[j], nb += b[j] * b[j];
-    return na + nb > 0 ? dot / std::sqrt(na * nb) : 1.0;
-  };
+  using testing::cosine_similarity;
   for (const std::string& name : models::model_names()) {
     INFO("model " << name);
     const StepResult cpu = train_step(name, Device::cpu()), gpu = train_step(name, Device::cuda(0));
@@ -114,9 +109,9 @@ TEST_CASE("a bf16 training step of each model on CUDA follows the CPU's bf16 ste
       all_gpu.push_back(gpu.grads[i].second.flatten());
       all_cpu.push_back(cpu.grads[i].second.flatten());
     }
-    const double first = cosine(gpu.grads.front().second, cpu.grads.front().second);
-    const double last = cosine(gpu.grads.back().second, cpu.grads.back().second);
-    const double all = cosine(cat(all_gpu, 0), cat(all_cpu, 0));
+    const double first = cosine_similarity(gpu.grads.front().second, cpu.grads.front().second);
+    const double last = cosine_similarity(gpu.grads.back().second, cpu.grads.back().second);
+    const double all = cosine_similarity(cat(all_gpu, 0), cat(all_cpu, 0));
     std::printf("bf16 step, CUDA vs CPU, %s: gradient cosine first %.4f last %.4f all %.4f\n", name.c_str(), first,
                 last, all);
     CHECK(last > 0.9);

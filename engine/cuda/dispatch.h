@@ -1,4 +1,5 @@
-// Dtype dispatch for the CUDA kernels that take activations, f32 or bf16 (precision.h: bf16 activations).
+// Dtype dispatch for the CUDA kernels that take f32 or bf16 activations (precision.h: bf16 activations), and
+// typed device pointers:
 //   EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "relu", {
 //     kernels::cuda::unary(op, device_ptr<scalar_t>(x), device_ptr<scalar_t>(y), ...);
 //   });
@@ -6,17 +7,20 @@
 #pragma once
 #include <cuda_bf16.h>
 
+#include <type_traits>
+
 #include "engine/dispatch.h"
 #include "engine/tensor.h"
 
 namespace ember::cuda {
 
-// t's elements as the kernels' type (float or __nv_bfloat16); null for an undefined tensor.
+// t's elements as the kernels' type: float for f32, __nv_bfloat16 for bf16; null for an undefined tensor.
 template <class T>
 T* device_ptr(const Tensor& t) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>, "device_ptr: float or __nv_bfloat16");
   if (!t.defined()) return nullptr;
-  EMBER_CHECK(dtype_size(t.dtype()) == sizeof(T), "device_ptr: ", t.describe(), " is not of ", sizeof(T),
-              "-byte elements");
+  constexpr DType expected = std::is_same_v<T, float> ? DType::f32 : DType::bf16;
+  EMBER_CHECK(t.dtype() == expected, "device_ptr: ", t.describe(), " is not ", dtype_name(expected));
   return static_cast<T*>(t.raw_data());
 }
 

@@ -150,3 +150,34 @@ TEST_CASE("autograd: grad-ready hooks fire once, after the last use, in reverse 
   out.backward();
   CHECK(order == std::vector<std::string>{"b", "a"});
 }
+
+TEST_CASE("channels_last layouts: creation, detection, dense and in_layout", "[tensor][layout]") {
+  const Tensor cl = Tensor::empty({2, 3, 4, 5}, DType::f32, Device::cpu(), Layout::channels_last);
+  CHECK(cl.strides() == Shape{60, 1, 15, 3});  // stored [N, H, W, C]
+  CHECK(cl.is_channels_last());
+  CHECK_FALSE(cl.is_contiguous());
+  CHECK(cl.dense_layout() == Layout::channels_last);
+  CHECK(cl.dense().strides() == cl.strides());  // kept, not copied
+  CHECK(Tensor::empty_like(cl, DType::bf16).is_channels_last());
+  // Dims of size 1: both layouts are the same memory, which counts as contiguous.
+  const Tensor one_pixel = Tensor::empty({2, 3, 1, 1}, DType::f32, Device::cpu(), Layout::channels_last);
+  CHECK(one_pixel.is_contiguous());
+  CHECK_FALSE(one_pixel.is_channels_last());
+  // A permuted view that is neither: dense() copies to contiguous.
+  const Tensor x = Tensor::arange(120, DType::f32).reshape({2, 3, 4, 5});
+  const Tensor odd = x.permute({0, 2, 1, 3});
+  CHECK_FALSE(odd.is_channels_last());
+  CHECK(odd.dense().is_contiguous());
+  // in_layout moves values, both ways, and carries the gradient.
+  const Tensor leaf = x.clone().requires_grad_();
+  const Tensor moved = leaf.in_layout(Layout::channels_last);
+  CHECK(moved.is_channels_last());
+  CHECK(moved.to_vector<float>() == x.to_vector<float>());
+  CHECK(moved.in_layout(Layout::contiguous).is_contiguous());
+  sum(mul(moved, moved)).backward();
+  CHECK(leaf.grad().to_vector<float>() == mul_scalar(x, 2).to_vector<float>());
+  CHECK_THROWS_WITH(Tensor::empty({2, 3, 4}, DType::f32, Device::cpu(), Layout::channels_last),
+                    Catch::Contains("channels_last needs [N, C, H, W]") && Catch::Contains("[2, 3, 4]"));
+  CHECK_THROWS_WITH(Tensor::arange(6, DType::f32).in_layout(Layout::channels_last),
+                    Catch::Contains("in_layout: channels_last needs a 4-D tensor"));
+}

@@ -59,6 +59,7 @@ missing=$(ldd "$build/tests/ember_gpu_tests" "$build/bin/ember" 2>&1 | grep "not
 note "== gpu tests"
 step "gpu tests" 180 "$out/gpu_tests.log" "$build/tests/ember_gpu_tests" --durations yes
 grep -E "^(All tests passed|test cases:)" "$out/gpu_tests.log" | tail -2 | tee -a "$summary"
+grep -E "^bf16 step, CUDA vs CPU" "$out/gpu_tests.log" | tee -a "$summary"  # gradient agreement per model
 
 if [ -x "$build/bin/bench_train_throughput" ]; then
   note "== end-to-end training throughput"

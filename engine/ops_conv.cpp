@@ -180,8 +180,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, c
   // bf16 activations (precision.h): a bf16 input, or f32 under bf16, gives a bf16 output; the CPU computes
   // it in f32 (oneDNN's bf16 kernels where it has them) and rounds.
   if (is_bf16(x_in) || (x_in.dtype() == DType::f32 && precision() == Precision::bf16))
-    return conv2d_cpu(g, x_in.dtype() == DType::bf16 ? x_in.to(DType::f32) : x_in, weight_in, bias, params)
-        .to(DType::bf16);
+    return conv2d_cpu(g, x_in.to(DType::f32), weight_in, bias, params).to(DType::bf16);
   return conv2d_cpu(g, x_in, weight_in, bias, params);
 }
 

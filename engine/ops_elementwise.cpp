@@ -357,7 +357,8 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
   // The kernels take x as channel_view's [outer, C, inner]: channels_last kept as it is, anything else contiguous.
   const Layout layout = d == 1 ? x_in.dense_layout() : Layout::contiguous;
   const Tensor x = x_in.in_layout(layout).detach();
-  const int64_t outer = channel_view(x, d).outer, inner = channel_view(x, d).inner;
+  const ChannelView view = channel_view(x, d);
+  const int64_t outer = view.outer, inner = view.inner;
   const Tensor bias = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
   const bool grad = needs_grad({&x_in, &bias_in});
   Tensor y = Tensor::empty_like(x, x.dtype());

@@ -161,7 +161,7 @@ Tensor conv_pass(const kernels::cuda::ConvConfig& c, kernels::cuda::ConvPass pas
     run(out.raw_data(), ws.raw_data(), bytes);
     return out_dtype == DType::bf16 ? out : f32_from_channels_last(out);
   }
-  Tensor out = Tensor::empty(out_shape, c.math == MathMode::bf16 ? DType::bf16 : DType::f32, device);
+  Tensor out = Tensor::empty(out_shape, activation_dtype(c.math), device);
   run(out.raw_data(), ws.raw_data(), bytes);
   // A bf16 activation whose channels suit the NHWC convolutions (a stem's output: the next convolution has
   // them as its input channels) goes on channels_last: one transpose here instead of one in the next

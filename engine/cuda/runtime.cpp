@@ -212,8 +212,9 @@ void copy(const Tensor& src, const Tensor& dst) {
                                      cudaMemcpyDeviceToDevice, current_stream()));
     return;
   }
-  if (src.is_channels_last() && dst.is_channels_last() && src.strides() == dst.strides()) {
-    // The same dense layout (a channels_last cast): one flat pass over the storage.
+  if (src.strides() == dst.strides() && (src.is_contiguous() || src.is_channels_last())) {
+    // The same dense layout (a cast, contiguous or channels_last): one flat pass over the storage, as the CPU's
+    // Tensor::copy_ takes it.
     const int64_t n = src.numel(), unit = 1;
     kernels::cuda::strided_copy(src.raw_data(), static_cast<int>(src.dtype()), &unit, dst.raw_data(),
                                 static_cast<int>(dst.dtype()), &unit, 1, &n, current_stream());

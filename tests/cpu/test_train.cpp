@@ -146,31 +146,34 @@ TEST_CASE("sweep: runs each config, tests its best model, writes a markdown tabl
   CHECK_THROWS_WITH(run_sweep({yaml.string() + ".missing"}, nullptr, log), Catch::Contains(".missing"));
 }
 
-TEST_CASE("train: a GPU-only precision on the CPU says so and trains in fp32", "[train]") {
+namespace {
+
+// One epoch of the tiny run on the CPU at `precision`; its log.
+std::string cpu_training_log(const std::string& precision) {
   PrecisionGuard restore(Precision::fp32);  // train() sets the process-wide setting
-  TrainConfig c = tiny_config("cpu_tf32");
-  c.precision = "tf32";
+  TrainConfig c = tiny_config("cpu_" + precision);
+  c.precision = precision;
   c.epochs = 1;
   std::ostringstream log;
   const TrainResult r = train(c, log);
   CHECK(r.history.size() == 1);
-  CHECK(log.str().find("--precision tf32 applies to GPU GEMMs and convolutions; the CPU computes in fp32") !=
-        std::string::npos);
+  return log.str();
+}
+
+}  // namespace
+
+TEST_CASE("train: a GPU-only precision on the CPU says so and trains in fp32", "[train]") {
+  CHECK(cpu_training_log("tf32").find(
+            "--precision tf32 applies to GPU GEMMs and convolutions; the CPU computes in fp32") != std::string::npos);
 }
 
 TEST_CASE("train: --precision bf16 on the CPU says what runs in bf16 here", "[train]") {
-  PrecisionGuard restore(Precision::fp32);
-  TrainConfig c = tiny_config("cpu_bf16");
-  c.precision = "bf16";
-  c.epochs = 1;
-  std::ostringstream log;
-  const TrainResult r = train(c, log);
-  CHECK(r.history.size() == 1);
+  const std::string log = cpu_training_log("bf16");
   const std::string impl = cpu_bf16_convolution_implementation();
   if (impl.empty())  // no oneDNN, or no bf16 instructions: f32 convolutions, bf16 activations
-    CHECK(log.str().find("convolutions compute in fp32 (no bf16 instructions here) and return bf16 activations") !=
+    CHECK(log.find("convolutions compute in fp32 (no bf16 instructions here) and return bf16 activations") !=
           std::string::npos);
   else
-    CHECK(log.str().find("convolutions read bf16 inputs (oneDNN " + impl + "), accumulate in fp32, and return bf16") !=
+    CHECK(log.find("convolutions read bf16 inputs (oneDNN " + impl + "), accumulate in fp32, and return bf16") !=
           std::string::npos);
 }

@@ -16,7 +16,8 @@ void synchronize();
 // Brackets what an external profiler started with collection off records (`ncu --profile-from-start off`):
 // cudaProfilerStart/Stop; no-ops otherwise and without a GPU.
 void profile_range(bool on);
-// The caching allocator's high-water mark of allocated device bytes since the start (0 without a GPU).
+// The caching allocator's high-water mark of allocated device bytes since the start, plus what CUDA graphs'
+// memory pools hold (0 without a GPU).
 int64_t peak_allocated_bytes();
 
 // A CPU tensor in page-locked (pinned) memory from a caching allocator when a GPU is usable, so that its

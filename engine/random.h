@@ -28,6 +28,12 @@ class Generator {
     offset_ += n;
     return first;
   }
+  // Reserves n elements from the next multiple of `align` on: kernels drawing `align` numbers per Philox counter
+  // need their first index aligned.
+  uint64_t reserve_aligned(uint64_t n, uint64_t align) {
+    offset_ = (offset_ + align - 1) / align * align;
+    return reserve(n);
+  }
 
   double uniform();            // one number in [0, 1)
   uint64_t next_u64();         // 64 random bits

@@ -8,8 +8,15 @@ namespace ember {
 namespace {
 
 Allocator* g_allocators[2] = {nullptr, nullptr};
+thread_local Allocator* t_cuda_allocator = nullptr;  // ScopedCudaAllocator's, when set
 
 }  // namespace
+
+ScopedCudaAllocator::ScopedCudaAllocator(Allocator* allocator) : previous_(t_cuda_allocator) {
+  t_cuda_allocator = allocator;
+}
+
+ScopedCudaAllocator::~ScopedCudaAllocator() { t_cuda_allocator = previous_; }
 
 void register_allocator(DeviceKind kind, Allocator* allocator) {
   g_allocators[static_cast<int>(kind)] = allocator;
@@ -17,6 +24,7 @@ void register_allocator(DeviceKind kind, Allocator* allocator) {
 
 Allocator* allocator_for(Device device) {
   if (device.is_cpu()) return g_allocators[0] ? g_allocators[0] : &cpu_allocator();
+  if (t_cuda_allocator) return t_cuda_allocator;
   // The CUDA runtime registers its caching allocator the first time it finds a usable GPU.
   if (!g_allocators[1]) cuda::available();
   Allocator* a = g_allocators[1];

@@ -20,6 +20,19 @@ class Allocator {
 Allocator* allocator_for(Device device);
 void register_allocator(DeviceKind kind, Allocator* allocator);
 
+// While alive, this thread's new CUDA storages come from `allocator` instead (a CUDA graph's memory pool during
+// its capture: engine/cuda_graph.h). Other threads are unaffected.
+class ScopedCudaAllocator {
+ public:
+  explicit ScopedCudaAllocator(Allocator* allocator);
+  ~ScopedCudaAllocator();
+  ScopedCudaAllocator(const ScopedCudaAllocator&) = delete;
+  ScopedCudaAllocator& operator=(const ScopedCudaAllocator&) = delete;
+
+ private:
+  Allocator* previous_;
+};
+
 class Storage {
  public:
   Storage(size_t nbytes, Device device);

@@ -146,6 +146,24 @@ CachingAllocator& caching_allocator() {
   return *instance;
 }
 
+namespace {
+std::mutex g_pools_mutex;
+std::vector<CachingAllocator*> g_graph_pools;  // never destroyed, like caching_allocator()
+}  // namespace
+
+CachingAllocator& new_graph_pool() {
+  std::lock_guard<std::mutex> lock(g_pools_mutex);
+  g_graph_pools.push_back(new CachingAllocator());
+  return *g_graph_pools.back();
+}
+
+size_t graph_pools_reserved_bytes() {
+  std::lock_guard<std::mutex> lock(g_pools_mutex);
+  size_t bytes = 0;
+  for (const CachingAllocator* pool : g_graph_pools) bytes += pool->stats().reserved_bytes;
+  return bytes;
+}
+
 // ---- event-guarded block caches: pinned host batches and their device upload blocks -------------------
 
 void* EventGuardedCache::allocate(size_t nbytes) {

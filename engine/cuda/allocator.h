@@ -80,6 +80,13 @@ class CachingAllocator final : public Allocator {
 
 CachingAllocator& caching_allocator();
 
+// A CUDA graph's memory pool (engine/cuda_graph.h): a caching allocator of its own, so the blocks the graph's
+// replays write are never handed to anything else. Never destroyed (tensors from it may outlive the graph);
+// the graph gives its free segments back to the driver when it is destroyed.
+CachingAllocator& new_graph_pool();
+// Bytes the graph pools hold from the driver now (part of the device memory a run reports as used).
+size_t graph_pools_reserved_bytes();
+
 // A cache of whole blocks, reused by exact rounded size, where a freed block may still be in use by work
 // already queued on the compute stream: deallocate() records an event there, and a block goes out again
 // only behind that event. Two kinds:

@@ -9,6 +9,7 @@
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda_backend.h"
+#include "engine/cuda_graph.h"
 #include "engine/dispatch.h"
 #include "kernels/cuda/copy.h"
 #include "kernels/cuda/transpose.h"
@@ -42,7 +43,9 @@ void profile_range(bool on) {
 }
 
 int64_t peak_allocated_bytes() {
-  return available() ? static_cast<int64_t>(caching_allocator().stats().peak_allocated_bytes) : 0;
+  if (!available()) return 0;
+  // A CUDA graph's pool holds the peak of the step it captured for as long as the graph lives.
+  return static_cast<int64_t>(caching_allocator().stats().peak_allocated_bytes + graph_pools_reserved_bytes());
 }
 
 namespace {
@@ -127,6 +130,10 @@ namespace {
 
 // Host<->device copies go through a contiguous staging tensor of the destination dtype on the host.
 void copy_across(const Tensor& src, const Tensor& dst) {
+  // A captured copy would replay from the same host address, long reused by then (a staging block, a batch).
+  EMBER_CHECK(!CudaGraph::capturing(), "copy ", src.describe(), " -> ", dst.describe(),
+              ": host <-> device copies cannot be captured in a CUDA graph (copy into the graph's input tensors "
+              "before replay() instead)");
   if (src.device().is_cuda()) {
     // Made contiguous on the device first when it is not; straight into dst when dst can take the bytes.
     Tensor dense = src;

@@ -1,5 +1,7 @@
 #include <cuda_bf16.h>
 
+#include <algorithm>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/copy.h"
 
@@ -121,6 +123,15 @@ __global__ void fill_kernel(void* dst, int type, StridedLayout<1> l, int64_t num
   }
 }
 
+constexpr int kWriteBatch = 64;  // values per write_u64 launch: 512 B of kernel arguments
+struct U64Batch {
+  uint64_t v[kWriteBatch];
+};
+
+__global__ void write_u64_kernel(uint64_t* dst, U64Batch values, int n) {
+  if (threadIdx.x < n) dst[threadIdx.x] = values.v[threadIdx.x];
+}
+
 constexpr int kF32 = 0, kBf16 = 1;  // ember::DType's order
 constexpr int kThreads = 256;
 
@@ -133,6 +144,16 @@ void fill(void* dst, int dst_type, const int64_t* dst_strides, int ndim, const i
   if (numel == 0) return;
   fill_kernel<<<grid_for(numel, kThreads), kThreads, 0, stream>>>(dst, dst_type, l, numel, value, l.contiguous());
   EMBER_CHECK_LAUNCH("fill_kernel");
+}
+
+void write_u64(uint64_t* dst, const uint64_t* values, int64_t n, cudaStream_t stream) {
+  for (int64_t start = 0; start < n; start += kWriteBatch) {
+    const int count = static_cast<int>(std::min<int64_t>(kWriteBatch, n - start));
+    U64Batch batch{};
+    std::copy(values + start, values + start + count, batch.v);
+    write_u64_kernel<<<1, kWriteBatch, 0, stream>>>(dst + start, batch, count);
+    EMBER_CHECK_LAUNCH("write_u64_kernel");
+  }
 }
 
 void strided_copy(const void* src, int src_type, const int64_t* src_strides, void* dst, int dst_type,

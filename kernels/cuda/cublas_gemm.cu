@@ -28,6 +28,14 @@ cublasHandle_t cublas_handle(cudaStream_t stream) {
   cublasHandle_t h;
   EMBER_CUBLAS_CHECK(cublasCreate(&h));
   EMBER_CUBLAS_CHECK(cublasSetStream(h, stream));
+  // A workspace of the handle's own, made now: cuBLAS then never allocates during a call, which a CUDA graph
+  // capture could not hold. 32 MiB is NVIDIA's recommendation for Hopper; never freed, like the handle.
+  constexpr size_t kWorkspaceBytes = 32u << 20;
+  void* workspace = nullptr;
+  if (cudaMalloc(&workspace, kWorkspaceBytes) == cudaSuccess)
+    EMBER_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspaceBytes));
+  else
+    cudaGetLastError();  // out of memory: cuBLAS keeps its default workspace
   handles.emplace(stream, h);
   return h;
 }

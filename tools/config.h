@@ -23,6 +23,7 @@ struct TrainConfig {
   std::string device = "cpu";           // cpu | cuda
   std::string precision = "fp32";       // fp32 | tf32 | bf16 (GPU GEMMs and convolutions; engine/precision.h)
   bool deterministic = true;            // bit-reproducible cuDNN algorithms (false: the fastest)
+  bool cuda_graph = false;              // each step's forward + backward as one CUDA graph (engine/cuda_graph.h)
   int64_t seed = 0;                     // weights, split, data order, augmentation, dropout
   std::string dataset = "cifar10";      // cifar10 | mnist | fashion_mnist | folder
   std::string data_dir;                 // empty: the default for the dataset (see resolve_data_dir)
@@ -67,6 +68,9 @@ void for_each_setting(C& c, F&& f) {
   f("precision", c.precision, "fp32 | tf32 | bf16: GPU GEMM/convolution arithmetic (bf16: fp32 accumulation, fp32 "
     "master weights; on the CPU, bf16 applies to convolutions where the CPU has bf16 instructions)");
   f("deterministic", c.deterministic, "only bit-reproducible GPU algorithms (false: let cuDNN pick the fastest)");
+  f("cuda_graph", c.cuda_graph,
+    "run each training step's forward and backward as one captured CUDA graph: one launch instead of one per "
+    "kernel (one GPU, accumulate 1; the same results)");
   f("seed", c.seed, "seed of every random stream (weights, split, order, augmentation, dropout)");
   f("dataset", c.dataset, "cifar10 | mnist | fashion_mnist | folder");
   f("data_dir", c.data_dir,

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole GPU proof in one go, on a host with an NVIDIA GPU, most important first:
 #   1. the `gpu` tests (every CUDA kernel and engine op against the CPU reference),
-#   2. the end-to-end training-throughput benchmark (every model, against the PyTorch figures),
+#   2. the end-to-end training-throughput benchmark (every model, against the PyTorch figures; with and without
+#      CUDA graphs),
 #   3. where one training step's GPU time goes, by kernel (ncu), for the models furthest behind PyTorch,
 #   4. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth), and
 #      the bf16 convnets again with NCHW convolutions,
-#   5. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), and one under mpirun with NCCL,
+#   5. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), the same with --cuda_graph, and
+#      one under mpirun with NCCL,
 #   6. the gpu tests again under compute-sanitizer (memcheck),
 #   7. the scaling model's inputs on this GPU (ember scale --profile ResNet_18 and ViT: paste the YAML into
 #      configs/scaling/h100_*.yaml) and its one-GPU check (ember scale --run of a 1-GPU layout).
@@ -63,7 +65,8 @@ grep -E "^bf16 step, CUDA vs CPU" "$out/gpu_tests.log" | tee -a "$summary"  # gr
 
 if [ -x "$build/bin/bench_train_throughput" ]; then
   note "== end-to-end training throughput"
-  step "bench_train_throughput" 240 "$out/e2e.log" "$build/bin/bench_train_throughput" --device cuda --steps 10 --warmup 3
+  step "bench_train_throughput" 240 "$out/e2e.log" "$build/bin/bench_train_throughput" --device cuda --steps 10 --warmup 3 \
+  --cuda_graph  # each configuration also with its forward and backward as one CUDA graph
   grep -E "^\|" "$out/e2e.log" | tee -a "$summary"
 fi
 
@@ -105,6 +108,11 @@ step "ember train" 180 "$out/train.log" "$build/bin/ember" train --device cuda -
   --normalization N1_aug --val_size 10 --batch_size 128 --lr 0.001 --optimization Adam --epochs 4 \
   --num_workers 4 --out_dir "$out/results" --experiment_name gpu_check_CNN
 grep -E "^Epoch" "$out/train.log" | tee -a "$summary"
+# The same run with --cuda_graph: deterministic algorithms, so its epochs should print the very same figures.
+step "ember train --cuda_graph" 120 "$out/train_graph.log" "$build/bin/ember" train --device cuda --model CNN \
+  --data_dir "$data" --normalization N1_aug --val_size 10 --batch_size 128 --lr 0.001 --optimization Adam \
+  --epochs 4 --num_workers 4 --out_dir "$out/results" --experiment_name gpu_check_CNN_graph --cuda_graph
+grep -E "^Epoch|cuda_graph" "$out/train_graph.log" | sed 's/^/graph: /' | tee -a "$summary"
 mpirun_cmd=$(command -v mpirun || echo mpiexec)
 step "ember train (nccl, 1 rank)" 120 "$out/train_nccl.log" sh tests/gpu/train_nccl.sh "$out/results_nccl" \
   "$mpirun_cmd" -np 1 --allow-run-as-root "$build/bin/ember" train --device cuda --dist_backend nccl --model CNN \
@@ -117,6 +125,7 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 # which would take minutes at memcheck's slowdown.
 memcheck_tags="[allocator],[attention],[batchnorm],[bias_act],[conv],[core],[cross_entropy],[deterministic]"
 memcheck_tags+=",[dropout],[engine_cuda],[gemm],[layernorm],[optim],[pool],[softmax],[sync_bn],[transpose]"
+memcheck_tags+=",[cuda_graph]~[models]"
 memcheck_tags+=",[bf16]~[models]"
 step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
   "$build/tests/ember_gpu_tests" "$memcheck_tags"

@@ -10,7 +10,8 @@ namespace ember::tools {
 
 // The whole batch, waiting for the loader, forward + loss, backward, waiting for the gradient all-reduce
 // (finish_gradients), optimizer step. On a GPU they time asynchronous launches (the device may still be
-// working), except where the host waits (all-reduce wait, the loss check).
+// working), except where the host waits (all-reduce wait, the loss check). With --cuda_graph, a replayed
+// step's forward and backward are one launch, counted in forward_ms.
 struct StepBreakdown {
   static constexpr size_t kPhases = 6;
   static constexpr std::array<const char*, kPhases> kNames{"step_ms",     "data_ms",       "forward_ms",

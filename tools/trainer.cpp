@@ -30,6 +30,7 @@
 #include "engine/autograd.h"
 #include "engine/cuda_backend.h"
 #include "engine/io/safetensors.h"
+#include "engine/nn/graphed_step.h"
 #include "engine/nn/module.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
@@ -311,6 +312,28 @@ void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
   values = t.to_vector<double>();
 }
 
+// --cuda_graph: runs this step's forward, loss and backward through `graphed`, capturing it on the first call.
+// False when the batch's shape differs from the captured one (a short last batch), or when the capture fails:
+// then `use_graph` goes off for the rest of the run, with a note saying why, and the step runs without a graph.
+bool replay_step(std::unique_ptr<nn::GraphedStep>& graphed, nn::Module& model, const LossFunction& loss,
+                 const Tensor& images, const Tensor& labels, bool& use_graph, RunLog& log) {
+  if (graphed) {
+    if (!graphed->accepts(images, labels)) return false;
+    graphed->run(images, labels);
+    return true;
+  }
+  try {
+    graphed = std::make_unique<nn::GraphedStep>(model, loss, images, labels);
+    log.line("cuda_graph: captured the training step for batches of " + std::to_string(images.size(0)) +
+             "; they replay it from here on");
+    return true;
+  } catch (const std::exception& e) {
+    use_graph = false;
+    log.line(std::string("note: --cuda_graph is off for this run: ") + e.what());
+    return false;
+  }
+}
+
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -533,6 +556,13 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
     log.line("sync_bn: batch statistics over all " + std::to_string(world) + " ranks in " +
              std::to_string(dist::sync_batch_norm(*model, *comm)) + " BatchNorm layers");
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, model->parameters());
+  // --cuda_graph: after one ordinary step (cuDNN's algorithm search cannot be captured), full batches replay
+  // one captured graph; a short last batch runs without it.
+  bool use_graph = config.cuda_graph && device.is_cuda() && world == 1 && config.accumulate == 1;
+  if (config.cuda_graph && !use_graph)
+    log.line("note: --cuda_graph needs --device cuda, one rank and --accumulate 1; training without it");
+  std::unique_ptr<nn::GraphedStep> graphed;
+  bool warmed_up = false;  // an ordinary step has run in this process
 
   // An optimizer step takes `accumulate` micro-batches (the epoch's last group may be shorter).
   const int64_t batches_per_epoch = train_loader.batches_per_epoch();
@@ -629,8 +659,17 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
         optimizer->set_lr(lr);
       }
       t = Clock::now();
-      const Tensor logits = (*model)(cuda::upload(batch.images, device));
-      const Tensor loss = loss_fn(logits, cuda::upload(batch.labels, device));
+      const Tensor images = cuda::upload(batch.images, device), targets = cuda::upload(batch.labels, device);
+      // The graph's forward, loss and backward, when this step can take it (the time goes to forward_ms).
+      const bool replayed =
+          use_graph && warmed_up && replay_step(graphed, *model, loss_fn, images, targets, use_graph, log);
+      Tensor logits, loss;
+      if (replayed) {
+        logits = graphed->logits(), loss = graphed->loss();
+      } else {
+        logits = (*model)(images);
+        loss = loss_fn(logits, targets);
+      }
       total.forward_ms += ms_since(t);
       // Check before the update so the weights stay finite; on a GPU only every few steps (a read-back). Several
       // ranks check the sum of their losses, so all stop together.
@@ -652,12 +691,15 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
           return result;
         }
       }
-      if (micro == 0) optimizer->zero_grad();
-      if (data_parallel) data_parallel->set_sync(step_now);  // no all-reduce on the first K-1 micro-batches
-      t = Clock::now();
-      // Mean losses: the group's gradient is the mean of its micro-batches' gradients.
-      (accumulate == 1 ? loss : mul_scalar(loss, 1.0 / static_cast<double>(group))).backward();
-      total.backward_ms += ms_since(t);
+      if (!replayed) {
+        if (micro == 0) optimizer->zero_grad();
+        if (data_parallel) data_parallel->set_sync(step_now);  // no all-reduce on the first K-1 micro-batches
+        t = Clock::now();
+        // Mean losses: the group's gradient is the mean of its micro-batches' gradients.
+        (accumulate == 1 ? loss : mul_scalar(loss, 1.0 / static_cast<double>(group))).backward();
+        total.backward_ms += ms_since(t);
+        warmed_up = true;
+      }
       if (step_now) {
         t = Clock::now();
         if (data_parallel) data_parallel->finish_gradients();

@@ -2,6 +2,7 @@
 // results folder contents, determinism, exact resume, divergence detection.
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -148,16 +149,25 @@ TEST_CASE("sweep: runs each config, tests its best model, writes a markdown tabl
 
 namespace {
 
-// One epoch of the tiny run on the CPU at `precision`; its log.
-std::string cpu_training_log(const std::string& precision) {
+// One epoch of the tiny run on the CPU, with `change` applied to its config; its log and result.
+TrainResult one_cpu_epoch(const std::string& name, const std::function<void(TrainConfig&)>& change,
+                          std::string* log_text) {
   PrecisionGuard restore(Precision::fp32);  // train() sets the process-wide setting
-  TrainConfig c = tiny_config("cpu_" + precision);
-  c.precision = precision;
+  TrainConfig c = tiny_config(name);
   c.epochs = 1;
+  change(c);
   std::ostringstream log;
   const TrainResult r = train(c, log);
   CHECK(r.history.size() == 1);
-  return log.str();
+  if (log_text) *log_text = log.str();
+  return r;
+}
+
+// One epoch of the tiny run on the CPU at `precision`; its log.
+std::string cpu_training_log(const std::string& precision) {
+  std::string log;
+  one_cpu_epoch("cpu_" + precision, [&](TrainConfig& c) { c.precision = precision; }, &log);
+  return log;
 }
 
 }  // namespace
@@ -176,4 +186,14 @@ TEST_CASE("train: --precision bf16 on the CPU says what runs in bf16 here", "[tr
   else
     CHECK(log.find("convolutions read bf16 inputs (oneDNN " + impl + "), accumulate in fp32, and return bf16") !=
           std::string::npos);
+}
+
+TEST_CASE("train: --cuda_graph on the CPU says so and trains as without it", "[train]") {
+  std::string log;
+  const TrainResult graphed = one_cpu_epoch("cpu_cuda_graph", [](TrainConfig& c) { c.cuda_graph = true; }, &log);
+  const TrainResult plain = one_cpu_epoch("cpu_no_cuda_graph", [](TrainConfig&) {}, nullptr);
+  CHECK(log.find("note: --cuda_graph needs --device cuda, one rank and --accumulate 1; training without it") !=
+        std::string::npos);
+  CHECK(graphed.history[0].train_loss == plain.history[0].train_loss);
+  CHECK(graphed.history[0].val_loss == plain.history[0].val_loss);
 }

@@ -3,12 +3,12 @@
 //
 //   build/bin/bench_train_throughput --device cuda                      # every model, batch 128 and 256
 //   build/bin/bench_train_throughput --device cpu --models CNN --batches 128 --steps 3 --warmup 1
-//   build/bin/bench_train_throughput --models CNN,ViT_tiny --cuda_graph  # ordinary and graphed steps
+//   build/bin/bench_train_throughput --models CNN,ViT_tiny --cuda_graph  # steps replayed as CUDA graphs
 //
 // Synthetic CIFAR-shaped data already on the device (as PyTorch's figures were measured), Adam lr 1e-3,
 // cross-entropy. Training images/s over `steps` steps after `warmup` steps; inference at batch 512. With
-// --cuda_graph each configuration also runs with its forward and backward replayed as one CUDA graph (a row
-// "<precision> graph"; the first step of its warm-up is ordinary).
+// --cuda_graph the steps replay their forward and backward as one CUDA graph (nn::GraphedStep; rows
+// "<precision> graph", no inference column; the first warm-up step is ordinary, for cuDNN's algorithm search).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -82,10 +82,22 @@ size_t reset_peak(Device d) {
   return 0;
 }
 
-double peak_mib(Device d) {
+// The peak since reset_peak, plus what CUDA graph pools made since `pools_before` hold (a graph's step).
+double peak_mib(Device d, size_t pools_before) {
 #ifdef EMBER_WITH_CUDA
-  if (d.is_cuda()) return cuda::caching_allocator().stats().peak_allocated_bytes / 1048576.0;
+  if (d.is_cuda())
+    return static_cast<double>(cuda::caching_allocator().stats().peak_allocated_bytes +
+                               cuda::graph_pools_reserved_bytes() - pools_before) / 1048576.0;
 #endif
+  (void)pools_before;
+  return 0;
+}
+
+size_t graph_pool_bytes(Device d) {
+#ifdef EMBER_WITH_CUDA
+  if (d.is_cuda()) return cuda::graph_pools_reserved_bytes();
+#endif
+  (void)d;
   return 0;
 }
 
@@ -101,7 +113,7 @@ std::string ratio(double ours, double theirs) {
 int main(int argc, char** argv) {
   std::string device_name = "cuda", model_list, batch_list = "128,256", precision_list;
   int steps = 25, warmup = 8;
-  bool with_graph = false;  // also measure each configuration with nn::GraphedStep
+  bool graphed = false;  // steps through nn::GraphedStep
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -124,7 +136,7 @@ int main(int argc, char** argv) {
     else if (a == "--warmup")
       warmup = std::stoi(value());
     else if (a == "--cuda_graph")
-      with_graph = true;
+      graphed = true;
     else if (a == "--json")
       value();  // accepted for gpu_check.sh's uniform calling; the table is the output
     else {
@@ -135,12 +147,10 @@ int main(int argc, char** argv) {
     }
   }
   const Device device = parse_device(device_name);
-  if (with_graph && !device.is_cuda()) {
+  if (graphed && !device.is_cuda()) {
     std::fprintf(stderr, "--cuda_graph needs --device cuda\n");
     return 2;
   }
-  std::vector<bool> graph_modes{false};
-  if (with_graph) graph_modes.push_back(true);
   if (device.is_cuda() && !cuda::available()) {
     std::printf("no usable GPU: nothing measured\n");
     return 0;
@@ -165,73 +175,77 @@ int main(int argc, char** argv) {
     for (Precision prec : precisions) {
       set_precision(prec);
       for (int64_t batch : batches) {
-        // The ordinary step, then (--cuda_graph) the same with forward and backward replayed as one CUDA graph.
-        for (const bool graphed : graph_modes) {
-          auto model = models::build_model(name, 0);
-          model->to(device);
-          model->train();
-          optim::Adam opt(model->parameters(), 1e-3);
-          Generator gen(1, RandomPurpose::init);
-          Tensor x = rand_normal({batch, 3, 32, 32}, 0, 1, gen, DType::f32, device);
-          Tensor y = Tensor::from_vector<int64_t>(std::vector<int64_t>(batch, 3), {batch}).to(device);
-          std::unique_ptr<nn::GraphedStep> step_graph;
-          int steps_done = 0;
-          auto step = [&] {
-            if (graphed && steps_done > 0) {  // the first step ordinary: cuDNN's algorithm search
-              if (step_graph) step_graph->run(x, y);
-              else step_graph = std::make_unique<nn::GraphedStep>(*model, loss_fn, x, y);
-            } else {
-              opt.zero_grad();
-              Tensor loss = loss_fn(model->forward(x), y);
-              loss.backward();
-            }
-            opt.step();
-            ++steps_done;
-          };
-          for (int i = 0; i < std::max(warmup, graphed ? 2 : 0); ++i) step();
-          sync(device);
-          reset_peak(device);
-          const double t0 = now_seconds();
-          if (device.is_cuda()) cuda::profile_range(true);  // what `ncu --profile-from-start off` sees
-          for (int i = 0; i < steps; ++i) step();
-          sync(device);
-          if (device.is_cuda()) cuda::profile_range(false);
-          const double train_s = now_seconds() - t0;
-          const double train_ips = batch * steps / train_s;
-          const double peak = peak_mib(device);
-
-          double infer_ips = 0;
-          if (!graphed) {
-            NoGradGuard no_grad;
-            model->eval();
-            const int64_t ib = device.is_cuda() ? 512 : batch;
-            Tensor xi = rand_normal({ib, 3, 32, 32}, 0, 1, gen, DType::f32, device);
-            model->forward(xi);
-            sync(device);
-            const int reps = device.is_cuda() ? 10 : 1;
-            const double t1 = now_seconds();
-            for (int i = 0; i < reps; ++i) model->forward(xi);
-            sync(device);
-            infer_ips = ib * reps / (now_seconds() - t1);
+        auto model = models::build_model(name, 0);
+        model->to(device);
+        model->train();
+        optim::Adam opt(model->parameters(), 1e-3);
+        Generator gen(1, RandomPurpose::init);
+        Tensor x = rand_normal({batch, 3, 32, 32}, 0, 1, gen, DType::f32, device);
+        Tensor y = Tensor::from_vector<int64_t>(std::vector<int64_t>(batch, 3), {batch}).to(device);
+        const size_t pools_before = graph_pool_bytes(device);
+        std::unique_ptr<nn::GraphedStep> step_graph;
+        int steps_done = 0;
+        auto step = [&] {
+          if (graphed && steps_done > 0) {  // the first step ordinary: cuDNN's algorithm search
+            if (step_graph) step_graph->run(x, y);
+            else step_graph = std::make_unique<nn::GraphedStep>(*model, loss_fn, x, y);
+          } else {
+            opt.zero_grad();
+            Tensor loss = loss_fn(model->forward(x), y);
+            loss.backward();
           }
-          const bool bf16 = prec == Precision::bf16;
-          const TrainTable& train_ref =
-              !device.is_cuda() ? kTorchCpuTrain : (bf16 ? kTorchH100TrainBf16 : kTorchH100TrainFp32);
-          const auto& infer_ref = bf16 ? kTorchH100InferBf16 : kTorchH100InferFp32;
-          auto it = train_ref.find({name, batch});
-          const double torch_train = it == train_ref.end() ? 0 : it->second;
-          auto jt = infer_ref.find(name);
-          const double torch_infer = device.is_cuda() && jt != infer_ref.end() ? jt->second : 0;
-          const std::string mode = std::string(precision_name(prec)) + (graphed ? " graph" : "");
-          std::printf("| %s | %s | %lld | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s |\n", name.c_str(), mode.c_str(),
-                      static_cast<long long>(batch), train_ips, 1000 * train_s / steps, peak,
-                      graphed ? "" : std::to_string(std::llround(infer_ips)).c_str(),
-                      torch_train > 0 ? std::to_string(static_cast<long long>(torch_train)).c_str() : "",
-                      ratio(train_ips, torch_train).c_str(),
-                      torch_infer > 0 && !graphed ? std::to_string(static_cast<long long>(torch_infer)).c_str() : "",
-                      graphed ? "" : ratio(infer_ips, torch_infer).c_str());
-          std::fflush(stdout);
+          opt.step();
+          ++steps_done;
+        };
+        try {
+          for (int i = 0; i < std::max(warmup, graphed ? 2 : 0); ++i) step();
+        } catch (const std::exception& e) {  // a step that cannot be captured: say so, measure the others
+          std::printf("| %s | %s graph | %lld | capture failed: %s |\n", name.c_str(), precision_name(prec),
+                      static_cast<long long>(batch), e.what());
+          continue;
         }
+        sync(device);
+        reset_peak(device);
+        const double t0 = now_seconds();
+        if (device.is_cuda()) cuda::profile_range(true);  // what `ncu --profile-from-start off` sees
+        for (int i = 0; i < steps; ++i) step();
+        sync(device);
+        if (device.is_cuda()) cuda::profile_range(false);
+        const double train_s = now_seconds() - t0;
+        const double train_ips = batch * steps / train_s;
+        const double peak = peak_mib(device, pools_before);
+
+        double infer_ips = 0;
+        if (!graphed) {
+          NoGradGuard no_grad;
+          model->eval();
+          const int64_t ib = device.is_cuda() ? 512 : batch;
+          Tensor xi = rand_normal({ib, 3, 32, 32}, 0, 1, gen, DType::f32, device);
+          model->forward(xi);
+          sync(device);
+          const int reps = device.is_cuda() ? 10 : 1;
+          const double t1 = now_seconds();
+          for (int i = 0; i < reps; ++i) model->forward(xi);
+          sync(device);
+          infer_ips = ib * reps / (now_seconds() - t1);
+        }
+        const bool bf16 = prec == Precision::bf16;
+        const TrainTable& train_ref =
+            !device.is_cuda() ? kTorchCpuTrain : (bf16 ? kTorchH100TrainBf16 : kTorchH100TrainFp32);
+        const auto& infer_ref = bf16 ? kTorchH100InferBf16 : kTorchH100InferFp32;
+        auto it = train_ref.find({name, batch});
+        const double torch_train = it == train_ref.end() ? 0 : it->second;
+        auto jt = infer_ref.find(name);
+        const double torch_infer = device.is_cuda() && jt != infer_ref.end() ? jt->second : 0;
+        const std::string mode = std::string(precision_name(prec)) + (graphed ? " graph" : "");
+        std::printf("| %s | %s | %lld | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s |\n", name.c_str(), mode.c_str(),
+                    static_cast<long long>(batch), train_ips, 1000 * train_s / steps, peak,
+                    graphed ? "" : std::to_string(std::llround(infer_ips)).c_str(),
+                    torch_train > 0 ? std::to_string(static_cast<long long>(torch_train)).c_str() : "",
+                    ratio(train_ips, torch_train).c_str(),
+                    torch_infer > 0 && !graphed ? std::to_string(static_cast<long long>(torch_infer)).c_str() : "",
+                    graphed ? "" : ratio(infer_ips, torch_infer).c_str());
+        std::fflush(stdout);
       }
     }
   }

@@ -41,10 +41,10 @@ class GraphedStep {
  private:
   void point_grads();
 
+  CudaGraph graph_;  // first: destroyed last, after the tensors of its pool (it then frees the free segments)
   Module& model_;
   std::vector<Tensor> params_, grads_;  // grads_: the graph's gradient tensors (undefined: no gradient)
   Tensor inputs_, targets_, logits_, loss_;
-  CudaGraph graph_;
 };
 
 }  // namespace ember::nn

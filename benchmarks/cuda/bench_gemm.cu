@@ -1,6 +1,8 @@
 // Our GEMM kernels (kernels/cuda/gemm.h) against cuBLAS in the same run: correctness (a CPU product at a
 // small size, cuBLAS at every timed size), then TFLOP/s and our/cuBLAS ratio at 4096^3, 8192^3 and the
-// study's shapes. Exit status 1 if any check fails.   bench_gemm [--json FILE]
+// study's shapes. The Hopper kernel gemm_bf16_wgmma takes B as [N, K] (x W^T): it is checked and timed against
+// cuBLAS in that same "NT" layout, and skipped on other GPUs. Exit status 1 if any check fails.
+//   bench_gemm [--json FILE]
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -40,6 +42,13 @@ double rel_err(const std::vector<float>& got, const std::vector<float>& want) {
 
 float bf16_value(__nv_bfloat16 x) { return __bfloat162float(x); }
 
+// gemm_bf16_wgmma is built for sm_90a: it runs on compute capability 9.0 only.
+bool device_is_sm90() {
+  cudaDeviceProp prop;
+  BENCH_CHECK(cudaGetDeviceProperties(&prop, 0));
+  return prop.major == 9 && prop.minor == 0;
+}
+
 // Our kernels against a CPU product on a small problem (inputs read back so the CPU sees the same bits).
 void check_small() {
   const int64_t m = 256, n = 512, k = 96;
@@ -68,6 +77,21 @@ void check_small() {
   report_check("ours bf16 vs CPU (256x512x96)", rel_err(c.to_host(), want), 1e-5);
   cublas_gemm(s, MathMode::bf16, ah.ptr, bh.ptr, c.ptr, nullptr);
   report_check("cuBLAS bf16 vs CPU (256x512x96)", rel_err(c.to_host(), want), 1e-5);
+
+  // The wgmma kernel: B stored [N, K], K a multiple of its 64-wide K step.
+  if (!device_is_sm90()) return;
+  const int64_t kw = 128;
+  DeviceBuffer<__nv_bfloat16> aw(m * kw), bw(n * kw);
+  bench::fill_uniform(aw, 5), bench::fill_uniform(bw, 6);
+  const std::vector<__nv_bfloat16> haw = aw.to_host(), hbw = bw.to_host();
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t p = 0; p < kw; ++p) acc += double(bf16_value(haw[i * kw + p])) * bf16_value(hbw[j * kw + p]);
+      want[i * n + j] = static_cast<float>(acc);
+    }
+  gemm_bf16_wgmma(m, n, kw, 1.f, aw.ptr, kw, bw.ptr, kw, 0.f, c.ptr, n, nullptr);
+  report_check("ours bf16 wgmma, B [N, K], vs CPU (256x512x128)", rel_err(c.to_host(), want), 1e-5);
 }
 
 nlohmann::json run(const Problem& p, cudaStream_t stream) {
@@ -108,9 +132,27 @@ nlohmann::json run(const Problem& p, cudaStream_t stream) {
   } else {
     std::printf("  ours_bf16        (sizes not multiples of the 128x256x32 tile: skipped)\n");
   }
-  std::printf("  ratio ours/cuBLAS: fp32 %.2f, bf16 %.2f\n", cublas_f32 / ours_f32, cublas_bf16 / ours_bf16);
+  // bf16 "NT" (B stored [N, K], a Linear layer's x W^T): the wgmma + TMA kernel vs cuBLAS in the same layout.
+  double cublas_nt = NAN, ours_wgmma = NAN;
+  if (device_is_sm90() && gemm_bf16_wgmma_supported(p.m, p.n, p.k, p.k, p.k)) {
+    GemmShape nt = s;
+    nt.trans_b = true;  // bh read as [N, K]
+    cublas_gemm(nt, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream);
+    gemm_bf16_wgmma(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.k, 0.f, c.ptr, p.n, stream);
+    BENCH_CHECK(cudaStreamSynchronize(stream));
+    report_check("ours bf16 wgmma vs cuBLAS bf16, both NT", rel_err(c.to_host(), c_ref.to_host()), 1e-5);
+    cublas_nt = timed("cublas_bf16_nt", [&] { cublas_gemm(nt, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream); });
+    ours_wgmma = timed("ours_bf16_wgmma", [&] {
+      gemm_bf16_wgmma(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.k, 0.f, c.ptr, p.n, stream);
+    });
+  } else {
+    std::printf("  ours_bf16_wgmma  (needs an sm_90 GPU and multiples of the 128x256x64 tile: skipped)\n");
+  }
+  std::printf("  ratio ours/cuBLAS: fp32 %.2f, bf16 %.2f, bf16 wgmma NT %.2f\n", cublas_f32 / ours_f32,
+              cublas_bf16 / ours_bf16, cublas_nt / ours_wgmma);
   out["ratio_fp32"] = cublas_f32 / ours_f32;
   out["ratio_bf16"] = std::isnan(ours_bf16) ? nlohmann::json() : nlohmann::json(cublas_bf16 / ours_bf16);
+  out["ratio_bf16_wgmma"] = std::isnan(ours_wgmma) ? nlohmann::json() : nlohmann::json(cublas_nt / ours_wgmma);
   return out;
 }
 

@@ -134,3 +134,72 @@ TEST_CASE("our bf16 tensor-core GEMM matches the CPU product and checks its size
   CHECK_THROWS_WITH(kernels::cuda::gemm_bf16(100, 256, 32, 1.f, nullptr, 32, nullptr, 256, 0.f, nullptr, 256, stream()),
                     Catch::Contains("M=100"));
 }
+
+namespace {
+
+// gemm_bf16_wgmma is built for sm_90a only: it runs on compute capability 9.0 and throws elsewhere.
+bool device_is_sm90() {
+  int device = 0, major = 0, minor = 0;
+  return cudaGetDevice(&device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
+         minor == 0;
+}
+
+// gemm_bf16_wgmma on random bf16 data against the CPU product. B is stored [N, K] (a Linear layer's weight), which
+// is GemmShape's trans_b; leading dimensions wider than the rows leave padding the kernel must neither read nor
+// write (the reference keeps C's padding as it was).
+void check_wgmma(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc, float alpha, float beta,
+                 uint64_t seed) {
+  GemmShape s;
+  s.trans_b = true;
+  s.m = m, s.n = n, s.k = k, s.lda = lda, s.ldb = ldb, s.ldc = ldc, s.alpha = alpha, s.beta = beta;
+  std::vector<float> a = round_bf16(random_values(a_size(s), seed)),
+                     b = round_bf16(random_values(b_size(s), seed + 1)), c = random_values(c_size(s), seed + 2);
+  Tensor da = upload(a, DType::bf16), db = upload(b, DType::bf16), dc = upload(c);
+  kernels::cuda::gemm_bf16_wgmma(m, n, k, alpha, static_cast<const __nv_bfloat16*>(da.raw_data()), lda,
+                                 static_cast<const __nv_bfloat16*>(db.raw_data()), ldb, beta, dc.data<float>(), ldc,
+                                 stream());
+  // bf16 inputs are exact in the reference; the f32 sums of up to 1024 products (|C| ~ 10) differ from it by the
+  // accumulation order, ~1e-4. A misplaced fragment or a skipped K step is off by ~1.
+  check_close(download(dc), reference_gemm(s, a, b, c), 1e-5, 1e-3,
+              format_message("gemm_bf16_wgmma M=", m, " N=", n, " K=", k, " lda=", lda, " ldb=", ldb, " ldc=", ldc,
+                             " alpha=", alpha, " beta=", beta));
+}
+
+}  // namespace
+
+TEST_CASE("our wgmma + TMA bf16 GEMM (Hopper) matches the CPU product A B^T and checks its sizes", "[gpu][gemm]") {
+  require_gpu();
+  if (device_is_sm90()) {
+    // One tile, one K step.
+    check_wgmma(128, 256, 64, 64, 64, 256, 1.f, 0.f, 100);
+    // 32 tiles, 8 K steps: the 4-stage ring goes round twice.
+    check_wgmma(1024, 1024, 512, 512, 512, 1024, 1.25f, 0.f, 110);
+    // Non-square, 3 K steps (fewer than the stages), beta != 0, padded rows in A, B and C.
+    check_wgmma(384, 768, 192, 200, 264, 770, 0.5f, 0.75f, 120);
+    // 144 tiles on 132 SMs; 18 tile rows end the raster on a group of 2 instead of 8.
+    check_wgmma(2304, 2048, 128, 128, 128, 2048, 1.f, 0.f, 130);
+    // 16 K steps: each stage's barriers go through 4 phases.
+    check_wgmma(256, 256, 1024, 1024, 1024, 256, 1.f, -1.f, 140);
+  } else {
+    WARN("gemm_bf16_wgmma needs a compute capability 9.0 GPU: only its size checks run here");
+  }
+  CHECK(kernels::cuda::gemm_bf16_wgmma_supported(128, 256, 64, 64, 64));
+  CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(128, 256, 96, 96, 96));    // K % 64
+  CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(128, 128, 64, 64, 64));    // N % 256
+  CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(64, 256, 64, 64, 64));     // M % 128
+  CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(128, 256, 64, 68, 64));    // lda % 8
+  CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(128, 256, 128, 128, 64));  // ldb < K: B is [N, K]
+  CHECK_THROWS_WITH(kernels::cuda::gemm_bf16_wgmma(100, 256, 64, 1.f, nullptr, 64, nullptr, 64, 0.f, nullptr, 256,
+                                                   stream()),
+                    Catch::Contains("M=100"));
+  // A shifted by one element: rows still 16-byte multiples, the base no longer 16-byte aligned (TMA needs it).
+  Tensor a = upload(std::vector<float>(128 * 64 + 8), DType::bf16);
+  Tensor b = upload(std::vector<float>(256 * 64), DType::bf16), c = device_floats(128 * 256);
+  const auto* a_ptr = static_cast<const __nv_bfloat16*>(a.raw_data());
+  CHECK_THROWS_WITH(kernels::cuda::gemm_bf16_wgmma(128, 256, 64, 1.f, a_ptr + 1, 64,
+                                                   static_cast<const __nv_bfloat16*>(b.raw_data()), 64, 0.f,
+                                                   c.data<float>(), 256, stream()),
+                    Catch::Contains("16-byte aligned"));
+}

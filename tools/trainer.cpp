@@ -312,8 +312,9 @@ void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
   values = t.to_vector<double>();
 }
 
-// --cuda_graph: runs this step's forward, loss and backward through `graphed`, capturing it on the first call.
-// False when the batch's shape differs from the captured one (a short last batch), or when the capture fails:
+// --cuda_graph: runs this step's forward, loss and backward through `graphed`, capturing it on the first call
+// (the caller makes that a full batch). False when the batch's shape differs from the captured one (a short
+// last batch), or when the capture fails:
 // then `use_graph` goes off for the rest of the run, with a note saying why, and the step runs without a graph.
 bool replay_step(std::unique_ptr<nn::GraphedStep>& graphed, nn::Module& model, const LossFunction& loss,
                  const Tensor& images, const Tensor& labels, bool& use_graph, RunLog& log) {
@@ -661,8 +662,9 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
       t = Clock::now();
       const Tensor images = cuda::upload(batch.images, device), targets = cuda::upload(batch.labels, device);
       // The graph's forward, loss and backward, when this step can take it (the time goes to forward_ms).
-      const bool replayed =
-          use_graph && warmed_up && replay_step(graphed, *model, loss_fn, images, targets, use_graph, log);
+      const bool full_batch = batch.labels.numel() == config.batch_size;  // the shape a graph is captured for
+      const bool replayed = use_graph && warmed_up && (graphed || full_batch) &&
+                            replay_step(graphed, *model, loss_fn, images, targets, use_graph, log);
       Tensor logits, loss;
       if (replayed) {
         logits = graphed->logits(), loss = graphed->loss();
@@ -698,7 +700,7 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
         // Mean losses: the group's gradient is the mean of its micro-batches' gradients.
         (accumulate == 1 ? loss : mul_scalar(loss, 1.0 / static_cast<double>(group))).backward();
         total.backward_ms += ms_since(t);
-        warmed_up = true;
+        warmed_up = warmed_up || full_batch;  // cuDNN has searched its algorithms for the full batch's shapes
       }
       if (step_now) {
         t = Clock::now();

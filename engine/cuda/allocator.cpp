@@ -35,17 +35,18 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) 
                              : (size < kLargeDirect ? kLargeSegment : (size + kLargeRound - 1) / kLargeRound * kLargeRound);
   void* ptr = nullptr;
   cudaError_t err = cudaMalloc(&ptr, bytes);
-  if (err != cudaSuccess) {
+  // A graph's pool serves only during a capture, where cudaFree and event queries are illegal: no second try.
+  if (err != cudaSuccess && !graph_pool_) {
     cudaGetLastError();  // clear the error, give the caches back to the driver, try once more
     release_free_segments();
     upload_allocator().release_cached();  // batches' device blocks: their own cache, outside this one
     err = cudaMalloc(&ptr, bytes);
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      EMBER_FAIL("CUDA out of memory allocating ", size, " bytes (a ", bytes, "-byte segment; ",
-                 stats_.allocated_bytes, " bytes in use by tensors, ", stats_.reserved_bytes,
-                 " reserved): ", cudaGetErrorString(err));
-    }
+  }
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    EMBER_FAIL("CUDA out of memory allocating ", size, " bytes (a ", bytes, "-byte segment",
+               graph_pool_ ? " of a CUDA graph's pool" : "", "; ", stats_.allocated_bytes,
+               " bytes in use by tensors, ", stats_.reserved_bytes, " reserved): ", cudaGetErrorString(err));
   }
   ++stats_.cuda_malloc_calls;
   stats_.reserved_bytes += bytes;
@@ -153,7 +154,7 @@ std::vector<CachingAllocator*> g_graph_pools;  // never destroyed, like caching_
 
 CachingAllocator& new_graph_pool() {
   std::lock_guard<std::mutex> lock(g_pools_mutex);
-  g_graph_pools.push_back(new CachingAllocator());
+  g_graph_pools.push_back(new CachingAllocator(/*graph_pool=*/true));
   return *g_graph_pools.back();
 }
 
@@ -207,20 +208,34 @@ void EventGuardedCache::deallocate(void* ptr, size_t) {
   const size_t size = it->second;
   live_.erase(it);
   stats_.allocated_bytes -= size;
-  // Never throws (called from Storage destructors, also at exit when the driver may be gone): a block
-  // whose event cannot be recorded is given back to the driver instead of cached.
+  // Never throws (called from Storage destructors, also at exit when the driver may be gone).
+  cudaStream_t stream = nullptr;
+  try {
+    stream = current_stream();  // may be its first use, even during static destruction at exit
+  } catch (...) {
+    stream = nullptr;
+  }
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (stream && cudaStreamIsCapturing(stream, &capture) != cudaSuccess) cudaGetLastError();
+  if (capture != cudaStreamCaptureStatusNone) {
+    // An event recorded now would belong to the CUDA graph being captured, and no query could tell when the
+    // block is free. Its last use was queued before the capture: it waits for the next release outside one.
+    deferred_.emplace_back(ptr, size);
+    return;
+  }
+  deferred_.emplace_back(ptr, size);
+  for (const auto& [block, bytes] : deferred_) cache_behind_event(block, bytes, stream);
+  deferred_.clear();
+}
+
+void EventGuardedCache::cache_behind_event(void* ptr, size_t size, cudaStream_t stream) {
+  // A block whose event cannot be recorded is given back to the driver instead of cached.
   cudaEvent_t ready = nullptr;
   if (!spare_events_.empty()) {
     ready = spare_events_.back();
     spare_events_.pop_back();
   } else if (cudaEventCreateWithFlags(&ready, cudaEventDisableTiming) != cudaSuccess) {
     ready = nullptr;
-  }
-  cudaStream_t stream = nullptr;
-  try {
-    stream = current_stream();  // may be its first use, even during static destruction at exit
-  } catch (...) {
-    stream = nullptr;
   }
   if (!ready || !stream || cudaEventRecord(ready, stream) != cudaSuccess) {
     cudaGetLastError();

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/storage.h"
@@ -42,6 +43,9 @@ struct MemoryStats {
 
 class CachingAllocator final : public Allocator {
  public:
+  // graph_pool: a CUDA graph's pool (new_graph_pool), which serves only while its graph is captured: out of
+  // memory, it fails at once instead of giving segments back (cudaFree is illegal then).
+  explicit CachingAllocator(bool graph_pool = false) : graph_pool_(graph_pool) {}
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr, size_t nbytes) override;
   Device device() const override { return Device::cuda(0); }
@@ -72,6 +76,7 @@ class CachingAllocator final : public Allocator {
   Block* new_segment(size_t size, bool small);
   void release_free_segments();  // callers hold mutex_
 
+  const bool graph_pool_;
   mutable std::mutex mutex_;
   std::set<Block*, BySize> free_small_, free_large_;
   std::unordered_map<void*, Block*> live_;
@@ -117,6 +122,7 @@ class EventGuardedCache : public Allocator {
 
  private:
   void release_cached_locked();  // release_cached with mutex_ held
+  void cache_behind_event(void* ptr, size_t size, cudaStream_t stream);  // with mutex_ held
 
   struct Cached {
     void* ptr;
@@ -127,6 +133,7 @@ class EventGuardedCache : public Allocator {
   std::multimap<size_t, Cached> free_;
   std::unordered_map<void*, size_t> live_;
   std::vector<cudaEvent_t> spare_events_;
+  std::vector<std::pair<void*, size_t>> deferred_;  // freed during a CUDA graph capture (see deallocate)
   BlockCacheStats stats_;
 };
 

@@ -65,18 +65,25 @@ void CudaGraph::capture(const std::function<void()>& work) {
     g.offsets = Tensor::zeros({kMaxRandomSlots}, DType::i64, Device::cuda(device));
   }
   if (!g.pool) g.pool = &cuda::new_graph_pool();
+  // The pool cannot take memory back from the main cache mid-capture (cudaFree is illegal there): hand the main
+  // cache's free segments back to the driver now, so the pool can have them.
+  cuda::caching_allocator().release_cached();
   const cudaStream_t stream = cuda::current_stream();
   EMBER_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
   std::string failure;
   {
     ScopedCudaAllocator from_pool(g.pool);
-    t_capturing = this;
+    struct CapturingScope {  // whatever `work` throws, the capture ends below
+      explicit CapturingScope(CudaGraph* graph) { t_capturing = graph; }
+      ~CapturingScope() { t_capturing = nullptr; }
+    } capturing_scope(this);
     try {
       work();
     } catch (const std::exception& e) {
       failure = e.what();
+    } catch (...) {
+      failure = "an exception that is not a std::exception";
     }
-    t_capturing = nullptr;
   }
   cudaGraph_t graph = nullptr;
   const cudaError_t ended = cudaStreamEndCapture(stream, &graph);

@@ -106,6 +106,9 @@ cudaStream_t copy_stream() {
 }
 
 Tensor upload(const Tensor& host, Device device) {
+  EMBER_CHECK(!CudaGraph::capturing(), "upload ", host.describe(),
+              ": batches cannot be uploaded inside a CUDA graph capture (upload before, then copy into the graph's "
+              "input tensors)");
   if (!device.is_cuda() || !host.device().is_cpu() || !is_pinned(host) || !host.is_contiguous() ||
       host.numel() == 0)
     return host.to(device);

@@ -24,6 +24,7 @@ GraphedStep::GraphedStep(Module& model, LossFn loss, const Tensor& inputs, const
   targets_.copy_(targets);
   // Gradients start undefined, so the backward's first contribution makes each one in the graph's pool.
   for (Tensor& p : params_) p.zero_grad();
+  const std::vector<uint64_t> rng = model.rng_state();  // dropout reserves offsets while capturing
   try {
     graph_.capture([&] {
       const Tensor logits = model_(inputs_);
@@ -34,10 +35,17 @@ GraphedStep::GraphedStep(Module& model, LossFn loss, const Tensor& inputs, const
     });
   } catch (...) {
     for (Tensor& p : params_) p.zero_grad();  // gradients of a capture that never ran
+    model.set_rng_state(rng);
     throw;
   }
   for (const Tensor& p : params_) grads_.push_back(p.grad());
   graph_.replay();
+}
+
+GraphedStep::~GraphedStep() {
+  for (size_t i = 0; i < grads_.size(); ++i)
+    if (grads_[i].defined() && params_[i].grad().defined() && params_[i].grad().raw_data() == grads_[i].raw_data())
+      params_[i].zero_grad();
 }
 
 bool GraphedStep::accepts(const Tensor& inputs, const Tensor& targets) const {

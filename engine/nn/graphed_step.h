@@ -27,8 +27,13 @@ class GraphedStep {
   using LossFn = std::function<Tensor(const Tensor& logits, const Tensor& targets)>;
 
   // Captures model -> loss -> backward on copies of `inputs` and `targets` (CUDA tensors), then runs it once for
-  // them. Throws, leaving no gradients behind, when the step cannot be captured (CudaGraph's rules).
+  // them. Throws when the step cannot be captured (CudaGraph's rules), leaving no gradients behind and the
+  // dropout generators where they were.
   GraphedStep(Module& model, LossFn loss, const Tensor& inputs, const Tensor& targets);
+  // Parameters still pointing at the graph's gradients lose them (zero_grad), so its memory can go back.
+  ~GraphedStep();
+  GraphedStep(const GraphedStep&) = delete;
+  GraphedStep& operator=(const GraphedStep&) = delete;
 
   // Whether run() takes these: the shapes, dtypes and device of the captured batch.
   bool accepts(const Tensor& inputs, const Tensor& targets) const;

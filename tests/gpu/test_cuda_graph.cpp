@@ -3,8 +3,10 @@
 // be captured is refused and leaves the engine usable; dropout under a graph draws the masks the same calls
 // draw without one; and training steps through nn::GraphedStep end bit-identical to ordinary steps, for a
 // model without and with batch norm, one with dropout, and in bf16.
+#include <cmath>
 #include <memory>
 
+#include "engine/cuda/allocator.h"
 #include "engine/cuda_graph.h"
 #include "engine/nn/graphed_step.h"
 #include "engine/ops.h"
@@ -110,10 +112,11 @@ struct TrainedState {
   std::vector<uint64_t> rng;              // dropout generators' offsets
 };
 
-// kSteps Adam steps of `model_name` on synthetic batches; graphed: the first ordinary (cuDNN's algorithm search),
-// then nn::GraphedStep.
-TrainedState train_steps(const std::string& model_name, bool graphed, int64_t batch) {
-  constexpr int kSteps = 4;
+// kSteps Adam steps of `model_name` on synthetic batches. graphed: the first ordinary (cuDNN's algorithm search),
+// then nn::GraphedStep, except step kShortStep: an ordinary step on half a batch between two replays (the
+// trainer's short last batch), after which run() must point the parameters at the graph's gradients again.
+TrainedState train_steps(const std::string& model_name, bool graphed, int64_t full_batch) {
+  constexpr int kSteps = 5, kShortStep = 3;
   std::shared_ptr<nn::Module> model = models::build_model(model_name, 5, {3, 32, 32});
   model->to(kCuda);
   model->train(true);
@@ -122,12 +125,13 @@ TrainedState train_steps(const std::string& model_name, bool graphed, int64_t ba
   std::unique_ptr<nn::GraphedStep> step_graph;
   TrainedState out;
   for (int step = 0; step < kSteps; ++step) {
+    const int64_t batch = step == kShortStep ? full_batch / 2 : full_batch;
     const Tensor x = random_tensor({batch, 3, 32, 32}, 900 + step, DType::f32).to(kCuda);
     std::vector<int64_t> labels;
     for (int64_t i = 0; i < batch; ++i) labels.push_back((step * 3 + i * 7) % 10);
     const Tensor y = Tensor::from_vector<int64_t>(labels, {batch}).to(kCuda);
     Tensor loss;
-    if (!graphed || step == 0) {
+    if (!graphed || step == 0 || step == kShortStep) {
       optimizer.zero_grad();
       loss = loss_fn((*model)(x), y);
       loss.backward();
@@ -176,7 +180,8 @@ TEST_CASE("gpu: training steps through GraphedStep end bit-identical to ordinary
   set_deterministic_algorithms(was_deterministic);
 }
 
-TEST_CASE("gpu: GraphedStep refuses another batch shape and a model in eval mode", "[gpu][cuda_graph]") {
+TEST_CASE("gpu: GraphedStep refuses another batch shape, a model in eval mode, and a failed capture leaves nothing",
+          "[gpu][cuda_graph]") {
   testing::require_gpu();
   std::shared_ptr<nn::Module> model = models::build_model("CNN", 1, {3, 32, 32});
   model->to(kCuda);
@@ -190,10 +195,46 @@ TEST_CASE("gpu: GraphedStep refuses another batch shape and a model in eval mode
   model->eval();
   CHECK_THROWS_WITH(nn::GraphedStep(*model, loss_fn, x, y), Catch::Contains("training mode"));
   model->train(true);
+  // A capture that fails (here: a read-back in the loss) leaves no gradients and the generators where they were.
+  std::shared_ptr<nn::Module> vit = models::build_model("ViT_tiny", 1, {3, 32, 32});
+  vit->to(kCuda);
+  vit->train(true);
+  cross_entropy((*vit)(x), y).backward();  // an ordinary step first, as for any capture
+  vit->zero_grad();
+  const std::vector<uint64_t> rng = vit->rng_state();
+  const auto reading_loss = [](const Tensor& logits, const Tensor& targets) {
+    (void)logits.to(Device::cpu());
+    return cross_entropy(logits, targets);
+  };
+  CHECK_THROWS_WITH(nn::GraphedStep(*vit, reading_loss, x, y), Catch::Contains("cannot be captured"));
+  CHECK(vit->rng_state() == rng);
+  for (const Tensor& p : vit->parameters()) CHECK_FALSE(p.grad().defined());
+
   nn::GraphedStep step(*model, loss_fn, x, y);
   const Tensor x2 = random_tensor({2, 3, 32, 32}, 2, DType::f32).to(kCuda);
   const Tensor y2 = Tensor::from_vector<int64_t>({1, 2}, {2}).to(kCuda);
   CHECK_FALSE(step.accepts(x2, y2));
   CHECK_THROWS_WITH(step.run(x2, y2), Catch::Contains("captured for inputs"));
   CHECK(step.accepts(x, y));
+  step.run(x, y);
+  CHECK(std::isfinite(step.loss().item()));
+}
+
+TEST_CASE("gpu: a destroyed GraphedStep takes its gradients along and its pool gives memory back",
+          "[gpu][cuda_graph]") {
+  testing::require_gpu();
+  std::shared_ptr<nn::Module> model = models::build_model("CNN", 2, {3, 32, 32});
+  model->to(kCuda);
+  const auto loss_fn = [](const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets); };
+  const Tensor x = random_tensor({4, 3, 32, 32}, 3, DType::f32).to(kCuda);
+  const Tensor y = Tensor::from_vector<int64_t>({0, 1, 2, 3}, {4}).to(kCuda);
+  cross_entropy((*model)(x), y).backward();
+  const int64_t pools_before = static_cast<int64_t>(cuda::graph_pools_reserved_bytes());
+  {
+    nn::GraphedStep step(*model, loss_fn, x, y);
+    CHECK(static_cast<int64_t>(cuda::graph_pools_reserved_bytes()) > pools_before);
+    for (const Tensor& p : model->parameters()) CHECK(p.grad().defined());
+  }
+  for (const Tensor& p : model->parameters()) CHECK_FALSE(p.grad().defined());
+  CHECK(static_cast<int64_t>(cuda::graph_pools_reserved_bytes()) == pools_before);
 }

@@ -1,6 +1,10 @@
 // layer_norm against the formula (f32 and f64, non-contiguous input, with and without affine) and by finite
 // differences; dropout's mask statistics, determinism by seed, scale, identity in eval, and the CPU kernel's
 // mask bit for bit.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
 #include "kernels/cpu/dropout.h"
 #include "kernels/philox.h"
 #include "tests/testing.h"
@@ -117,4 +121,36 @@ TEST_CASE("dropout's CPU kernel draws exactly philox_uniform_packed's mask, acro
     INFO("first counter " << first);
     CHECK(wrong == 0);
   }
+}
+
+TEST_CASE("dropout's vector Philox blocks equal the scalar generator on every instruction set this CPU has",
+          "[ops][random]") {
+  using kernels::cpu::PhiloxIsa;
+  constexpr int kBlock = kernels::cpu::kPhiloxBlock;
+  const uint64_t seed = 0x0123456789abcdefull, stream = 0x9876543210ull;
+  std::vector<float> x(kBlock);
+  for (int i = 0; i < kBlock; ++i) x[i] = static_cast<float>(i - 20) * 0.37f;
+  x[1] = std::nanf(""), x[2] = -0.0f, x[3] = INFINITY, x[5] = -INFINITY;  // kept or dropped like any value
+  int isas_run = 0;
+  for (PhiloxIsa isa : {PhiloxIsa::scalar, PhiloxIsa::avx2, PhiloxIsa::avx512}) {
+    // Counters below, at and across the 2^32 boundary of the counter's low word.
+    for (uint64_t counter : {uint64_t{0}, uint64_t{77}, (uint64_t{1} << 32) - 9, uint64_t{5} << 32}) {
+      float u[kBlock];
+      if (!kernels::cpu::philox_uniform_block_on(isa, seed, stream, counter, u)) continue;
+      ++isas_run;
+      INFO("isa " << static_cast<int>(isa) << ", counter " << counter);
+      int64_t wrong = 0;
+      for (int e = 0; e < kBlock; ++e)
+        wrong += u[e] != kernels::philox_uniform_packed(seed, stream, 4 * counter + static_cast<uint64_t>(e));
+      CHECK(wrong == 0);
+      for (float p : {0.0f, 0.3f, 1.0f}) {
+        const float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+        std::vector<float> y(kBlock, 42.0f), want(kBlock);
+        REQUIRE(kernels::cpu::dropout_block_on(isa, x.data(), y.data(), p, scale, seed, stream, counter));
+        kernels::cpu::detail::apply_mask(x.data(), want.data(), u, kBlock, p, scale);
+        CHECK(std::memcmp(y.data(), want.data(), sizeof(float) * kBlock) == 0);  // bits: NaN, -0 and all
+      }
+    }
+  }
+  CHECK(isas_run >= 4);  // the scalar generator always runs
 }

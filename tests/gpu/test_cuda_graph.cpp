@@ -1,10 +1,13 @@
 // CUDA graphs on the GPU (engine/cuda_graph.h, engine/nn/graphed_step.h): a captured computation replays with
 // new inputs exactly as it runs without a graph; its memory is never handed out to anything else; what cannot
 // be captured is refused and leaves the engine usable; dropout under a graph draws the masks the same calls
-// draw without one; and training steps through nn::GraphedStep end bit-identical to ordinary steps, for a
-// model without and with batch norm, one with dropout, and in bf16.
+// draw without one; training steps through nn::GraphedStep end bit-identical to ordinary steps, for a model
+// without and with batch norm, one with dropout, and in bf16; and `ember train --cuda_graph` prints the figures
+// of the same run without it.
 #include <cmath>
+#include <filesystem>
 #include <memory>
+#include <sstream>
 
 #include "engine/cuda/allocator.h"
 #include "engine/cuda_graph.h"
@@ -14,6 +17,7 @@
 #include "engine/precision.h"
 #include "models/registry.h"
 #include "tests/testing.h"
+#include "tools/trainer.h"
 
 using namespace ember;
 using ember::testing::random_tensor;
@@ -237,4 +241,42 @@ TEST_CASE("gpu: a destroyed GraphedStep takes its gradients along and its pool g
   }
   for (const Tensor& p : model->parameters()) CHECK_FALSE(p.grad().defined());
   CHECK(static_cast<int64_t>(cuda::graph_pools_reserved_bytes()) == pools_before);
+}
+
+TEST_CASE("gpu: ember train --cuda_graph gives the figures of the same run without it", "[gpu][cuda_graph][models]") {
+  testing::require_gpu();
+  namespace fs = std::filesystem;
+  // The shipped sample: from the source tree, or from the working directory (gpu_check runs in the repository).
+  std::string data = std::string(EMBER_SOURCE_DIR) + "/data/samples/cifar-10";
+  if (!fs::exists(data)) data = "data/samples/cifar-10";
+  const fs::path out = fs::temp_directory_path() / "ember_gpu_test_results";
+  for (const char* model : {"CNN", "ViT_tiny"}) {
+    PrecisionGuard restore(precision());  // train() sets the process-wide setting
+    tools::TrainConfig c;
+    c.model = model;
+    c.device = "cuda";
+    c.data_dir = data;
+    c.out_dir = out.string();
+    c.experiment_name = std::string("graph_") + model;
+    c.subset = 150;  // 120 to train: three batches of 32 and a short one of 24, which runs without the graph
+    c.val_size = 20;
+    c.batch_size = 32;
+    c.val_batch_size = 32;
+    c.num_workers = 2;
+    c.epochs = 2;
+    c.seed = 7;
+    std::ostringstream plain_log, graph_log;
+    const tools::TrainResult plain = tools::train(c, plain_log);
+    c.cuda_graph = true;
+    const tools::TrainResult graphed = tools::train(c, graph_log);
+    INFO(model << "\n" << graph_log.str());
+    CHECK(graph_log.str().find("cuda_graph: captured the training step for batches of 32") != std::string::npos);
+    REQUIRE(graphed.history.size() == plain.history.size());
+    for (size_t e = 0; e < plain.history.size(); ++e) {
+      CHECK(graphed.history[e].train_loss == plain.history[e].train_loss);
+      CHECK(graphed.history[e].train_acc == plain.history[e].train_acc);
+      CHECK(graphed.history[e].val_loss == plain.history[e].val_loss);
+      CHECK(graphed.history[e].val_acc == plain.history[e].val_acc);
+    }
+  }
 }

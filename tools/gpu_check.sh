@@ -59,9 +59,16 @@ missing=$(ldd "$build/tests/ember_gpu_tests" "$build/bin/ember" 2>&1 | grep "not
 [ -n "$missing" ] && note "shared libraries not found (set LD_LIBRARY_PATH): $missing"
 
 note "== gpu tests"
-step "gpu tests" 180 "$out/gpu_tests.log" "$build/tests/ember_gpu_tests" --durations yes
+# Code never run on a GPU before goes last, in processes of its own: a crash there cannot take the other tests
+# with it, and a hung kernel (the wgmma GEMM's barriers) costs its own short cap only.
+step "gpu tests" 180 "$out/gpu_tests.log" "$build/tests/ember_gpu_tests" "~[cuda_graph]~[wgmma]" --durations yes
 grep -E "^(All tests passed|test cases:)" "$out/gpu_tests.log" | tail -2 | tee -a "$summary"
 grep -E "^bf16 step, CUDA vs CPU" "$out/gpu_tests.log" | tee -a "$summary"  # gradient agreement per model
+for part in cuda_graph wgmma; do
+  step "gpu tests [$part]" 90 "$out/gpu_tests_$part.log" "$build/tests/ember_gpu_tests" "[$part]" --durations yes
+  printf -v "rc_$part" '%s' "$?"
+  grep -E "^(All tests passed|test cases:)" "$out/gpu_tests_$part.log" | tail -2 | tee -a "$summary"
+done
 
 if [ -x "$build/bin/bench_train_throughput" ]; then
   note "== end-to-end training throughput"
@@ -128,12 +135,19 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 # Every kernel and engine-op test; not the seven-model step ([models]) nor the 2^32-element sum ([big]),
 # which would take minutes at memcheck's slowdown.
 memcheck_tags="[allocator],[attention],[batchnorm],[bias_act],[conv],[core],[cross_entropy],[deterministic]"
-memcheck_tags+=",[dropout],[engine_cuda],[gemm],[layernorm],[optim],[pool],[softmax],[sync_bn],[transpose]"
-memcheck_tags+=",[cuda_graph]~[models]"
+memcheck_tags+=",[dropout],[engine_cuda],[gemm]~[wgmma],[layernorm],[optim],[pool],[softmax],[sync_bn],[transpose]"
 memcheck_tags+=",[bf16]~[models]"
 step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
   "$build/tests/ember_gpu_tests" "$memcheck_tags"
 grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"
+# The parts never run before, each once its tests have passed without a crash or a hang.
+for part in cuda_graph wgmma; do
+  rc_name="rc_$part"
+  [ "${!rc_name:-1}" = 0 ] || continue
+  step "memcheck [$part]" 90 "$out/sanitizer_$part.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
+    "$build/tests/ember_gpu_tests" "[$part]~[models]"
+  grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer_$part.log" | tail -3 | tee -a "$summary"
+done
 
 note "== scaling: layer groups on this GPU, and the model against a 1-GPU run"
 for model in ResNet_18 ViT; do

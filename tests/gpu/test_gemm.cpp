@@ -169,7 +169,8 @@ void check_wgmma(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int6
 
 }  // namespace
 
-TEST_CASE("our wgmma + TMA bf16 GEMM (Hopper) matches the CPU product A B^T and checks its sizes", "[gpu][gemm]") {
+TEST_CASE("our wgmma + TMA bf16 GEMM (Hopper) matches the CPU product A B^T and checks its sizes",
+          "[gpu][gemm][wgmma]") {
   require_gpu();
   if (device_is_sm90()) {
     // One tile, one K step.

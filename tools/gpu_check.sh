@@ -58,17 +58,20 @@ step() {  # step NAME TIMEOUT_S LOGFILE COMMAND...
 missing=$(ldd "$build/tests/ember_gpu_tests" "$build/bin/ember" 2>&1 | grep "not found" | sort -u)
 [ -n "$missing" ] && note "shared libraries not found (set LD_LIBRARY_PATH): $missing"
 
-note "== gpu tests"
-# Code never run on a GPU before goes last, in processes of its own: a crash there cannot take the other tests
-# with it, and a hung kernel (the wgmma GEMM's barriers) costs its own short cap only.
-step "gpu tests" 180 "$out/gpu_tests.log" "$build/tests/ember_gpu_tests" "~[cuda_graph]~[wgmma]" --durations yes
-grep -E "^(All tests passed|test cases:)" "$out/gpu_tests.log" | tail -2 | tee -a "$summary"
-grep -E "^bf16 step, CUDA vs CPU" "$out/gpu_tests.log" | tee -a "$summary"  # gradient agreement per model
-for part in cuda_graph wgmma; do
-  step "gpu tests [$part]" 90 "$out/gpu_tests_$part.log" "$build/tests/ember_gpu_tests" "[$part]" --durations yes
-  printf -v "rc_$part" '%s' "$?"
-  grep -E "^(All tests passed|test cases:)" "$out/gpu_tests_$part.log" | tail -2 | tee -a "$summary"
+note "== gpu tests (a process per test file: a crash or a hung kernel costs that file only)"
+# Code never run on a GPU before goes last: the CUDA graphs, then the wgmma GEMM (whose barriers could hang).
+gpu_tests=$build/tests/ember_gpu_tests
+files=$("$gpu_tests" -# --list-tags 2>/dev/null | grep -o '\[#[A-Za-z0-9_]*\]' | grep -v '#test_cuda_graph' | sort -u)
+: >"$out/gpu_tests.log"
+for spec in $files "[#test_cuda_graph]" "[wgmma]"; do
+  [ "$spec" = "[#test_gemm]" ] && spec="[#test_gemm]~[wgmma]"
+  name=$(echo "$spec" | sed 's/^\[#\{0,1\}//; s/\].*//')  # the file's name, or the tag's
+  echo "### $spec" >>"$out/gpu_tests.log"
+  step "gpu tests $name" 120 "$out/gpu_tests.log" "$gpu_tests" -# "$spec" --durations yes
+  printf -v "rc_$name" '%s' "$?"
+  tail -3 "$out/gpu_tests.log" | grep -E "^(All tests passed|test cases:)" | sed "s/^/  $name: /" | tee -a "$summary"
 done
+grep -E "^bf16 step, CUDA vs CPU" "$out/gpu_tests.log" | tee -a "$summary"  # gradient agreement per model
 
 if [ -x "$build/bin/bench_train_throughput" ]; then
   note "== end-to-end training throughput"
@@ -142,7 +145,8 @@ step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-ex
 grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"
 # The parts never run before, each once its tests have passed without a crash or a hang.
 for part in cuda_graph wgmma; do
-  rc_name="rc_$part"
+  rc_name=rc_$part
+  [ "$part" = cuda_graph ] && rc_name=rc_test_cuda_graph
   [ "${!rc_name:-1}" = 0 ] || continue
   step "memcheck [$part]" 90 "$out/sanitizer_$part.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
     "$build/tests/ember_gpu_tests" "[$part]~[models]"

@@ -313,9 +313,9 @@ void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
 }
 
 // --cuda_graph: runs this step's forward, loss and backward through `graphed`, capturing it on the first call
-// (the caller makes that a full batch). False when the batch's shape differs from the captured one (a short
-// last batch), or when the capture fails:
-// then `use_graph` goes off for the rest of the run, with a note saying why, and the step runs without a graph.
+// (the caller makes that a full batch). False when the step must run without the graph: its batch's shape
+// differs from the captured one (a short last batch), or the capture failed, which turns `use_graph` off for
+// the rest of the run with a note saying why.
 bool replay_step(std::unique_ptr<nn::GraphedStep>& graphed, nn::Module& model, const LossFunction& loss,
                  const Tensor& images, const Tensor& labels, bool& use_graph, RunLog& log) {
   if (graphed) {

@@ -145,7 +145,9 @@ nlohmann::json run(const Problem& p, cudaStream_t stream) {
     cublas_gemm(nt, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream);
     gemm_bf16_wgmma(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.k, 0.f, c.ptr, p.n, stream);
     BENCH_CHECK(cudaStreamSynchronize(stream));
-    report_check("ours bf16 wgmma vs cuBLAS bf16, both NT", rel_err(c.to_host(), c_ref.to_host()), 1e-5);
+    // 1e-4: at K = 8192, or when cuBLAS splits K over few tiles, two correct f32 summation orders of bf16
+    // products differ by a few 1e-5 of max |C|; a wrong kernel is off by 0.1 or more.
+    report_check("ours bf16 wgmma vs cuBLAS bf16, both NT", rel_err(c.to_host(), c_ref.to_host()), 1e-4);
     cublas_nt = timed("cublas_bf16_nt", [&] { cublas_gemm(nt, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream); });
     ours_wgmma = timed("ours_bf16_wgmma", [&] {
       gemm_bf16_wgmma(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.k, 0.f, c.ptr, p.n, stream);

@@ -319,6 +319,13 @@ void gemm_bf16_wgmma(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bf
         cudaFuncSetAttribute(bf16_gemm_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
     EMBER_CHECK(err == cudaSuccess, "gemm_bf16_wgmma: cannot get ", kSmemBytes,
                 " B of shared memory: ", cudaGetErrorString(err));
+    // setmaxnreg.inc waits until the block's register pool can give the consumers 240 each: a build that
+    // allocated fewer registers per thread than the regrouping assumes would hang, not fail.
+    cudaFuncAttributes attributes{};
+    EMBER_CHECK(cudaFuncGetAttributes(&attributes, bf16_gemm_wgmma_kernel) == cudaSuccess &&
+                    attributes.numRegs * kThreads >= 24 * 128 + 240 * 128 * kConsumers,
+                "gemm_bf16_wgmma: built with ", attributes.numRegs, " registers per thread; setmaxnreg's 24/240 "
+                "split needs ", (24 * 128 + 240 * 128 * kConsumers) / kThreads);
     return true;
   }();
   (void)configured;

@@ -19,6 +19,12 @@ struct Philox4 {
   uint32_t x, y, z, w;
 };
 
+// The round's multipliers and the key's increments (the paper / Random123), and the 2^-24 that turns the top 24
+// bits of a word into a float uniform in [0, 1).
+constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
+constexpr float kPhiloxUniformScale = 1.0f / 16777216.0f;
+
 EMBER_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
   uint64_t p = static_cast<uint64_t>(a) * b;
   *hi = static_cast<uint32_t>(p >> 32);
@@ -29,11 +35,11 @@ EMBER_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
 EMBER_HD Philox4 philox4x32_10(Philox4 c, uint32_t k0, uint32_t k1) {
   for (int round = 0; round < 10; ++round) {
     uint32_t hi0, hi1;
-    uint32_t lo0 = mulhilo32(0xD2511F53u, c.x, &hi0);
-    uint32_t lo1 = mulhilo32(0xCD9E8D57u, c.z, &hi1);
+    uint32_t lo0 = mulhilo32(kPhiloxM0, c.x, &hi0);
+    uint32_t lo1 = mulhilo32(kPhiloxM1, c.z, &hi1);
     c = Philox4{hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0};
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
   }
   return c;
 }
@@ -47,17 +53,17 @@ EMBER_HD Philox4 philox_bits(uint64_t seed, uint64_t stream, uint64_t index) {
 
 // Uniform in [0, 1) with 24 random bits (exactly representable in float).
 EMBER_HD float philox_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
-  return static_cast<float>(philox_bits(seed, stream, index).x >> 8) * (1.0f / 16777216.0f);
+  return static_cast<float>(philox_bits(seed, stream, index).x >> 8) * kPhiloxUniformScale;
 }
 
 // Four uniforms in [0, 1) from one counter, one per 32-bit word (24 random bits each): what dropout draws, four
 // elements per Philox call. Element i of such a stream is word i % 4 of counter i / 4.
 EMBER_HD void philox_uniform4(uint64_t seed, uint64_t stream, uint64_t counter, float (&u)[4]) {
   const Philox4 r = philox_bits(seed, stream, counter);
-  u[0] = static_cast<float>(r.x >> 8) * (1.0f / 16777216.0f);
-  u[1] = static_cast<float>(r.y >> 8) * (1.0f / 16777216.0f);
-  u[2] = static_cast<float>(r.z >> 8) * (1.0f / 16777216.0f);
-  u[3] = static_cast<float>(r.w >> 8) * (1.0f / 16777216.0f);
+  u[0] = static_cast<float>(r.x >> 8) * kPhiloxUniformScale;
+  u[1] = static_cast<float>(r.y >> 8) * kPhiloxUniformScale;
+  u[2] = static_cast<float>(r.z >> 8) * kPhiloxUniformScale;
+  u[3] = static_cast<float>(r.w >> 8) * kPhiloxUniformScale;
 }
 
 // Element `index` of a stream drawn with philox_uniform4 (the reference the kernels are checked against).

@@ -16,17 +16,11 @@ namespace ember::kernels::cpu {
 
 namespace {
 
-constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // philox4x32_10's multipliers and key increments
-constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
-constexpr float kScale = 1.0f / 16777216.0f;  // 24 random bits per uniform, as philox_uniform4
-
 void block_scalar(uint64_t seed, uint64_t stream, uint64_t counter, float* u) {
   for (int l = 0; l < kPhiloxLanes; ++l) {
-    const Philox4 r = philox_bits(seed, stream, counter + static_cast<uint64_t>(l));
-    u[4 * l + 0] = static_cast<float>(r.x >> 8) * kScale;
-    u[4 * l + 1] = static_cast<float>(r.y >> 8) * kScale;
-    u[4 * l + 2] = static_cast<float>(r.z >> 8) * kScale;
-    u[4 * l + 3] = static_cast<float>(r.w >> 8) * kScale;
+    float lane[4];
+    philox_uniform4(seed, stream, counter + static_cast<uint64_t>(l), lane);
+    for (int w = 0; w < 4; ++w) u[4 * l + w] = lane[w];
   }
 }
 
@@ -59,7 +53,8 @@ __attribute__((target("avx2"))) inline void uniforms8(uint64_t seed, uint64_t st
   __m256i z = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream)));
   __m256i w = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream >> 32)));
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kM0)), m1 = _mm256_set1_epi32(static_cast<int>(kM1));
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
   for (int round = 0; round < 10; ++round) {
     __m256i lo0, hi0, lo1, hi1;
     mulhilo(x, m0, lo0, hi0);
@@ -68,8 +63,8 @@ __attribute__((target("avx2"))) inline void uniforms8(uint64_t seed, uint64_t st
     y = lo1;
     z = _mm256_xor_si256(_mm256_xor_si256(hi0, w), _mm256_set1_epi32(static_cast<int>(k1)));
     w = lo0;
-    k0 += kW0;
-    k1 += kW1;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
   }
   // Interleave: unpacks give counters 0|4, 1|5, 2|6, 3|7 (128-bit halves); lane permutes pair the halves.
   const __m256i xy_lo = _mm256_unpacklo_epi32(x, y), xy_hi = _mm256_unpackhi_epi32(x, y);
@@ -78,7 +73,7 @@ __attribute__((target("avx2"))) inline void uniforms8(uint64_t seed, uint64_t st
   const __m256i c26 = _mm256_unpacklo_epi64(xy_hi, zw_hi), c37 = _mm256_unpackhi_epi64(xy_hi, zw_hi);
   const __m256i ordered[4] = {_mm256_permute2x128_si256(c04, c15, 0x20), _mm256_permute2x128_si256(c26, c37, 0x20),
                               _mm256_permute2x128_si256(c04, c15, 0x31), _mm256_permute2x128_si256(c26, c37, 0x31)};
-  const __m256 scale = _mm256_set1_ps(kScale);
+  const __m256 scale = _mm256_set1_ps(kPhiloxUniformScale);
   for (int k = 0; k < 4; ++k)  // (word >> 8) < 2^24: the signed conversion is exact
     u[k] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(ordered[k], 8)), scale);
 }
@@ -133,7 +128,8 @@ __attribute__((target("avx512f"))) inline void uniforms16(uint64_t seed, uint64_
   __m512i z = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream)));
   __m512i w = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream >> 32)));
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kM0)), m1 = _mm512_set1_epi32(static_cast<int>(kM1));
+  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0));
+  const __m512i m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
   for (int round = 0; round < 10; ++round) {
     __m512i lo0, hi0, lo1, hi1;
     mulhilo(x, m0, lo0, hi0);
@@ -142,8 +138,8 @@ __attribute__((target("avx512f"))) inline void uniforms16(uint64_t seed, uint64_
     y = lo1;
     z = _mm512_xor_si512(_mm512_xor_si512(hi0, w), _mm512_set1_epi32(static_cast<int>(k1)));
     w = lo0;
-    k0 += kW0;
-    k1 += kW1;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
   }
   // Interleave: unpacks give, in 128-bit lane j of c[i], counter 4 j + i's four words; two rounds of 128-bit
   // lane shuffles put counters 4 k .. 4 k + 3 into register k.
@@ -155,7 +151,7 @@ __attribute__((target("avx512f"))) inline void uniforms16(uint64_t seed, uint64_
   const __m512i c01_hi = _mm512_shuffle_i32x4(c0, c1, 0xEE), c23_hi = _mm512_shuffle_i32x4(c2, c3, 0xEE);
   const __m512i ordered[4] = {_mm512_shuffle_i32x4(c01_lo, c23_lo, 0x88), _mm512_shuffle_i32x4(c01_lo, c23_lo, 0xDD),
                               _mm512_shuffle_i32x4(c01_hi, c23_hi, 0x88), _mm512_shuffle_i32x4(c01_hi, c23_hi, 0xDD)};
-  const __m512 scale = _mm512_set1_ps(kScale);
+  const __m512 scale = _mm512_set1_ps(kPhiloxUniformScale);
   for (int k = 0; k < 4; ++k) u[k] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(ordered[k], 8)), scale);
 }
 

@@ -5,9 +5,9 @@
 //   bench_gemm [--json FILE]
 #include <cmath>
 #include <cstdlib>
-#include <string>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "benchmarks/cuda/bench_common.cuh"
 #include "kernels/cuda/cublas_gemm.h"
@@ -49,9 +49,7 @@ float bf16_value(__nv_bfloat16 x) { return __bfloat162float(x); }
 bool run_wgmma() {
   if (const char* skip = std::getenv("EMBER_BENCH_SKIP_WGMMA"); skip && *skip && std::string(skip) != "0")
     return false;
-  cudaDeviceProp prop;
-  BENCH_CHECK(cudaGetDeviceProperties(&prop, 0));
-  return prop.major == 9 && prop.minor == 0;
+  return gemm_bf16_wgmma_runs_here();
 }
 
 // Our kernels against a CPU product on a small problem (inputs read back so the CPU sees the same bits).

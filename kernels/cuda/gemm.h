@@ -33,6 +33,8 @@ bool gemm_bf16_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t l
 void gemm_bf16(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bfloat16* a, int64_t lda,
                const __nv_bfloat16* b, int64_t ldb, float beta, float* c, int64_t ldc, cudaStream_t stream);
 
+// True when the current GPU can run gemm_bf16_wgmma (compute capability 9.0).
+bool gemm_bf16_wgmma_runs_here();
 // True when gemm_bf16_wgmma accepts these sizes (see above; B is [N, K], so ldb >= K).
 bool gemm_bf16_wgmma_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb);
 void gemm_bf16_wgmma(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bfloat16* a, int64_t lda,

@@ -36,6 +36,11 @@ constexpr int kStages = 4;
 constexpr int kConsumers = 2;                      // warpgroups of 128 threads, 64 rows of the tile each
 constexpr int kThreads = 128 * (1 + kConsumers);  // + the producer warpgroup
 constexpr int kGroupM = 8;
+// setmaxnreg's regrouping of the 168 registers per thread that __launch_bounds__(384, 1) grants: the producer
+// warpgroup keeps 24, each consumer warpgroup gets 240. It must fit the block's pool exactly or below, or
+// setmaxnreg.inc waits forever.
+constexpr int kProducerRegisters = 24, kConsumerRegisters = 240;
+constexpr int kRegisterPool = 128 * (kProducerRegisters + kConsumers * kConsumerRegisters);
 constexpr int kStageBytesA = kTileM * kTileK * 2;  // 16 KiB
 constexpr int kStageBytesB = kTileN * kTileK * 2;  // 32 KiB
 // The 128-byte swizzle pattern repeats every 1024 B (8 rows of 128 B); the wgmma descriptors below assume every
@@ -198,7 +203,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   __syncthreads();
 
   if (warpgroup == 0) {
-    warpgroup_release_registers<24>();
+    warpgroup_release_registers<kProducerRegisters>();
     if (threadIdx.x == 0) {
       for (int kt = 0; kt < ktiles; ++kt) {
         const int stage = kt % kStages;
@@ -212,8 +217,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     return;
   }
 
-  // 24 * 128 + 240 * 256 = 64512 registers: the 168 per thread that __launch_bounds__(384, 1) grants, regrouped.
-  warpgroup_claim_registers<240>();
+  warpgroup_claim_registers<kConsumerRegisters>();
   const int consumer = warpgroup - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
   // Every stage starts empty: complete phase 0 of each `empty` barrier so the producer's first pass goes through.
   if (lane == 0)
@@ -293,6 +297,14 @@ CUtensorMap tensor_map(const __nv_bfloat16* base, int64_t rows, int64_t cols, in
 
 }  // namespace
 
+bool gemm_bf16_wgmma_runs_here() {
+  int device = 0, major = 0, minor = 0;
+  return cudaGetDevice(&device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
+         minor == 0;
+}
+
 bool gemm_bf16_wgmma_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb) {
   return m > 0 && n > 0 && k > 0 && m % kTileM == 0 && n % kTileN == 0 && k % kTileK == 0 && lda % 8 == 0 &&
          ldb % 8 == 0 && lda >= k && ldb >= k && m < INT32_MAX && n < INT32_MAX && k < INT32_MAX &&
@@ -306,26 +318,22 @@ void gemm_bf16_wgmma(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bf
               " == 0, lda/ldb >= K and multiples of 8, even ldc >= N; got M=", m, " N=", n, " K=", k, " lda=", lda,
               " ldb=", ldb, " ldc=", ldc);
   EMBER_CHECK(aligned16(a) && aligned16(b) && reinterpret_cast<uintptr_t>(c) % 8 == 0,
-              "gemm_bf16_wgmma: A and B must be 16-byte aligned, C 8-byte aligned");
-  int device = 0, major = 0, minor = 0;
-  EMBER_CHECK(cudaGetDevice(&device) == cudaSuccess &&
-                  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-                  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess,
-              "gemm_bf16_wgmma: cannot query the current device");
-  EMBER_CHECK(major == 9 && minor == 0, "gemm_bf16_wgmma: built for sm_90a (Hopper) only; device ", device, " is sm_",
-              major, minor);
+              "gemm_bf16_wgmma: A and B must be 16-byte aligned, C 8-byte aligned; got A=",
+              static_cast<const void*>(a), " B=", static_cast<const void*>(b), " C=", static_cast<const void*>(c));
+  EMBER_CHECK(gemm_bf16_wgmma_runs_here(), "gemm_bf16_wgmma: built for sm_90a (Hopper) only; the current GPU is not "
+              "compute capability 9.0");
   static const bool configured = [] {
     const cudaError_t err =
         cudaFuncSetAttribute(bf16_gemm_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
     EMBER_CHECK(err == cudaSuccess, "gemm_bf16_wgmma: cannot get ", kSmemBytes,
                 " B of shared memory: ", cudaGetErrorString(err));
-    // setmaxnreg.inc waits until the block's register pool can give the consumers 240 each: a build that
+    // setmaxnreg.inc waits until the block's register pool can give the consumers theirs: a build that
     // allocated fewer registers per thread than the regrouping assumes would hang, not fail.
     cudaFuncAttributes attributes{};
     EMBER_CHECK(cudaFuncGetAttributes(&attributes, bf16_gemm_wgmma_kernel) == cudaSuccess &&
-                    attributes.numRegs * kThreads >= 24 * 128 + 240 * 128 * kConsumers,
-                "gemm_bf16_wgmma: built with ", attributes.numRegs, " registers per thread; setmaxnreg's 24/240 "
-                "split needs ", (24 * 128 + 240 * 128 * kConsumers) / kThreads);
+                    attributes.numRegs * kThreads >= kRegisterPool,
+                "gemm_bf16_wgmma: built with ", attributes.numRegs, " registers per thread; setmaxnreg's ",
+                kProducerRegisters, "/", kConsumerRegisters, " split needs ", kRegisterPool / kThreads);
     return true;
   }();
   (void)configured;

@@ -137,15 +137,6 @@ TEST_CASE("our bf16 tensor-core GEMM matches the CPU product and checks its size
 
 namespace {
 
-// gemm_bf16_wgmma is built for sm_90a only: it runs on compute capability 9.0 and throws elsewhere.
-bool device_is_sm90() {
-  int device = 0, major = 0, minor = 0;
-  return cudaGetDevice(&device) == cudaSuccess &&
-         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
-         minor == 0;
-}
-
 // gemm_bf16_wgmma on random bf16 data against the CPU product. B is stored [N, K] (a Linear layer's weight), which
 // is GemmShape's trans_b; leading dimensions wider than the rows leave padding the kernel must neither read nor
 // write (the reference keeps C's padding as it was).
@@ -172,7 +163,7 @@ void check_wgmma(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int6
 TEST_CASE("our wgmma + TMA bf16 GEMM (Hopper) matches the CPU product A B^T and checks its sizes",
           "[gpu][gemm][wgmma]") {
   require_gpu();
-  if (device_is_sm90()) {
+  if (kernels::cuda::gemm_bf16_wgmma_runs_here()) {
     // One tile, one K step.
     check_wgmma(128, 256, 64, 64, 64, 256, 1.f, 0.f, 100);
     // 32 tiles, 8 K steps: the 4-stage ring goes round twice.

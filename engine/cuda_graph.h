@@ -42,9 +42,10 @@ class CudaGraph {
 
   // The graph this thread is capturing now, or null.
   static CudaGraph* capturing();
-  // For dropout under capture: `count` numbers of `gen`, `first` the offset this capture reserved (aligned to
-  // 4). Returns the device address the kernels read the offset from; each later replay reserves `count` anew.
-  const uint64_t* random_offset(Generator& gen, uint64_t first, uint64_t count);
+  // For random numbers drawn under capture (dropout): `count` numbers of `gen` from a multiple of `align`,
+  // `first` the offset this capture reserved. Returns the device address the kernels read the offset from; each
+  // later replay reserves the same anew (Generator::reserve_aligned).
+  const uint64_t* random_offset(Generator& gen, uint64_t first, uint64_t count, uint64_t align);
 
  private:
   struct Impl;

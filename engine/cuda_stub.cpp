@@ -25,7 +25,7 @@ void CudaGraph::capture(const std::function<void()>&) {
 void CudaGraph::replay() { EMBER_FAIL("CudaGraph::replay: nothing captured"); }
 bool CudaGraph::captured() const { return false; }
 CudaGraph* CudaGraph::capturing() { return nullptr; }
-const uint64_t* CudaGraph::random_offset(Generator&, uint64_t, uint64_t) {
+const uint64_t* CudaGraph::random_offset(Generator&, uint64_t, uint64_t, uint64_t) {
   EMBER_FAIL("CudaGraph::random_offset: only while capturing");
 }
 }  // namespace ember

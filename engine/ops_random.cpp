@@ -51,10 +51,11 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   EMBER_CHECK(p >= 0 && p <= 1, "dropout: probability ", p, " outside [0, 1]");
   if (!training || p == 0) return x;
   // Four elements per Philox counter (kernels/cpu/dropout.h): the mask starts at a multiple of 4.
-  const uint64_t count = (static_cast<uint64_t>(x.numel()) + 3) / 4 * 4;
-  MaskDraw draw{gen.seed(), gen.stream(), gen.reserve_aligned(count, 4)};
+  constexpr uint64_t kAlign = 4;
+  const uint64_t count = (static_cast<uint64_t>(x.numel()) + kAlign - 1) / kAlign * kAlign;
+  MaskDraw draw{gen.seed(), gen.stream(), gen.reserve_aligned(count, kAlign)};
   if (CudaGraph* graph = CudaGraph::capturing(); graph && x.device().is_cuda())
-    draw.first_on_device = graph->random_offset(gen, draw.first, count);
+    draw.first_on_device = graph->random_offset(gen, draw.first, count, kAlign);
   Tensor y = apply_dropout_mask(x.detach(), p, draw);
   if (needs_grad({&x})) {
     record(y, "dropout", {x}, [p, draw](const Tensor& g) -> std::vector<Tensor> {

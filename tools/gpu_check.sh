@@ -61,14 +61,17 @@ missing=$(ldd "$build/tests/ember_gpu_tests" "$build/bin/ember" 2>&1 | grep "not
 note "== gpu tests (a process per test file: a crash or a hung kernel costs that file only)"
 # Code never run on a GPU before goes last: the CUDA graphs, then the wgmma GEMM (whose barriers could hang).
 gpu_tests=$build/tests/ember_gpu_tests
+never_run=("[#test_cuda_graph]" "[wgmma]")  # also under memcheck below, once they have passed
 files=$("$gpu_tests" -# --list-tags 2>/dev/null | grep -o '\[#[A-Za-z0-9_]*\]' | grep -v '#test_cuda_graph' | sort -u)
+declare -A rc  # exit status by test spec
 : >"$out/gpu_tests.log"
-for spec in $files "[#test_cuda_graph]" "[wgmma]"; do
+for spec in $files "${never_run[@]}"; do
+  # -# tags each case with its file's name; the wgmma case leaves test_gemm's process for one of its own, last.
   [ "$spec" = "[#test_gemm]" ] && spec="[#test_gemm]~[wgmma]"
   name=$(echo "$spec" | sed 's/^\[#\{0,1\}//; s/\].*//')  # the file's name, or the tag's
   echo "### $spec" >>"$out/gpu_tests.log"
   step "gpu tests $name" 120 "$out/gpu_tests.log" "$gpu_tests" -# "$spec" --durations yes
-  printf -v "rc_$name" '%s' "$?"
+  rc[$spec]=$?
   tail -3 "$out/gpu_tests.log" | grep -E "^(All tests passed|test cases:)" | sed "s/^/  $name: /" | tee -a "$summary"
 done
 grep -E "^bf16 step, CUDA vs CPU" "$out/gpu_tests.log" | tee -a "$summary"  # gradient agreement per model
@@ -100,7 +103,8 @@ for run in "CNN 256 tf32" "ResNet_18 256 bf16" "ViT_tiny 256 tf32"; do
 done
 
 note "== kernel benchmarks"
-[ "${rc_wgmma:-1}" = 0 ] || export EMBER_BENCH_SKIP_WGMMA=1  # its test failed or hung: keep bench_gemm's other rows
+wgmma_spec="[wgmma]"
+[ "${rc[$wgmma_spec]:-1}" = 0 ] || export EMBER_BENCH_SKIP_WGMMA=1  # its test failed or hung: keep bench_gemm's rows
 for bench in "$build"/bin/bench_*; do
   name=$(basename "$bench")
   case "$name" in bench_cpu_* | bench_loader | bench_allreduce | bench_train_throughput) continue ;; esac
@@ -145,13 +149,12 @@ step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-ex
   "$build/tests/ember_gpu_tests" "$memcheck_tags"
 grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"
 # The parts never run before, each once its tests have passed without a crash or a hang.
-for part in cuda_graph wgmma; do
-  rc_name=rc_$part
-  [ "$part" = cuda_graph ] && rc_name=rc_test_cuda_graph
-  [ "${!rc_name:-1}" = 0 ] || continue
-  step "memcheck [$part]" 90 "$out/sanitizer_$part.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
-    "$build/tests/ember_gpu_tests" "[$part]~[models]"
-  grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer_$part.log" | tail -3 | tee -a "$summary"
+for spec in "${never_run[@]}"; do
+  [ "${rc[$spec]:-1}" = 0 ] || continue
+  name=$(echo "$spec" | sed 's/^\[#\{0,1\}//; s/\].*//')
+  step "memcheck $name" 90 "$out/sanitizer_$name.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
+    "$gpu_tests" -# "$spec~[models]"
+  grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer_$name.log" | tail -3 | tee -a "$summary"
 done
 
 note "== scaling: layer groups on this GPU, and the model against a 1-GPU run"

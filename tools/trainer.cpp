@@ -316,7 +316,7 @@ void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
 // (the caller makes that a full batch). False when the step must run without the graph: its batch's shape
 // differs from the captured one (a short last batch), or the capture failed, which turns `use_graph` off for
 // the rest of the run with a note saying why.
-bool replay_step(std::unique_ptr<nn::GraphedStep>& graphed, nn::Module& model, const LossFunction& loss,
+bool step_through_graph(std::unique_ptr<nn::GraphedStep>& graphed, nn::Module& model, const LossFunction& loss,
                  const Tensor& images, const Tensor& labels, bool& use_graph, RunLog& log) {
   if (graphed) {
     if (!graphed->accepts(images, labels)) return false;
@@ -664,10 +664,11 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
       // The graph's forward, loss and backward, when this step can take it (the time goes to forward_ms).
       const bool full_batch = batch.labels.numel() == config.batch_size;  // the shape a graph is captured for
       const bool replayed = use_graph && warmed_up && (graphed || full_batch) &&
-                            replay_step(graphed, *model, loss_fn, images, targets, use_graph, log);
+                            step_through_graph(graphed, *model, loss_fn, images, targets, use_graph, log);
       Tensor logits, loss;
       if (replayed) {
-        logits = graphed->logits(), loss = graphed->loss();
+        logits = graphed->logits();
+        loss = graphed->loss();
       } else {
         logits = (*model)(images);
         loss = loss_fn(logits, targets);

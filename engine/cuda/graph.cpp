@@ -22,7 +22,7 @@ constexpr int64_t kMaxRandomSlots = 1024;  // dropout calls per capture (a ViT s
 struct CudaGraph::Impl {
   struct RandomSlot {
     Generator* gen;
-    uint64_t count;
+    uint64_t count, align;
   };
   cudaGraphExec_t exec = nullptr;
   cuda::CachingAllocator* pool = nullptr;
@@ -112,7 +112,7 @@ void CudaGraph::replay() {
   if (!g.slots.empty()) {
     std::vector<uint64_t> firsts = g.captured_firsts;
     if (g.replays > 0)
-      for (size_t i = 0; i < g.slots.size(); ++i) firsts[i] = g.slots[i].gen->reserve_aligned(g.slots[i].count, 4);
+      for (size_t i = 0; i < g.slots.size(); ++i) firsts[i] = g.slots[i].gen->reserve_aligned(g.slots[i].count, g.slots[i].align);
     kernels::cuda::write_u64(static_cast<uint64_t*>(g.offsets.raw_data()), firsts.data(),
                              static_cast<int64_t>(firsts.size()), stream);
   }
@@ -120,12 +120,12 @@ void CudaGraph::replay() {
   ++g.replays;
 }
 
-const uint64_t* CudaGraph::random_offset(Generator& gen, uint64_t first, uint64_t count) {
+const uint64_t* CudaGraph::random_offset(Generator& gen, uint64_t first, uint64_t count, uint64_t align) {
   Impl& g = *impl_;
   EMBER_CHECK(t_capturing == this, "CudaGraph::random_offset: only while this graph captures");
   EMBER_CHECK(static_cast<int64_t>(g.slots.size()) < kMaxRandomSlots, "CudaGraph: more than ", kMaxRandomSlots,
               " dropout calls in one capture");
-  g.slots.push_back({&gen, count});
+  g.slots.push_back({&gen, count, align});
   g.captured_firsts.push_back(first);
   return static_cast<const uint64_t*>(g.offsets.raw_data()) + (g.slots.size() - 1);
 }

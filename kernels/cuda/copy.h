@@ -21,7 +21,8 @@ void fill(void* dst, int dst_type, const int64_t* dst_strides, int ndim, const i
 
 // dst[i] = values[i] for i < n, the values travelling as kernel arguments: the host's array can change as soon
 // as this returns (a cudaMemcpyAsync would read it when the copy runs), and the write is an ordinary kernel on
-// `stream`. For a few numbers per step (CudaGraph's dropout offsets); any n, in launches of 64 values.
+// `stream`. For a few numbers per step (offsets a captured CUDA graph's kernels read); any n, in launches of 64
+// values.
 void write_u64(uint64_t* dst, const uint64_t* values, int64_t n, cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda

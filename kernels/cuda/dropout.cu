@@ -37,7 +37,6 @@ __global__ void dropout_kernel(const float* __restrict__ x, float* __restrict__ 
 void dropout(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t stream_id,
              uint64_t first, cudaStream_t stream, const uint64_t* first_on_device) {
   if (n == 0) return;
-  // A device-side first is a multiple of 4 as well: CudaGraph writes what Generator reservations gave.
   if (first % 4 != 0) throw std::runtime_error("dropout: the first counter must be a multiple of 4");
   const bool vec = aligned16(x) && aligned16(y);
   dropout_kernel<<<grid_for((n + 3) / 4, 256, 16384), 256, 0, stream>>>(x, y, n, p, scale, seed, stream_id, first,

@@ -2,8 +2,9 @@
 // Element i is kept when philox_uniform_packed(seed, stream, first + i) >= p (first a multiple of 4) and then
 // scaled by `scale` (1 / (1 - p); 0 when p = 1). The backward is the same map applied to the output gradient
 // (no mask stored): call dropout(dy, dx, ...) with the same (seed, stream, first).
-// first_on_device: where given (non-null), `first` is read from device memory when the kernel runs instead: a
-// CUDA graph replays its dropout kernels with fresh offsets written there before each replay.
+// first_on_device: where given (non-null), `first` is read from device memory when the kernel runs instead (a
+// CUDA graph replays its dropout kernels with fresh offsets written there). It must hold a multiple of 4 too;
+// the kernel cannot check it.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -29,17 +29,14 @@ class CountingAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
     ++allocations;
-    return cpu_allocator_for_test()->allocate(nbytes);
+    return allocator_for(Device::cpu())->allocate(nbytes);
   }
   void deallocate(void* ptr, size_t nbytes) override {
     ++deallocations;
-    cpu_allocator_for_test()->deallocate(ptr, nbytes);
+    allocator_for(Device::cpu())->deallocate(ptr, nbytes);
   }
   Device device() const override { return Device::cuda(0); }
   int allocations = 0, deallocations = 0;
-
- private:
-  static Allocator* cpu_allocator_for_test() { return allocator_for(Device::cpu()); }
 };
 }  // namespace
 

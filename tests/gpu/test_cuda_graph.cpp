@@ -17,6 +17,7 @@
 #include "engine/precision.h"
 #include "models/registry.h"
 #include "tests/testing.h"
+#include "tests/train_testing.h"
 #include "tools/trainer.h"
 
 using namespace ember;
@@ -245,26 +246,17 @@ TEST_CASE("gpu: a destroyed GraphedStep takes its gradients along and its pool g
 
 TEST_CASE("gpu: ember train --cuda_graph gives the figures of the same run without it", "[gpu][cuda_graph][models]") {
   testing::require_gpu();
-  namespace fs = std::filesystem;
-  // The shipped sample: from the source tree, or from the working directory (gpu_check runs in the repository).
-  std::string data = std::string(EMBER_SOURCE_DIR) + "/data/samples/cifar-10";
-  if (!fs::exists(data)) data = "data/samples/cifar-10";
-  const fs::path out = fs::temp_directory_path() / "ember_gpu_test_results";
   for (const char* model : {"CNN", "ViT_tiny"}) {
     PrecisionGuard restore(precision());  // train() sets the process-wide setting
-    tools::TrainConfig c;
+    tools::TrainConfig c = testing::tiny_config(std::string("graph_") + model);
+    // gpu_check runs this binary on another machine, in the repository: the shipped sample from the working
+    // directory then, and results under the temporary directory.
+    if (!std::filesystem::exists(c.data_dir)) c.data_dir = "data/samples/cifar-10";
+    if (!std::filesystem::exists(EMBER_BINARY_DIR))
+      c.out_dir = (std::filesystem::temp_directory_path() / "ember_gpu_test_results").string();
     c.model = model;
     c.device = "cuda";
-    c.data_dir = data;
-    c.out_dir = out.string();
-    c.experiment_name = std::string("graph_") + model;
     c.subset = 150;  // 120 to train: three batches of 32 and a short one of 24, which runs without the graph
-    c.val_size = 20;
-    c.batch_size = 32;
-    c.val_batch_size = 32;
-    c.num_workers = 2;
-    c.epochs = 2;
-    c.seed = 7;
     std::ostringstream plain_log, graph_log;
     const tools::TrainResult plain = tools::train(c, plain_log);
     c.cuda_graph = true;

@@ -317,7 +317,7 @@ void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
 // differs from the captured one (a short last batch), or the capture failed, which turns `use_graph` off for
 // the rest of the run with a note saying why.
 bool step_through_graph(std::unique_ptr<nn::GraphedStep>& graphed, nn::Module& model, const LossFunction& loss,
-                 const Tensor& images, const Tensor& labels, bool& use_graph, RunLog& log) {
+                        const Tensor& images, const Tensor& labels, bool& use_graph, RunLog& log) {
   if (graphed) {
     if (!graphed->accepts(images, labels)) return false;
     graphed->run(images, labels);
@@ -563,7 +563,7 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
   if (config.cuda_graph && !use_graph)
     log.line("note: --cuda_graph needs --device cuda, one rank and --accumulate 1; training without it");
   std::unique_ptr<nn::GraphedStep> graphed;
-  bool warmed_up = false;  // an ordinary step has run in this process
+  bool warmed_up = false;  // an ordinary full-batch step has run in this process
 
   // An optimizer step takes `accumulate` micro-batches (the epoch's last group may be shorter).
   const int64_t batches_per_epoch = train_loader.batches_per_epoch();

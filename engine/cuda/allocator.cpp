@@ -215,15 +215,12 @@ void EventGuardedCache::deallocate(void* ptr, size_t) {
   } catch (...) {
     stream = nullptr;
   }
+  deferred_.emplace_back(ptr, size);
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   if (stream && cudaStreamIsCapturing(stream, &capture) != cudaSuccess) cudaGetLastError();
-  if (capture != cudaStreamCaptureStatusNone) {
-    // An event recorded now would belong to the CUDA graph being captured, and no query could tell when the
-    // block is free. Its last use was queued before the capture: it waits for the next release outside one.
-    deferred_.emplace_back(ptr, size);
-    return;
-  }
-  deferred_.emplace_back(ptr, size);
+  // During a CUDA graph capture an event recorded now would belong to the graph, and no query could tell when
+  // the block is free. Its last use was queued before the capture: it waits for the next release outside one.
+  if (capture != cudaStreamCaptureStatusNone) return;
   for (const auto& [block, bytes] : deferred_) cache_behind_event(block, bytes, stream);
   deferred_.clear();
 }

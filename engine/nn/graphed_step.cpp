@@ -44,8 +44,7 @@ GraphedStep::GraphedStep(Module& model, LossFn loss, const Tensor& inputs, const
 
 GraphedStep::~GraphedStep() {
   for (size_t i = 0; i < grads_.size(); ++i)
-    if (grads_[i].defined() && params_[i].grad().defined() && params_[i].grad().raw_data() == grads_[i].raw_data())
-      params_[i].zero_grad();
+    if (params_[i].grad().same(grads_[i])) params_[i].zero_grad();
 }
 
 bool GraphedStep::accepts(const Tensor& inputs, const Tensor& targets) const {

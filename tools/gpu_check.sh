@@ -62,13 +62,14 @@ note "== gpu tests (a process per test file: a crash or a hung kernel costs that
 # Code never run on a GPU before goes last: the CUDA graphs, then the wgmma GEMM (whose barriers could hang).
 gpu_tests=$build/tests/ember_gpu_tests
 never_run=("[#test_cuda_graph]" "[wgmma]")  # also under memcheck below, once they have passed
+spec_name() { echo "$1" | sed 's/^\[#\{0,1\}//; s/\].*//'; }  # a test spec's file name, or its tag
 files=$("$gpu_tests" -# --list-tags 2>/dev/null | grep -o '\[#[A-Za-z0-9_]*\]' | grep -v '#test_cuda_graph' | sort -u)
 declare -A rc  # exit status by test spec
 : >"$out/gpu_tests.log"
 for spec in $files "${never_run[@]}"; do
   # -# tags each case with its file's name; the wgmma case leaves test_gemm's process for one of its own, last.
   [ "$spec" = "[#test_gemm]" ] && spec="[#test_gemm]~[wgmma]"
-  name=$(echo "$spec" | sed 's/^\[#\{0,1\}//; s/\].*//')  # the file's name, or the tag's
+  name=$(spec_name "$spec")
   echo "### $spec" >>"$out/gpu_tests.log"
   step "gpu tests $name" 120 "$out/gpu_tests.log" "$gpu_tests" -# "$spec" --durations yes
   rc[$spec]=$?
@@ -122,15 +123,14 @@ step "bf16 convnets, NCHW convs" 90 "$out/e2e_nchw.log" env EMBER_CUDA_CONV_LAYO
 grep -E "^\| (CNN|ResNet)" "$out/e2e_nchw.log" | sed 's/$/ convs NCHW/' | tee -a "$summary"
 
 note "== short training run (CNN, CIFAR-10 sample, cuda)"
-step "ember train" 180 "$out/train.log" "$build/bin/ember" train --device cuda --model CNN --data_dir "$data" \
-  --normalization N1_aug --val_size 10 --batch_size 128 --lr 0.001 --optimization Adam --epochs 4 \
-  --num_workers 4 --out_dir "$out/results" --experiment_name gpu_check_CNN
+cnn_run=(train --device cuda --model CNN --data_dir "$data" --normalization N1_aug --val_size 10 --batch_size 128
+  --lr 0.001 --optimization Adam --epochs 4 --num_workers 4 --out_dir "$out/results")
+step "ember train" 180 "$out/train.log" "$build/bin/ember" "${cnn_run[@]}" --experiment_name gpu_check_CNN
 grep -E "^Epoch" "$out/train.log" | tee -a "$summary"
 # The same run with --cuda_graph: its epochs should print the same figures (unless cuDNN's timed search picked
 # other deterministic algorithms in this second process; tests/gpu/test_cuda_graph.cpp compares within one).
-step "ember train --cuda_graph" 120 "$out/train_graph.log" "$build/bin/ember" train --device cuda --model CNN \
-  --data_dir "$data" --normalization N1_aug --val_size 10 --batch_size 128 --lr 0.001 --optimization Adam \
-  --epochs 4 --num_workers 4 --out_dir "$out/results" --experiment_name gpu_check_CNN_graph --cuda_graph
+step "ember train --cuda_graph" 120 "$out/train_graph.log" "$build/bin/ember" "${cnn_run[@]}" \
+  --experiment_name gpu_check_CNN_graph --cuda_graph
 grep -E "^Epoch|cuda_graph" "$out/train_graph.log" | sed 's/^/graph: /' | tee -a "$summary"
 mpirun_cmd=$(command -v mpirun || echo mpiexec)
 step "ember train (nccl, 1 rank)" 120 "$out/train_nccl.log" sh tests/gpu/train_nccl.sh "$out/results_nccl" \
@@ -145,13 +145,12 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 memcheck_tags="[allocator],[attention],[batchnorm],[bias_act],[conv],[core],[cross_entropy],[deterministic]"
 memcheck_tags+=",[dropout],[engine_cuda],[gemm]~[wgmma],[layernorm],[optim],[pool],[softmax],[sync_bn],[transpose]"
 memcheck_tags+=",[bf16]~[models]"
-step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
-  "$build/tests/ember_gpu_tests" "$memcheck_tags"
+step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 "$gpu_tests" "$memcheck_tags"
 grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"
 # The parts never run before, each once its tests have passed without a crash or a hang.
 for spec in "${never_run[@]}"; do
   [ "${rc[$spec]:-1}" = 0 ] || continue
-  name=$(echo "$spec" | sed 's/^\[#\{0,1\}//; s/\].*//')
+  name=$(spec_name "$spec")
   step "memcheck $name" 90 "$out/sanitizer_$name.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
     "$gpu_tests" -# "$spec~[models]"
   grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer_$name.log" | tail -3 | tee -a "$summary"

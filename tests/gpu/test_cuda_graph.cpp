@@ -31,6 +31,9 @@ std::vector<float> host_values(const Tensor& t) { return t.to(Device::cpu()).to(
 
 Tensor affine_relu(const Tensor& x) { return relu(add_scalar(mul_scalar(x, 2.0), -0.25)); }
 
+// The loss of the graphed steps below (cross_entropy's options left at their defaults).
+Tensor loss_fn(const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets); }
+
 }  // namespace
 
 TEST_CASE("gpu: a captured computation replays with new inputs as it runs without a graph", "[gpu][cuda_graph]") {
@@ -126,7 +129,6 @@ TrainedState train_steps(const std::string& model_name, bool graphed, int64_t fu
   model->to(kCuda);
   model->train(true);
   optim::Adam optimizer(model->parameters(), 1e-3);
-  const auto loss_fn = [](const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets); };
   std::unique_ptr<nn::GraphedStep> step_graph;
   TrainedState out;
   for (int step = 0; step < kSteps; ++step) {
@@ -190,7 +192,6 @@ TEST_CASE("gpu: GraphedStep refuses another batch shape, a model in eval mode, a
   testing::require_gpu();
   std::shared_ptr<nn::Module> model = models::build_model("CNN", 1, {3, 32, 32});
   model->to(kCuda);
-  const auto loss_fn = [](const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets); };
   const Tensor x = random_tensor({4, 3, 32, 32}, 1, DType::f32).to(kCuda);
   const Tensor y = Tensor::from_vector<int64_t>({1, 2, 3, 4}, {4}).to(kCuda);
   {  // one ordinary step first: cuDNN's algorithm search for these shapes
@@ -230,7 +231,6 @@ TEST_CASE("gpu: a destroyed GraphedStep takes its gradients along and its pool g
   testing::require_gpu();
   std::shared_ptr<nn::Module> model = models::build_model("CNN", 2, {3, 32, 32});
   model->to(kCuda);
-  const auto loss_fn = [](const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets); };
   const Tensor x = random_tensor({4, 3, 32, 32}, 3, DType::f32).to(kCuda);
   const Tensor y = Tensor::from_vector<int64_t>({0, 1, 2, 3}, {4}).to(kCuda);
   cross_entropy((*model)(x), y).backward();

@@ -1,7 +1,8 @@
 // CPU op throughput: the convolution of the study (batch 128, 64 -> 64 channels, 32x32, 3x3 pad 1) against
 // the plain OpenBLAS GEMMs it lowers to, measured in the same run, im2col and (when built with it) oneDNN;
-// the 3x3 convs of ResNet_18 at batch 32, im2col against oneDNN; square GEMMs; max pooling and batch norm
-// in GB/s; fused attention at the ViTs' head shape against the per-head OpenBLAS GEMMs of unfused attention.
+// the 3x3 convs of ResNet_18 at batch 32, im2col against oneDNN; square GEMMs; max pooling, batch norm, ReLU
+// and GELU in GB/s; fused attention at the ViTs' head shape against the per-head OpenBLAS GEMMs of unfused
+// attention.
 // Each figure is the median of several timed runs after a warm-up.
 //   ./build/bin/bench_cpu_ops            full sizes (about a minute on the 2-core dev VM)
 //   ./build/bin/bench_cpu_ops --quick    tiny sizes, a smoke test
@@ -250,6 +251,22 @@ int main(int argc, char** argv) {
     unary_backward<float>(ember::kernels::UnaryOp::relu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size);
   });
   std::printf("relu forward %7.1f GB/s   backward %7.1f GB/s\n", 8e-9 * y_size / t_relu, 12e-9 * y_size / t_relu_bwd);
+
+  // GELU (kernels/cpu/gelu.h's vectorised loops) on the same shape, against ReLU's memory-bound passes and the
+  // libm formula one element at a time (elementwise.h's unary_apply / unary_grad, what f32 GELU ran before).
+  using ember::kernels::UnaryOp;
+  const double t_gelu = median_seconds([&] { unary<float>(UnaryOp::gelu, y.data(), relu_y.data(), y_size); });
+  const double t_gelu_bwd = median_seconds(
+      [&] { unary_backward<float>(UnaryOp::gelu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size); });
+  const double t_libm = median_seconds([&] {
+    for (int64_t i = 0; i < y_size; ++i) relu_y[i] = unary_apply(UnaryOp::gelu, y[i], 0.f, 0.f);
+  });
+  const double t_libm_bwd = median_seconds([&] {
+    for (int64_t i = 0; i < y_size; ++i) relu_dx[i] = unary_grad(UnaryOp::gelu, y[i], 0.f, dy[i], 0.f, 0.f);
+  });
+  std::printf("gelu forward %7.1f GB/s (%.2fx relu, %.1fx libm)   backward %7.1f GB/s (%.2fx relu, %.1fx libm)\n",
+              8e-9 * y_size / t_gelu, t_relu / t_gelu, t_libm / t_gelu, 12e-9 * y_size / t_gelu_bwd,
+              t_relu_bwd / t_gelu_bwd, t_libm_bwd / t_gelu_bwd);
 
   // Attention, ViT's 65 tokens and head 64 over batch x 8 heads. The baseline is the two GEMMs per head of
   // unfused attention's forward (S = Q K^T, O = P V) and the four of its backward, without their softmax.

@@ -2,15 +2,17 @@
 // [outer, C, inner] with the bias on C (a convolution's NCHW output: inner = H*W; a linear layer's [rows, C]:
 // inner = 1):   pre = x + bias[c],  y = act(pre).
 // Backward: dx = dy * act'(saved), saved = y for relu (y > 0 <=> pre > 0) and pre for gelu (unused for none);
-// dbias[c] = sum over outer and inner of dx, in double, in a fixed order. The maths is kernels/cpu/elementwise.h's.
+// dbias[c] = sum over outer and inner of dx, in double, in a fixed order. The maths is kernels/cpu/elementwise.h's (f32 GELU: gelu.h's).
 // Each loop is compiled per activation; rows (forward) or channels (backward) are split over the CPU threads.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
 
 #include "kernels/activation.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gelu.h"
 #include "kernels/cpu/parallel.h"
 
 namespace ember::kernels::cpu {
@@ -21,17 +23,24 @@ namespace bias_act_detail {
 template <Activation A>
 constexpr UnaryOp op_of = A == Activation::gelu ? UnaryOp::gelu : UnaryOp::relu;
 
+// y[0, n) = act(x[0, n) + b). f32 GELU runs kernels/cpu/gelu.h's vectorised loop; the rest elementwise.h's maths.
 template <Activation A, class T>
-inline T activate(T v) {
-  if constexpr (A == Activation::none) return v;
-  else return unary_apply<T>(op_of<A>, v, T(0), T(0));
+void activate_row(const T* x, T b, T* y, int64_t n) {
+  if constexpr (A == Activation::gelu && std::is_same_v<T, float>) gelu_forward(x, b, y, n);
+  else if constexpr (A == Activation::none)
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] + b;
+  else
+    for (int64_t i = 0; i < n; ++i) y[i] = unary_apply<T>(op_of<A>, x[i] + b, T(0), T(0));
 }
 
-// dy * act'(saved): unary_grad, so ReLU's is the select of both devices (+0 where saved <= 0 whatever dy is).
+// dx[0, n) = dy * act'(saved); saved is unused, and may be null, for none. ReLU's is unary_grad's select, as on
+// CUDA (+0 where saved <= 0 whatever dy is).
 template <Activation A, class T>
-inline T gradient(T dy, T saved) {
-  if constexpr (A == Activation::none) return dy;
-  else return unary_grad<T>(op_of<A>, saved, saved, dy, T(0), T(0));
+void gradient_row(const T* dy, const T* saved, T* dx, int64_t n) {
+  if constexpr (A == Activation::gelu && std::is_same_v<T, float>) gelu_backward(saved, dy, dx, n);
+  else if constexpr (A == Activation::none) std::copy(dy, dy + n, dx);
+  else
+    for (int64_t i = 0; i < n; ++i) dx[i] = unary_grad<T>(op_of<A>, saved[i], saved[i], dy[i], T(0), T(0));
 }
 
 // Calls body(std::integral_constant<Activation, A>) for the runtime act: each loop is compiled per activation,
@@ -76,7 +85,7 @@ void bias_act_forward(const T* x, const T* bias, int64_t outer, int64_t C, int64
         const int64_t base = r * inner;
         if (pre)
           for (int64_t i = base; i < base + inner; ++i) pre[i] = x[i] + b;
-        for (int64_t i = base; i < base + inner; ++i) y[i] = d::activate<A, T>(x[i] + b);
+        d::activate_row<A>(x + base, b, y + base, inner);
       }
     });
   });
@@ -96,8 +105,7 @@ void bias_act_backward(const T* dy, const T* saved, int64_t outer, int64_t C, in
         std::vector<double> sums(dbias ? c1 - c0 : 0, 0.0);
         for (int64_t o = 0; o < outer; ++o) {
           const int64_t base = o * C;
-          for (int64_t c = c0; c < c1; ++c)
-            dx[base + c] = d::gradient<A, T>(dy[base + c], A == Activation::none ? T(0) : saved[base + c]);
+          d::gradient_row<A>(dy + base + c0, saved ? saved + base + c0 : nullptr, dx + base + c0, c1 - c0);
           if (dbias)
             for (int64_t c = c0; c < c1; ++c) sums[c - c0] += dx[base + c];
         }
@@ -108,8 +116,7 @@ void bias_act_backward(const T* dy, const T* saved, int64_t outer, int64_t C, in
         double sum = 0;
         for (int64_t o = 0; o < outer; ++o) {
           const int64_t base = (o * C + c) * inner;
-          for (int64_t i = base; i < base + inner; ++i)
-            dx[i] = d::gradient<A, T>(dy[i], A == Activation::none ? T(0) : saved[i]);
+          d::gradient_row<A>(dy + base, saved ? saved + base : nullptr, dx + base, inner);
           if (dbias) sum += d::row_sum(dx + base, inner);
         }
         if (dbias) dbias[c] = static_cast<T>(sum);

@@ -10,6 +10,7 @@ namespace {
 // Each thread owns rows {ty*4 .. +3, 64 + ty*4 .. +3} x cols {tx*4 .. +3, 64 + tx*4 .. +3}: the two halves
 // keep a warp's float4 shared-memory reads on distinct banks.
 constexpr int kSBM = 128, kSBN = 128, kSBK = 8, kSPad = 4;
+constexpr int64_t kMaxGridY = 65535;  // row tiles go on grid.y
 
 __global__ void __launch_bounds__(256) sgemm_kernel(int m, int n, int k, float alpha, const float* __restrict__ a,
                                                     int64_t lda, const float* __restrict__ b, int64_t ldb,
@@ -196,6 +197,7 @@ void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int6
   EMBER_CHECK(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= n && ldc >= n, "gemm_f32: bad sizes M=", m, " N=", n,
               " K=", k, " lda=", lda, " ldb=", ldb, " ldc=", ldc);
   EMBER_CHECK(m < INT32_MAX && n < INT32_MAX && k < INT32_MAX, "gemm_f32: sizes beyond 32 bits");
+  EMBER_CHECK((m + kSBM - 1) / kSBM <= kMaxGridY, "gemm_f32: M=", m, " needs more than ", kMaxGridY, " row tiles");
   if (m == 0 || n == 0) return;
   const dim3 grid(static_cast<unsigned>((n + kSBN - 1) / kSBN), static_cast<unsigned>((m + kSBM - 1) / kSBM));
   sgemm_kernel<<<grid, 256, 0, stream>>>(static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
@@ -205,7 +207,7 @@ void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int6
 
 bool gemm_bf16_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb) {
   return m > 0 && n > 0 && k > 0 && m % kBM == 0 && n % kBN == 0 && k % kBK == 0 && lda % 8 == 0 &&
-         ldb % 8 == 0 && lda >= k && ldb >= n && m < INT32_MAX && n < INT32_MAX && k < INT32_MAX;
+         ldb % 8 == 0 && lda >= k && ldb >= n && m / kBM <= kMaxGridY && n < INT32_MAX && k < INT32_MAX;
 }
 
 void gemm_bf16(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bfloat16* a, int64_t lda,

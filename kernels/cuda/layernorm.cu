@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "engine/error.h"
 #include "kernels/cuda/layernorm.h"
 #include "kernels/cuda/rowwise.cuh"
 
@@ -249,8 +250,11 @@ void layer_norm_backward(const float* x, const float* gamma, const float* mean, 
   const unsigned grid = static_cast<unsigned>(blocks), threads = warps * kWarp;
   // The kernel runs with this much dynamic shared memory: above the default it must be opted in to.
   auto allow_shared = [&](auto kernel) {
-    if (shared > kDefaultSharedBytes)
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+    if (shared <= kDefaultSharedBytes) return;
+    const cudaError_t err =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+    EMBER_CHECK(err == cudaSuccess, "layer_norm_backward: D=", D, " needs ", shared,
+                " B of shared memory per block: ", cudaGetErrorString(err));
   };
   const bool vec = rows_vectorizable(D, {x, gamma, dy, dx});
   const bool held = vec && launch_held<kMaxBackwardPacks>(D, [&](auto packs) {

@@ -73,7 +73,7 @@ __global__ void pool_forward_kernel(const T* __restrict__ x, I planes, Axis<I> h
       for (I iy = y0; iy < y1; ++iy)
         for (I ix = x0; ix < x1; ++ix) {
           const float v = to_f32(xp[iy * w.in + ix]);
-          if (v > best || (isnan(v) && !isnan(best))) {
+          if (v > best || isnan(v)) {  // as the CPU and PyTorch: the last NaN of the window wins
             best = v;
             best_index = iy * w.in + ix;
           }

@@ -4,6 +4,7 @@
 // so max pooling must match exactly.
 #include <algorithm>
 
+#include "kernels/cpu/pool.h"
 #include "kernels/cuda/pool.h"
 #include "tests/gpu/kernel_testing.h"
 
@@ -82,13 +83,20 @@ TEST_CASE("cuda max/avg/adaptive pooling match the reference, forward and backwa
   }
 }
 
-TEST_CASE("cuda max pooling keeps the first maximum of a tie and lets NaN win", "[gpu][pool]") {
+TEST_CASE("cuda max pooling keeps the first maximum of a tie and the last NaN", "[gpu][pool]") {
   require_gpu();
   const PoolAxis a = sliding(4, 2, 2, 0);
   std::vector<float> x(16, 1.f);
   x[2 * 4 + 3] = NAN;  // window (1, 1) holds a NaN
+  x[0 * 4 + 3] = NAN;  // window (0, 1) holds two: the CPU (and PyTorch) take the later one
+  x[1 * 4 + 2] = NAN;
   Tensor gx = upload(x), gy = device_floats(4), garg = Tensor::zeros({4}, DType::i32, Device::cuda(0));
   kernels::cuda::max_pool2d_forward(fp(gx), 1, a, a, fp(gy), garg.data<int32_t>(), stream());
-  CHECK(download<int32_t>(garg) == std::vector<int32_t>{0, 2, 8, 11});
+  CHECK(download<int32_t>(garg) == std::vector<int32_t>{0, 6, 8, 11});
+  CHECK(std::isnan(download(gy)[1]));
   CHECK(std::isnan(download(gy)[3]));
+  std::vector<float> y(4);
+  std::vector<int32_t> arg(4);
+  kernels::cpu::max_pool_forward(1, 4, 4, 2, 2, 0, x.data(), y.data(), arg.data());
+  CHECK(arg == std::vector<int32_t>{0, 6, 8, 11});
 }

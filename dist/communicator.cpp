@@ -55,6 +55,14 @@ void abort_job(Communicator& comm, const std::string& message) {
   _exit(1);  // not reached (abort() ends the process), but a virtual call is not known not to return
 }
 
+int gpu_for_local_rank(int local_rank, int local_size, int visible_gpus) {
+  EMBER_CHECK(visible_gpus > 0, "dist local rank ", local_rank, ": a GPU was asked for, but none is usable");
+  if (visible_gpus == 1) return 0;
+  EMBER_CHECK(local_size <= visible_gpus, "dist local rank ", local_rank, ": ", local_size,
+              " ranks on this node but only ", visible_gpus, " GPUs (one GPU per rank)");
+  return local_rank;
+}
+
 bool launched_by_mpi() {
   // Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE; Slurm's srun sets PMI_SIZE (PMI-2) or PMIX_RANK (PMIx).
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})

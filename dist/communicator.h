@@ -74,6 +74,11 @@ void check_all_reduce_tensor(const Tensor& t, ReduceOp op, const char* backend);
 // Prints "ember: rank R: error: <message>" to stderr and ends the whole job (comm.abort()).
 [[noreturn]] void abort_job(Communicator& comm, const std::string& message);
 
+// The GPU (index among those this process sees) of local rank `local_rank` of `local_size` on its node: its own
+// index where the node shows every rank all its GPUs, and 0 where each rank sees one GPU (Slurm
+// --gpus-per-task=1, LSF/jsrun, or a CUDA_VISIBLE_DEVICES per rank). Fewer GPUs than ranks is an error.
+int gpu_for_local_rank(int local_rank, int local_size, int visible_gpus);
+
 // True when this process was started by a launcher with several ranks (Open MPI, Slurm PMI/PMIx).
 bool launched_by_mpi();
 

@@ -59,7 +59,12 @@ class NcclWork : public Work {
  public:
   NcclWork(Tensor keep, cudaEvent_t done) : keep_(std::move(keep)), done_(done) {}
   ~NcclWork() override { cudaEventDestroy(done_); }
-  bool test() override { return cudaEventQuery(done_) == cudaSuccess; }
+  bool test() override {
+    const cudaError_t err = cudaEventQuery(done_);
+    if (err == cudaErrorNotReady) return false;
+    EMBER_CUDA_CHECK(err);  // a failed kernel or collective: say so now, not as a hang
+    return true;
+  }
   void wait() override { EMBER_CUDA_CHECK(cudaStreamWaitEvent(cuda::current_stream(), done_, 0)); }
 
  private:
@@ -76,11 +81,7 @@ class NcclCommunicator : public Communicator {
     local_rank_ = bootstrap_->local_rank();
     local_size_ = bootstrap_->local_size();
     // One GPU per rank: NCCL cannot put two ranks of one communicator on the same device.
-    const int devices = cuda::device_count();
-    EMBER_CHECK(devices > 0, "dist rank ", rank_, ": NCCL backend without a usable GPU");
-    EMBER_CHECK(local_size_ <= devices, "dist rank ", rank_, ": ", local_size_, " ranks on this node but only ",
-                devices, " GPUs (NCCL needs one GPU per rank)");
-    device_ = local_rank_;
+    device_ = gpu_for_local_rank(local_rank_, local_size_, cuda::device_count());
     cuda::set_device(device_);
 
     ncclUniqueId id;
@@ -111,6 +112,7 @@ class NcclCommunicator : public Communicator {
 
   std::unique_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) override {
     check_all_reduce_tensor(t, op, "nccl");
+    if (t.device().is_cpu()) return bootstrap_->all_reduce_async(t, op);  // host figures: metrics, counts
     check_device(t, "all_reduce");
     begin_collective();
     EMBER_NCCL_CHECK(ncclAllReduce(t.raw_data(), t.raw_data(), t.numel(), nccl_type(t.dtype()),
@@ -190,11 +192,14 @@ class NcclCommunicator : public Communicator {
     std::lock_guard<std::mutex> lock(mutex_);
     while (!in_flight_.empty()) {
       InFlight& oldest = in_flight_.front();
-      if (cudaEventQuery(oldest.event) == cudaSuccess) {
+      const cudaError_t err = cudaEventQuery(oldest.event);
+      if (err == cudaSuccess) {
         cudaEventDestroy(oldest.event);
         in_flight_.pop_front();
         continue;
       }
+      if (err != cudaErrorNotReady)  // the GPU failed: report it now rather than as a timeout
+        return format_message(oldest.what, ": the GPU reported ", cudaGetErrorString(err));
       const double waited = (now_ns() - oldest.launched_ns) * 1e-9;
       if (waited > timeout_s_)
         return format_message(oldest.what, " has been in flight for ", waited, " s (timeout ", timeout_s_, " s)");

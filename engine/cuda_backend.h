@@ -11,6 +11,9 @@ namespace ember::cuda {
 // True when the CUDA backend is compiled in AND a device is usable (driver present, at least one GPU).
 bool available();
 int device_count();
+// Makes GPU `index` (of those this process sees) the one all this process's CUDA work runs on. Call it before
+// any CUDA work; no such GPU, or a CPU-only build, is an error naming what there is.
+void use_device(int index);
 // Waits for all work queued on the compute stream (benchmarks and epoch ends only; never inside a step).
 void synchronize();
 // Brackets what an external profiler started with collection off records (`ncu --profile-from-start off`):

@@ -7,6 +7,9 @@
 namespace ember::cuda {
 bool available() { return false; }
 int device_count() { return 0; }
+void use_device(int index) {
+  EMBER_FAIL("cuda:", index, " was asked for, but this ember was built without CUDA (-DEMBER_CUDA=OFF)");
+}
 void synchronize() {}
 void profile_range(bool) {}
 int64_t peak_allocated_bytes() { return 0; }

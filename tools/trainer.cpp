@@ -469,8 +469,11 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator* comm, std:
   const uint64_t seed = static_cast<uint64_t>(config.seed);
   const int rank = comm->rank(), world = comm->world_size();
   const bool lead = rank == 0;
-  const Device device =
-      world > 1 && config.device == "cuda" ? Device::cuda(comm->local_rank()) : parse_device(config.device);
+  const Device device = world > 1 && config.device == "cuda"
+                            ? Device::cuda(dist::gpu_for_local_rank(comm->local_rank(), comm->local_size(),
+                                                                    cuda::device_count()))
+                            : parse_device(config.device);
+  if (device.is_cuda()) cuda::use_device(device.index);  // Device's index is a label: the process picks its GPU
   const std::vector<std::string> hosts = gather_host_names(*comm);
   std::map<std::string, int64_t> ranks_on_host;
   for (const std::string& h : hosts) ++ranks_on_host[h];

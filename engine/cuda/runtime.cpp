@@ -25,6 +25,13 @@ int device_count() {
   return n;
 }
 
+void use_device(int index) {
+  const int n = device_count();
+  EMBER_CHECK(index >= 0 && index < n, "cuda:", index, " was asked for, but this process sees ", n, " usable GPU",
+              n == 1 ? "" : "s");
+  set_device(index);
+}
+
 bool available() {
   static const bool ok = [] {
     if (device_count() == 0) return false;

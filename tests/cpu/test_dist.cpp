@@ -79,6 +79,15 @@ TEST_CASE("buckets pack parameters last first within the capacity", "[dist]") {
   CHECK(off[2].params == std::vector<size_t>{0});
 }
 
+TEST_CASE("each local rank gets its own GPU, or the one it is shown", "[dist]") {
+  CHECK(gpu_for_local_rank(0, 1, 1) == 0);
+  CHECK(gpu_for_local_rank(2, 4, 4) == 2);
+  CHECK(gpu_for_local_rank(1, 2, 8) == 1);
+  CHECK(gpu_for_local_rank(3, 4, 1) == 0);  // a GPU per rank made visible by the launcher (Slurm, jsrun)
+  CHECK_THROWS_WITH(gpu_for_local_rank(1, 4, 2), Catch::Contains("4 ranks on this node but only 2 GPUs"));
+  CHECK_THROWS_WITH(gpu_for_local_rank(0, 1, 0), Catch::Contains("none is usable"));
+}
+
 TEST_CASE("world of one: collectives are the identity", "[dist]") {
   CHECK(!launched_by_mpi());  // the unit tests run without a launcher
   auto comm = make_communicator("auto");

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/cuda_backend.h"
 #include "engine/io/safetensors.h"
 #include "engine/precision.h"
 #include "tests/testing.h"
@@ -196,4 +197,13 @@ TEST_CASE("train: --cuda_graph on the CPU says so and trains as without it", "[t
         std::string::npos);
   CHECK(graphed.history[0].train_loss == plain.history[0].train_loss);
   CHECK(graphed.history[0].val_loss == plain.history[0].val_loss);
+}
+
+TEST_CASE("train: --device cuda without a usable GPU is an error that writes nothing", "[train]") {
+  if (cuda::available()) return;  // the GPU machine trains there (tests/gpu)
+  TrainConfig c = tiny_config("missing_gpu");
+  c.device = "cuda";
+  std::ostringstream log;
+  CHECK_THROWS_WITH(train(c, log), Catch::Contains("cuda:0 was asked for, but this"));
+  CHECK_FALSE(fs::exists(fs::path(c.out_dir) / c.experiment_name));
 }

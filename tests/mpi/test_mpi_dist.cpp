@@ -3,10 +3,15 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
 #include "dist/sync_batch_norm.h"
+#include "engine/cuda_backend.h"
 #include "engine/nn/activation.h"
 #include "engine/nn/batchnorm.h"
 #include "engine/nn/containers.h"
@@ -114,29 +119,28 @@ std::shared_ptr<nn::Sequential> train_convnet(Communicator* comm, bool batch_nor
 
 }  // namespace
 
-TEST_CASE("mpi: ranks, collectives", "[mpi]") {
-  const int world = g_comm->world_size(), rank = g_comm->rank();
-  REQUIRE(world >= 2);
-  CHECK(g_comm->backend() == "mpi");
-  CHECK(g_comm->local_size() == world);  // one node
-  CHECK(g_comm->local_rank() == rank);
+namespace {
 
-  Tensor f = Tensor::from_vector<float>({1.0f + rank, 10.0f * rank}, {2});
+// all_reduce (sum, average; f32, f64, i64), broadcast, all_gather, async all_reduce and sum_counts on tensors
+// of `device`, for any world size.
+void check_collectives(Device device) {
+  const int world = g_comm->world_size(), rank = g_comm->rank();
+  Tensor f = Tensor::from_vector<float>({1.0f + rank, 10.0f * rank}, {2}).to(device);
   g_comm->all_reduce(f, ReduceOp::sum);
   const float n = static_cast<float>(world);
   CHECK(f.to_vector<float>() == std::vector<float>{n * (n + 1) / 2, 10 * n * (n - 1) / 2});
-  Tensor a = Tensor::from_vector<double>({2.0 * rank}, {1});
+  Tensor a = Tensor::from_vector<double>({2.0 * rank}, {1}).to(device);
   g_comm->all_reduce(a, ReduceOp::average);
   CHECK(a.item() == Approx(world - 1.0));
-  Tensor i = Tensor::from_vector<int64_t>({int64_t{1} << 40, rank}, {2});
+  Tensor i = Tensor::from_vector<int64_t>({int64_t{1} << 40, rank}, {2}).to(device);
   g_comm->all_reduce(i, ReduceOp::sum);
   CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{world * (int64_t{1} << 40), world * (world - 1) / 2});
 
-  Tensor b = Tensor::full({3}, rank, DType::i32);
-  g_comm->broadcast(b, 1);
-  CHECK(b.to_vector<int32_t>() == std::vector<int32_t>{1, 1, 1});
+  Tensor b = Tensor::full({3}, rank, DType::i32).to(device);
+  g_comm->broadcast(b, world - 1);
+  CHECK(b.to_vector<int32_t>() == std::vector<int32_t>(3, world - 1));
 
-  Tensor g = g_comm->all_gather(Tensor::full({2}, rank + 0.5));
+  Tensor g = g_comm->all_gather(Tensor::full({2}, rank + 0.5).to(device));
   REQUIRE(g.shape() == Shape{world, 2});
   for (int r = 0; r < world; ++r) CHECK(g.select(0, r).to_vector<float>() == std::vector<float>(2, r + 0.5f));
   g_comm->barrier();
@@ -144,6 +148,27 @@ TEST_CASE("mpi: ranks, collectives", "[mpi]") {
   work->wait();
   work->wait();  // a second wait must not divide again
   CHECK(f.to_vector<float>()[0] == n * (n + 1) / 2);
+  CHECK(sum_counts(*g_comm, {1, 2, 3}) == std::vector<int64_t>{world, 2 * world, 3 * world});
+}
+
+}  // namespace
+
+TEST_CASE("mpi: ranks, collectives", "[mpi]") {
+  const int world = g_comm->world_size(), rank = g_comm->rank();
+  REQUIRE(world >= 2);
+  CHECK(g_comm->backend() == "mpi");
+  CHECK(g_comm->local_size() == world);  // one node
+  CHECK(g_comm->local_rank() == rank);
+  check_collectives(Device::cpu());
+}
+
+// Hidden: run with EMBER_TEST_BACKEND=nccl (CTest's gpu_nccl_collectives, one rank). The trainer sums its
+// metrics and confusion counts as host tensors, which the NCCL communicator hands to its MPI bootstrap.
+TEST_CASE("nccl: collectives on this rank's GPU and on host tensors", "[.nccl]") {
+  REQUIRE(g_comm->backend() == "nccl");
+  check_collectives(Device::cuda(gpu_for_local_rank(g_comm->local_rank(), g_comm->local_size(),
+                                                    cuda::device_count())));
+  check_collectives(Device::cpu());
 }
 
 TEST_CASE("mpi: sharded confusion matrix equals the single-process one", "[mpi]") {
@@ -240,9 +265,15 @@ TEST_CASE("mpi: synchronized batch norm equals one process on the global batch",
 }
 
 int main(int argc, char* argv[]) {
+  const char* backend = std::getenv("EMBER_TEST_BACKEND");  // "nccl": the [.nccl] cases
+  const bool nccl = backend && std::string(backend) == "nccl";
+  if (nccl && !cuda::available()) {
+    std::printf("SKIP: no usable GPU\n");
+    return 77;
+  }
   CommunicatorOptions options;
   options.timeout_s = 20;  // a failed check on one rank must not leave the other waiting for long
-  auto comm = make_communicator("mpi", options);
+  auto comm = make_communicator(nccl ? "nccl" : "mpi", options);
   g_comm = comm.get();
   Catch::Session session;
   if (int rc = session.applyCommandLine(argc, argv)) return rc;

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # The whole GPU proof in one go, on a host with an NVIDIA GPU, most important first:
 #   1. the `gpu` tests (every CUDA kernel and engine op against the CPU reference),
-#   2. the end-to-end training-throughput benchmark (every model, against the PyTorch figures), and the same
+#   2. the same tests under compute-sanitizer (memcheck), a process per tag,
+#   3. the end-to-end training-throughput benchmark (every model, against the PyTorch figures), and the same
 #      steps replayed as CUDA graphs,
-#   3. where one training step's GPU time goes, by kernel (ncu), for the models furthest behind PyTorch,
-#   4. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth), and
-#      the bf16 convnets again with NCHW convolutions,
-#   5. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), the same with --cuda_graph, and
-#      one under mpirun with NCCL,
-#   6. the gpu tests again under compute-sanitizer (memcheck),
+#   4. a short real training run (the CNN, a few epochs on a CIFAR-10 subset), the same with --cuda_graph, and
+#      NCCL under mpirun (a training run and the communicator's collectives, one rank),
+#   5. the kernel benchmarks (each prints its ratio to cuBLAS/cuDNN or to the measured copy bandwidth),
+#   6. where one training step's GPU time goes, by kernel (ncu), and the bf16 convnets with NCHW convolutions,
 #   7. the scaling model's inputs on this GPU (ember scale --profile ResNet_18 and ViT: paste the YAML into
 #      configs/scaling/h100_*.yaml) and its one-GPU check (ember scale --run of a 1-GPU layout).
 # Results go to one folder: the first argument, else $EMBER_GPU_CHECK_OUT, else gpu_check_results.
@@ -63,10 +62,11 @@ note "== gpu tests (a process per test file: a crash or a hung kernel costs that
 gpu_tests=$build/tests/ember_gpu_tests
 never_run=("[#test_cuda_graph]" "[wgmma]")  # also under memcheck below, once they have passed
 spec_name() { echo "$1" | sed 's/^\[#\{0,1\}//; s/\].*//'; }  # a test spec's file name, or its tag
-files=$("$gpu_tests" -# --list-tags 2>/dev/null | grep -o '\[#[A-Za-z0-9_]*\]' | grep -v '#test_cuda_graph' | sort -u)
+mapfile -t files < <("$gpu_tests" -# --list-tags 2>/dev/null | grep -o '\[#[A-Za-z0-9_]*\]' |
+  grep -v '#test_cuda_graph' | sort -u)
 declare -A rc  # exit status by test spec
 : >"$out/gpu_tests.log"
-for spec in $files "${never_run[@]}"; do
+for spec in "${files[@]}" "${never_run[@]}"; do
   # -# tags each case with its file's name; the wgmma case leaves test_gemm's process for one of its own, last.
   [ "$spec" = "[#test_gemm]" ] && spec="[#test_gemm]~[wgmma]"
   name=$(spec_name "$spec")
@@ -77,6 +77,31 @@ for spec in $files "${never_run[@]}"; do
 done
 grep -E "^bf16 step, CUDA vs CPU" "$out/gpu_tests.log" | tee -a "$summary"  # gradient agreement per model
 
+note "== compute-sanitizer memcheck (a process per tag)"
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+# Every kernel and engine-op test; not the seven-model step ([models]) nor the 2^32-element sum ([big]),
+# which would take minutes at memcheck's slowdown. The code never run before comes last, once its tests have
+# passed (the wgmma GEMM last of all: instrumentation adds registers, and its setmaxnreg waits for them).
+memcheck_specs=("[allocator]" "[attention]" "[batchnorm]" "[bias_act]" "[conv]" "[core]" "[cross_entropy]"
+  "[deterministic]" "[dropout]" "[engine_cuda]" "[gemm]~[wgmma]" "[layernorm]" "[optim]" "[pool]" "[softmax]"
+  "[sync_bn]" "[transpose]" "[bf16]~[models]")
+for spec in "${never_run[@]}"; do [ "${rc[$spec]:-1}" = 0 ] && memcheck_specs+=("$spec"); done
+memcheck_end=$((SECONDS + ${EMBER_GPU_CHECK_MEMCHECK_S:-150}))  # its share of the budget: the benchmarks follow
+for spec in "${memcheck_specs[@]}"; do
+  name=$(spec_name "$spec")
+  left=$((memcheck_end - SECONDS))
+  if [ "$left" -lt 10 ]; then
+    note "memcheck: $spec and the tags after it skipped (memcheck's ${EMBER_GPU_CHECK_MEMCHECK_S:-150}s spent)"
+    break
+  fi
+  echo "### $spec" >>"$out/sanitizer.log"
+  [ "$spec" = "[#test_cuda_graph]" ] && spec="[#test_cuda_graph]~[models]"
+  step "memcheck $name" $((left < 60 ? left : 60)) "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 "$gpu_tests" -# \
+    "$spec~[big]"
+  tail -4 "$out/sanitizer.log" | grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" | sed "s/^/  $name: /" |
+    tee -a "$summary"
+done
+
 if [ -x "$build/bin/bench_train_throughput" ]; then
   note "== end-to-end training throughput"
   step "bench_train_throughput" 240 "$out/e2e.log" "$build/bin/bench_train_throughput" --device cuda --steps 10 --warmup 3
@@ -86,6 +111,37 @@ if [ -x "$build/bin/bench_train_throughput" ]; then
     --models CNN,ResNet_18,ViT_tiny,ViT_simple --precision tf32 --steps 10 --warmup 3 --cuda_graph
   grep -E "^\| [A-Z]" "$out/e2e_graph.log" | tee -a "$summary"
 fi
+
+note "== short training run (CNN, CIFAR-10 sample, cuda)"
+cnn_run=(train --device cuda --model CNN --data_dir "$data" --normalization N1_aug --val_size 10 --batch_size 128
+  --lr 0.001 --optimization Adam --epochs 4 --num_workers 4 --out_dir "$out/results")
+step "ember train" 180 "$out/train.log" "$build/bin/ember" "${cnn_run[@]}" --experiment_name gpu_check_CNN
+grep -E "^Epoch" "$out/train.log" | tee -a "$summary"
+# The same run with --cuda_graph: its epochs should print the same figures (unless cuDNN's timed search picked
+# other deterministic algorithms in this second process; tests/gpu/test_cuda_graph.cpp compares within one).
+step "ember train --cuda_graph" 120 "$out/train_graph.log" "$build/bin/ember" "${cnn_run[@]}" \
+  --experiment_name gpu_check_CNN_graph --cuda_graph
+grep -E "^Epoch|cuda_graph" "$out/train_graph.log" | sed 's/^/graph: /' | tee -a "$summary"
+mpirun_cmd=$(command -v mpirun || echo mpiexec)
+step "ember train (nccl, 1 rank)" 120 "$out/train_nccl.log" sh tests/gpu/train_nccl.sh "$out/results_nccl" \
+  "$mpirun_cmd" -np 1 --allow-run-as-root "$build/bin/ember" train --device cuda --dist_backend nccl --model CNN \
+  --subset 80 --batch_size 16 --epochs 1 --num_workers 0 --data_dir "$data"
+tail -1 "$out/train_nccl.log" | tee -a "$summary"
+[ -x "$build/tests/ember_mpi_tests" ] && step "nccl collectives (1 rank)" 60 "$out/nccl_collectives.log" "$mpirun_cmd" -np 1 --allow-run-as-root \
+  -x EMBER_TEST_BACKEND=nccl "$build/tests/ember_mpi_tests" "[.nccl]"
+tail -2 "$out/nccl_collectives.log" | grep -E "^(All tests passed|test cases:)" | tee -a "$summary"
+
+note "== kernel benchmarks"
+wgmma_spec="[wgmma]"
+[ "${rc[$wgmma_spec]:-1}" = 0 ] || export EMBER_BENCH_SKIP_WGMMA=1  # its test failed or hung: keep bench_gemm's rows
+for bench in "$build"/bin/bench_*; do
+  name=$(basename "$bench")
+  case "$name" in bench_cpu_* | bench_loader | bench_allreduce | bench_train_throughput) continue ;; esac
+  echo "### $name" >>"$out/benchmarks.log"
+  limit=60
+  [ "$name" = bench_conv ] && limit=150  # 75 cuDNN searches (15 layers x 5 maths/layouts, 3 passes each)
+  step "$name" "$limit" "$out/benchmarks.log" "$bench" --json "$out/benchmarks.jsonl"
+done
 
 note "== one training step's GPU time by kernel (ncu)"
 ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
@@ -103,58 +159,12 @@ for run in "CNN 256 tf32" "ResNet_18 256 bf16" "ViT_tiny 256 tf32"; do
   head -4 "${csv%.csv}.txt" | tee -a "$summary"
 done
 
-note "== kernel benchmarks"
-wgmma_spec="[wgmma]"
-[ "${rc[$wgmma_spec]:-1}" = 0 ] || export EMBER_BENCH_SKIP_WGMMA=1  # its test failed or hung: keep bench_gemm's rows
-for bench in "$build"/bin/bench_*; do
-  name=$(basename "$bench")
-  case "$name" in bench_cpu_* | bench_loader | bench_allreduce | bench_train_throughput) continue ;; esac
-  echo "### $name" >>"$out/benchmarks.log"
-  limit=60
-  [ "$name" = bench_conv ] && limit=150  # 75 cuDNN searches (15 layers x 5 maths/layouts, 3 passes each)
-  step "$name" "$limit" "$out/benchmarks.log" "$bench" --json "$out/benchmarks.jsonl"
-done
-
 note "== bf16 convnets with NCHW convolutions (the default is NHWC)"
 # bf16 convolutions run on NHWC copies by default; the same rows with NCHW ones, to see what that buys.
 step "bf16 convnets, NCHW convs" 90 "$out/e2e_nchw.log" env EMBER_CUDA_CONV_LAYOUT=nchw \
   "$build/bin/bench_train_throughput" --device cuda --models CNN,ResNet_18 --batches 256 --precision bf16 \
   --steps 10 --warmup 3
 grep -E "^\| (CNN|ResNet)" "$out/e2e_nchw.log" | sed 's/$/ convs NCHW/' | tee -a "$summary"
-
-note "== short training run (CNN, CIFAR-10 sample, cuda)"
-cnn_run=(train --device cuda --model CNN --data_dir "$data" --normalization N1_aug --val_size 10 --batch_size 128
-  --lr 0.001 --optimization Adam --epochs 4 --num_workers 4 --out_dir "$out/results")
-step "ember train" 180 "$out/train.log" "$build/bin/ember" "${cnn_run[@]}" --experiment_name gpu_check_CNN
-grep -E "^Epoch" "$out/train.log" | tee -a "$summary"
-# The same run with --cuda_graph: its epochs should print the same figures (unless cuDNN's timed search picked
-# other deterministic algorithms in this second process; tests/gpu/test_cuda_graph.cpp compares within one).
-step "ember train --cuda_graph" 120 "$out/train_graph.log" "$build/bin/ember" "${cnn_run[@]}" \
-  --experiment_name gpu_check_CNN_graph --cuda_graph
-grep -E "^Epoch|cuda_graph" "$out/train_graph.log" | sed 's/^/graph: /' | tee -a "$summary"
-mpirun_cmd=$(command -v mpirun || echo mpiexec)
-step "ember train (nccl, 1 rank)" 120 "$out/train_nccl.log" sh tests/gpu/train_nccl.sh "$out/results_nccl" \
-  "$mpirun_cmd" -np 1 --allow-run-as-root "$build/bin/ember" train --device cuda --dist_backend nccl --model CNN \
-  --subset 80 --batch_size 16 --epochs 1 --num_workers 0 --data_dir "$data"
-tail -1 "$out/train_nccl.log" | tee -a "$summary"
-
-note "== compute-sanitizer memcheck"
-sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-# Every kernel and engine-op test; not the seven-model step ([models]) nor the 2^32-element sum ([big]),
-# which would take minutes at memcheck's slowdown.
-memcheck_tags="[allocator],[attention],[batchnorm],[bias_act],[conv],[core],[cross_entropy],[deterministic]"
-memcheck_tags+=",[dropout],[engine_cuda],[gemm]~[wgmma],[layernorm],[optim],[pool],[softmax],[sync_bn],[transpose]"
-memcheck_tags+=",[bf16]~[models]"
-step "memcheck" 200 "$out/sanitizer.log" "$sanitizer" --tool memcheck --error-exitcode 9 "$gpu_tests" "$memcheck_tags"
-grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer.log" | tail -3 | tee -a "$summary"
-# The parts never run before, each once its tests have passed without a crash or a hang.
-for spec in "${never_run[@]}"; do
-  [ "${rc[$spec]:-1}" = 0 ] || continue
-  name=$(spec_name "$spec")
-  step "memcheck $name" 90 "$out/sanitizer_$name.log" "$sanitizer" --tool memcheck --error-exitcode 9 \
-    "$gpu_tests" -# "$spec~[models]"
-  grep -E "ERROR SUMMARY|^(All tests passed|test cases:)" "$out/sanitizer_$name.log" | tail -3 | tee -a "$summary"
-done
 
 note "== scaling: layer groups on this GPU, and the model against a 1-GPU run"
 for model in ResNet_18 ViT; do

@@ -35,6 +35,9 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) 
                              : (size < kLargeDirect ? kLargeSegment : (size + kLargeRound - 1) / kLargeRound * kLargeRound);
   void* ptr = nullptr;
   cudaError_t err = cudaMalloc(&ptr, bytes);
+  // Only out-of-memory is worth a retry: any other error is an earlier kernel's sticky failure, reported as such.
+  EMBER_CHECK(err == cudaSuccess || err == cudaErrorMemoryAllocation, "cudaMalloc of ", bytes, " bytes failed: ",
+              cudaGetErrorString(err), " (an earlier kernel's asynchronous error? CUDA_LAUNCH_BLOCKING=1 names it)");
   // A graph's pool serves only during a capture, where cudaFree and event queries are illegal: no second try.
   if (err != cudaSuccess && !graph_pool_) {
     cudaGetLastError();  // clear the error, give the caches back to the driver, try once more

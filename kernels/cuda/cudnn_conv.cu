@@ -131,6 +131,13 @@ ConvPlan& chosen(const ConvConfig& c, ConvPass pass, cudaStream_t stream) {
   static std::mutex mutex;  // one search at a time; searches are rare (once per configuration and pass)
   std::lock_guard<std::mutex> lock(mutex);
   if (p.algo[i] >= 0) return p;
+  // The search times kernels and synchronises: under a CUDA graph capture it would break the capture or time
+  // nothing. A captured step must have run once without the graph, at the same shapes.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  const cudaError_t err = cudaStreamIsCapturing(stream, &capture);
+  EMBER_CHECK(err == cudaSuccess, "cudnn conv: cudaStreamIsCapturing: ", cudaGetErrorString(err));
+  EMBER_CHECK(capture == cudaStreamCaptureStatusNone, "cudnn conv ", conv_pass_name(pass), ": the algorithm search for ",
+              describe(c), " cannot be captured in a CUDA graph; run the step once without the graph first");
   cudnnHandle_t h = cudnn_handle(stream);
   EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(c.math)));
   switch (pass) {

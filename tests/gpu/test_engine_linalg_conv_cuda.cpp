@@ -44,10 +44,11 @@ void check_op_on_cuda(const Op& op, const std::vector<Tensor>& cpu_inputs, doubl
   }
 }
 
-// fp32 agrees to float rounding; TF32 and bf16 round the operands (2^-11 and 2^-8 relative).
+// fp32 agrees to float rounding, or to ~1e-4 where cuDNN's search picks a Winograd or FFT convolution (allowed:
+// deterministic means bit-reproducible, not a direct sum); TF32 and bf16 round the operands (2^-11 and 2^-8).
 double tolerance() {
   switch (precision()) {
-    case Precision::fp32: return 1e-5;
+    case Precision::fp32: return 1e-4;
     case Precision::tf32: return 5e-3;
     case Precision::bf16: return 3e-2;
   }

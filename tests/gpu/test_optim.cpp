@@ -48,8 +48,11 @@ struct DeviceState {
     const std::vector<OptimTensor> table_host = kernels::cuda::optim_chunks(tensors);
     chunks = static_cast<int64_t>(table_host.size());
     table = Tensor::empty({static_cast<int64_t>(table_host.size() * sizeof(OptimTensor))}, DType::u8, Device::cuda(0));
-    EMBER_CUDA_CHECK(cudaMemcpy(table.raw_data(), table_host.data(), table_host.size() * sizeof(OptimTensor),
-                                cudaMemcpyHostToDevice));
+    // On the compute stream, waited for: a pageable cudaMemcpy may return before its DMA lands, and the
+    // non-blocking compute stream would not wait for it.
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(table.raw_data(), table_host.data(), table_host.size() * sizeof(OptimTensor),
+                                     cudaMemcpyHostToDevice, stream()));
+    EMBER_CUDA_CHECK(cudaStreamSynchronize(stream()));
   }
   const OptimTensor* chunk_table() const { return static_cast<const OptimTensor*>(table.raw_data()); }
   std::vector<float> read(const std::vector<Tensor>& v, size_t k) const {

@@ -187,7 +187,7 @@ void* EventGuardedCache::allocate(size_t nbytes) {
   }
   void* ptr = nullptr;
   cudaError_t err = driver_alloc(&ptr, size);
-  if (err != cudaSuccess) {  // give back the cached blocks no stream still uses, try once more
+  if (err == cudaErrorMemoryAllocation) {  // give back the cached blocks no stream still uses, try once more
     cudaGetLastError();
     release_cached_locked();
     err = driver_alloc(&ptr, size);

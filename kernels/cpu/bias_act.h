@@ -2,7 +2,8 @@
 // [outer, C, inner] with the bias on C (a convolution's NCHW output: inner = H*W; a linear layer's [rows, C]:
 // inner = 1):   pre = x + bias[c],  y = act(pre).
 // Backward: dx = dy * act'(saved), saved = y for relu (y > 0 <=> pre > 0) and pre for gelu (unused for none);
-// dbias[c] = sum over outer and inner of dx, in double, in a fixed order. The maths is kernels/cpu/elementwise.h's (f32 GELU: gelu.h's).
+// dbias[c] = sum over outer and inner of dx, in double, in a fixed order. The maths is kernels/cpu/elementwise.h's
+// (f32 GELU: kernels/cpu/gelu.h's).
 // Each loop is compiled per activation; rows (forward) or channels (backward) are split over the CPU threads.
 #pragma once
 #include <algorithm>

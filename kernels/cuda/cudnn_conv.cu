@@ -136,8 +136,9 @@ ConvPlan& chosen(const ConvConfig& c, ConvPass pass, cudaStream_t stream) {
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   const cudaError_t err = cudaStreamIsCapturing(stream, &capture);
   EMBER_CHECK(err == cudaSuccess, "cudnn conv: cudaStreamIsCapturing: ", cudaGetErrorString(err));
-  EMBER_CHECK(capture == cudaStreamCaptureStatusNone, "cudnn conv ", conv_pass_name(pass), ": the algorithm search for ",
-              describe(c), " cannot be captured in a CUDA graph; run the step once without the graph first");
+  EMBER_CHECK(capture == cudaStreamCaptureStatusNone, "cudnn conv ", conv_pass_name(pass),
+              ": the algorithm search for ", describe(c),
+              " cannot be captured in a CUDA graph; run the step once without the graph first");
   cudnnHandle_t h = cudnn_handle(stream);
   EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(c.math)));
   switch (pass) {

@@ -43,6 +43,7 @@
 #include "dist/perf_model.h"
 #include "engine/error.h"
 #include "tools/command.h"
+#include "tools/results_folder.h"
 #include "tools/scaling.h"
 
 namespace ember::tools {
@@ -63,10 +64,7 @@ T get_or(const YAML::Node& node, const char* key, T fallback) {
 }
 
 void write_file(const fs::path& path, const std::string& text, bool executable) {
-  std::ofstream out(path);
-  EMBER_CHECK(out.good(), "cannot write ", path.string());
-  out << text;
-  out.close();
+  write_text_file(path, text);
   if (executable)
     fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
 }

@@ -8,6 +8,7 @@
 #include "tools/command.h"
 #include "tools/flags.h"
 #include "tools/trainer.h"
+#include "tools/training_state.h"
 
 namespace ember::tools {
 namespace {

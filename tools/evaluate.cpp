@@ -14,7 +14,8 @@
 #include "engine/nn/module.h"
 #include "models/registry.h"
 #include "tools/figures.h"
-#include "tools/trainer.h"
+#include "tools/evaluation_pass.h"
+#include "tools/results_folder.h"
 
 namespace ember::tools {
 
@@ -28,12 +29,6 @@ std::vector<float> parse_floats(const std::string& text) {
   std::istringstream in(text);
   while (std::getline(in, part, ',')) v.push_back(std::stof(part));
   return v;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream f(path);
-  EMBER_CHECK(f, "cannot write ", path.string());
-  f << text;
 }
 
 std::string figure(const char* name, double v) {
@@ -103,9 +98,9 @@ EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
   text += "--\nconfusion matrix\n" + metrics::confusion_matrix_text(r.confusion);
   text += "--\nclassification report\n" + metrics::classification_report(r.confusion, test.class_names);
   out << text << std::flush;
-  write_text(dir / "report.txt", text);
-  write_text(dir / "report.csv", metrics::classification_report_csv(r.confusion, test.class_names));
-  write_text(dir / "confusion.csv", metrics::confusion_matrix_csv(r.confusion, test.class_names));
+  write_text_file(dir / "report.txt", text);
+  write_text_file(dir / "report.csv", metrics::classification_report_csv(r.confusion, test.class_names));
+  write_text_file(dir / "confusion.csv", metrics::confusion_matrix_csv(r.confusion, test.class_names));
 
   // The first wrong and the first correct predictions, in test-set order.
   std::vector<int64_t> wrong, wrong_pred, right, right_pred;

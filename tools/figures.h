@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "tools/trainer.h"
+#include "tools/run_records.h"
 
 namespace ember::tools {
 

@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <iostream>
 #include <ostream>
+
+#include "dist/communicator.h"
 
 namespace ember::tools {
 
@@ -64,6 +67,10 @@ void Progress::update(int64_t done, int64_t images) {
 void Progress::finish() {
   if (interactive_ && last_width_ > 0) out_ << '\r' << std::string(last_width_, ' ') << '\r' << std::flush;
   last_width_ = 0;
+}
+
+bool interactive_progress(const std::ostream& out) {
+  return &out == &std::cout && stdout_is_terminal() && !dist::launched_by_mpi();
 }
 
 }  // namespace ember::tools

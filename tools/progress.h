@@ -31,6 +31,9 @@ class Progress {
 
 // True when stdout is a terminal.
 bool stdout_is_terminal();
+// Whether progress on `out` is a redrawn bar: only on a terminal of our own. Ranks under mpirun/srun often see a
+// pty even when the job's output goes to a log file, where each redraw would become a line of its own.
+bool interactive_progress(const std::ostream& out);
 // "1:02:03" or "4:05".
 std::string format_duration(double seconds);
 

@@ -23,6 +23,7 @@
 #include "engine/optim/optimizer.h"
 #include "engine/random.h"
 #include "models/registry.h"
+#include "tools/results_folder.h"
 #include "tools/text.h"
 
 namespace fs = std::filesystem;
@@ -30,48 +31,12 @@ namespace fs = std::filesystem;
 namespace ember::tools {
 namespace {
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  EMBER_CHECK(in.good(), "cannot read ", path.string());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// A results CSV file with a header and at least one row.
+CsvTable read_csv(const fs::path& path) {
+  CsvTable table(read_text_file(path), path.string());
+  EMBER_CHECK(table.rows() > 0, path.string(), ": no rows (did the run finish an epoch?)");
+  return table;
 }
-
-// A CSV file with a header, its cells by column name.
-struct Csv {
-  fs::path path;
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-
-  explicit Csv(const fs::path& p) : path(p) {
-    std::istringstream in(read_file(p));
-    std::string line;
-    EMBER_CHECK(static_cast<bool>(std::getline(in, line)), p.string(), ": empty, expected a header line");
-    header = split_text(line, ',');
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      rows.push_back(split_text(line, ','));
-      EMBER_CHECK(rows.back().size() == header.size(), p.string(), ": line ", rows.size() + 1, " has ",
-                  rows.back().size(), " fields, the header ", header.size());
-    }
-    EMBER_CHECK(!rows.empty(), p.string(), ": no rows (did the run finish an epoch?)");
-  }
-  size_t column(const std::string& name) const {
-    const auto it = std::find(header.begin(), header.end(), name);
-    EMBER_CHECK(it != header.end(), path.string(), ": no column '", name, "' (written by an older ember?)");
-    return static_cast<size_t>(it - header.begin());
-  }
-  double number(size_t row, const std::string& name) const {
-    const std::string& cell = rows[row][column(name)];
-    try {
-      return std::stod(cell);
-    } catch (const std::exception&) {
-      EMBER_FAIL(path.string(), ": column '", name, "' line ", row + 2, ": '", cell, "' is not a number");
-    }
-  }
-  const std::string& text(size_t row, const std::string& name) const { return rows[row][column(name)]; }
-};
 
 int64_t as_int(double v) { return static_cast<int64_t>(std::llround(v)); }
 
@@ -126,32 +91,23 @@ double sample_sd(const std::vector<double>& v) {
 ScalingRun load_scaling_run(const fs::path& dir) {
   ScalingRun r;
   r.dir = dir.string();
-  const Csv metrics(dir / "metrics.csv");
-  const size_t last = metrics.rows.size() - 1;
-  r.ranks = as_int(metrics.number(last, "ranks"));
-  r.nodes = as_int(metrics.number(last, "nodes"));
-  r.ranks_per_node = as_int(metrics.number(last, "ranks_per_node"));
-  r.steps = as_int(metrics.number(last, "steps"));
-  r.effective_batch = as_int(metrics.number(last, "effective_batch"));
+  const CsvTable metrics = read_csv(dir / "metrics.csv");
+  const size_t last = metrics.rows() - 1;
+  r.ranks = metrics.integer(last, "ranks");
+  r.nodes = metrics.integer(last, "nodes");
+  r.ranks_per_node = metrics.integer(last, "ranks_per_node");
+  r.steps = metrics.integer(last, "steps");
+  r.effective_batch = metrics.integer(last, "effective_batch");
   r.it_per_s = metrics.number(last, "it_per_s");
   EMBER_CHECK(r.it_per_s > 0, (dir / "metrics.csv").string(), ": it_per_s is ", r.it_per_s);
   r.seconds_per_epoch = static_cast<double>(r.steps) / r.it_per_s;
-  const int64_t epoch = as_int(metrics.number(last, "epoch"));
+  const int64_t epoch = metrics.integer(last, "epoch");
 
-  const Csv times(dir / "step_times.csv");
-  for (size_t k = 0; k < times.rows.size(); ++k) {
-    if (as_int(times.number(k, "epoch")) != epoch) continue;
+  const CsvTable times = read_csv(dir / "step_times.csv");
+  for (size_t k = 0; k < times.rows(); ++k) {
+    if (times.integer(k, "epoch") != epoch) continue;
     RankFigures f;
-    f.epoch = epoch;
-    f.rank = as_int(times.number(k, "rank"));
-    f.host = times.text(k, "host");
-    f.batches = as_int(times.number(k, "batches"));
-    const auto timing = f.per_step.fields();
-    for (size_t p = 0; p < timing.size(); ++p) *timing[p] = times.number(k, StepBreakdown::kNames[p]);
-    f.peak_host_mib = times.number(k, "peak_host_mib");
-    f.peak_device_mib = times.number(k, "peak_device_mib");
-    f.threads = as_int(times.number(k, "threads"));
-    f.cpu_seconds = times.number(k, "cpu_seconds");
+    times.read(k, f);
     r.ranks_figures.push_back(f);
   }
   EMBER_CHECK(static_cast<int64_t>(r.ranks_figures.size()) == r.ranks, (dir / "step_times.csv").string(), ": ",
@@ -188,7 +144,7 @@ std::vector<ScalingRun> find_scaling_runs(const fs::path& study) {
     } else if (p.extension() == ".out" || p.extension() == ".txt" || p.extension() == ".log" ||
                p.filename().string().find("_out_") != std::string::npos) {
       if (fs::file_size(p) > (8 << 20)) continue;  // training logs can be long; accounting is small
-      for (JobAccounting& a : parse_job_accounting(read_file(p), p.string())) jobs.push_back(std::move(a));
+      for (JobAccounting& a : parse_job_accounting(read_text_file(p), p.string())) jobs.push_back(std::move(a));
     }
   }
   for (ScalingRun& r : runs) {
@@ -353,12 +309,6 @@ std::string runs_csv(const std::vector<ScalingRun>& runs) {
     csv += o.str() + "\n";
   }
   return csv;
-}
-
-void write_text_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path);
-  EMBER_CHECK(out.good(), "cannot write ", path.string());
-  out << text;
 }
 
 const data::Color kSeriesColors[] = {data::colors::blue, data::colors::orange, data::colors::green,

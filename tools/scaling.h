@@ -16,7 +16,7 @@
 #include "dist/perf_model.h"
 #include "models/registry.h"
 #include "tools/scheduler_accounting.h"
-#include "tools/trainer.h"
+#include "tools/run_records.h"
 
 namespace ember::tools {
 

@@ -19,6 +19,17 @@ struct StepBreakdown {
 
   double step_ms = 0, data_ms = 0, forward_ms = 0, backward_ms = 0, all_reduce_ms = 0, optimizer_ms = 0;
 
+  // f(name, member) for each phase in order; S is StepBreakdown or const StepBreakdown.
+  template <class S, class F>
+  static void for_each_phase(S& s, F&& f) {
+    f(kNames[0], s.step_ms);
+    f(kNames[1], s.data_ms);
+    f(kNames[2], s.forward_ms);
+    f(kNames[3], s.backward_ms);
+    f(kNames[4], s.all_reduce_ms);
+    f(kNames[5], s.optimizer_ms);
+  }
+
   std::array<double*, kPhases> fields() {
     return {&step_ms, &data_ms, &forward_ms, &backward_ms, &all_reduce_ms, &optimizer_ms};
   }

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <ostream>
 
+#include "engine/error.h"
 #include "tools/evaluate.h"
+#include "tools/results_folder.h"
 #include "tools/trainer.h"
 
 namespace ember::tools {
@@ -82,14 +84,10 @@ std::vector<SweepRow> run_sweep(const std::vector<std::string>& config_files,
     rows.push_back(r);
   }
   const std::string table = sweep_table(rows);
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tm);
+  const std::string stamp = time_stamp();
   const fs::path path = fs::path(configs.front().out_dir) / (std::string("sweep_") + stamp + ".md");
   fs::create_directories(path.parent_path());
-  std::ofstream(path) << "# sweep " << stamp << "\n\n" << table;
+  write_text_file(path, "# sweep " + stamp + "\n\n" + table);
   out << "\n" << table << "summary: " << path.string() << "\n";
   if (summary_path) *summary_path = path.string();
   return rows;

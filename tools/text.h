@@ -1,8 +1,12 @@
 // Text helpers the workflows share (results files, checkpoints' metadata, scheduler output).
 #pragma once
+#include <cstdint>
 #include <cstdio>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "engine/error.h"
 
 namespace ember::tools {
 
@@ -11,6 +15,14 @@ inline std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
+}
+
+// The values printed by operator<< between separators: join({1, 2, 3}) = "1,2,3".
+template <class T>
+std::string join(const std::vector<T>& values, const char* separator = ",") {
+  std::ostringstream os;
+  for (size_t i = 0; i < values.size(); ++i) os << (i ? separator : "") << values[i];
+  return os.str();
 }
 
 // The fields between the separators, empty ones included: "a,,b," gives a, "", b, ""; an empty text, none.
@@ -22,6 +34,39 @@ inline std::vector<std::string> split_text(const std::string& text, char sep) {
     parts.push_back(text.substr(start, end - start));
   parts.push_back(text.substr(start));
   return parts;
+}
+
+// The whole of `text` as an integer or a number (NaN and inf allowed); else an error naming `what`:
+// "run/training_state.safetensors: metadata 'step': 'x' is not an integer".
+inline int64_t parse_integer(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+  }
+  EMBER_CHECK(used == text.size() && !text.empty(), what, ": '", text, "' is not an integer");
+  return v;
+}
+inline uint64_t parse_unsigned(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  uint64_t v = 0;
+  try {
+    if (text.find('-') == std::string::npos) v = std::stoull(text, &used);
+  } catch (const std::exception&) {
+  }
+  EMBER_CHECK(used == text.size() && !text.empty(), what, ": '", text, "' is not an unsigned integer");
+  return v;
+}
+inline double parse_number(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+  }
+  EMBER_CHECK(used == text.size() && !text.empty(), what, ": '", text, "' is not a number");
+  return v;
 }
 
 }  // namespace ember::tools

@@ -13,10 +13,7 @@
 //                               wait, forward, backward, all-reduce wait, optimizer), peak host/device MiB,
 //                               threads, CPU seconds so far: the per-rank view `ember scale` reports (stragglers)
 //   job.yaml                    under LSF or Slurm: the scheduler and job id (ember scale matches accounting)
-//   best.safetensors            weights at the lowest validation loss (PyTorch state_dict names)
-//   last.safetensors            weights after the last finished epoch
-//   training_state.safetensors  optimizer state ("optimizer.exp_avg.3", ...); epoch, step, best so far, dropout
-//                               RNG offsets, data-order seed, history and config in the metadata
+//   best.safetensors, last.safetensors, training_state.safetensors   the checkpoints (tools/training_state.h)
 //   val_report.txt/.csv, val_confusion.txt/.csv   the best model on the validation set
 //   curves.png                  loss and accuracy per epoch
 //
@@ -33,22 +30,11 @@
 #pragma once
 #include <cstdint>
 #include <iosfwd>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/metrics.h"
-#include "engine/ops.h"
-#include "engine/tensor.h"
 #include "tools/config.h"
-#include "tools/step_breakdown.h"
-
-namespace ember::nn {
-class Module;
-}
-namespace ember::data {
-class Loader;
-}
+#include "tools/run_records.h"
 
 namespace ember::tools {
 
@@ -56,37 +42,6 @@ namespace ember::tools {
 // present, else the repository's sample data/samples/cifar-10). *used_sample tells whether the small sample
 // was chosen (the caller then says how to fetch the full set).
 std::string resolve_data_dir(const TrainConfig& c, bool* used_sample = nullptr);
-
-struct EpochFigures {
-  int64_t epoch = 0;
-  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, val_precision = 0, val_recall = 0, val_f1 = 0;
-  double lr = 0, seconds = 0, images_per_second = 0;
-  // Data-parallel layout: ranks, distinct hosts, most ranks on one host, samples per optimizer step
-  // (batch_size x ranks x accumulate), optimizer steps this epoch.
-  int64_t ranks = 1, nodes = 1, ranks_per_node = 1, effective_batch = 0, steps = 0;
-  // Training pass only (rank 0's clock): seconds, optimizer steps per second.
-  double train_seconds = 0, it_per_s = 0;
-  double peak_host_mib = 0, peak_device_mib = 0;  // high-water marks so far, largest over the ranks
-  StepBreakdown per_step;  // mean over the ranks (step_times.csv has each rank's)
-};
-
-// One rank's training pass in one epoch (a row of step_times.csv).
-struct RankFigures {
-  int64_t epoch = 0, rank = 0, batches = 0;
-  std::string host;
-  StepBreakdown per_step;
-  double peak_host_mib = 0, peak_device_mib = 0;  // process high-water marks so far
-  int64_t threads = 0;                            // the process's threads at the end of the pass
-  double cpu_seconds = 0;                         // user + system CPU time of the process so far
-};
-
-// "Epoch [0], train_loss: 1.9014, train_acc: 0.2822, val_loss: 1.5055, val_acc: 0.4414, val_precision: ..."
-std::string epoch_line(const EpochFigures& f);
-std::string metrics_csv(const std::vector<EpochFigures>& history);
-constexpr int kMetricsTimingColumns = 12;  // metrics.csv's last columns, which differ from run to run
-// The header line, and the rows of one epoch (appended to step_times.csv as epochs finish).
-std::string step_times_csv_header();
-std::string step_times_csv_rows(const std::vector<RankFigures>& ranks);
 
 struct TrainResult {
   std::string results_dir;
@@ -101,27 +56,5 @@ struct TrainResult {
 // system's time limit); --resume then continues to config.epochs with the same figures.
 TrainResult train(const TrainConfig& config, std::ostream& out, const std::string& resume_from = "",
                   int64_t stop_after_epochs = 0);
-
-// The configuration stored in a training checkpoint (folder or file), for `--resume` to start from.
-TrainConfig checkpoint_config(const std::string& resume_from);
-
-// The criterion chosen by the config (cross-entropy or focal, label smoothing, class weights).
-struct LossFunction {
-  std::string kind = "cross_entropy";
-  double focal_gamma = 2.0;
-  CrossEntropyOptions options;
-  Tensor operator()(const Tensor& logits, const Tensor& targets) const;
-};
-
-// Loss and predictions of a model over a whole split, without gradients: the loss is the sample-weighted
-// mean of the batch losses; predictions are argmax of the logits, in loader order.
-struct PassResult {
-  double loss = 0;
-  std::vector<int64_t> labels, predictions;
-  std::vector<int64_t> indices;  // dataset index of each sample
-  metrics::ConfusionMatrix confusion;
-};
-PassResult evaluate_pass(nn::Module& model, data::Loader& loader, Device device, const LossFunction& loss,
-                         int64_t num_classes, std::ostream& out, const std::string& label);
 
 }  // namespace ember::tools

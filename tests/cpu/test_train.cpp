@@ -5,6 +5,7 @@
 #include <functional>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "engine/cuda_backend.h"
 #include "engine/io/safetensors.h"
@@ -14,6 +15,7 @@
 #include "tools/evaluate.h"
 #include "tools/sweep.h"
 #include "tools/trainer.h"
+#include "tools/training_state.h"
 
 using namespace ember;
 using namespace ember::tools;
@@ -106,6 +108,100 @@ TEST_CASE("train: results folder, determinism and exact resume", "[train]") {
   CHECK(log_e.str().find("accuracy: ") != std::string::npos);
   e.model = "ResNet_18";
   CHECK_THROWS_WITH(evaluate(e, log_e), Catch::Contains("holds a CNN, not a ResNet_18"));
+}
+
+// The positional history of checkpoints written before the record field lists (26 fields a row, ';' after each).
+std::string legacy_history(const std::vector<EpochFigures>& history) {
+  std::string text;
+  for (const EpochFigures& f : history) {
+    std::ostringstream row;
+    row.precision(17);
+    row << f.epoch << ',' << f.train_loss << ',' << f.train_acc << ',' << f.val_loss << ',' << f.val_acc << ','
+        << f.val_precision << ',' << f.val_recall << ',' << f.val_f1 << ',' << f.lr << ',' << f.seconds << ','
+        << f.images_per_second << ',' << f.ranks << ',' << f.nodes << ',' << f.effective_batch << ','
+        << f.ranks_per_node << ',' << f.steps << ',' << f.train_seconds << ',' << f.it_per_s << ','
+        << f.peak_host_mib << ',' << f.peak_device_mib;
+    for (double v : f.per_step.values()) row << ',' << v;
+    text += row.str() + ";";
+  }
+  return text;
+}
+
+// Rewrites a results folder's training state as ember wrote it before the state held the weights: no model.*
+// tensors (they came from last.safetensors) and the positional history.
+void make_legacy_state(const fs::path& dir) {
+  const fs::path path = dir / "training_state.safetensors";
+  io::SafetensorsFile state = io::load_safetensors(path.string());
+  nn::NamedTensors optimizer;
+  for (const auto& [name, t] : state.tensors)
+    if (name.rfind("optimizer.", 0) == 0) optimizer.emplace_back(name, t);
+  state.metadata.erase("weights");
+  state.metadata["history"] = legacy_history(parse_history(state.metadata["history"], path.string()));
+  io::save_safetensors(path.string(), optimizer, state.metadata);
+}
+
+TEST_CASE("train: resume is exact from the state alone, from older checkpoints, and refuses a mixed pair",
+          "[train]") {
+  TrainConfig c = tiny_config("resume_pair");
+  std::ostringstream log;
+  const TrainResult whole = train(c, log);
+
+  // The state holds its own weights: a last.safetensors from another epoch (a kill between the two files)
+  // does not change the resumed run.
+  const TrainResult first = train(c, log, "", /*stop_after_epochs=*/1);
+  const fs::path dir = first.results_dir;
+  fs::copy_file(fs::path(whole.results_dir) / "last.safetensors", dir / "last.safetensors",
+                fs::copy_options::overwrite_existing);
+  const TrainResult resumed = train(checkpoint_config(dir.string()), log, dir.string());
+  CHECK(rows_without_timing(resumed.results_dir) == rows_without_timing(whole.results_dir));
+
+  // A checkpoint written before this layout (weights in last.safetensors, positional history) still resumes.
+  const TrainResult old = train(c, log, "", 1);
+  make_legacy_state(old.results_dir);
+  const TrainResult old_resumed = train(checkpoint_config(old.results_dir), log, old.results_dir);
+  CHECK(rows_without_timing(old_resumed.results_dir) == rows_without_timing(whole.results_dir));
+
+  // ... but not when its last.safetensors is from a later epoch than the state: that would repeat an epoch
+  // from the wrong weights. Nothing is written before the refusal.
+  const TrainResult mixed = train(c, log, "", 1);
+  make_legacy_state(mixed.results_dir);
+  fs::copy_file(fs::path(whole.results_dir) / "last.safetensors", fs::path(mixed.results_dir) / "last.safetensors",
+                fs::copy_options::overwrite_existing);
+  const std::string config_before = read(fs::path(mixed.results_dir) / "config.yaml");
+  CHECK_THROWS_WITH(train(checkpoint_config(mixed.results_dir), log, mixed.results_dir),
+                    Catch::Contains("last.safetensors is from epoch 1") &&
+                        Catch::Contains("resuming would repeat an epoch"));
+  CHECK(read(fs::path(mixed.results_dir) / "config.yaml") == config_before);
+}
+
+TEST_CASE("train: a broken training state is refused naming the file and the key", "[train]") {
+  TrainConfig c = tiny_config("bad_state");
+  std::ostringstream log;
+  const TrainResult first = train(c, log, "", 1);
+  const fs::path path = fs::path(first.results_dir) / "training_state.safetensors";
+  const io::SafetensorsFile good = io::load_safetensors(path.string());
+  for (const auto& [key, value, message] :
+       {std::tuple{"step", "x", "metadata 'step': 'x' is not an integer"},
+        std::tuple{"model_rng", "1,-2", "metadata 'model_rng': '-2' is not an unsigned integer"},
+        std::tuple{"best_val_loss", "nan", "best_val_loss' is NaN"},
+        std::tuple{"best_epoch", "5", "outside the 1 epochs done"}}) {
+    INFO(key);
+    io::SafetensorsFile state = good;
+    state.metadata[key] = value;
+    io::save_safetensors(path.string(), state.tensors, state.metadata);
+    CHECK_THROWS_WITH(train(c, log, first.results_dir), Catch::Contains(path.string()) && Catch::Contains(message));
+  }
+}
+
+TEST_CASE("train: an empty training or validation split is refused before anything is written", "[train]") {
+  TrainConfig c = tiny_config("empty_val");
+  c.subset = 64;
+  c.val_size = 1;  // floor(64 * 1 %) = 0 validation images
+  std::ostringstream log;
+  CHECK_THROWS_WITH(train(c, log), Catch::Contains("leaves 64 training and 0 validation images"));
+  if (fs::is_directory(c.out_dir))
+    for (const fs::directory_entry& e : fs::directory_iterator(c.out_dir))
+      CHECK(e.path().filename().string().rfind("empty_val_", 0) != 0);
 }
 
 TEST_CASE("train: a diverging run stops with the epoch and step and leaves no broken weights", "[train]") {

@@ -1,0 +1,135 @@
+#include "tools/training_state.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/io/safetensors.h"
+#include "tools/text.h"
+
+namespace ember::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kWeightsPrefix = "model.";
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+// Doubles in metadata: 17 significant digits read back exactly.
+std::string exact(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// The metadata of one checkpoint file, each value parsed with errors naming the file and the key.
+struct Metadata {
+  const std::map<std::string, std::string>& values;
+  const fs::path& file;
+
+  const std::string& text(const std::string& key) const {
+    auto it = values.find(key);
+    EMBER_CHECK(it != values.end(), file.string(), ": metadata has no '", key, "'");
+    return it->second;
+  }
+  std::string what(const std::string& key) const { return file.string() + ": metadata '" + key + "'"; }
+  int64_t integer(const std::string& key) const { return parse_integer(text(key), what(key)); }
+  double number(const std::string& key) const { return parse_number(text(key), what(key)); }
+  template <class T, class Parse>
+  std::vector<T> list(const std::string& key, Parse parse) const {
+    std::vector<T> v;
+    for (const std::string& s : split_text(text(key), ',')) v.push_back(parse(s, what(key)));
+    return v;
+  }
+};
+
+}  // namespace
+
+fs::path training_state_path(const std::string& resume_from) {
+  const fs::path p = fs::is_directory(resume_from) ? fs::path(resume_from) / kStateFile : fs::path(resume_from);
+  EMBER_CHECK(fs::is_regular_file(p), "--resume: no training checkpoint at ", p.string());
+  return p;
+}
+
+void save_training_state(const fs::path& path, const TrainingState& s) {
+  nn::NamedTensors tensors;
+  for (const auto& [name, t] : s.weights) tensors.emplace_back(kWeightsPrefix + name, t);
+  for (const auto& [name, t] : s.optimizer) tensors.emplace_back(kOptimizerPrefix + name, t);
+  io::save_safetensors(path.string(), tensors,
+                       {{"epochs_done", std::to_string(s.epochs_done)},
+                        {"step", std::to_string(s.step)},
+                        {"best_val_loss", exact(s.best_val_loss)},
+                        {"best_epoch", std::to_string(s.best_epoch)},
+                        {"best_confusion", join(s.best_confusion)},
+                        {"model_rng", join(s.model_rng)},
+                        {"data_seed", std::to_string(s.data_seed)},
+                        {"history", history_text(s.history)},
+                        {"weights", "model."},
+                        {"config", s.config_yaml}});
+}
+
+TrainingState load_training_state(const fs::path& path) {
+  const io::SafetensorsFile file = io::load_safetensors(path.string());
+  const Metadata m{file.metadata, path};
+  TrainingState s;
+  s.epochs_done = m.integer("epochs_done");
+  s.step = m.integer("step");
+  EMBER_CHECK(s.epochs_done >= 1 && s.step >= 0, path.string(), ": epochs_done ", s.epochs_done, " and step ",
+              s.step, " are not a finished epoch");
+  s.best_val_loss = m.number("best_val_loss");
+  EMBER_CHECK(!std::isnan(s.best_val_loss), m.what("best_val_loss"), " is NaN: no best model can be compared");
+  s.best_epoch = m.integer("best_epoch");
+  EMBER_CHECK(s.best_epoch >= -1 && s.best_epoch < s.epochs_done, m.what("best_epoch"), " is ", s.best_epoch,
+              ", outside the ", s.epochs_done, " epochs done");
+  s.best_confusion = m.list<int64_t>("best_confusion", parse_integer);
+  s.model_rng = m.list<uint64_t>("model_rng", parse_unsigned);
+  s.data_seed = parse_unsigned(m.text("data_seed"), m.what("data_seed"));
+  s.history = parse_history(m.text("history"), path.string());
+  EMBER_CHECK(static_cast<int64_t>(s.history.size()) == s.epochs_done, m.what("history"), " has ",
+              s.history.size(), " epochs, epochs_done says ", s.epochs_done);
+  s.config_yaml = m.text("config");
+  const std::string weights_prefix = kWeightsPrefix, optimizer_prefix = kOptimizerPrefix;
+  for (const auto& [name, t] : file.tensors) {
+    if (name.rfind(weights_prefix, 0) == 0) s.weights.emplace_back(name.substr(weights_prefix.size()), t);
+    else if (name.rfind(optimizer_prefix, 0) == 0) s.optimizer.emplace_back(name.substr(optimizer_prefix.size()), t);
+  }
+  if (file.metadata.count("weights")) {
+    EMBER_CHECK(!s.weights.empty(), path.string(), ": holds no weights (tensors named model.*)");
+    return s;
+  }
+  // Written before the state held the weights: they are in last.safetensors, which must be from the same epoch.
+  const fs::path last = path.parent_path() / "last.safetensors";
+  EMBER_CHECK(fs::is_regular_file(last), path.string(), ": the weights to resume from, ", last.string(),
+              ", are missing");
+  io::SafetensorsFile weights = io::load_safetensors(last.string());
+  const int64_t last_epoch = Metadata{weights.metadata, last}.integer("epoch");
+  EMBER_CHECK(last_epoch == s.epochs_done - 1, last.string(), " is from epoch ", last_epoch, " but ", path.string(),
+              " from epoch ", s.epochs_done - 1,
+              ": the run stopped between writing the two; resuming would repeat an epoch from the wrong weights");
+  s.weights = std::move(weights.tensors);
+  return s;
+}
+
+TrainConfig checkpoint_config(const std::string& resume_from) {
+  const fs::path path = training_state_path(resume_from);
+  const io::SafetensorsFile state = io::load_safetensors(path.string());
+  TrainConfig c;
+  load_config_text(c, Metadata{state.metadata, path}.text("config"), path.string() + " (config)");
+  return c;
+}
+
+std::map<std::string, std::string> weights_metadata(const std::string& model, const std::string& normalization,
+                                                    const std::vector<float>& mean, const std::vector<float>& std,
+                                                    const std::vector<std::string>& class_names,
+                                                    const std::vector<int64_t>& image_shape, int64_t epoch) {
+  return {{"format", "pt"},
+          {"model", model},
+          {"epoch", std::to_string(epoch)},
+          {"normalization", normalization},
+          {"mean", join(mean)},
+          {"std", join(std)},
+          {"class_names", join(class_names)},
+          {"image_shape", join(image_shape)}};
+}
+
+}  // namespace ember::tools

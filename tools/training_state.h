@@ -1,0 +1,58 @@
+// The checkpoints of a training run, in its results folder:
+//   best.safetensors            weights at the lowest validation loss (PyTorch state_dict names)
+//   last.safetensors            weights after the last finished epoch
+//   training_state.safetensors  everything --resume needs, in one file written whole or not at all: the weights
+//                               ("model.<name>"), the optimizer state ("optimizer.<name>"), and in the metadata
+//                               epochs done, step, best so far, dropout RNG offsets, data-order seed, history
+//                               and config.
+// The state holds its own copy of the weights so that a run stopped between two files (a kill, a full disk)
+// resumes from one consistent epoch: last.safetensors is for users, the state for the trainer.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/nn/module.h"
+#include "tools/config.h"
+#include "tools/run_records.h"
+
+namespace ember::tools {
+
+constexpr const char* kStateFile = "training_state.safetensors";
+
+struct TrainingState {
+  int64_t epochs_done = 0, step = 0;  // finished epochs; optimizer steps taken
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  int64_t best_epoch = -1;              // -1: none yet
+  std::vector<int64_t> best_confusion;  // the best epoch's validation confusion counts, row-major
+  std::vector<uint64_t> model_rng;      // the model's dropout generator offsets
+  uint64_t data_seed = 0;
+  std::vector<EpochFigures> history;    // every finished epoch
+  std::string config_yaml;
+  nn::NamedTensors weights;             // after epochs_done epochs, on the host
+  nn::NamedTensors optimizer;           // the optimizer's state, on the host
+};
+
+// resume_from is a results folder or its training_state.safetensors; the state file's path, or an error.
+std::filesystem::path training_state_path(const std::string& resume_from);
+
+void save_training_state(const std::filesystem::path& path, const TrainingState& state);
+
+// Every field checked, errors naming the file and the key. A state written before the weights moved into it
+// takes them from last.safetensors beside it, which must be from the same epoch (else the two were written
+// by different epochs, e.g. a kill between them, and resuming would repeat an epoch from the wrong weights).
+TrainingState load_training_state(const std::filesystem::path& path);
+
+// The configuration stored in a training checkpoint (folder or file), for `--resume` to start from.
+TrainConfig checkpoint_config(const std::string& resume_from);
+
+// The metadata of best/last.safetensors: what `ember evaluate` needs to use the weights alone.
+std::map<std::string, std::string> weights_metadata(const std::string& model, const std::string& normalization,
+                                                    const std::vector<float>& mean, const std::vector<float>& std,
+                                                    const std::vector<std::string>& class_names,
+                                                    const std::vector<int64_t>& image_shape, int64_t epoch);
+
+}  // namespace ember::tools

@@ -5,18 +5,55 @@
 #include <map>
 #include <memory>
 
+#include <filesystem>
+
 #include "tools/command.h"
+#include "tools/evaluate.h"
 #include "tools/flags.h"
+#include "tools/results_folder.h"
+#include "tools/text.h"
 #include "tools/trainer.h"
 #include "tools/training_state.h"
 
 namespace ember::tools {
 namespace {
 
+namespace fs = std::filesystem;
+
+// --test: the study's closing table, the best and the last model on the test set (reports and picture grids in
+// <results>/test_best and test_last), printed and written to <results>/test.txt.
+void test_best_and_last(const TrainConfig& config, const TrainResult& r, std::ostream& out) {
+  std::string table = "test set: model  epoch  loss    accuracy  precision  recall  f1\n";
+  std::string folders;
+  for (const char* which : {"best", "last"}) {
+    EvaluateOptions e;
+    e.model = config.model;
+    e.checkpoint = (fs::path(r.results_dir) / (std::string(which) + ".safetensors")).string();
+    e.dataset = config.dataset;
+    e.data_dir = resolve_data_dir(config);
+    e.device = config.device;
+    e.batch_size = config.val_batch_size;
+    e.num_workers = config.num_workers;
+    std::ostream quiet(nullptr);
+    const EvaluateResult t = evaluate(e, quiet);
+    const int64_t epoch = which == std::string("best") ? r.best_epoch : r.history.back().epoch;
+    char row[160];
+    std::snprintf(row, sizeof row, "          %-5s %5lld  %.4f  %.4f    %.4f     %.4f  %.4f\n", which,
+                  static_cast<long long>(epoch), t.loss, t.scores.accuracy, t.scores.weighted.precision,
+                  t.scores.weighted.recall, t.scores.weighted.f1);
+    table += row;
+    folders += "  " + t.out_dir + "/{report.txt,wrong.png,correct.png}\n";
+  }
+  write_text_file(fs::path(r.results_dir) / "test.txt", table);
+  out << "\n" << table << "pictures:\n  " << (fs::path(r.results_dir) / "curves.png").string() << "\n" << folders
+      << std::flush;
+}
+
 struct TrainFlags {
   SettingFlags settings;
   std::string config_file, resume;
   int64_t stop_after_epochs = 0;
+  bool test = false;
 };
 
 CommandRegistration reg("train", "Train a model; results in <out_dir>/<experiment_name>_<date>_<time>/",
@@ -30,13 +67,18 @@ CommandRegistration reg("train", "Train a model; results in <out_dir>/<experimen
                           cmd.add_option("--stop_after_epochs", flags->stop_after_epochs,
                                          "end this invocation after N epochs (a job time limit); continue with "
                                          "--resume");
+                          cmd.add_flag("--test", flags->test,
+                                       "after training, evaluate the best and the last model on the test set");
                           add_setting_flags(cmd, flags->settings);
                           return [flags] {
                             TrainConfig config = flags->resume.empty() ? TrainConfig{} : checkpoint_config(flags->resume);
                             if (!flags->config_file.empty()) load_config_file(config, flags->config_file);
                             apply_setting_flags(config, flags->settings);
                             const TrainResult r = train(config, std::cout, flags->resume, flags->stop_after_epochs);
-                            return r.diverged ? 2 : 0;
+                            if (r.diverged) return 2;
+                            if (flags->test && r.lead && !r.history.empty() && r.best_epoch >= 0)
+                              test_best_and_last(config, r, std::cout);
+                            return 0;
                           };
                         });
 

@@ -120,6 +120,9 @@ std::string config_to_yaml(const TrainConfig& c) {
   return std::string(out.c_str()) + "\n";
 }
 
+// Loader threads beyond this only wait on each other (a CIFAR batch decodes in well under a millisecond).
+constexpr int64_t kMaxWorkers = 256;
+
 void validate(TrainConfig& c) {
   check_choice("model", c.model, {"CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple"});
   check_choice("normalization", c.normalization, {"No", "N1", "N2", "N1_aug", "N2_aug", "aug"});
@@ -133,7 +136,9 @@ void validate(TrainConfig& c) {
   EMBER_CHECK(c.val_size > 0 && c.val_size < 100, "setting 'val_size': ", c.val_size, " is not in (0, 100) percent");
   EMBER_CHECK(c.batch_size > 0 && c.val_batch_size > 0, "settings 'batch_size' (", c.batch_size,
               ") and 'val_batch_size' (", c.val_batch_size, ") must be positive");
-  EMBER_CHECK(c.num_workers >= 0, "setting 'num_workers': ", c.num_workers, " is negative");
+  EMBER_CHECK(c.num_workers >= 0 && c.num_workers <= kMaxWorkers, "setting 'num_workers': ", c.num_workers,
+              " is not in [0, ", kMaxWorkers, "]");
+  EMBER_CHECK(c.dropout < 1, "setting 'dropout': ", c.dropout, " must be below 1");
   EMBER_CHECK(c.lr > 0, "setting 'lr': ", c.lr, " must be positive");
   EMBER_CHECK(c.epochs > 0, "setting 'epochs': ", c.epochs, " must be positive");
   EMBER_CHECK(c.seed >= 0, "setting 'seed': ", c.seed, " is negative");

@@ -41,6 +41,9 @@ struct TrainConfig {
   double label_smoothing = 0;
   std::string class_weights = "none";   // none | balanced (n_samples / (n_classes * count))
   double focal_gamma = 2.0;
+  std::string init_weights;             // a safetensors file of weights (PyTorch names) to start from
+  bool shuffle = true;                  // false: every epoch takes the training images in index order
+  double dropout = -1;                  // >= 0: every dropout layer's probability (< 0: the model's own)
   // ---- data-parallel training (under mpirun/srun; a world of one otherwise) ----
   std::string dist_backend = "auto";    // auto | none | mpi | nccl
   double bucket_mb = 25;                // gradient bucket size in MiB (PyTorch's bucket_cap_mb)
@@ -57,11 +60,11 @@ void for_each_setting(C& c, F&& f) {
   f("normalization", c.normalization,
     "No | N1 (training-set mean/std) | N2 (mean 0, std 1) | N1_aug | N2_aug | aug "
     "(flip + crop augmentation)");
-  f("val_size", c.val_size, "validation split, percent of the training set");
-  f("batch_size", c.batch_size, "training batch size");
-  f("num_workers", c.num_workers, "loader threads (results do not depend on it)");
-  f("lr", c.lr, "learning rate (peak rate for onecycle)");
-  f("epochs", c.epochs, "number of epochs");
+  f("val_size", c.val_size, "validation split, percent of the training set, in (0, 100)");
+  f("batch_size", c.batch_size, "training batch size, >= 1");
+  f("num_workers", c.num_workers, "loader threads, 0-256 (results do not depend on it)");
+  f("lr", c.lr, "learning rate, > 0 (peak rate for onecycle)");
+  f("epochs", c.epochs, "number of epochs, >= 1");
   f("optimization", c.optimization, "optimizer: Adam | SGD | AdamW");
   f("experiment_name", c.experiment_name, "results go to <out_dir>/<experiment_name>_<date>_<time>/");
   f("device", c.device, "cpu | cuda");
@@ -76,9 +79,9 @@ void for_each_setting(C& c, F&& f) {
   f("data_dir", c.data_dir,
     "data folder (default: ../shared/data/cifar-10-batches-bin if present, else data/samples/cifar-10)");
   f("out_dir", c.out_dir, "parent folder of results folders");
-  f("subset", c.subset, "use only the first N training images (0: all)");
-  f("val_batch_size", c.val_batch_size, "validation/test batch size");
-  f("momentum", c.momentum, "SGD momentum");
+  f("subset", c.subset, "use only the first N training images, >= 0 (0: all)");
+  f("val_batch_size", c.val_batch_size, "validation/test batch size, >= 1");
+  f("momentum", c.momentum, "SGD momentum, >= 0");
   f("nesterov", c.nesterov, "SGD Nesterov momentum");
   f("weight_decay", c.weight_decay, "weight decay (negative: optimizer default, 0 or 0.01 for AdamW)");
   f("schedule", c.schedule, "learning-rate schedule: constant | step | cosine | onecycle");
@@ -86,9 +89,15 @@ void for_each_setting(C& c, F&& f) {
   f("step_gamma", c.step_gamma, "step schedule: multiply the rate by this");
   f("step_epochs", c.step_epochs, "step schedule: every this many epochs");
   f("loss", c.loss, "cross_entropy | focal");
-  f("label_smoothing", c.label_smoothing, "label smoothing in [0, 1)");
+  f("label_smoothing", c.label_smoothing, "label smoothing, in [0, 1)");
   f("class_weights", c.class_weights, "none | balanced (loss weights from training-set class counts)");
   f("focal_gamma", c.focal_gamma, "focal loss gamma");
+  f("init_weights", c.init_weights,
+    "start from these weights (a safetensors file with PyTorch state_dict names, e.g. a best.safetensors) instead "
+    "of the seed's initialisation");
+  f("shuffle", c.shuffle, "shuffle the training images every epoch (false: index order, e.g. to feed another "
+    "engine the same batches; the validation indices are in val_indices.txt)");
+  f("dropout", c.dropout, "every dropout layer's probability, < 1 (negative: the model's own, e.g. ViT's 0.1)");
   f("dist_backend", c.dist_backend,
     "data-parallel backend: auto (NCCL for cuda, else MPI, under mpirun/srun; one process otherwise) | none | "
     "mpi | nccl");

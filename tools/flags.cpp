@@ -17,7 +17,9 @@ void add_setting_flags(CLI::App& cmd, SettingFlags& flags, const std::vector<std
       std::string shown;
       if constexpr (std::is_same_v<T, std::string>) shown = field;
       else shown = CLI::detail::to_string(field);
-      flags.options[name] = cmd.add_option(flag, flags.text[name], help)->default_str(shown);
+      // The value is kept as text (set_setting parses it, with the errors of a YAML key); --help shows its type.
+      const char* type = std::is_same_v<T, std::string> ? "TEXT" : std::is_integral_v<T> ? "INT" : "FLOAT";
+      flags.options[name] = cmd.add_option(flag, flags.text[name], help)->default_str(shown)->type_name(type);
     }
   });
 }

@@ -80,7 +80,7 @@ void check_same_config(dist::Communicator& comm, const std::string& yaml) {
 }
 
 void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
-  if (comm.world_size() == 1) return;
+  if (comm.world_size() == 1 || values.empty()) return;
   Tensor t = Tensor::from_vector<double>(values, {static_cast<int64_t>(values.size())});
   comm.all_reduce(t, dist::ReduceOp::sum);
   values = t.to_vector<double>();

@@ -23,6 +23,17 @@ std::string cell(double v, int decimals) {
 constexpr int kExact = -2;
 
 template <class R>
+std::string csv_row(const R& record, bool exact) {
+  std::string line;
+  R::for_each_field(record, [&](const char*, const auto& v, int decimals) {
+    line += (line.empty() ? "" : ",") + cell(v, exact ? kExact : decimals);
+  });
+  return line + "\n";
+}
+
+}  // namespace
+
+template <class R>
 std::string csv_header() {
   std::string line;
   R record;
@@ -31,13 +42,16 @@ std::string csv_header() {
 }
 
 template <class R>
-std::string csv_row(const R& record, bool exact) {
-  std::string line;
-  R::for_each_field(record, [&](const char*, const auto& v, int decimals) {
-    line += (line.empty() ? "" : ",") + cell(v, exact ? kExact : decimals);
-  });
-  return line + "\n";
+std::string csv_rows(const std::vector<R>& records) {
+  std::string csv;
+  for (const R& r : records) csv += csv_row(r, false);
+  return csv;
 }
+
+template std::string csv_header<StepRecord>();
+template std::string csv_rows<StepRecord>(const std::vector<StepRecord>&);
+
+namespace {
 
 // Checkpoints before the field lists: rows of 11 fields (before data-parallel training), 19 (ranks, nodes,
 // effective batch, then rank 0's step timing, which is dropped) or 26, each ended by ';', in this order.
@@ -85,18 +99,12 @@ std::string epoch_line(const EpochFigures& f) {
 }
 
 std::string metrics_csv(const std::vector<EpochFigures>& history) {
-  std::string csv = csv_header<EpochFigures>();
-  for (const EpochFigures& f : history) csv += csv_row(f, false);
-  return csv;
+  return csv_header<EpochFigures>() + csv_rows(history);
 }
 
 std::string step_times_csv_header() { return csv_header<RankFigures>(); }
 
-std::string step_times_csv_rows(const std::vector<RankFigures>& ranks) {
-  std::string csv;
-  for (const RankFigures& r : ranks) csv += csv_row(r, false);
-  return csv;
-}
+std::string step_times_csv_rows(const std::vector<RankFigures>& ranks) { return csv_rows(ranks); }
 
 std::string history_text(const std::vector<EpochFigures>& history) {
   std::string csv = csv_header<EpochFigures>();

@@ -75,6 +75,29 @@ struct RankFigures {
   }
 };
 
+// One optimizer step (a row of steps.csv): the mean training loss of its micro-batches (over all ranks), its
+// learning rate, and the L2 norm of the gradient it applied (all parameters, after any all-reduce).
+struct StepRecord {
+  int64_t epoch = 0, step = 0;  // step: optimizer steps before this one, as the schedule counts them
+  double loss = 0, lr = 0, grad_norm = 0;
+
+  template <class Self, class Visit>
+  static void for_each_field(Self& r, Visit&& visit) {
+    visit("epoch", r.epoch, 0);
+    visit("step", r.step, 0);
+    visit("loss", r.loss, -2);
+    visit("lr", r.lr, -1);
+    visit("grad_norm", r.grad_norm, -1);
+  }
+};
+
+// A record's CSV header line and rows: doubles with the field's digits after the point (-1: 9 significant digits;
+// -2: 17, which read back exactly).
+template <class R>
+std::string csv_header();
+template <class R>
+std::string csv_rows(const std::vector<R>& records);
+
 // "Epoch [0], train_loss: 1.9014, train_acc: 0.2822, val_loss: 1.5055, val_acc: 0.4414, val_precision: ..."
 std::string epoch_line(const EpochFigures& f);
 

@@ -5,6 +5,7 @@
 
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
+#include "engine/autograd.h"
 #include "engine/nn/graphed_step.h"
 #include "engine/nn/module.h"
 #include "engine/optim/optimizer.h"
@@ -18,6 +19,20 @@ namespace {
 constexpr int64_t kGpuFiniteCheckInterval = 50;  // steps between loss read-backs on a GPU
 
 using Clock = std::chrono::steady_clock;
+
+// The squared L2 norm of all the model's gradients, as a device scalar (no read-back).
+Tensor grad_norm_squared(nn::Module& model) {
+  NoGradGuard no_grad;
+  Tensor total;
+  for (const Tensor& p : model.parameters()) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const Tensor s = sum(mul(g, g));
+    total = total.defined() ? add(total, s) : s;
+  }
+  return total;
+}
+
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -95,16 +110,37 @@ TrainStep::Outcome TrainStep::run(const Tensor& images, const Tensor& labels, in
     time.backward_ms += ms_since(t);
     warmed_up_ = warmed_up_ || full_batch;
   }
+  {  // a new tensor, never the graph's loss, which the next replay overwrites
+    NoGradGuard no_grad;
+    const Tensor share = mul_scalar(o.loss.detach(), 1.0 / static_cast<double>(group));
+    group_loss_ = micro == 0 ? share : add(group_loss_, share);
+  }
   if (step_now) {
     t = Clock::now();
     if (p_.data_parallel) p_.data_parallel->finish_gradients();
     time.all_reduce_ms += ms_since(t);
+    pending_.push_back({step_, lr_, group_loss_, grad_norm_squared(p_.model)});
     t = Clock::now();
     p_.optimizer.step();
     time.optimizer_ms += ms_since(t);
     ++step_;
   }
   return o;
+}
+
+std::vector<StepRecord> TrainStep::take_records(int64_t epoch) {
+  std::vector<StepRecord> records;
+  for (const PendingRecord& p : pending_) {
+    StepRecord r;
+    r.epoch = epoch;
+    r.step = p.step;
+    r.lr = p.lr;
+    r.loss = p.loss.item();
+    r.grad_norm = p.grad_norm_squared.defined() ? std::sqrt(p.grad_norm_squared.item()) : 0.0;
+    records.push_back(r);
+  }
+  pending_.clear();
+  return records;
 }
 
 }  // namespace ember::tools

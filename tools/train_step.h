@@ -5,10 +5,12 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "engine/tensor.h"
 #include "tools/evaluation_pass.h"
 #include "tools/results_folder.h"
+#include "tools/run_records.h"
 #include "tools/step_breakdown.h"
 
 namespace ember::nn {
@@ -57,6 +59,10 @@ class TrainStep {
   void set_step(int64_t step) { step_ = step; }
   double lr() const { return lr_; }  // the rate of the current group
 
+  // The optimizer steps since the last call, as this rank saw them (its own loss; the caller averages over
+  // ranks). Their losses and gradient norms stay on the device until this read-back, once an epoch.
+  std::vector<StepRecord> take_records(int64_t epoch);
+
  private:
   bool step_through_graph(const Tensor& images, const Tensor& labels);
 
@@ -64,6 +70,13 @@ class TrainStep {
   RunLog& log_;
   int64_t step_ = 0;
   double lr_ = 0;
+  struct PendingRecord {
+    int64_t step;
+    double lr;
+    Tensor loss, grad_norm_squared;
+  };
+  Tensor group_loss_;  // the mean loss of the current group's micro-batches so far
+  std::vector<PendingRecord> pending_;
   std::unique_ptr<nn::GraphedStep> graphed_;
   bool warmed_up_ = false;  // an ordinary full-batch step has run (cuDNN's algorithm search cannot be captured)
 };

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <tuple>
 
 #include "data/loader.h"
 #include "data/normalize.h"
@@ -22,6 +23,7 @@
 #include "dist/sync_batch_norm.h"
 #include "engine/autograd.h"
 #include "engine/cuda_backend.h"
+#include "engine/nn/dropout.h"
 #include "engine/nn/module.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
@@ -75,6 +77,17 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vect
   return std::make_unique<optim::Adam>(std::move(params), c.lr, 0.9, 0.999, 1e-8, c.weight_decay);
 }
 
+// Sets every dropout layer's probability; how many there are.
+int64_t set_dropout(nn::Module& module, double p) {
+  int64_t layers = 0;
+  if (auto* d = dynamic_cast<nn::Dropout*>(&module)) {
+    d->p = p;
+    ++layers;
+  }
+  for (const auto& [name, child] : module.children()) layers += set_dropout(*child, p);
+  return layers;
+}
+
 nn::NamedTensors on_host(const nn::NamedTensors& tensors) {
   nn::NamedTensors host;
   for (const auto& [name, t] : tensors) host.emplace_back(name, t.device().is_cpu() ? t : t.to(Device::cpu()));
@@ -122,7 +135,8 @@ struct Run {
 
 // ---- setup ----
 
-// The results folder (new, or the one being resumed) with its run log, config.yaml, the data's summary and, under a batch
+// The results folder (new, or the one being resumed) with its run log, config.yaml, the validation split's
+// dataset indices (val_indices.txt: the rest of the first `subset` images trained), the data's summary and, under a batch
 // scheduler, job.yaml (`ember scale --report` matches the scheduler's accounting to the run by its job id).
 void open_results_folder(Run& run, std::ostream& out, const fs::path& resumed_state) {
   const bool lead = run.ranks.lead();
@@ -130,6 +144,7 @@ void open_results_folder(Run& run, std::ostream& out, const fs::path& resumed_st
   else if (lead) run.dir = new_results_dir(run.config.out_dir, run.config.experiment_name);
   run.log = std::make_unique<RunLog>(run.console(out), lead ? run.dir / "train.log" : fs::path());
   if (lead) write_text_file(run.dir / "config.yaml", config_to_yaml(run.config));
+  if (lead) write_text_file(run.dir / "val_indices.txt", join(run.split.val, "\n") + "\n");
   for (const auto& [scheduler, variable] : {std::pair{"lsf", "LSB_JOBID"}, std::pair{"slurm", "SLURM_JOB_ID"}})
     if (const char* id = std::getenv(variable); id && lead && resumed_state.empty())
       write_text_file(run.dir / "job.yaml", std::string("scheduler: ") + scheduler + "\njob_id: \"" + id + "\"\n");
@@ -170,8 +185,13 @@ void load_data(Run& run) {
   val_options.augment = data::AugmentPipeline{};
   const int rank = run.ranks.rank, world = run.ranks.world;
   std::shared_ptr<data::Sampler> train_sampler;
-  if (world > 1) train_sampler = std::make_shared<dist::DistributedSampler>(run.split.train, seed, rank, world);
-  else train_sampler = std::make_shared<data::RandomSampler>(run.split.train, seed);
+  if (!c.shuffle)
+    train_sampler = std::make_shared<data::SequentialSampler>(
+        world > 1 ? dist::shard_indices(run.split.train, rank, world) : run.split.train);
+  else if (world > 1)
+    train_sampler = std::make_shared<dist::DistributedSampler>(run.split.train, seed, rank, world);
+  else
+    train_sampler = std::make_shared<data::RandomSampler>(run.split.train, seed);
   run.train_loader = std::make_unique<data::Loader>(run.train_set, train_sampler, train_options);
   const std::vector<int64_t> val_indices = world > 1 ? dist::shard_indices(run.split.val, rank, world) : run.split.val;
   run.val_loader = std::make_unique<data::Loader>(
@@ -184,7 +204,16 @@ void build_model(Run& run, const nn::NamedTensors& weights) {
   const TrainConfig& c = run.config;
   const data::ImageDataset& d = run.train_set;
   run.model = models::build_model(c.model, static_cast<uint64_t>(c.seed), {d.channels, d.height, d.width});
-  if (!weights.empty()) run.model->load_state_dict(weights);
+  if (!weights.empty()) {
+    run.model->load_state_dict(weights);
+  } else if (!c.init_weights.empty()) {
+    run.model->load_state_dict(io::load_safetensors(c.init_weights).tensors);
+    run.log->line("init_weights: " + c.init_weights);
+  }
+  if (c.dropout >= 0) {
+    const int64_t layers = set_dropout(*run.model, c.dropout);
+    run.log->line("dropout: " + exact(c.dropout) + " in " + std::to_string(layers) + " layers");
+  }
   set_precision(parse_precision(c.precision));
   if (run.device.is_cpu() && precision() == Precision::bf16) {
     const std::string onednn = cpu_bf16_convolution_implementation();
@@ -255,6 +284,18 @@ void build_training_step(Run& run) {
                                          *run.log);
 }
 
+// Drops the rows of epochs from `epoch` on (written before a stop that the state did not record) from a
+// results CSV whose first column is the epoch.
+void drop_rows_from_epoch(const fs::path& path, int64_t epoch) {
+  if (!fs::exists(path)) return;
+  const std::vector<std::string> lines = split_text(read_text_file(path), '\n');
+  std::string kept;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (!lines[i].empty() && (i == 0 || parse_integer(split_text(lines[i], ',')[0], path.string()) < epoch))
+      kept += lines[i] + "\n";
+  write_text_file(path, kept);
+}
+
 // Where a resumed run stands: the optimizer state, the dropout generators, the books (history, best so far).
 void restore(Run& run, const TrainingState& state, const fs::path& state_file, TrainingState& books) {
   EMBER_CHECK(state.data_seed == static_cast<uint64_t>(run.config.seed), state_file.string(), ": the run used seed ",
@@ -269,6 +310,8 @@ void restore(Run& run, const TrainingState& state, const fs::path& state_file, T
   books.weights.clear();
   books.optimizer.clear();
   books.config_yaml = config_to_yaml(run.config);
+  if (run.ranks.lead())
+    for (const char* file : {"step_times.csv", "steps.csv"}) drop_rows_from_epoch(run.dir / file, state.epochs_done);
   run.log->line("continuing at epoch " + std::to_string(state.epochs_done) + ", step " + std::to_string(state.step));
 }
 
@@ -409,10 +452,10 @@ void write_best_report(const Run& run, const TrainingState& books) {
   write_text_file(run.dir / "val_confusion.csv", metrics::confusion_matrix_csv(m, names));
 }
 
-// Records epoch `f` in the books and writes the checkpoints: best (when it improved), last, then the training
-// state (the one file --resume reads, whole or not at all), then the records and curves.
+// Records epoch `f` in the books and writes the records, the checkpoints (best when it improved, last, then the
+// training state: the one file --resume reads, whole or not at all) and the curves.
 void keep_books(Run& run, TrainingState& books, const EpochFigures& f, const PassResult& val,
-                const std::vector<RankFigures>& rank_figures) {
+                const std::vector<RankFigures>& rank_figures, const std::vector<StepRecord>& steps) {
   books.history.push_back(f);
   books.epochs_done = f.epoch + 1;
   books.step = run.step->step();
@@ -423,6 +466,15 @@ void keep_books(Run& run, TrainingState& books, const EpochFigures& f, const Pas
     books.best_confusion = val.confusion.counts();
   }
   if (!run.ranks.lead()) return;
+  // The records first: a run stopped before its state is saved repeats the epoch, and a resume drops rows of
+  // epochs past the state (drop_rows_from_epoch).
+  write_text_file(run.dir / "metrics.csv", metrics_csv(books.history));
+  for (const auto& [file, header, rows] :
+       {std::tuple{"step_times.csv", step_times_csv_header(), step_times_csv_rows(rank_figures)},
+        std::tuple{"steps.csv", csv_header<StepRecord>(), csv_rows(steps)}}) {
+    const fs::path path = run.dir / file;
+    append_text_file(path, (fs::exists(path) ? "" : header) + rows);
+  }
   const nn::NamedTensors weights = on_host(run.model->state_dict());
   if (improved) io::save_safetensors((run.dir / "best.safetensors").string(), weights, weights_metadata_of(run, f.epoch));
   io::save_safetensors((run.dir / "last.safetensors").string(), weights, weights_metadata_of(run, f.epoch));
@@ -431,9 +483,6 @@ void keep_books(Run& run, TrainingState& books, const EpochFigures& f, const Pas
   state.weights = weights;
   state.optimizer = on_host(run.optimizer->state());
   save_training_state(run.dir / kStateFile, state);
-  write_text_file(run.dir / "metrics.csv", metrics_csv(books.history));
-  const fs::path step_times = run.dir / "step_times.csv";
-  append_text_file(step_times, (fs::exists(step_times) ? "" : step_times_csv_header()) + step_times_csv_rows(rank_figures));
   save_curves_png((run.dir / "curves.png").string(), books.history, run.config.experiment_name);
 }
 
@@ -458,6 +507,7 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
 
   TrainResult result;
   result.results_dir = run.dir.string();
+  result.lead = run.ranks.lead();
   const int64_t end_epoch =
       stop_after_epochs > 0 ? std::min(config.epochs, books.epochs_done + stop_after_epochs) : config.epochs;
   for (int64_t epoch = books.epochs_done; epoch < end_epoch; ++epoch) {
@@ -467,12 +517,17 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
       result.diverged = true;
       break;
     }
+    std::vector<StepRecord> steps = run.step->take_records(epoch);
+    std::vector<double> losses;
+    for (const StepRecord& r : steps) losses.push_back(r.loss / static_cast<double>(run.ranks.world));
+    sum_over_ranks(run.comm, losses);  // each step's loss: the mean over the ranks
+    for (size_t k = 0; k < steps.size(); ++k) steps[k].loss = losses[k];
     const PassResult val = validate(run);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::vector<RankFigures> rank_figures;
     const EpochFigures f = epoch_figures(run, epoch, train, val, seconds, rank_figures);
     run.log->line(epoch_line(f));
-    keep_books(run, books, f, val, rank_figures);
+    keep_books(run, books, f, val, rank_figures, steps);
   }
   if (run.ranks.lead()) write_best_report(run, books);
   if (!result.diverged && end_epoch < config.epochs)

@@ -48,6 +48,7 @@ struct TrainResult {
   std::vector<EpochFigures> history;  // every finished epoch, including those before a resume
   int64_t best_epoch = -1;            // lowest validation loss
   bool diverged = false;              // stopped on a non-finite loss
+  bool lead = true;                   // this process is rank 0 (the one that writes the results folder)
 };
 
 // Runs a training run, or continues one when resume_from names a results folder or its

@@ -65,7 +65,7 @@ TEST_CASE("config: bad YAML, unknown keys and bad values name the file, line and
   CHECK_THROWS_WITH(tools::validate(s), Catch::Contains("val_size"));
 }
 
-TEST_CASE("train flags: override the YAML file; unknown flags and bad values are errors", "[train][config]") {
+TEST_CASE("train flags: override the YAML file, unknown flags and bad values are errors", "[train][config]") {
   CLI::App app;
   SettingFlags flags;
   add_setting_flags(app, flags);
@@ -126,4 +126,25 @@ TEST_CASE("configs/mnist_ddp.yaml: the data-parallel run's settings load and val
   // Its model takes MNIST's 1 x 28 x 28 images.
   const Tensor x = Tensor::from_vector<float>(std::vector<float>(2 * 28 * 28, 0.5f), {2, 1, 28, 28});
   CHECK(models::build_model(c.model, 0, {1, 28, 28})->forward(x).shape() == Shape{2, 10});
+}
+
+TEST_CASE("train flags: --help shows each value's type and range, out-of-range values are refused", "[train][config]") {
+  CLI::App app;
+  SettingFlags flags;
+  add_setting_flags(app, flags);
+  const std::string help = app.help();
+  CHECK(help.find("--batch_size INT") != std::string::npos);
+  CHECK(help.find("--lr FLOAT") != std::string::npos);
+  CHECK(help.find("--model TEXT") != std::string::npos);
+  CHECK(help.find("in (0, 100)") != std::string::npos);
+
+  const char* argv[] = {"train", "--num_workers", "4294967297", "--shuffle=false"};
+  app.parse(4, const_cast<char**>(argv));
+  TrainConfig c;
+  apply_setting_flags(c, flags);
+  CHECK_FALSE(c.shuffle);
+  CHECK_THROWS_WITH(validate(c), Catch::Contains("'num_workers': 4294967297 is not in [0, 256]"));
+  c.num_workers = 2;
+  c.dropout = 1;
+  CHECK_THROWS_WITH(validate(c), Catch::Contains("'dropout': 1 must be below 1"));
 }

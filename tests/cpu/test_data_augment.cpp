@@ -48,7 +48,7 @@ std::vector<std::pair<int, int>> shifts_matching(const FloatImage& in, const Flo
 
 }  // namespace
 
-TEST_CASE("flips mirror a gradient; p=0 leaves it alone", "[data][augment]") {
+TEST_CASE("flips mirror a gradient, p=0 leaves it alone", "[data][augment]") {
   const FloatImage in = gradient(2, 3, 5);
   FloatImage h = run("RandomHorizontalFlip(p=1)", in), v = run("RandomVerticalFlip(1.0)", in);
   for (int64_t c = 0; c < 2; ++c)
@@ -65,7 +65,7 @@ TEST_CASE("flips mirror a gradient; p=0 leaves it alone", "[data][augment]") {
   CHECK(flipped < 1100);
 }
 
-TEST_CASE("RandomCrop with padding shifts content and zero-fills; every offset occurs", "[data][augment]") {
+TEST_CASE("RandomCrop with padding shifts content and zero-fills, every offset occurs", "[data][augment]") {
   const FloatImage in = gradient(3, 6, 6);
   std::map<std::pair<int, int>, int> seen;
   for (int i = 0; i < 1000; ++i) {
@@ -117,7 +117,7 @@ TEST_CASE("rotation and affine: quarter turns, translation, identity", "[data][a
   CHECK(r45.at(0, 4, 4) == gradient(1, 9, 9).at(0, 4, 4));
 }
 
-TEST_CASE("RandomErasing paints one rectangle of the asked area; grayscale mixes channels", "[data][augment]") {
+TEST_CASE("RandomErasing paints one rectangle of the asked area, grayscale mixes channels", "[data][augment]") {
   const FloatImage in = gradient(3, 8, 8);
   FloatImage out = run("RandomErasing(p=1, scale=(0.25, 0.25), ratio=(1, 1), value=-1)", in);
   int64_t erased = 0, ymin = 8, ymax = -1, xmin = 8, xmax = -1;

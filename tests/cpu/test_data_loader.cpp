@@ -149,7 +149,7 @@ TEST_CASE("loader: normalised values, labels, partial last batch, drop_last", "[
   CHECK_THROWS_WITH(bad.start_epoch(0), Catch::Contains("index 1000"));
 }
 
-TEST_CASE("loader: 0 and 2 workers give the same augmented batches; epochs differ", "[data]") {
+TEST_CASE("loader: 0 and 2 workers give the same augmented batches, epochs differ", "[data]") {
   const ImageDataset& d = sample();
   auto make = [&](int workers) {
     LoaderOptions o;

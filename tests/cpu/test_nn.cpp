@@ -190,7 +190,7 @@ TEST_CASE("BatchNorm2d, LayerNorm and LSA start at PyTorch's values", "[nn][init
   CHECK(lsa.to_qkv->weight.shape() == Shape{384, 32});
 }
 
-TEST_CASE("Models: same seed, same weights; dropout streams are per layer and resumable", "[nn][models]") {
+TEST_CASE("Models: same seed, same weights, dropout streams are per layer and resumable", "[nn][models]") {
   auto a = models::build_model("ViT_tiny", 5), b = models::build_model("ViT_tiny", 5), c = models::build_model("ViT_tiny", 6);
   CHECK(a->state_dict()[0].second.to_vector<float>() == b->state_dict()[0].second.to_vector<float>());
   CHECK(a->state_dict().back().second.to_vector<float>() == b->state_dict().back().second.to_vector<float>());

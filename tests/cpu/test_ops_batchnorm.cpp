@@ -67,7 +67,7 @@ TEST_CASE("batch_norm training normalises with batch statistics", "[ops][batchno
                       normalize_reference(x, mean, var, Tensor(), Tensor()), 1e-3, 1e-3);
 }
 
-TEST_CASE("batch_norm running statistics follow the spec over two steps; eval uses them", "[ops][batchnorm]") {
+TEST_CASE("batch_norm running statistics follow the spec over two steps, eval uses them", "[ops][batchnorm]") {
   const int64_t C = 3;
   Tensor running_mean = Tensor::zeros({C}), running_var = Tensor::ones({C});
   const Tensor gamma = random_tensor({C}, 210, DType::f32, 0.5, 1.5), beta = random_tensor({C}, 211, DType::f32);
@@ -199,7 +199,7 @@ BatchNormReduce with_other_rank(const Tensor& other, const Tensor& other_dy) {
 
 }  // namespace
 
-TEST_CASE("synchronized batch_norm with another rank equals the joint batch; gradcheck",
+TEST_CASE("synchronized batch_norm with another rank equals the joint batch, gradcheck",
           "[ops][batchnorm][sync_bn][grad]") {
   const Shape shape{2, 3, 3, 2}, other_shape{3, 3, 3, 2};  // this rank 2 samples, the other 3
   const Tensor gamma = random_tensor({3}, 270, DType::f64, 0.5, 1.5).requires_grad_();

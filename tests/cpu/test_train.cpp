@@ -1,5 +1,6 @@
 // The training workflow end to end on the CIFAR-10 sample (data/samples/cifar-10), CNN, a few hundred images:
 // results folder contents, determinism, exact resume, divergence detection.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -7,13 +8,17 @@
 #include <sstream>
 #include <tuple>
 
+#include "data/loader.h"
+#include "data/sampler.h"
 #include "engine/cuda_backend.h"
 #include "engine/io/safetensors.h"
 #include "engine/precision.h"
+#include "models/registry.h"
 #include "tests/testing.h"
 #include "tests/train_testing.h"
 #include "tools/evaluate.h"
 #include "tools/sweep.h"
+#include "tools/text.h"
 #include "tools/trainer.h"
 #include "tools/training_state.h"
 
@@ -152,8 +157,11 @@ TEST_CASE("train: resume is exact from the state alone, from older checkpoints, 
   const fs::path dir = first.results_dir;
   fs::copy_file(fs::path(whole.results_dir) / "last.safetensors", dir / "last.safetensors",
                 fs::copy_options::overwrite_existing);
+  // ... and rows the stopped run appended for the epoch it did not save are dropped, not repeated.
+  std::ofstream(dir / "steps.csv", std::ios::app) << "1,4,2.5,0.001,1.0\n";
   const TrainResult resumed = train(checkpoint_config(dir.string()), log, dir.string());
   CHECK(rows_without_timing(resumed.results_dir) == rows_without_timing(whole.results_dir));
+  CHECK(read(dir / "steps.csv") == read(fs::path(whole.results_dir) / "steps.csv"));
 
   // A checkpoint written before this layout (weights in last.safetensors, positional history) still resumes.
   const TrainResult old = train(c, log, "", 1);
@@ -202,6 +210,65 @@ TEST_CASE("train: an empty training or validation split is refused before anythi
   if (fs::is_directory(c.out_dir))
     for (const fs::directory_entry& e : fs::directory_iterator(c.out_dir))
       CHECK(e.path().filename().string().rfind("empty_val_", 0) != 0);
+}
+
+TEST_CASE("train: --shuffle=false feeds the training images in index order, steps.csv and val_indices.txt",
+          "[train]") {
+  TrainConfig c = tiny_config("in_order");
+  c.shuffle = false;
+  c.epochs = 1;
+  std::ostringstream log;
+  const TrainResult r = train(c, log);
+  const fs::path dir = r.results_dir;
+
+  // The validation split: 32 distinct indices of the 160 images; the training images are the rest.
+  std::vector<int64_t> val;
+  std::istringstream val_text(read(dir / "val_indices.txt"));
+  for (int64_t i; val_text >> i;) val.push_back(i);
+  REQUIRE(val.size() == 32);
+  std::vector<int64_t> train_indices;
+  for (int64_t i = 0; i < 160; ++i)
+    if (std::find(val.begin(), val.end(), i) == val.end()) train_indices.push_back(i);
+  REQUIRE(train_indices.size() == 128);
+
+  // steps.csv: one row per optimizer step; the first step's loss is the initial model's loss on the first 32
+  // training images in index order.
+  const std::vector<std::string> rows = [&] {
+    std::vector<std::string> lines;
+    std::istringstream in(read(dir / "steps.csv"));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }();
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0] == "epoch,step,loss,lr,grad_norm");
+  const std::vector<std::string> first = split_text(rows[1], ',');
+  CHECK(first[0] == "0");
+  CHECK(first[1] == "0");
+  CHECK(std::stod(first[3]) == c.lr);
+  CHECK(std::stod(first[4]) > 0);
+  const data::ImageDataset d = data::load_dataset("cifar10", c.data_dir, true);
+  data::LoaderOptions o;
+  o.batch_size = 32;
+  o.num_workers = 0;
+  data::Loader loader(d, std::make_shared<data::SequentialSampler>(train_indices), o);
+  loader.start_epoch(0);
+  data::Batch batch;
+  REQUIRE(loader.next(batch));
+  auto model = models::build_model("CNN", 7, {3, 32, 32});
+  const double loss = cross_entropy((*model)(batch.images), batch.labels).item();
+  CHECK(std::stod(first[2]) == Approx(loss).epsilon(1e-6));
+
+  // --init_weights: the seed's own initial weights give the same run bit for bit; another seed's, another run.
+  const fs::path same = fs::path(c.out_dir) / "init_seed7.safetensors", other = fs::path(c.out_dir) / "init_seed8.safetensors";
+  io::save_safetensors(same.string(), model->state_dict());
+  io::save_safetensors(other.string(), models::build_model("CNN", 8, {3, 32, 32})->state_dict());
+  c.init_weights = same.string();
+  const TrainResult from_same = train(c, log);
+  CHECK(read(fs::path(from_same.results_dir) / "steps.csv") == read(dir / "steps.csv"));
+  c.init_weights = other.string();
+  const TrainResult from_other = train(c, log);
+  CHECK(read(fs::path(from_other.results_dir) / "steps.csv") != read(dir / "steps.csv"));
+  CHECK(log.str().find("init_weights: " + other.string()) != std::string::npos);
 }
 
 TEST_CASE("train: a diverging run stops with the epoch and step and leaves no broken weights", "[train]") {

@@ -14,7 +14,7 @@ using namespace ember;
 using namespace ember::tools;
 using ember::testing::tiny_config;
 
-TEST_CASE("train: accumulate 2 x 16 matches batches of 32; effective batch in metrics", "[train][accumulate]") {
+TEST_CASE("train: accumulate 2 x 16 matches batches of 32, effective batch in metrics", "[train][accumulate]") {
   // 128 training images: 4 optimizer steps either way. The CNN has no dropout or BatchNorm, so the two runs
   // differ only in the order of float sums; 8 steps, or micro-batch gradients not scaled by 1/K, would move
   // the weights far beyond rounding. Plain SGD with a small rate: momentum at lr 0.05 amplifies the rounding

@@ -76,6 +76,7 @@ CommandRegistration reg("train", "Train a model; results in <out_dir>/<experimen
                             apply_setting_flags(config, flags->settings);
                             const TrainResult r = train(config, std::cout, flags->resume, flags->stop_after_epochs);
                             if (r.diverged) return 2;
+                            if (r.stopped_by) return 128 + r.stopped_by;  // the shell's status for a signal
                             if (flags->test && r.lead && !r.history.empty() && r.best_epoch >= 0)
                               test_best_and_last(config, r, std::cout);
                             return 0;

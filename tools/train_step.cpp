@@ -11,6 +11,7 @@
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "tools/rank_figures.h"
+#include "tools/stop_signals.h"
 
 namespace ember::tools {
 
@@ -96,10 +97,11 @@ TrainStep::Outcome TrainStep::run(const Tensor& images, const Tensor& labels, in
   // ranks check the sum of their losses, so all stop together.
   const bool last = batch_index + 1 == batches_per_epoch;
   if (p_.device.is_cpu() || batch_index % kGpuFiniteCheckInterval == 0 || last) {
-    std::vector<double> values{o.loss.item()};
+    std::vector<double> values{o.loss.item(), stop_signal() != 0 ? 1.0 : 0.0};
     sum_over_ranks(p_.comm, values);
     o.checked_loss = values[0];
     o.finite = std::isfinite(o.checked_loss);
+    stop_agreed_ = stop_agreed_ || values[1] > 0;
     if (!o.finite) return o;
   }
   if (!replayed) {
@@ -124,6 +126,7 @@ TrainStep::Outcome TrainStep::run(const Tensor& images, const Tensor& labels, in
     p_.optimizer.step();
     time.optimizer_ms += ms_since(t);
     ++step_;
+    o.stop = stop_agreed_;
   }
   return o;
 }

@@ -1,6 +1,7 @@
 // One training micro-batch: forward and loss (replayed from a captured CUDA graph when --cuda_graph can take
 // the batch), the finiteness check, backward, and the optimizer step when the micro-batch completes its group of
-// `accumulate` (the epoch's last group may be shorter). Mean losses: a group's gradient is the mean of its
+// `accumulate` (the epoch's last group may be shorter). A stop signal (tools/stop_signals.h) travels with the
+// finiteness check, so all ranks stop after the same optimizer step. Mean losses: a group's gradient is the mean of its
 // micro-batches' gradients.
 #pragma once
 #include <cstdint>
@@ -50,6 +51,7 @@ class TrainStep {
     Tensor logits, loss;  // on the device
     bool finite = true;   // false: the (checked) loss summed over the ranks was NaN or infinite; nothing updated
     double checked_loss = 0;
+    bool stop = false;    // a stop signal reached every rank and this micro-batch ended an optimizer step
   };
   // Micro-batch `batch_index` of an epoch of `batches_per_epoch`; its phases' host times are added to `time`.
   Outcome run(const Tensor& images, const Tensor& labels, int64_t batch_index, int64_t batches_per_epoch,
@@ -78,7 +80,8 @@ class TrainStep {
   Tensor group_loss_;  // the mean loss of the current group's micro-batches so far
   std::vector<PendingRecord> pending_;
   std::unique_ptr<nn::GraphedStep> graphed_;
-  bool warmed_up_ = false;  // an ordinary full-batch step has run (cuDNN's algorithm search cannot be captured)
+  bool warmed_up_ = false;
+  bool stop_agreed_ = false;  // every rank has seen a stop signal (at the last check)  // an ordinary full-batch step has run (cuDNN's algorithm search cannot be captured)
 };
 
 }  // namespace ember::tools

@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <tuple>
 
 #include "data/loader.h"
 #include "data/normalize.h"
@@ -37,6 +36,7 @@
 #include "tools/rank_figures.h"
 #include "tools/results_folder.h"
 #include "tools/text.h"
+#include "tools/stop_signals.h"
 #include "tools/train_step.h"
 #include "tools/training_state.h"
 
@@ -284,15 +284,18 @@ void build_training_step(Run& run) {
                                          *run.log);
 }
 
-// Drops the rows of epochs from `epoch` on (written before a stop that the state did not record) from a
-// results CSV whose first column is the epoch.
-void drop_rows_from_epoch(const fs::path& path, int64_t epoch) {
+// Drops the rows whose `column` (an integer: epoch, step) is `limit` or more from a results CSV: rows written
+// after the training state a run resumes from.
+void drop_rows_from(const fs::path& path, size_t column, int64_t limit) {
   if (!fs::exists(path)) return;
   const std::vector<std::string> lines = split_text(read_text_file(path), '\n');
   std::string kept;
-  for (size_t i = 0; i < lines.size(); ++i)
-    if (!lines[i].empty() && (i == 0 || parse_integer(split_text(lines[i], ',')[0], path.string()) < epoch))
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    const std::vector<std::string> cells = split_text(lines[i], ',');
+    if (i == 0 || (column < cells.size() && parse_integer(cells[column], path.string()) < limit))
       kept += lines[i] + "\n";
+  }
   write_text_file(path, kept);
 }
 
@@ -300,7 +303,8 @@ void drop_rows_from_epoch(const fs::path& path, int64_t epoch) {
 void restore(Run& run, const TrainingState& state, const fs::path& state_file, TrainingState& books) {
   EMBER_CHECK(state.data_seed == static_cast<uint64_t>(run.config.seed), state_file.string(), ": the run used seed ",
               state.data_seed, ", not ", run.config.seed);
-  EMBER_CHECK(static_cast<int64_t>(state.best_confusion.size()) == run.num_classes * run.num_classes,
+  EMBER_CHECK(state.best_epoch < 0 ||
+                  static_cast<int64_t>(state.best_confusion.size()) == run.num_classes * run.num_classes,
               state_file.string(), ": best_confusion has ", state.best_confusion.size(), " counts for ",
               run.num_classes, " classes");
   run.model->set_rng_state(state.model_rng);
@@ -310,34 +314,56 @@ void restore(Run& run, const TrainingState& state, const fs::path& state_file, T
   books.weights.clear();
   books.optimizer.clear();
   books.config_yaml = config_to_yaml(run.config);
-  if (run.ranks.lead())
-    for (const char* file : {"step_times.csv", "steps.csv"}) drop_rows_from_epoch(run.dir / file, state.epochs_done);
-  run.log->line("continuing at epoch " + std::to_string(state.epochs_done) + ", step " + std::to_string(state.step));
+  if (run.ranks.lead()) {
+    drop_rows_from(run.dir / "step_times.csv", 0, state.epochs_done);  // by epoch
+    drop_rows_from(run.dir / "steps.csv", 1, state.step);               // by step: a stopped epoch's are kept
+  }
+  run.log->line("continuing at epoch " + std::to_string(state.epochs_done) +
+                (state.batches_done > 0 ? " after batch " + std::to_string(state.batches_done) : std::string()) +
+                ", step " + std::to_string(state.step));
 }
 
 // ---- the epoch ----
 
 struct TrainingPass {
   bool diverged = false;
-  double loss_sum = 0, images = 0;  // over all ranks
+  bool stopped = false;  // by a signal, after micro-batch `batches`: the sums below are the partial epoch's
+  double loss_sum = 0, images = 0;  // over all ranks, from the epoch's start (a resumed pass included)
   metrics::ConfusionMatrix confusion;
-  double seconds = 0;    // rank 0's clock
-  int64_t batches = 0;   // this rank's
-  StepBreakdown time;    // this rank's, summed over its batches
+  double seconds = 0;       // rank 0's clock, this process's part of the pass
+  double timed_images = 0;  // the images of that part, over all ranks
+  int64_t batches = 0;      // micro-batches done this epoch (each rank does as many)
+  StepBreakdown time;       // this rank's, summed over this process's batches
 };
 
+// The epoch's training pass, or the rest of it when the run stopped inside it (`books.batches_done`): the
+// loader's order depends only on (seed, epoch), so skipping the done micro-batches puts it where it stopped,
+// and rank 0 starts from the stopped part's sums.
 TrainingPass train_one_epoch(Run& run, std::ostream& out, int64_t epoch, const TrainingState& books) {
   run.model->train(true);
   run.train_loader->start_epoch(epoch);
   TrainingPass pass;
-  Tensor loss_sum = Tensor::zeros({}, DType::f32, run.device);
+  pass.confusion = metrics::ConfusionMatrix(run.num_classes);
+  double restored_images = 0;
+  float restored_loss = 0;
+  data::Batch batch;
+  if (books.batches_done > 0 && books.epochs_done == epoch) {
+    for (; pass.batches < books.batches_done; ++pass.batches)
+      EMBER_CHECK(run.train_loader->next(batch), "--resume: the stopped epoch had ", books.batches_done,
+                  " batches done, this data gives ", pass.batches);
+    if (run.ranks.lead()) {
+      restored_images = books.partial_images;
+      restored_loss = static_cast<float>(books.partial_loss_sum);  // an f32 sum, saved exactly
+      pass.confusion.counts() = books.partial_confusion;
+    }
+  }
+  Tensor loss_sum = Tensor::from_vector<float>({restored_loss}, {}).to(run.device);
   std::vector<Tensor> predictions;  // on the device until the end of the pass
   std::vector<int64_t> labels;
   Progress progress(run.log->console(), interactive_progress(out), "epoch " + std::to_string(epoch),
                     run.batches_per_epoch);
-  data::Batch batch;
   using Clock = std::chrono::steady_clock;
-  for (Clock::time_point t = Clock::now(); run.train_loader->next(batch); t = Clock::now()) {
+  for (Clock::time_point t = Clock::now(); !pass.stopped && run.train_loader->next(batch); t = Clock::now()) {
     pass.time.data_ms += std::chrono::duration<double, std::milli>(Clock::now() - t).count();
     const TrainStep::Outcome o =
         run.step->run(cuda::upload(batch.images, run.device), cuda::upload(batch.labels, run.device), pass.batches,
@@ -361,20 +387,22 @@ TrainingPass train_one_epoch(Run& run, std::ostream& out, int64_t epoch, const T
     }
     for (int64_t y : batch.labels.to_vector<int64_t>()) labels.push_back(y);
     progress.update(++pass.batches, static_cast<int64_t>(labels.size()));
+    pass.stopped = o.stop;
   }
   progress.finish();
   pass.seconds = progress.elapsed_s();
   pass.time.step_ms = 1e3 * pass.seconds;
-  pass.confusion = metrics::ConfusionMatrix(run.num_classes);
   std::vector<int64_t> predicted;
   for (const Tensor& p : predictions)
     for (int64_t v : p.to_vector<int64_t>()) predicted.push_back(v);
   pass.confusion.add(labels, predicted);
   // Over all ranks' shares (the DistributedSampler's padding repeats a few samples).
-  std::vector<double> totals{loss_sum.item(), static_cast<double>(labels.size())};
+  const double images = static_cast<double>(labels.size());
+  std::vector<double> totals{loss_sum.item(), restored_images + images, images};
   sum_over_ranks(run.comm, totals);
   pass.loss_sum = totals[0];
   pass.images = totals[1];
+  pass.timed_images = totals[2];
   if (run.ranks.world > 1) pass.confusion.counts() = dist::sum_counts(run.comm, pass.confusion.counts());
   return pass;
 }
@@ -407,7 +435,7 @@ EpochFigures epoch_figures(Run& run, int64_t epoch, const TrainingPass& train, c
   f.val_f1 = scores.weighted.f1;
   f.lr = run.step->lr();
   f.seconds = epoch_seconds;
-  f.images_per_second = train.seconds > 0 ? train.images / train.seconds : 0.0;
+  f.images_per_second = train.seconds > 0 ? train.timed_images / train.seconds : 0.0;
   f.ranks = run.ranks.world;
   f.nodes = run.ranks.nodes;
   f.ranks_per_node = run.ranks.ranks_per_node;
@@ -431,6 +459,10 @@ EpochFigures epoch_figures(Run& run, int64_t epoch, const TrainingPass& train, c
 }
 
 // ---- the books (rank 0 writes; the best-model decision is the same on every rank: equal combined figures) ----
+
+void append_rows(const fs::path& path, const std::string& header, const std::string& rows) {
+  append_text_file(path, (fs::exists(path) ? "" : header) + rows);
+}
 
 std::map<std::string, std::string> weights_metadata_of(const Run& run, int64_t epoch) {
   const data::ImageDataset& d = run.train_set;
@@ -459,6 +491,8 @@ void keep_books(Run& run, TrainingState& books, const EpochFigures& f, const Pas
   books.history.push_back(f);
   books.epochs_done = f.epoch + 1;
   books.step = run.step->step();
+  books.batches_done = 0;
+  books.partial_confusion.clear();
   const bool improved = f.val_loss < books.best_val_loss;
   if (improved) {
     books.best_val_loss = f.val_loss;
@@ -466,15 +500,11 @@ void keep_books(Run& run, TrainingState& books, const EpochFigures& f, const Pas
     books.best_confusion = val.confusion.counts();
   }
   if (!run.ranks.lead()) return;
-  // The records first: a run stopped before its state is saved repeats the epoch, and a resume drops rows of
-  // epochs past the state (drop_rows_from_epoch).
+  // The records first: a run stopped before its state is saved repeats the epoch, and a resume drops the rows
+  // past the state (drop_rows_from).
   write_text_file(run.dir / "metrics.csv", metrics_csv(books.history));
-  for (const auto& [file, header, rows] :
-       {std::tuple{"step_times.csv", step_times_csv_header(), step_times_csv_rows(rank_figures)},
-        std::tuple{"steps.csv", csv_header<StepRecord>(), csv_rows(steps)}}) {
-    const fs::path path = run.dir / file;
-    append_text_file(path, (fs::exists(path) ? "" : header) + rows);
-  }
+  append_rows(run.dir / "step_times.csv", step_times_csv_header(), step_times_csv_rows(rank_figures));
+  append_rows(run.dir / "steps.csv", csv_header<StepRecord>(), csv_rows(steps));
   const nn::NamedTensors weights = on_host(run.model->state_dict());
   if (improved) io::save_safetensors((run.dir / "best.safetensors").string(), weights, weights_metadata_of(run, f.epoch));
   io::save_safetensors((run.dir / "last.safetensors").string(), weights, weights_metadata_of(run, f.epoch));
@@ -484,6 +514,41 @@ void keep_books(Run& run, TrainingState& books, const EpochFigures& f, const Pas
   state.optimizer = on_host(run.optimizer->state());
   save_training_state(run.dir / kStateFile, state);
   save_curves_png((run.dir / "curves.png").string(), books.history, run.config.experiment_name);
+}
+
+// Takes this epoch's step records over all ranks: each step's loss is the mean of the ranks' losses.
+std::vector<StepRecord> take_step_records(Run& run, int64_t epoch) {
+  std::vector<StepRecord> steps = run.step->take_records(epoch);
+  std::vector<double> losses;
+  for (const StepRecord& r : steps) losses.push_back(r.loss / static_cast<double>(run.ranks.world));
+  sum_over_ranks(run.comm, losses);
+  for (size_t k = 0; k < steps.size(); ++k) steps[k].loss = losses[k];
+  return steps;
+}
+
+// The training state of a run stopped by a signal inside epoch `epoch`, with that pass's sums so far, and the
+// optimizer steps it took (steps.csv).
+void save_stopped_state(Run& run, const TrainingState& books, const TrainingPass& pass,
+                        const std::vector<StepRecord>& steps) {
+  if (!run.ranks.lead()) return;
+  append_rows(run.dir / "steps.csv", csv_header<StepRecord>(), csv_rows(steps));
+  TrainingState state = books;
+  state.step = run.step->step();
+  state.batches_done = pass.batches;
+  state.partial_loss_sum = pass.loss_sum;
+  state.partial_images = pass.images;
+  state.partial_confusion = pass.confusion.counts();
+  state.model_rng = run.model->rng_state();
+  state.weights = on_host(run.model->state_dict());
+  state.optimizer = on_host(run.optimizer->state());
+  save_training_state(run.dir / kStateFile, state);
+}
+
+// Whether a stop signal reached any rank (all ranks answer the same).
+bool stop_requested_anywhere(dist::Communicator& comm) {
+  std::vector<double> flag{stop_signal() != 0 ? 1.0 : 0.0};
+  sum_over_ranks(comm, flag);
+  return flag[0] > 0;
 }
 
 TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std::ostream& out,
@@ -510,30 +575,41 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
   result.lead = run.ranks.lead();
   const int64_t end_epoch =
       stop_after_epochs > 0 ? std::min(config.epochs, books.epochs_done + stop_after_epochs) : config.epochs;
-  for (int64_t epoch = books.epochs_done; epoch < end_epoch; ++epoch) {
+  for (int64_t epoch = books.epochs_done; epoch < end_epoch && !result.stopped_by; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     const TrainingPass train = train_one_epoch(run, out, epoch, books);
     if (train.diverged) {
       result.diverged = true;
       break;
     }
-    std::vector<StepRecord> steps = run.step->take_records(epoch);
-    std::vector<double> losses;
-    for (const StepRecord& r : steps) losses.push_back(r.loss / static_cast<double>(run.ranks.world));
-    sum_over_ranks(run.comm, losses);  // each step's loss: the mean over the ranks
-    for (size_t k = 0; k < steps.size(); ++k) steps[k].loss = losses[k];
+    const std::vector<StepRecord> steps = take_step_records(run, epoch);
+    if (train.stopped) {
+      save_stopped_state(run, books, train, steps);
+      result.stopped_by = stop_signal();
+      run.log->line(std::string("stopped by ") + signal_name(result.stopped_by) + " at epoch " +
+                    std::to_string(epoch) + " after batch " + std::to_string(train.batches) + " (step " +
+                    std::to_string(run.step->step()) + "); the training state is saved: continue with ember train "
+                    "--resume " + run.dir.string());
+      break;
+    }
     const PassResult val = validate(run);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::vector<RankFigures> rank_figures;
     const EpochFigures f = epoch_figures(run, epoch, train, val, seconds, rank_figures);
     run.log->line(epoch_line(f));
     keep_books(run, books, f, val, rank_figures, steps);
+    if (epoch + 1 < end_epoch && stop_requested_anywhere(run.comm)) {  // a signal during validation
+      result.stopped_by = stop_signal();
+      run.log->line(std::string("stopped by ") + signal_name(result.stopped_by) + " after epoch " +
+                    std::to_string(epoch) + "; the training state is saved: continue with ember train --resume " +
+                    run.dir.string());
+    }
   }
   if (run.ranks.lead()) write_best_report(run, books);
-  if (!result.diverged && end_epoch < config.epochs)
+  if (!result.diverged && !result.stopped_by && end_epoch < config.epochs)
     run.log->line("stopped after epoch " + std::to_string(end_epoch - 1) + " of " + std::to_string(config.epochs) +
                   "; continue with --resume " + run.dir.string());
-  if (!result.diverged && books.best_epoch >= 0)
+  if (!result.diverged && !result.stopped_by && books.best_epoch >= 0)
     run.log->line("best epoch " + std::to_string(books.best_epoch) + " (val_loss " + fixed(books.best_val_loss, 4) +
                   "); report in " + (run.dir / "val_report.txt").string());
   result.history = books.history;
@@ -547,6 +623,7 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
                   int64_t stop_after_epochs) {
   TrainConfig config = config_in;
   validate(config);
+  const StopSignals stop_signals;  // SIGINT/SIGTERM: finish the step, save the state, return stopped_by
   dist::CommunicatorOptions comm_options;
   comm_options.timeout_s = config.dist_timeout_s;
   comm_options.device = parse_device(config.device);

@@ -49,12 +49,15 @@ struct TrainResult {
   int64_t best_epoch = -1;            // lowest validation loss
   bool diverged = false;              // stopped on a non-finite loss
   bool lead = true;                   // this process is rank 0 (the one that writes the results folder)
+  int stopped_by = 0;                 // a signal (SIGINT, SIGTERM) stopped the run; its state is saved
 };
 
 // Runs a training run, or continues one when resume_from names a results folder or its
 // training_state.safetensors. Progress and epoch lines go to `out` (a bar when `out` is a terminal's stdout).
 // stop_after_epochs > 0 ends this invocation after that many epochs, as an interrupted job would (a batch
-// system's time limit); --resume then continues to config.epochs with the same figures.
+// system's time limit); --resume then continues to config.epochs with the same figures. SIGINT or SIGTERM
+// stops the run after its current optimizer step (tools/stop_signals.h), saving a state --resume continues from
+// with the same figures on one rank (several ranks: their partial sums are added in another order).
 TrainResult train(const TrainConfig& config, std::ostream& out, const std::string& resume_from = "",
                   int64_t stop_after_epochs = 0);
 

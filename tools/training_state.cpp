@@ -52,20 +52,26 @@ fs::path training_state_path(const std::string& resume_from) {
 }
 
 void save_training_state(const fs::path& path, const TrainingState& s) {
+  std::map<std::string, std::string> metadata{{"epochs_done", std::to_string(s.epochs_done)},
+                                              {"step", std::to_string(s.step)},
+                                              {"best_val_loss", exact(s.best_val_loss)},
+                                              {"best_epoch", std::to_string(s.best_epoch)},
+                                              {"best_confusion", join(s.best_confusion)},
+                                              {"model_rng", join(s.model_rng)},
+                                              {"data_seed", std::to_string(s.data_seed)},
+                                              {"history", history_text(s.history)},
+                                              {"weights", "model."},
+                                              {"config", s.config_yaml}};
+  if (s.batches_done > 0) {
+    metadata["batches_done"] = std::to_string(s.batches_done);
+    metadata["partial_loss_sum"] = exact(s.partial_loss_sum);
+    metadata["partial_images"] = exact(s.partial_images);
+    metadata["partial_confusion"] = join(s.partial_confusion);
+  }
   nn::NamedTensors tensors;
   for (const auto& [name, t] : s.weights) tensors.emplace_back(kWeightsPrefix + name, t);
   for (const auto& [name, t] : s.optimizer) tensors.emplace_back(kOptimizerPrefix + name, t);
-  io::save_safetensors(path.string(), tensors,
-                       {{"epochs_done", std::to_string(s.epochs_done)},
-                        {"step", std::to_string(s.step)},
-                        {"best_val_loss", exact(s.best_val_loss)},
-                        {"best_epoch", std::to_string(s.best_epoch)},
-                        {"best_confusion", join(s.best_confusion)},
-                        {"model_rng", join(s.model_rng)},
-                        {"data_seed", std::to_string(s.data_seed)},
-                        {"history", history_text(s.history)},
-                        {"weights", "model."},
-                        {"config", s.config_yaml}});
+  io::save_safetensors(path.string(), tensors, metadata);
 }
 
 TrainingState load_training_state(const fs::path& path) {
@@ -74,8 +80,17 @@ TrainingState load_training_state(const fs::path& path) {
   TrainingState s;
   s.epochs_done = m.integer("epochs_done");
   s.step = m.integer("step");
-  EMBER_CHECK(s.epochs_done >= 1 && s.step >= 0, path.string(), ": epochs_done ", s.epochs_done, " and step ",
-              s.step, " are not a finished epoch");
+  if (file.metadata.count("batches_done")) {
+    s.batches_done = m.integer("batches_done");
+    s.partial_loss_sum = m.number("partial_loss_sum");
+    s.partial_images = m.number("partial_images");
+    s.partial_confusion = m.list<int64_t>("partial_confusion", parse_integer);
+    EMBER_CHECK(s.batches_done > 0 && std::isfinite(s.partial_loss_sum) && s.partial_images > 0,
+                path.string(), ": the stopped epoch's figures (batches_done ", s.batches_done, ", partial_images ",
+                s.partial_images, ") are not a stopped epoch");
+  }
+  EMBER_CHECK(s.epochs_done >= (s.batches_done > 0 ? 0 : 1) && s.step >= 0, path.string(), ": epochs_done ",
+              s.epochs_done, " and step ", s.step, " are not a finished epoch");
   s.best_val_loss = m.number("best_val_loss");
   EMBER_CHECK(!std::isnan(s.best_val_loss), m.what("best_val_loss"), " is NaN: no best model can be compared");
   s.best_epoch = m.integer("best_epoch");

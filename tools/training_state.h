@@ -25,6 +25,11 @@ constexpr const char* kStateFile = "training_state.safetensors";
 
 struct TrainingState {
   int64_t epochs_done = 0, step = 0;  // finished epochs; optimizer steps taken
+  // A run stopped inside epoch `epochs_done` (a signal): its training micro-batches done so far, and that pass's
+  // sums over all ranks (loss x images, images, confusion counts), which the resumed pass starts from.
+  int64_t batches_done = 0;
+  double partial_loss_sum = 0, partial_images = 0;
+  std::vector<int64_t> partial_confusion;
   double best_val_loss = std::numeric_limits<double>::infinity();
   int64_t best_epoch = -1;              // -1: none yet
   std::vector<int64_t> best_confusion;  // the best epoch's validation confusion counts, row-major

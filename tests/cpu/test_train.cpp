@@ -1,6 +1,7 @@
 // The training workflow end to end on the CIFAR-10 sample (data/samples/cifar-10), CNN, a few hundred images:
 // results folder contents, determinism, exact resume, divergence detection.
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -17,6 +18,7 @@
 #include "tests/testing.h"
 #include "tests/train_testing.h"
 #include "tools/evaluate.h"
+#include "tools/stop_signals.h"
 #include "tools/sweep.h"
 #include "tools/text.h"
 #include "tools/trainer.h"
@@ -180,6 +182,42 @@ TEST_CASE("train: resume is exact from the state alone, from older checkpoints, 
                     Catch::Contains("last.safetensors is from epoch 1") &&
                         Catch::Contains("resuming would repeat an epoch"));
   CHECK(read(fs::path(mixed.results_dir) / "config.yaml") == config_before);
+}
+
+TEST_CASE("train: a stop signal ends the run after its step with a saved state that resumes exactly", "[train]") {
+  TrainConfig c = tiny_config("stop_signal");
+  std::ostringstream log;
+  const TrainResult whole = train(c, log);
+
+  // Asked before the first step (as a signal arriving mid-step would be): one step, then the state.
+  request_stop(SIGINT);
+  const TrainResult first = train(c, log);
+  CHECK(first.stopped_by == SIGINT);
+  CHECK(first.history.empty());
+  CHECK(log.str().find("stopped by SIGINT at epoch 0 after batch 1 (step 1); the training state is saved: "
+                       "continue with ember train --resume " + first.results_dir) != std::string::npos);
+  const fs::path dir = first.results_dir;
+  CHECK(io::load_safetensors((dir / "training_state.safetensors").string()).metadata.at("batches_done") == "1");
+
+  // SIGTERM (a scheduler's preemption) inside the resumed epoch, then to the end.
+  request_stop(SIGTERM);
+  const TrainResult second = train(checkpoint_config(dir.string()), log, dir.string());
+  CHECK(second.stopped_by == SIGTERM);
+  CHECK(log.str().find("continuing at epoch 0 after batch 1, step 1") != std::string::npos);
+  const TrainResult rest = train(checkpoint_config(dir.string()), log, dir.string());
+  CHECK(rest.stopped_by == 0);
+  REQUIRE(rest.history.size() == 2);
+
+  // The same figures, step records and weights as the run without stops.
+  CHECK(rows_without_timing(dir.string()) == rows_without_timing(whole.results_dir));
+  CHECK(read(dir / "steps.csv") == read(fs::path(whole.results_dir) / "steps.csv"));
+  const io::SafetensorsFile a = io::load_safetensors((dir / "last.safetensors").string());
+  const io::SafetensorsFile b = io::load_safetensors((fs::path(whole.results_dir) / "last.safetensors").string());
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    INFO(a.tensors[i].first);
+    CHECK(a.tensors[i].second.to_vector<float>() == b.tensors[i].second.to_vector<float>());
+  }
 }
 
 TEST_CASE("train: a broken training state is refused naming the file and the key", "[train]") {

@@ -336,6 +336,18 @@ struct TrainingPass {
   StepBreakdown time;       // this rank's, summed over this process's batches
 };
 
+// Where a non-finite loss came from: the first parameter (state_dict order) holding NaN or Inf, else the forward
+// pass of finite weights (an overflow).
+std::string where_not_finite(const nn::Module& model) {
+  NoGradGuard no_grad;
+  for (const auto& [name, p] : model.named_parameters()) {
+    const Tensor host = p.to(Device::cpu()).to(DType::f32);
+    for (float v : host.to_vector<float>())
+      if (!std::isfinite(v)) return "the weights diverged: " + name + " holds " + (std::isnan(v) ? "NaN" : "Inf");
+  }
+  return "the weights are finite: the forward pass overflowed";
+}
+
 // The epoch's training pass, or the rest of it when the run stopped inside it (`books.batches_done`): the
 // loader's order depends only on (seed, epoch), so skipping the done micro-batches puts it where it stopped,
 // and rank 0 starts from the stopped part's sums.
@@ -372,8 +384,8 @@ TrainingPass train_one_epoch(Run& run, std::ostream& out, int64_t epoch, const T
       progress.finish();
       run.log->line("stopped: the loss is " + std::string(std::isnan(o.checked_loss) ? "NaN" : "infinite") +
                     " at epoch " + std::to_string(epoch) + ", step " + std::to_string(run.step->step()) + " (batch " +
-                    std::to_string(pass.batches) + " of the epoch); the weights diverged. Try a lower --lr (now " +
-                    exact(run.step->lr()) + ")" +
+                    std::to_string(pass.batches) + " of the epoch); " + where_not_finite(*run.model) +
+                    ". Try a lower --lr (now " + exact(run.step->lr()) + ")" +
                     (books.best_epoch >= 0
                          ? "; best.safetensors (epoch " + std::to_string(books.best_epoch) + ") is intact"
                          : ""));
@@ -617,6 +629,26 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
   return result;
 }
 
+// Runs `train` and turns running out of memory into an error that says with which batch size and how much was
+// in use, and what to change: a run that asks for too much should not end in std::bad_alloc.
+template <class Train>
+TrainResult explaining_out_of_memory(const TrainConfig& c, Train&& train) {
+  const std::string advice = "; try a smaller --batch_size (now " + std::to_string(c.batch_size) +
+                             ") or --val_batch_size (now " + std::to_string(c.val_batch_size) + ")";
+  try {
+    return train();
+  } catch (const std::bad_alloc&) {
+    RankFigures process;
+    read_process_figures(process);
+    EMBER_FAIL("out of host memory (peak resident ", fixed(process.peak_host_mib, 0), " MiB)", advice,
+               ", or --accumulate to keep the effective batch");
+  } catch (const Error& e) {
+    if (std::string(e.what()).find("CUDA out of memory") == std::string::npos) throw;
+    EMBER_FAIL(e.what(), "; peak ", fixed(static_cast<double>(cuda::peak_allocated_bytes()) / 1048576.0, 0),
+               " MiB in tensors", advice, ", --precision bf16, or --accumulate to keep the effective batch");
+  }
+}
+
 }  // namespace
 
 TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::string& resume_from,
@@ -628,12 +660,15 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   comm_options.timeout_s = config.dist_timeout_s;
   comm_options.device = parse_device(config.device);
   const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(config.dist_backend, comm_options);
-  if (comm->world_size() == 1) return train_rank(config, *comm, out, resume_from, stop_after_epochs);
+  auto run = [&] {
+    return explaining_out_of_memory(config, [&] { return train_rank(config, *comm, out, resume_from, stop_after_epochs); });
+  };
+  if (comm->world_size() == 1) return run();
   check_same_config(*comm, config_to_yaml(config));  // on a mismatch every rank throws: the job ends by itself
   // Past here a rank fails alone (a file, a device, a bug): it ends the whole job at once, naming itself,
   // rather than leave its peers waiting in their next collective until the dist_timeout_s watchdog.
   try {
-    return train_rank(config, *comm, out, resume_from, stop_after_epochs);
+    return run();
   } catch (const std::exception& e) {
     dist::abort_job(*comm, e.what());
   }

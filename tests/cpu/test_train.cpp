@@ -321,6 +321,11 @@ TEST_CASE("train: a diverging run stops with the epoch and step and leaves no br
   CHECK(r.history.empty());
   CHECK(log.str().find("at epoch 0, step ") != std::string::npos);
   CHECK(log.str().find("lower --lr") != std::string::npos);
+  // Where it came from: the first non-finite weights by name, or the forward pass of finite ones.
+  const std::string text = log.str();
+  const bool named = text.find("the weights diverged: network.") != std::string::npos ||
+                     text.find("the weights are finite: the forward pass overflowed") != std::string::npos;
+  CHECK(named);
   CHECK_FALSE(fs::exists(fs::path(r.results_dir) / "last.safetensors"));
 }
 

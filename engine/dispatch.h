@@ -1,8 +1,8 @@
 // Dtype dispatch for engine code: runs `__VA_ARGS__` with `scalar_t` bound to the C++ type of `dtype`.
 //   EMBER_DISPATCH_FLOAT(x.dtype(), "relu", { kernels::cpu::relu(x.data<scalar_t>(), ...); });
 #pragma once
+#include "base/error.h"
 #include "engine/dtype.h"
-#include "engine/error.h"
 
 namespace ember {
 // Converts between any two element types, through float for bf16.

@@ -18,10 +18,6 @@
 
 namespace ember {
 
-using kernels::BinaryOp;
-using kernels::CompareOp;
-using kernels::UnaryOp;
-
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   const size_t n = std::max(a.size(), b.size());
   Shape out(n);

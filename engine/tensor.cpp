@@ -42,8 +42,8 @@ Shape contiguous_strides(const Shape& s) {
 namespace {
 
 void check_shape(const Shape& shape, const char* op) {
-  EMBER_CHECK(shape.size() <= static_cast<size_t>(kernels::cpu::kMaxDims), op, ": at most ",
-              kernels::cpu::kMaxDims, " dimensions, got ", shape_str(shape));
+  EMBER_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), op, ": at most ",
+              kMaxDims, " dimensions, got ", shape_str(shape));
   for (int64_t d : shape) EMBER_CHECK(d >= 0, op, ": negative size in shape ", shape_str(shape));
 }
 

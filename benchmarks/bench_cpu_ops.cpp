@@ -246,15 +246,18 @@ int main(int argc, char** argv) {
   // ReLU and its backward on the same shape: one read and one write forward, two reads and a write backward.
   std::vector<float> relu_y(y_size), relu_dx(y_size);
   const double t_relu =
-      median_seconds([&] { unary<float>(ember::kernels::UnaryOp::relu, y.data(), relu_y.data(), y_size); });
+      median_seconds([&] { unary<float>(ember::UnaryOp::relu, y.data(), relu_y.data(), y_size); });
   const double t_relu_bwd = median_seconds([&] {
-    unary_backward<float>(ember::kernels::UnaryOp::relu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size);
+    unary_backward<float>(ember::UnaryOp::relu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size);
   });
   std::printf("relu forward %7.1f GB/s   backward %7.1f GB/s\n", 8e-9 * y_size / t_relu, 12e-9 * y_size / t_relu_bwd);
 
   // GELU (kernels/cpu/gelu.h's vectorised loops) on the same shape, against ReLU's memory-bound passes and the
-  // libm formula one element at a time (elementwise.h's unary_apply / unary_grad, what f32 GELU ran before).
-  using ember::kernels::UnaryOp;
+  // libm formula one element at a time (kernels/common/elementwise_math.h's unary_apply / unary_grad, what f32
+  // GELU ran before).
+  using ember::UnaryOp;
+  using ember::kernels::unary_apply;
+  using ember::kernels::unary_grad;
   const double t_gelu = median_seconds([&] { unary<float>(UnaryOp::gelu, y.data(), relu_y.data(), y_size); });
   const double t_gelu_bwd = median_seconds(
       [&] { unary_backward<float>(UnaryOp::gelu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size); });

@@ -6,7 +6,7 @@
 #include <functional>
 #include <sstream>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::data {
 

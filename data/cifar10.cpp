@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/error.h"
 #include "data/dataset.h"
-#include "engine/error.h"
 
 namespace ember::data {
 namespace {

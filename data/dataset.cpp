@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::data {
 

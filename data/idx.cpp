@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
+#include "base/error.h"
 #include "data/dataset.h"
-#include "engine/error.h"
 
 namespace ember::data {
 namespace {

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "base/error.h"
 #include "data/dataset.h"
-#include "engine/error.h"
 
 namespace ember::data {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <unordered_map>
 
+#include "base/error.h"
 #include "engine/cuda_backend.h"
-#include "engine/error.h"
 
 namespace ember::data {
 

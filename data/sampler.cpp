@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::data {
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "base/error.h"
 #include "dist/data_parallel.h"
-#include "engine/error.h"
 
 namespace ember::dist {
 

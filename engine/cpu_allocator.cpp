@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember {
 namespace {

@@ -1,8 +1,8 @@
 // CPU-only builds: the CUDA queries answer "not available" (engine/cuda/runtime.cpp replaces this file).
 #ifndef EMBER_WITH_CUDA
+#include "base/error.h"
 #include "engine/cuda_backend.h"
 #include "engine/cuda_graph.h"
-#include "engine/error.h"
 
 namespace ember::cuda {
 bool available() { return false; }

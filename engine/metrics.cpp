@@ -4,7 +4,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::metrics {
 

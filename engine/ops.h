@@ -8,13 +8,11 @@
 #include <utility>
 #include <vector>
 
+#include "base/op_kinds.h"
 #include "engine/random.h"
 #include "engine/tensor.h"
-#include "kernels/activation.h"
 
 namespace ember {
-
-using kernels::Activation;  // none, relu, gelu
 
 // ---- elementwise (engine/ops_elementwise.cpp) -------------------------------------------------------
 Tensor add(const Tensor& a, const Tensor& b);

@@ -4,15 +4,11 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/batchnorm.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "engine/cuda/dispatch.h"
-#include "kernels/cuda/batchnorm.h"
-#endif
 
 namespace ember {
 namespace {
@@ -128,18 +124,18 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
               x.describe());
   const Tensor gamma = weight.defined() ? weight.contiguous().detach() : Tensor();
   const Tensor beta = bias.defined() ? bias.contiguous().detach() : Tensor();
-#ifdef EMBER_WITH_CUDA
   if (x.device().is_cuda()) {
-    Tensor y;
-    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "batch_norm", {
-      y = batch_norm_cuda<scalar_t>(x, gamma, beta, running_mean, running_var, training, momentum, eps,
-                                    x_in.requires_grad(), weight.defined() && weight.requires_grad(),
-                                    bias.defined() && bias.requires_grad(), needs_grad({&x_in, &weight, &bias}), x_in,
-                                    weight, bias, reduce);
+    EMBER_CUDA("batch_norm", {
+      Tensor y;
+      EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "batch_norm", {
+        y = batch_norm_cuda<scalar_t>(x, gamma, beta, running_mean, running_var, training, momentum, eps,
+                                      x_in.requires_grad(), weight.defined() && weight.requires_grad(),
+                                      bias.defined() && bias.requires_grad(), needs_grad({&x_in, &weight, &bias}), x_in,
+                                      weight, bias, reduce);
+      });
+      return y;
     });
-    return y;
   }
-#endif
 
   const bool synced = training && reduce;
   std::vector<double> mean(C), invstd(C);

@@ -13,9 +13,7 @@
 #ifdef EMBER_WITH_ONEDNN
 #include "kernels/cpu/conv_onednn.h"
 #endif
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/blas.h"
-#endif
+#include "engine/cuda_kernels.h"
 
 namespace ember {
 namespace {
@@ -171,12 +169,12 @@ Tensor conv2d_cpu(const kernels::cpu::ConvGeometry& g, const Tensor& x_in, const
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
   const kernels::cpu::ConvGeometry g = conv_geometry(x_in, weight_in, bias, params);
-#ifdef EMBER_WITH_CUDA
   if (x_in.device().is_cuda()) {
-    const Tensor y = conv2d_cuda(x_in, weight_in, params);
-    return bias.defined() ? bias_activation(y, bias, Activation::none, 1) : y;
+    EMBER_CUDA("conv2d", {
+      const Tensor y = conv2d_cuda(x_in, weight_in, params);
+      return bias.defined() ? bias_activation(y, bias, Activation::none, 1) : y;
+    });
   }
-#endif
   // bf16 activations (precision.h): a bf16 input, or f32 under bf16, gives a bf16 output; the CPU computes
   // it in f32 (oneDNN's bf16 kernels where it has them) and rounds.
   if (is_bf16(x_in) || (x_in.dtype() == DType::f32 && precision() == Precision::bf16))

@@ -3,24 +3,14 @@
 #include <type_traits>
 
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/bias_act.h"
 #include "kernels/cpu/elementwise.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "engine/cuda/dispatch.h"
-#include "kernels/cuda/bias_act.h"
-#include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/indexing.h"
-#endif
 
 namespace ember {
-
-using kernels::BinaryOp;
-using kernels::CompareOp;
-using kernels::UnaryOp;
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   const size_t n = std::max(a.size(), b.size());
@@ -85,13 +75,11 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
                            ea.strides().data(), eb.data<scalar_t>(), eb.strides().data(), out.data<scalar_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    EMBER_DISPATCH_CUDA_ACTIVATION(a.dtype(), name, {
+    EMBER_CUDA(name, EMBER_DISPATCH_CUDA_ACTIVATION(a.dtype(), name, {
       kernels::cuda::binary(op, static_cast<int>(shape.size()), shape.data(), cuda::device_ptr<scalar_t>(ea),
                             ea.strides().data(), cuda::device_ptr<scalar_t>(eb), eb.strides().data(),
                             cuda::device_ptr<scalar_t>(out), cuda::current_stream());
-    });
-#endif
+    }));
   }
   return out;
 }
@@ -168,13 +156,11 @@ Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor
                                              static_cast<scalar_t>(beta));
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    EMBER_DISPATCH_CUDA_ACTIVATION(g.dtype(), name, {
+    EMBER_CUDA(name, EMBER_DISPATCH_CUDA_ACTIVATION(g.dtype(), name, {
       kernels::cuda::unary_backward(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y),
                                     cuda::device_ptr<scalar_t>(g), cuda::device_ptr<scalar_t>(dx), g.numel(),
                                     static_cast<float>(alpha), static_cast<float>(beta), cuda::current_stream());
-    });
-#endif
+    }));
   }
   return dx;
 }
@@ -190,12 +176,10 @@ Tensor unary_op(UnaryOp op, const Tensor& a, double alpha = 0.0, double beta = 0
                                     static_cast<scalar_t>(alpha), static_cast<scalar_t>(beta));
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), name, {
+    EMBER_CUDA(name, EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), name, {
       kernels::cuda::unary(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y), x.numel(),
                            static_cast<float>(alpha), static_cast<float>(beta), cuda::current_stream());
-    });
-#endif
+    }));
   }
   if (needs_grad({&a})) {
     const bool uses_y = derivative_uses_output(op);
@@ -229,16 +213,17 @@ Tensor compare_op(CompareOp op, const Tensor& a, const Tensor& b) {
       }
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    if (a.dtype() == DType::i64) {
-      kernels::cuda::compare(op, static_cast<int>(shape.size()), shape.data(), ea.data<int64_t>(), ea.strides().data(),
-                             eb.data<int64_t>(), eb.strides().data(), out.data<uint8_t>(), cuda::current_stream());
-    } else {
-      check_f32(name, a);
-      kernels::cuda::compare(op, static_cast<int>(shape.size()), shape.data(), ea.data<float>(), ea.strides().data(),
-                             eb.data<float>(), eb.strides().data(), out.data<uint8_t>(), cuda::current_stream());
-    }
-#endif
+    EMBER_CUDA(name, {
+      if (a.dtype() == DType::i64) {
+        kernels::cuda::compare(op, static_cast<int>(shape.size()), shape.data(), ea.data<int64_t>(),
+                               ea.strides().data(), eb.data<int64_t>(), eb.strides().data(), out.data<uint8_t>(),
+                               cuda::current_stream());
+      } else {
+        check_f32(name, a);
+        kernels::cuda::compare(op, static_cast<int>(shape.size()), shape.data(), ea.data<float>(), ea.strides().data(),
+                               eb.data<float>(), eb.strides().data(), out.data<uint8_t>(), cuda::current_stream());
+      }
+    });
   }
   return out;
 }
@@ -256,17 +241,17 @@ std::vector<Tensor> bias_activation_backward(const Tensor& dy, const Tensor& sav
                                                 grad_b ? db.data<scalar_t>() : nullptr);
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    Tensor scratch;
-    if (grad_b)
-      scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::bias_act_backward_scratch(outer, C, inner))},
-                              DType::f32, dy.device());
-    EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "bias_activation backward", {
-      kernels::cuda::bias_act_backward(cuda::device_ptr<scalar_t>(dy), cuda::device_ptr<scalar_t>(saved), outer, C,
-                                       inner, act, cuda::device_ptr<scalar_t>(dx), cuda::device_ptr<float>(db),
-                                       cuda::device_ptr<float>(scratch), cuda::current_stream());
+    EMBER_CUDA("bias_activation backward", {
+      Tensor scratch;
+      if (grad_b)
+        scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::bias_act_backward_scratch(outer, C, inner))},
+                                DType::f32, dy.device());
+      EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "bias_activation backward", {
+        kernels::cuda::bias_act_backward(cuda::device_ptr<scalar_t>(dy), cuda::device_ptr<scalar_t>(saved), outer, C,
+                                         inner, act, cuda::device_ptr<scalar_t>(dx), cuda::device_ptr<float>(db),
+                                         cuda::device_ptr<float>(scratch), cuda::current_stream());
+      });
     });
-#endif
   }
   return {dx, db};
 }
@@ -293,12 +278,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
                           out.data<scalar_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    check_f32("where", a);
-    kernels::cuda::where(static_cast<int>(shape.size()), shape.data(), ec.data<uint8_t>(), ec.strides().data(),
-                         ea.data<float>(), ea.strides().data(), eb.data<float>(), eb.strides().data(),
-                         out.data<float>(), cuda::current_stream());
-#endif
+    EMBER_CUDA("where", {
+      check_f32("where", a);
+      kernels::cuda::where(static_cast<int>(shape.size()), shape.data(), ec.data<uint8_t>(), ec.strides().data(),
+                           ea.data<float>(), ea.strides().data(), eb.data<float>(), eb.strides().data(),
+                           out.data<float>(), cuda::current_stream());
+    });
   }
   if (needs_grad({&a, &b})) {
     record(out, "where", {a, b},
@@ -371,13 +356,11 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
                                                pre.defined() ? pre.data<scalar_t>() : nullptr);
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
+    EMBER_CUDA(op, EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
       kernels::cuda::bias_act_forward(cuda::device_ptr<scalar_t>(x), cuda::device_ptr<float>(bias), outer, C, inner,
                                       act, cuda::device_ptr<scalar_t>(y), cuda::device_ptr<scalar_t>(pre),
                                       cuda::current_stream());
-    });
-#endif
+    }));
   }
   if (grad) {
     const Tensor saved = act == Activation::relu ? y.detach() : pre;

@@ -3,14 +3,12 @@
 #include <algorithm>
 
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/strided.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/blas.h"
-#endif
 
 namespace ember {
 namespace {
@@ -57,10 +55,8 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   EMBER_CHECK(b_in.size(-2) == k, "matmul: inner dimensions differ: ", a_in.describe(), " x ", b_in.describe());
   const Shape batch = broadcast_shapes(Shape(a_in.shape().begin(), a_in.shape().end() - 2),
                                        Shape(b_in.shape().begin(), b_in.shape().end() - 2), "matmul");
-#ifdef EMBER_WITH_CUDA
   // cuBLAS, in the precision setting's math; broadcasting and transposed views handled there without copies.
-  if (a_in.device().is_cuda()) return cuda::gemm(a_in.detach(), b_in.detach());
-#endif
+  if (a_in.device().is_cuda()) EMBER_CUDA("matmul", return cuda::gemm(a_in.detach(), b_in.detach()));
   const Tensor a = blas_readable(a_in).expand(concat(batch, {n, k})).detach();
   const Tensor b = blas_readable(b_in).expand(concat(batch, {k, m})).detach();
   Tensor out = Tensor::empty(concat(batch, {n, m}), a.dtype(), a.device());
@@ -141,13 +137,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                          w.data<scalar_t>(), lw.ld, scalar_t(bias.defined() ? 1 : 0), po, out_features);
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    xs = cuda::compute_operand(x2), ws = cuda::compute_operand(w);
-    out = cuda::gemm(xs, ws.transpose(0, 1));  // weight [out, in] goes to cuBLAS as a transpose, no copy
-    if (bias.defined()) out = add(out, bias.detach());
-#else
-    EMBER_FAIL("linear: ", x.describe(), ": this build has no CUDA backend");
-#endif
+    EMBER_CUDA("linear", {
+      xs = cuda::compute_operand(x2), ws = cuda::compute_operand(w);
+      out = cuda::gemm(xs, ws.transpose(0, 1));  // weight [out, in] goes to cuBLAS as a transpose, no copy
+      if (bias.defined()) out = add(out, bias.detach());
+    });
   }
   out = out.view(out_shape);
   if (needs_grad({&x, &weight, &bias})) {
@@ -158,11 +152,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
              const Tensor g2 = g.reshape({-1, out_features});
              Tensor dx, dw;
              if (g2.device().is_cuda()) {
-#ifdef EMBER_WITH_CUDA
-               const Tensor gs = grad_x || grad_w ? cuda::compute_operand(g2) : Tensor();  // cast once for both
-               if (grad_x) dx = cuda::gemm(gs, ws).reshape(x_shape);
-               if (grad_w) dw = cuda::gemm(gs.transpose(0, 1), xs);
-#endif
+               EMBER_CUDA("linear backward", {
+                 const Tensor gs = grad_x || grad_w ? cuda::compute_operand(g2) : Tensor();  // cast once for both
+                 if (grad_x) dx = cuda::gemm(gs, ws).reshape(x_shape);
+                 if (grad_w) dw = cuda::gemm(gs.transpose(0, 1), xs);
+               });
              } else {
                if (grad_x) dx = matmul(g2, ws).reshape(x_shape);
                if (grad_w) dw = matmul(g2.transpose(0, 1), xs);

@@ -3,16 +3,12 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/cross_entropy.h"
 #include "kernels/cpu/softmax.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "kernels/cuda/cross_entropy.h"
-#include "kernels/cuda/softmax.h"
-#endif
 
 namespace ember {
 namespace {
@@ -43,15 +39,15 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy_in, int64_t d, bool lo
                                      v.inner, log);
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    // The CUDA kernels work along the last dimension: other axes go through a transposed copy.
-    check_f32(name, y);
-    if (v.inner != 1) return softmax_backward(y.transpose(d, -1).contiguous(), dy.transpose(d, -1), y.dim() - 1, log)
-                                 .transpose(d, -1)
-                                 .contiguous();
-    kernels::cuda::softmax_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), v.outer, v.n, log,
-                                    cuda::current_stream());
-#endif
+    EMBER_CUDA(name, {
+      // The CUDA kernels work along the last dimension: other axes go through a transposed copy.
+      check_f32(name, y);
+      if (v.inner != 1) return softmax_backward(y.transpose(d, -1).contiguous(), dy.transpose(d, -1), y.dim() - 1, log)
+                                   .transpose(d, -1)
+                                   .contiguous();
+      kernels::cuda::softmax_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), v.outer, v.n, log,
+                                      cuda::current_stream());
+    });
   }
   return dx;
 }
@@ -71,15 +67,15 @@ Tensor softmax_op(const Tensor& x_in, int64_t dim, bool log) {
       kernels::cpu::softmax_forward(x.data<scalar_t>(), y.data<scalar_t>(), v.outer, v.n, v.inner, log);
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    check_f32(name, x);
-    if (v.inner != 1) {
-      const int64_t last = x.dim() - 1;
-      y = softmax_op(x.transpose(d, last), last, log).transpose(d, last).contiguous().detach();
-    } else {
-      kernels::cuda::softmax_forward(x.data<float>(), y.data<float>(), v.outer, v.n, log, cuda::current_stream());
-    }
-#endif
+    EMBER_CUDA(name, {
+      check_f32(name, x);
+      if (v.inner != 1) {
+        const int64_t last = x.dim() - 1;
+        y = softmax_op(x.transpose(d, last), last, log).transpose(d, last).contiguous().detach();
+      } else {
+        kernels::cuda::softmax_forward(x.data<float>(), y.data<float>(), v.outer, v.n, log, cuda::current_stream());
+      }
+    });
   }
   if (needs_grad({&x_in})) {
     record(y, name, {x_in}, [y_saved = y.detach(), d, log](const Tensor& g) -> std::vector<Tensor> {
@@ -152,21 +148,22 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, const Cr
       }
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    // Targets out of range give a NaN loss (checked on the device; reading them back would synchronise).
-    check_f32("cross_entropy", logits);
-    const float* w = weights.defined() ? weights.data<float>() : nullptr;
-    const cudaStream_t stream = cuda::current_stream();
-    kernels::cuda::cross_entropy_forward(logits.data<float>(), targets.data<int64_t>(), w, N, C,
-                                         static_cast<float>(smoothing), rows.data<float>(), lse.data<float>(), stream);
-    if (options.reduction != Reduction::none) {
-      Tensor reduced = Tensor::empty({2}, DType::f32, logits.device());  // [loss, denominator]
-      kernels::cuda::cross_entropy_reduce(rows.data<float>(), targets.data<int64_t>(), w, N, C,
-                                          options.reduction == Reduction::mean, reduced.data<float>(), stream);
-      out = make_view(reduced, {}, {}, 0);
-      normalizer = make_view(reduced, {1}, {1}, 1);
-    }
-#endif
+    EMBER_CUDA("cross_entropy", {
+      // Targets out of range give a NaN loss (checked on the device; reading them back would synchronise).
+      check_f32("cross_entropy", logits);
+      const float* w = weights.defined() ? weights.data<float>() : nullptr;
+      const cudaStream_t stream = cuda::current_stream();
+      kernels::cuda::cross_entropy_forward(logits.data<float>(), targets.data<int64_t>(), w, N, C,
+                                           static_cast<float>(smoothing), rows.data<float>(), lse.data<float>(),
+                                           stream);
+      if (options.reduction != Reduction::none) {
+        Tensor reduced = Tensor::empty({2}, DType::f32, logits.device());  // [loss, denominator]
+        kernels::cuda::cross_entropy_reduce(rows.data<float>(), targets.data<int64_t>(), w, N, C,
+                                            options.reduction == Reduction::mean, reduced.data<float>(), stream);
+        out = make_view(reduced, {}, {}, 0);
+        normalizer = make_view(reduced, {1}, {1}, 1);
+      }
+    });
   }
   if (options.reduction == Reduction::none) out = rows;
   if (needs_grad({&logits_in})) {
@@ -184,13 +181,13 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, const Cr
                      per_row ? 1 : 0, scale, logits.size(0), logits.size(1), smoothing, dx.data<scalar_t>());
                });
              } else {
-#ifdef EMBER_WITH_CUDA
-               kernels::cuda::cross_entropy_backward(
-                   logits.data<float>(), targets.data<int64_t>(), weights.defined() ? weights.data<float>() : nullptr,
-                   lse.data<float>(), g.data<float>(), per_row ? 1 : 0,
-                   normalizer.defined() ? normalizer.data<float>() : nullptr, logits.size(0), logits.size(1),
-                   static_cast<float>(smoothing), dx.data<float>(), cuda::current_stream());
-#endif
+               EMBER_CUDA("cross_entropy", {
+                 kernels::cuda::cross_entropy_backward(
+                     logits.data<float>(), targets.data<int64_t>(), weights.defined() ? weights.data<float>() : nullptr,
+                     lse.data<float>(), g.data<float>(), per_row ? 1 : 0,
+                     normalizer.defined() ? normalizer.data<float>() : nullptr, logits.size(0), logits.size(1),
+                     static_cast<float>(smoothing), dx.data<float>(), cuda::current_stream());
+               });
              }
              return {dx};
            });

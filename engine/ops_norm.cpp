@@ -1,14 +1,11 @@
 // Normalisation ops. layer_norm: one fused forward kernel (statistics saved) and one fused backward kernel
 // giving dx, dweight and dbias together.
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/layernorm.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "kernels/cuda/layernorm.h"
-#endif
 
 namespace ember {
 
@@ -38,12 +35,13 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                                       y.data<scalar_t>(), mean.data<scalar_t>(), rstd.data<scalar_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    check_f32("layer_norm", x);
-    kernels::cuda::layer_norm_forward(x.data<float>(), weight.defined() ? weight.data<float>() : nullptr,
-                                      bias.defined() ? bias.data<float>() : nullptr, R, D, static_cast<float>(eps),
-                                      y.data<float>(), mean.data<float>(), rstd.data<float>(), cuda::current_stream());
-#endif
+    EMBER_CUDA("layer_norm", {
+      check_f32("layer_norm", x);
+      kernels::cuda::layer_norm_forward(x.data<float>(), weight.defined() ? weight.data<float>() : nullptr,
+                                        bias.defined() ? bias.data<float>() : nullptr, R, D, static_cast<float>(eps),
+                                        y.data<float>(), mean.data<float>(), rstd.data<float>(),
+                                        cuda::current_stream());
+    });
   }
   if (needs_grad({&x_in, &weight_in, &bias_in})) {
     record(y, "layer_norm", {x_in, weight_in, bias_in},
@@ -61,18 +59,18 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                      grad_w ? dw.data<scalar_t>() : nullptr, grad_b ? db.data<scalar_t>() : nullptr);
                });
              } else {
-#ifdef EMBER_WITH_CUDA
-               // dweight/dbias: per-block partial rows in scratch, summed in a fixed order (no atomics).
-               Tensor scratch;
-               if (grad_w || grad_b)
-                 scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::layer_norm_backward_scratch(R, D))},
-                                         DType::f32, x.device());
-               kernels::cuda::layer_norm_backward(
-                   x.data<float>(), weight.defined() ? weight.data<float>() : nullptr, mean.data<float>(),
-                   rstd.data<float>(), g.data<float>(), R, D, dx.data<float>(), grad_w ? dw.data<float>() : nullptr,
-                   grad_b ? db.data<float>() : nullptr, scratch.defined() ? scratch.data<float>() : nullptr,
-                   cuda::current_stream());
-#endif
+               EMBER_CUDA("layer_norm", {
+                 // dweight/dbias: per-block partial rows in scratch, summed in a fixed order (no atomics).
+                 Tensor scratch;
+                 if (grad_w || grad_b)
+                   scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::layer_norm_backward_scratch(R, D))},
+                                           DType::f32, x.device());
+                 kernels::cuda::layer_norm_backward(
+                     x.data<float>(), weight.defined() ? weight.data<float>() : nullptr, mean.data<float>(),
+                     rstd.data<float>(), g.data<float>(), R, D, dx.data<float>(), grad_w ? dw.data<float>() : nullptr,
+                     grad_b ? db.data<float>() : nullptr, scratch.defined() ? scratch.data<float>() : nullptr,
+                     cuda::current_stream());
+               });
              }
              return {dx, dw, db};
            });

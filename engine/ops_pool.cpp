@@ -1,14 +1,10 @@
 // Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d (NCHW) over the window kernels of kernels/cpu/pool.h.
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/pool.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "engine/cuda/dispatch.h"
-#include "kernels/cuda/pool.h"
-#endif
 
 namespace ember {
 namespace {
@@ -61,12 +57,10 @@ Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, Pool
       kernels::cpu::avg_pool_forward<scalar_t>(N * C, H, W, rows, cols, x.data<scalar_t>(), y.data<scalar_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
+    EMBER_CUDA(op, EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
       kernels::cuda::avg_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(h), cuda_axis(w),
                                         cuda::device_ptr<scalar_t>(y), cuda::current_stream());
-    });
-#endif
+    }));
   }
   if (needs_grad({&x_in})) {
     record(y, op, {x_in}, [op, shape = x.shape(), rows, cols, h, w](const Tensor& grad) -> std::vector<Tensor> {
@@ -78,12 +72,10 @@ Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, Pool
                                                     dy.data<scalar_t>(), dx.data<scalar_t>());
         });
       } else {
-#ifdef EMBER_WITH_CUDA
-        EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), op, {
+        EMBER_CUDA(op, EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), op, {
           kernels::cuda::avg_pool2d_backward(cuda::device_ptr<scalar_t>(dy), shape[0] * shape[1], cuda_axis(h),
                                              cuda_axis(w), cuda::device_ptr<scalar_t>(dx), cuda::current_stream());
-        });
-#endif
+        }));
       }
       return {dx};
     });
@@ -109,12 +101,10 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
                                                y.data<scalar_t>(), argmax.data<int32_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "max_pool2d", {
+    EMBER_CUDA("max_pool2d", EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "max_pool2d", {
       kernels::cuda::max_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(ah), cuda_axis(aw),
                                         cuda::device_ptr<scalar_t>(y), argmax.data<int32_t>(), cuda::current_stream());
-    });
-#endif
+    }));
   }
   if (needs_grad({&x_in})) {
     record(y, "max_pool2d", {x_in}, [shape = x.shape(), argmax, ah, aw](const Tensor& grad) -> std::vector<Tensor> {
@@ -127,13 +117,11 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
                                                     dy.data<scalar_t>(), dx.data<scalar_t>());
         });
       } else {
-#ifdef EMBER_WITH_CUDA
-        EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "max_pool2d", {
+        EMBER_CUDA("max_pool2d", EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "max_pool2d", {
           kernels::cuda::max_pool2d_backward(cuda::device_ptr<scalar_t>(dy), argmax.data<int32_t>(),
                                              shape[0] * shape[1], cuda_axis(ah), cuda_axis(aw),
                                              cuda::device_ptr<scalar_t>(dx), cuda::current_stream());
-        });
-#endif
+        }));
       }
       return {dx};
     });

@@ -2,14 +2,11 @@
 // the mask depends only on (seed, stream, offset) and the backward regenerates it instead of storing it.
 #include "engine/autograd.h"
 #include "engine/cuda_graph.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/dropout.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "kernels/cuda/dropout.h"
-#endif
 
 namespace ember {
 namespace {
@@ -32,12 +29,12 @@ Tensor apply_dropout_mask(const Tensor& x_in, double p, const MaskDraw& draw) {
                             draw.seed, draw.stream, draw.first);
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    check_f32("dropout", x);
-    const float scale = p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
-    kernels::cuda::dropout(x.data<float>(), y.data<float>(), x.numel(), static_cast<float>(p), scale, draw.seed,
-                           draw.stream, draw.first, cuda::current_stream(), draw.first_on_device);
-#endif
+    EMBER_CUDA("dropout", {
+      check_f32("dropout", x);
+      const float scale = p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
+      kernels::cuda::dropout(x.data<float>(), y.data<float>(), x.numel(), static_cast<float>(p), scale, draw.seed,
+                             draw.stream, draw.first, cuda::current_stream(), draw.first_on_device);
+    });
   }
   return y;
 }

@@ -2,14 +2,11 @@
 #include <algorithm>
 
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/reduce.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "kernels/cuda/reduce.h"
-#endif
 
 namespace ember {
 namespace {
@@ -55,14 +52,15 @@ Tensor sum_forward(const Tensor& a, const std::vector<int64_t>& dims, bool keepd
                                 static_cast<int>(rshape.size()), rshape.data(), rstrides.data(), out.data<scalar_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    check_f32("sum", a);
-    const int64_t scratch_floats = kernels::cuda::sum_strided_scratch_floats(shape_numel(kshape), shape_numel(rshape));
-    Tensor scratch = scratch_floats ? Tensor::empty({scratch_floats}, DType::f32, a.device()) : Tensor();
-    kernels::cuda::sum_strided(a.data<float>(), static_cast<int>(kshape.size()), kshape.data(), kstrides.data(),
-                               static_cast<int>(rshape.size()), rshape.data(), rstrides.data(), out.data<float>(),
-                               scratch_floats ? scratch.data<float>() : nullptr, cuda::current_stream());
-#endif
+    EMBER_CUDA("sum", {
+      check_f32("sum", a);
+      const int64_t scratch_floats =
+          kernels::cuda::sum_strided_scratch_floats(shape_numel(kshape), shape_numel(rshape));
+      Tensor scratch = scratch_floats ? Tensor::empty({scratch_floats}, DType::f32, a.device()) : Tensor();
+      kernels::cuda::sum_strided(a.data<float>(), static_cast<int>(kshape.size()), kshape.data(), kstrides.data(),
+                                 static_cast<int>(rshape.size()), rshape.data(), rstrides.data(), out.data<float>(),
+                                 scratch_floats ? scratch.data<float>() : nullptr, cuda::current_stream());
+    });
   }
   return out;
 }
@@ -82,11 +80,11 @@ Tensor argmax_keepdim(const Tensor& a_in, int64_t d, const char* op) {
       kernels::cpu::argmax_along(a.data<scalar_t>(), outer, a.shape()[d], inner, indices.data<int64_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    check_f32(op, a);
-    kernels::cuda::max_along(a.data<float>(), outer, a.shape()[d], inner, nullptr, indices.data<int64_t>(),
-                             cuda::current_stream());
-#endif
+    EMBER_CUDA(op, {
+      check_f32(op, a);
+      kernels::cuda::max_along(a.data<float>(), outer, a.shape()[d], inner, nullptr, indices.data<int64_t>(),
+                               cuda::current_stream());
+    });
   }
   return indices;
 }

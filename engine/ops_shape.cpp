@@ -1,14 +1,11 @@
 // Shape ops that build new tensors: cat, stack, index_select, gather. cat and stack are copies into narrowed
 // views (copy_ works on every device); the indexing ops run the kernels in kernels/cpu/index.h.
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/index.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "kernels/cuda/indexing.h"
-#endif
 
 namespace ember {
 namespace {
@@ -94,11 +91,11 @@ Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                                  out.data<scalar_t>());
     });
   } else {
-#ifdef EMBER_WITH_CUDA
-    check_f32("index_select", a);
-    kernels::cuda::index_select(a.data<float>(), outer, n, inner, index.data<int64_t>(), K, out.data<float>(),
-                                cuda::current_stream());
-#endif
+    EMBER_CUDA("index_select", {
+      check_f32("index_select", a);
+      kernels::cuda::index_select(a.data<float>(), outer, n, inner, index.data<int64_t>(), K, out.data<float>(),
+                                  cuda::current_stream());
+    });
   }
   if (needs_grad({&a_in})) {
     record(out, "index_select", {a_in},
@@ -111,10 +108,10 @@ Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                                          g.data<scalar_t>());
                });
              } else {
-#ifdef EMBER_WITH_CUDA
-               kernels::cuda::index_select_backward(g.data<float>(), outer, n, inner, index.data<int64_t>(), K,
-                                                    dx.data<float>(), cuda::current_stream());
-#endif
+               EMBER_CUDA("index_select", {
+                 kernels::cuda::index_select_backward(g.data<float>(), outer, n, inner, index.data<int64_t>(), K,
+                                                      dx.data<float>(), cuda::current_stream());
+               });
              }
              return {dx};
            });
@@ -143,17 +140,17 @@ Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                              index.data<int64_t>(), out.data<scalar_t>());
       });
     } else {
-#ifdef EMBER_WITH_CUDA
-      // The CUDA kernel views a as [outer, n, inner]: the index must match a outside dimension d.
-      check_f32("gather", a);
-      for (int64_t i = 0; i < a.dim(); ++i)
-        EMBER_CHECK(i == d || index.shape()[i] == a.shape()[i], "gather: on CUDA the index ", index.describe(),
-                    " must match ", a.describe(), " outside dimension ", d);
-      const Tensor ac = a.contiguous();
-      kernels::cuda::gather(ac.data<float>(), product(ac.shape(), 0, d), ac.shape()[d],
-                            product(ac.shape(), d + 1, ac.dim()), index.data<int64_t>(), index.shape()[d],
-                            out.data<float>(), cuda::current_stream());
-#endif
+      EMBER_CUDA("gather", {
+        // The CUDA kernel views a as [outer, n, inner]: the index must match a outside dimension d.
+        check_f32("gather", a);
+        for (int64_t i = 0; i < a.dim(); ++i)
+          EMBER_CHECK(i == d || index.shape()[i] == a.shape()[i], "gather: on CUDA the index ", index.describe(),
+                      " must match ", a.describe(), " outside dimension ", d);
+        const Tensor ac = a.contiguous();
+        kernels::cuda::gather(ac.data<float>(), product(ac.shape(), 0, d), ac.shape()[d],
+                              product(ac.shape(), d + 1, ac.dim()), index.data<int64_t>(), index.shape()[d],
+                              out.data<float>(), cuda::current_stream());
+      });
     }
   }
   if (needs_grad({&a_in})) {
@@ -167,12 +164,12 @@ Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
                                     static_cast<int>(d), index.data<int64_t>(), g.data<scalar_t>());
         });
       } else {
-#ifdef EMBER_WITH_CUDA
-        kernels::cuda::gather_backward(g.data<float>(), product(in_shape, 0, d), in_shape[d],
-                                       product(in_shape, d + 1, static_cast<int64_t>(in_shape.size())),
-                                       index.data<int64_t>(), index.shape()[d], dx.data<float>(),
-                                       cuda::current_stream());
-#endif
+        EMBER_CUDA("gather", {
+          kernels::cuda::gather_backward(g.data<float>(), product(in_shape, 0, d), in_shape[d],
+                                         product(in_shape, d + 1, static_cast<int64_t>(in_shape.size())),
+                                         index.data<int64_t>(), index.shape()[d], dx.data<float>(),
+                                         cuda::current_stream());
+        });
       }
       return {dx};
     });

@@ -6,14 +6,11 @@
 #include <limits>
 
 #include "engine/autograd.h"
+#include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/attention.h"
-#ifdef EMBER_WITH_CUDA
-#include "engine/cuda/context.h"
-#include "kernels/cuda/attention.h"
-#endif
 
 namespace ember {
 
@@ -55,7 +52,6 @@ Tensor diagonal_mask(const Tensor& scores, double value) {
 
 namespace {
 
-#ifdef EMBER_WITH_CUDA
 // The mask value of the unfused path: the dtype's lowest finite number, as the study's LSA uses.
 double lowest_finite(DType dtype) {
   switch (dtype) {
@@ -74,8 +70,6 @@ Tensor unfused_attention(const Tensor& q, const Tensor& k, const Tensor& v, doub
   if (mask_diagonal) scores = diagonal_mask(scores, lowest_finite(scores.dtype()));
   return matmul(softmax(scores, -1), v);
 }
-
-#endif
 
 // One fused attention call's sizes and scaling. log_scale is a 0-dim tensor on the operands' device, or
 // undefined (then `scale`); the CUDA kernels read it on the device, the CPU reads its value.
@@ -108,11 +102,11 @@ void attention_forward_into(const AttentionCall& c, const Tensor& q, const Tenso
     });
     return;
   }
-#ifdef EMBER_WITH_CUDA
-  check_f32("attention", q);
-  kernels::cuda::attention_forward(c.cuda_params(), q.data<float>(), k.data<float>(), v.data<float>(),
-                                   o.data<float>(), lse.data<float>(), cuda::current_stream());
-#endif
+  EMBER_CUDA("attention", {
+    check_f32("attention", q);
+    kernels::cuda::attention_forward(c.cuda_params(), q.data<float>(), k.data<float>(), v.data<float>(),
+                                     o.data<float>(), lse.data<float>(), cuda::current_stream());
+  });
 }
 
 // dq, dk, dv (same layout rules) and, when defined, the 0-dim d_log_scale from the output gradient g.
@@ -129,20 +123,20 @@ void attention_backward_into(const AttentionCall& c, const Tensor& q, const Tens
     });
     return;
   }
-#ifdef EMBER_WITH_CUDA
-  const kernels::cuda::AttentionParams p = c.cuda_params();
-  Tensor workspace;
-  size_t workspace_bytes = 0;
-  if (d_log_scale.defined()) {
-    workspace_bytes = kernels::cuda::attention_backward_workspace(p);
-    workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::u8, q.device());
-  }
-  kernels::cuda::attention_backward(p, q.data<float>(), k.data<float>(), v.data<float>(), o.data<float>(),
-                                    g.data<float>(), lse.data<float>(), dq.data<float>(), dk.data<float>(),
-                                    dv.data<float>(), d_log_scale.defined() ? d_log_scale.data<float>() : nullptr,
-                                    d_log_scale.defined() ? workspace.raw_data() : nullptr, workspace_bytes,
-                                    cuda::current_stream());
-#endif
+  EMBER_CUDA("attention backward", {
+    const kernels::cuda::AttentionParams p = c.cuda_params();
+    Tensor workspace;
+    size_t workspace_bytes = 0;
+    if (d_log_scale.defined()) {
+      workspace_bytes = kernels::cuda::attention_backward_workspace(p);
+      workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::u8, q.device());
+    }
+    kernels::cuda::attention_backward(p, q.data<float>(), k.data<float>(), v.data<float>(), o.data<float>(),
+                                      g.data<float>(), lse.data<float>(), dq.data<float>(), dk.data<float>(),
+                                      dv.data<float>(), d_log_scale.defined() ? d_log_scale.data<float>() : nullptr,
+                                      d_log_scale.defined() ? workspace.raw_data() : nullptr, workspace_bytes,
+                                      cuda::current_stream());
+  });
 }
 
 // Contiguous, and 16-byte aligned as the CUDA kernels' vector loads need.
@@ -153,10 +147,7 @@ Tensor attention_operand(const Tensor& t) {
 
 // Whether the fused kernels take these sizes on t's device (the CPU's take any).
 bool fused_attention_supported(const Tensor& t, int64_t n, int64_t dh) {
-#ifdef EMBER_WITH_CUDA
-  if (t.device().is_cuda()) return kernels::cuda::attention_supported(n, dh);
-#endif
-  (void)t, (void)n, (void)dh;
+  if (t.device().is_cuda()) EMBER_CUDA("attention", return kernels::cuda::attention_supported(n, dh));
   return true;
 }
 
@@ -182,10 +173,8 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
   const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), dh = q_in.size(3);
   EMBER_CHECK(!mask_diagonal || N >= 2, op, ": a diagonal mask needs at least 2 tokens, got ", q_in.describe());
   if (q_in.numel() == 0) return Tensor::zeros(q_in.shape(), q_in.dtype(), q_in.device());
-#ifdef EMBER_WITH_CUDA
   if (!fused_attention_supported(q_in, N, dh))
     return unfused_attention(q_in, k_in, v_in, scale, log_scale_in, mask_diagonal);
-#endif
   const AttentionCall call{B * H, N, dh, scale, log_scale_in.defined() ? log_scale_in.detach() : Tensor(),
                            mask_diagonal};
   const Tensor q = attention_operand(q_in), k = attention_operand(k_in), v = attention_operand(v_in);

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "engine/error.h"
+#include "base/error.h"
 #ifdef EMBER_WITH_ONEDNN
 #include "kernels/cpu/conv_onednn.h"
 #endif

@@ -1,8 +1,8 @@
 #include "engine/storage.h"
 
+#include "base/error.h"
 #include "engine/cpu_allocator.h"
 #include "engine/cuda_backend.h"
-#include "engine/error.h"
 
 namespace ember {
 namespace {

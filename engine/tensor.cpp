@@ -42,16 +42,10 @@ Shape contiguous_strides(const Shape& s) {
 namespace {
 
 void check_shape(const Shape& shape, const char* op) {
-  EMBER_CHECK(shape.size() <= static_cast<size_t>(kernels::cpu::kMaxDims), op, ": at most ",
-              kernels::cpu::kMaxDims, " dimensions, got ", shape_str(shape));
+  EMBER_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), op, ": at most ", kMaxDims, " dimensions, got ",
+              shape_str(shape));
   for (int64_t d : shape) EMBER_CHECK(d >= 0, op, ": negative size in shape ", shape_str(shape));
 }
-
-#ifndef EMBER_WITH_CUDA
-[[noreturn]] void fail_no_cuda(const char* op) {
-  EMBER_FAIL(op, ": CUDA tensor, but this ember was built without CUDA (-DEMBER_CUDA=OFF)");
-}
-#endif
 
 }  // namespace
 
@@ -431,11 +425,7 @@ void Tensor::copy_(const Tensor& src) {
     });
     return;
   }
-#ifdef EMBER_WITH_CUDA
-  cuda::copy(s, *this);
-#else
-  fail_no_cuda("copy_");
-#endif
+  EMBER_CUDA("copy_", cuda::copy(s, *this));
 }
 
 void Tensor::fill_(double value) {
@@ -451,11 +441,7 @@ void Tensor::fill_(double value) {
     });
     return;
   }
-#ifdef EMBER_WITH_CUDA
-  cuda::fill(*this, value);
-#else
-  fail_no_cuda("fill_");
-#endif
+  EMBER_CUDA("fill_", cuda::fill(*this, value));
 }
 
 // ---- autograd ---------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "engine/device.h"
 #include "engine/dtype.h"
-#include "engine/error.h"
 #include "engine/storage.h"
 
 namespace ember {

@@ -3,7 +3,7 @@
 #include <functional>
 #include <utility>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "models/cnn.h"
 #include "models/resnet.h"
 #include "models/vit.h"

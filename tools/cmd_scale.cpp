@@ -39,9 +39,9 @@
 #include <optional>
 #include <thread>
 
+#include "base/error.h"
 #include "dist/launch_scripts.h"
 #include "dist/perf_model.h"
-#include "engine/error.h"
 #include "tools/command.h"
 #include "tools/results_folder.h"
 #include "tools/scaling.h"

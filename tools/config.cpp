@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::tools {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "tools/command.h"
 
 namespace ember::tools {

@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "engine/cuda_backend.h"
-#include "engine/error.h"
 #include "engine/tensor.h"
 #include "tools/text.h"
 

@@ -9,7 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::tools {
 

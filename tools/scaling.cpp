@@ -14,10 +14,10 @@
 #include <set>
 #include <sstream>
 
+#include "base/error.h"
 #include "data/picture.h"
 #include "engine/autograd.h"
 #include "engine/cuda_backend.h"
-#include "engine/error.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
 #include "engine/optim/optimizer.h"

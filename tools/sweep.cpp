@@ -6,7 +6,7 @@
 #include <fstream>
 #include <ostream>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "tools/evaluate.h"
 #include "tools/results_folder.h"
 #include "tools/trainer.h"

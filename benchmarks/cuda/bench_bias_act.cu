@@ -17,14 +17,14 @@ namespace k = ember::kernels::cuda;
 struct Case {
   const char* name;
   int64_t outer, C, inner;
-  k::Activation act;
+  ember::Activation act;
 };
 
 // One case in element type T (f32, or bf16 activations with an f32 bias): the reference runs on the values the
 // kernels read; bf16 results carry one rounding more.
 template <class T>
 void run_case(bench::BandwidthReport& report, const Case& c) {
-  using ember::kernels::UnaryOp;
+  using ember::UnaryOp;
   cudaStream_t s = report.stream();
   const int64_t total = c.outer * c.C * c.inner;
   const bool bf16 = sizeof(T) == 2;
@@ -37,7 +37,7 @@ void run_case(bench::BandwidthReport& report, const Case& c) {
   bench::DeviceBuffer<float> gb(c.C), gdb(c.C), scratch(k::bias_act_backward_scratch(c.outer, c.C, c.inner));
   bench::to_device(gx.ptr, bench::host_as<T>(x)), bench::to_device(gb.ptr, b);
   bench::to_device(gdy.ptr, bench::host_as<T>(dy));
-  const bool gelu = c.act == k::Activation::gelu;
+  const bool gelu = c.act == ember::Activation::gelu;
   T* saved = gelu ? gpre.ptr : gy.ptr;
   auto forward = [&] {
     k::bias_act_forward(gx.ptr, gb.ptr, c.outer, c.C, c.inner, c.act, gy.ptr, gelu ? gpre.ptr : nullptr, s);
@@ -71,13 +71,13 @@ void run_case(bench::BandwidthReport& report, const Case& c) {
 int main(int argc, char** argv) {
   bench::BandwidthReport report("bench_bias_act", argc, argv);
   cudaStream_t s = report.stream();
-  for (Case c : {Case{"bias+gelu", 256 * 65, 2048, 1, k::Activation::gelu},
-                 Case{"bias+relu", 256, 64, 1024, k::Activation::relu}}) {
+  for (Case c : {Case{"bias+gelu", 256 * 65, 2048, 1, ember::Activation::gelu},
+                 Case{"bias+relu", 256, 64, 1024, ember::Activation::relu}}) {
     run_case<float>(report, c);
     run_case<__nv_bfloat16>(report, c);
   }
   // A channels_last conv output (bf16 between NHWC convolutions): [N H W, C, 1].
-  run_case<__nv_bfloat16>(report, Case{"bias+relu channels_last", 256 * 1024, 64, 1, k::Activation::relu});
+  run_case<__nv_bfloat16>(report, Case{"bias+relu channels_last", 256 * 1024, 64, 1, ember::Activation::relu});
 
   {
     const int64_t n = int64_t{256} * 65 * 512;

@@ -2,9 +2,9 @@
 // then timed (L2 flushed) in GB/s and against the copy bandwidth. One Philox 4x32-10 per four elements.
 //   the ViT's MLP activations 256 x 65 x 2048, and 64 Mi elements.
 // Build: ninja -C build bench_dropout; run: build/bin/bench_dropout [--json FILE]
+#include "base/philox.h"
 #include "benchmarks/cuda/bench_bandwidth.cuh"
 #include "kernels/cuda/dropout.h"
-#include "kernels/philox.h"
 
 int main(int argc, char** argv) {
   bench::BandwidthReport report("bench_dropout", argc, argv);
@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     run();
     std::vector<float> want(n);
     for (int64_t i = 0; i < n; ++i)
-      want[i] = ember::kernels::philox_uniform_packed(seed, stream_id, first + i) >= p ? x[i] * scale : 0.f;
+      want[i] = ember::philox_uniform_packed(seed, stream_id, first + i) >= p ? x[i] * scale : 0.f;
     report.check("dropout (exact) " + shape, gy.to_host(), want, 0.0, 0.0);
     report.measure("dropout", shape, 8.0 * n, run);
   }

@@ -19,8 +19,8 @@
 #include "kernels/cuda/reduce.h"
 
 namespace k = ember::kernels::cuda;
-using ember::kernels::BinaryOp;
-using ember::kernels::UnaryOp;
+using ember::BinaryOp;
+using ember::UnaryOp;
 
 namespace {
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::cuda {
 

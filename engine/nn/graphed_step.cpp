@@ -1,6 +1,6 @@
 #include "engine/nn/graphed_step.h"
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace ember::nn {
 

@@ -1,19 +1,15 @@
 // Optimizer state management and the one dispatch point per update rule (CPU kernel or CUDA).
 #include "engine/optim/optimizer.h"
 
+#include <cstring>
 #include <map>
 
 #include "engine/autograd.h"
-#include "engine/dispatch.h"
-#include "kernels/cpu/optim.h"
-#ifdef EMBER_WITH_CUDA
-#include <cstring>
-
-#include "engine/cuda/context.h"
 #include "engine/cuda_backend.h"
+#include "engine/cuda_kernels.h"
+#include "engine/dispatch.h"
 #include "engine/ops_util.h"
-#include "kernels/cuda/optim.h"
-#endif
+#include "kernels/cpu/optim.h"
 
 namespace ember::optim {
 
@@ -121,9 +117,18 @@ class CudaUpdates {
   Device device_;
 };
 
+#endif
+
 // f32 CUDA parameters; anything else on CUDA fails with a clear message.
 bool multi_tensor(const Tensor& p) { return p.device().is_cuda() && p.dtype() == DType::f32; }
-#endif
+
+// A parameter left to the multi-tensor update after the loop over parameters: its group (the scalars it shares
+// with others), index and gradient.
+struct MultiTensorParam {
+  int64_t group;
+  size_t index;
+  Tensor grad;
+};
 
 }  // namespace
 
@@ -147,30 +152,30 @@ SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double weight_d
 
 void SGD::step() {
   NoGradGuard no_grad;
-#ifdef EMBER_WITH_CUDA
-  CudaUpdates cuda_updates;
-#endif
+  std::vector<MultiTensorParam> on_cuda;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
     const Tensor g = grad_of("SGD", p, i);
     const bool first = !momentum_buffers_[i].defined();
     if (momentum_ != 0 && first) momentum_buffers_[i] = Tensor::empty(p.shape(), p.dtype(), p.device());
-#ifdef EMBER_WITH_CUDA
     if (multi_tensor(p)) {
-      cuda_updates.add(first ? 1 : 0, "SGD", p, g, &momentum_buffers_[i], nullptr);
+      on_cuda.push_back({first ? 1 : 0, i, g});
       continue;
     }
-#endif
     update_sgd(p, g, momentum_buffers_[i], lr_, momentum_, weight_decay_, nesterov_, first);
   }
-#ifdef EMBER_WITH_CUDA
-  cuda_updates.run([&](int64_t first, const kernels::cuda::OptimTensor* table, int64_t chunks) {
-    const kernels::cuda::SgdHyper h{static_cast<float>(lr_), static_cast<float>(momentum_),
-                                    static_cast<float>(weight_decay_), nesterov_, first == 1};
-    kernels::cuda::sgd_step(table, chunks, h, cuda::current_stream());
+  if (on_cuda.empty()) return;
+  EMBER_CUDA("SGD", {
+    CudaUpdates cuda_updates;
+    for (const MultiTensorParam& m : on_cuda)
+      cuda_updates.add(m.group, "SGD", params_[m.index], m.grad, &momentum_buffers_[m.index], nullptr);
+    cuda_updates.run([&](int64_t first, const kernels::cuda::OptimTensor* table, int64_t chunks) {
+      const kernels::cuda::SgdHyper h{static_cast<float>(lr_), static_cast<float>(momentum_),
+                                      static_cast<float>(weight_decay_), nesterov_, first == 1};
+      kernels::cuda::sgd_step(table, chunks, h, cuda::current_stream());
+    });
   });
-#endif
 }
 
 nn::NamedTensors SGD::state() const {
@@ -216,9 +221,7 @@ Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, do
 void Adam::step() {
   NoGradGuard no_grad;
   const char* name = decoupled_ ? "AdamW" : "Adam";
-#ifdef EMBER_WITH_CUDA
-  CudaUpdates cuda_updates;
-#endif
+  std::vector<MultiTensorParam> on_cuda;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
@@ -228,21 +231,23 @@ void Adam::step() {
       exp_avg_sq_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
     }
     ++steps_[i];
-#ifdef EMBER_WITH_CUDA
     if (multi_tensor(p)) {
-      cuda_updates.add(steps_[i], name, p, g, &exp_avg_[i], &exp_avg_sq_[i]);
+      on_cuda.push_back({steps_[i], i, g});
       continue;
     }
-#endif
     update_adam(p, g, exp_avg_[i], exp_avg_sq_[i], lr_, beta1_, beta2_, eps_, weight_decay_, decoupled_, steps_[i]);
   }
-#ifdef EMBER_WITH_CUDA
-  cuda_updates.run([&](int64_t step, const kernels::cuda::OptimTensor* table, int64_t chunks) {
-    kernels::cuda::adam_step(table, chunks,
-                             kernels::cuda::adam_hyper(lr_, beta1_, beta2_, eps_, weight_decay_, decoupled_, step),
-                             cuda::current_stream());
+  if (on_cuda.empty()) return;
+  EMBER_CUDA(name, {
+    CudaUpdates cuda_updates;
+    for (const MultiTensorParam& m : on_cuda)
+      cuda_updates.add(m.group, name, params_[m.index], m.grad, &exp_avg_[m.index], &exp_avg_sq_[m.index]);
+    cuda_updates.run([&](int64_t step, const kernels::cuda::OptimTensor* table, int64_t chunks) {
+      kernels::cuda::adam_step(table, chunks,
+                               kernels::cuda::adam_hyper(lr_, beta1_, beta2_, eps_, weight_decay_, decoupled_, step),
+                               cuda::current_stream());
+    });
   });
-#endif
 }
 
 nn::NamedTensors Adam::state() const {

@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/activation.h"
+#include "base/op_kinds.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gelu.h"
 #include "kernels/cpu/parallel.h"

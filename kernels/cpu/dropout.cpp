@@ -1,4 +1,4 @@
-// The CPU's Philox blocks for dropout (kernels/cpu/dropout.h): philox4x32_10 (kernels/philox.h) on
+// The CPU's Philox blocks for dropout (kernels/cpu/dropout.h): philox4x32_10 (base/philox.h) on
 // kPhiloxLanes counters at once in vector registers, for AVX-512 (16 lanes) and AVX2 (2 x 8), with the scalar
 // generator elsewhere; the CPU's features pick one at the first call.
 //   - The compiler does not vectorise the round's 32 x 32 -> 64-bit products by itself, so they are written

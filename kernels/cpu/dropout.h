@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "base/philox.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/philox.h"
 
 namespace ember::kernels::cpu {
 

@@ -4,7 +4,7 @@
 #include <cfloat>
 #include <initializer_list>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/cuda/common.cuh"
 
 namespace ember::kernels::cuda {

@@ -1,4 +1,4 @@
-#include "kernels/cpu/elementwise.h"
+#include "kernels/common/elementwise_math.h"
 #include "kernels/cuda/bias_act.h"
 #include "kernels/cuda/channel_reduce.cuh"
 

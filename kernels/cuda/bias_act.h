@@ -14,11 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/activation.h"
+#include "base/op_kinds.h"
 
 namespace ember::kernels::cuda {
 
-using kernels::Activation;
 
 // bias may be null (activation only); pre may be null (not saved; gelu's backward needs it).
 template <class T>

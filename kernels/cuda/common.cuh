@@ -16,7 +16,7 @@
 #include <string>
 #include <type_traits>
 
-#include "kernels/cpu/strided.h"
+#include "base/layout.h"
 
 namespace ember::kernels::cuda {
 
@@ -142,13 +142,11 @@ inline void zero_on_stream(T* p, int64_t count, cudaStream_t stream, const char*
   if (err != cudaSuccess) throw std::runtime_error(std::string("zeroing ") + what + ": " + cudaGetErrorString(err));
 }
 
-// A strided N-d layout (at most kMaxDims dims, like kernels/cpu/strided.h) shared by N operands: one shape,
+// A strided N-d layout (at most kMaxDims dims, base/layout.h) shared by N operands: one shape,
 // one row of strides per operand (0 where a broadcast operand repeats). Passed to kernels by value: N = 3 is
 // 264 bytes of the 4 KB of kernel parameters. make_layout coalesces dims (a contiguous tensor has one), and
 // `narrow` layouts (fewer than 2^32 elements: all of ours) do their index divisions in 32 bits, several times
 // cheaper than 64-bit ones, which the GPU emulates.
-constexpr int kMaxDims = cpu::kMaxDims;
-
 template <size_t N>
 struct StridedLayout {
   int ndim;
@@ -181,7 +179,7 @@ StridedLayout<N> make_layout(int ndim, const int64_t* shape, const std::array<co
   }
   std::array<int64_t*, N> rows;
   for (size_t k = 0; k < N; ++k) rows[k] = l.strides[k];
-  l.ndim = cpu::coalesce_dims<N>(ndim, l.shape, rows);
+  l.ndim = coalesce_dims<N>(ndim, l.shape, rows);
   l.narrow = l.numel() < (int64_t{1} << 32);
   return l;
 }

@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/cuda/math_mode.h"
 
 namespace ember::kernels::cuda {

@@ -1,6 +1,6 @@
+#include "base/philox.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/dropout.h"
-#include "kernels/philox.h"
 
 namespace ember::kernels::cuda {
 namespace {

@@ -1,3 +1,4 @@
+#include "kernels/common/elementwise_math.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.h"
 

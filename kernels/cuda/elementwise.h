@@ -1,12 +1,12 @@
 // Elementwise kernels on the GPU, T = float or __nv_bfloat16 (bf16 storage, f32 maths: common.cuh's to_f32 /
-// from_f32). Same op enums and maths as kernels/cpu/elementwise.h.
+// from_f32). The same op kinds (base/op_kinds.h) and maths (kernels/common/elementwise_math.h) as the CPU kernels.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
-#include "kernels/cpu/elementwise.h"
+#include "base/op_kinds.h"
 
 namespace ember::kernels::cuda {
 

@@ -1,6 +1,6 @@
 #include "kernels/cuda/gemm.h"
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/cuda/common.cuh"
 
 namespace ember::kernels::cuda {

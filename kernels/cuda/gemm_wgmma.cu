@@ -19,7 +19,7 @@
 #include <cuda.h>          // CUtensorMap and its enums only: the driver entry point is fetched at run time
 #include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.h"
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "kernels/cpu/elementwise.h"  // CompareOp, shared with the CPU
+#include "base/op_kinds.h"  // CompareOp, shared with the CPU
 
 namespace ember::kernels::cuda {
 

@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/cuda/layernorm.h"
 #include "kernels/cuda/rowwise.cuh"
 

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "base/philox.h"
 #include "kernels/cpu/dropout.h"
-#include "kernels/philox.h"
 #include "tests/testing.h"
 
 using namespace ember;
@@ -67,7 +67,7 @@ TEST_CASE("dropout: mask fraction, seed determinism, scale, eval identity", "[op
   CHECK(std::abs(zeros - 3000) < 230);
   // The mask is exactly philox_uniform_packed(seed, stream, offset + i) >= p.
   for (int i = 0; i < 10000; i += 997)
-    CHECK((v[i] == 0) == (kernels::philox_uniform_packed(42, gen.stream(), i) < 0.3f));
+    CHECK((v[i] == 0) == (philox_uniform_packed(42, gen.stream(), i) < 0.3f));
   // Same seed and offset: same mask; the next draw continues the stream and differs.
   Generator again(42, RandomPurpose::dropout);
   CHECK(dropout(x, 0.3, true, again).to_vector<float>() == v);
@@ -115,7 +115,7 @@ TEST_CASE("dropout's CPU kernel draws exactly philox_uniform_packed's mask, acro
     int64_t wrong = 0;
     for (int64_t i = 0; i < n; ++i) {
       const float want =
-          kernels::philox_uniform_packed(seed, stream, first + static_cast<uint64_t>(i)) >= p ? x[i] * scale : 0.f;
+          philox_uniform_packed(seed, stream, first + static_cast<uint64_t>(i)) >= p ? x[i] * scale : 0.f;
       wrong += y[i] != want;
     }
     INFO("first counter " << first);
@@ -141,7 +141,7 @@ TEST_CASE("dropout's vector Philox blocks equal the scalar generator on every in
       INFO("isa " << static_cast<int>(isa) << ", counter " << counter);
       int64_t wrong = 0;
       for (int e = 0; e < kBlock; ++e)
-        wrong += u[e] != kernels::philox_uniform_packed(seed, stream, 4 * counter + static_cast<uint64_t>(e));
+        wrong += u[e] != philox_uniform_packed(seed, stream, 4 * counter + static_cast<uint64_t>(e));
       CHECK(wrong == 0);
       for (float p : {0.0f, 0.3f, 1.0f}) {
         const float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;

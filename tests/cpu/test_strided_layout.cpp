@@ -5,9 +5,9 @@
 #include <array>
 #include <vector>
 
-#include "kernels/cpu/strided.h"
+#include "base/layout.h"
 
-using ember::kernels::cpu::coalesce_dims;
+using ember::coalesce_dims;
 
 namespace {
 

@@ -9,54 +9,27 @@
 #include <string>
 
 #include "engine/precision.h"
+#include "tests/gpu/compare_with_cpu.h"
 #include "tests/testing.h"
 
 using namespace ember;
 using ember::testing::random_bf16;
 using ember::testing::random_tensor;
 using ember::testing::require_gpu;
+using ember::testing::require_within;
 
 namespace {
 
 const Device kGpu = Device::cuda(0);
-using Inputs = std::vector<Tensor>;
+using testing::Inputs;
 using Op = std::function<Tensor(const Inputs&)>;
 
-// |got - want| <= rtol |want| + scale_tol max|want| elementwise (the second term: sums that cancel carry the
-// absolute error of the tensor's large entries).
-void require_close(const Tensor& got, const Tensor& want, double rtol, double scale_tol) {
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<double> g = got.to(Device::cpu()).to_vector<double>(), w = want.to_vector<double>();
-  double scale = 0;
-  for (double v : w) scale = std::max(scale, std::fabs(v));
-  for (size_t i = 0; i < g.size(); ++i) {
-    INFO("element " << i << ": " << g[i] << " vs " << w[i] << " (max |want| " << scale << ")");
-    REQUIRE(std::fabs(g[i] - w[i]) <= rtol * std::fabs(w[i]) + scale_tol * scale);
-  }
-}
-
-// Runs f on CPU and CUDA copies of `inputs` (leaves requiring grad, their dtypes kept), compares the outputs
-// (whose dtype must be `out_dtype` on both) and the gradients of sum(f * w) for every input.
+// Outputs (whose dtype must be `out_dtype` on both devices) within rtol |want| + scale_tol max|want| (the second
+// term: sums that cancel carry the absolute error of the tensor's large entries), gradients of sum(f * w) within
+// twice that, each in its input's dtype (tests/gpu/compare_with_cpu.h).
 void compare_on_cuda(const Op& f, const std::vector<Tensor>& inputs, DType out_dtype, double rtol, double scale_tol) {
-  std::vector<Tensor> cpu, gpu;
-  for (const Tensor& t : inputs) {
-    cpu.push_back(t.clone().requires_grad_());
-    gpu.push_back(t.to(kGpu).detach().requires_grad_());
-  }
-  const Tensor out_cpu = f(cpu), out_gpu = f(gpu);
-  REQUIRE(out_cpu.dtype() == out_dtype);
-  REQUIRE(out_gpu.dtype() == out_dtype);
-  REQUIRE(out_gpu.device() == kGpu);
-  require_close(out_gpu, out_cpu, rtol, scale_tol);
-  const Tensor w = random_tensor(out_cpu.shape(), 515151, DType::f32);
-  sum(mul(out_cpu, w)).backward();
-  sum(mul(out_gpu, w.to(kGpu))).backward();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    INFO("gradient of input " << i << " " << inputs[i].describe());
-    REQUIRE(gpu[i].grad().defined());
-    REQUIRE(gpu[i].grad().dtype() == inputs[i].dtype());
-    require_close(gpu[i].grad(), cpu[i].grad(), rtol * 2, scale_tol * 2);
-  }
+  testing::compare_with_cpu([&f](const Inputs& x, Device) { return f(x); }, inputs,
+                            {"bf16 op", {rtol, 0, scale_tol}, {rtol * 2, 0, scale_tol * 2}, 515151, out_dtype});
 }
 
 Tensor f32_random(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
@@ -180,12 +153,12 @@ TEST_CASE("CUDA activation ops keep channels_last and match the CPU", "[gpu][bf1
       const Tensor y = op(x, r), y_cpu = op(x_cpu, r_cpu);
       if (std::string(name) != "max_pool2d") CHECK(y.is_channels_last());
       const double rtol = dtype == DType::bf16 ? 2 * kStep : 1e-5;
-      require_close(y, y_cpu, rtol, 1e-5);
+      require_within(y, y_cpu, {rtol, 0, 1e-5}, "output");
       const Tensor w = f32_random(y_cpu.shape(), 74);
       sum(mul(y, w.to(kGpu))).backward();
       sum(mul(y_cpu, w)).backward();
-      require_close(x.grad(), x_cpu.grad(), 2 * rtol, 1e-4);
-      if (r_cpu.grad().defined()) require_close(r.grad(), r_cpu.grad(), 2 * rtol, 1e-4);
+      require_within(x.grad(), x_cpu.grad(), {2 * rtol, 0, 1e-4}, "x gradient");
+      if (r_cpu.grad().defined()) require_within(r.grad(), r_cpu.grad(), {2 * rtol, 0, 1e-4}, "r gradient");
     }
   }
 }
@@ -222,7 +195,7 @@ TEST_CASE("under bf16 a chain of CUDA convolutions stays channels_last and match
     CHECK(g->is_contiguous());
   }
   // CUDA rounds x and w to bf16 in every convolution, the CPU here may not: a few bf16 steps of the scale.
-  require_close(gpu.out, cpu.out.to(DType::f64), 4 * kStep, 3e-2);
-  require_close(gpu.w_grad, cpu.w_grad.to(DType::f64), 4 * kStep, 5e-2);
-  require_close(gpu.stem_grad, cpu.stem_grad.to(DType::f64), 4 * kStep, 5e-2);
+  require_within(gpu.out, cpu.out.to(DType::f64), {4 * kStep, 0, 3e-2}, "output");
+  require_within(gpu.w_grad, cpu.w_grad.to(DType::f64), {4 * kStep, 0, 5e-2}, "w gradient");
+  require_within(gpu.stem_grad, cpu.stem_grad.to(DType::f64), {4 * kStep, 0, 5e-2}, "stem gradient");
 }

@@ -7,7 +7,6 @@
 
 using namespace ember;
 using namespace ember::testing;
-using kernels::cuda::Activation;
 
 TEST_CASE("cuda bias + relu/gelu matches the reference, forward and backward", "[gpu][bias_act]") {
   require_gpu();
@@ -18,7 +17,7 @@ TEST_CASE("cuda bias + relu/gelu matches the reference, forward and backward", "
       const int64_t total = s.outer * s.C * s.inner;
       const std::vector<float> x = random_floats(total, 71, -2.f, 2.f), b = random_floats(s.C, 72), dy = random_floats(total, 73);
       std::vector<double> pre(total), y(total), dx(total), db(s.C, 0.0);
-      auto op = act == Activation::relu ? kernels::UnaryOp::relu : kernels::UnaryOp::gelu;
+      auto op = act == Activation::relu ? UnaryOp::relu : UnaryOp::gelu;
       for (int64_t i = 0; i < total; ++i) {
         const int64_t c = (i / s.inner) % s.C;
         pre[i] = double(x[i]) + b[c];

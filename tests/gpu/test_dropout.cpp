@@ -2,8 +2,8 @@
 // philox_uniform_packed(seed, stream, first + i) >= p, scale 1 / (1 - p); same bits as the host formula.
 #include <cmath>  // before philox.h, which uses log/sqrt/cos
 
+#include "base/philox.h"
 #include "kernels/cuda/dropout.h"
-#include "kernels/philox.h"
 #include "tests/gpu/kernel_testing.h"
 
 using namespace ember;
@@ -22,7 +22,7 @@ TEST_CASE("cuda dropout gives the CPU's mask and values bit for bit", "[gpu][dro
       std::vector<float> want(n);
       int64_t kept = 0;
       for (int64_t i = 0; i < n; ++i) {
-        const bool keep = kernels::philox_uniform_packed(seed, stream_id, first + i) >= p;
+        const bool keep = philox_uniform_packed(seed, stream_id, first + i) >= p;
         want[i] = keep ? x[i] * scale : 0.f;
         kept += keep;
       }
@@ -38,7 +38,7 @@ TEST_CASE("cuda dropout gives the CPU's mask and values bit for bit", "[gpu][dro
         const std::vector<float> got = download(gy2);
         std::vector<float> shifted(n - 1);
         for (int64_t i = 0; i + 1 < n; ++i)
-          shifted[i] = kernels::philox_uniform_packed(seed, stream_id, first + i) >= p ? x[i + 1] * scale : 0.f;
+          shifted[i] = philox_uniform_packed(seed, stream_id, first + i) >= p ? x[i + 1] * scale : 0.f;
         CHECK(same_bits(std::vector<float>(got.begin() + 1, got.end()), shifted));
       }
     }

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "engine/precision.h"
+#include "tests/gpu/compare_with_cpu.h"
 #include "tests/gpu/kernel_testing.h"
 
 using namespace ember;
@@ -14,34 +15,12 @@ namespace {
 
 using Op = std::function<Tensor(const std::vector<Tensor>&)>;
 
-// Runs op on CPU f32 leaves and on CUDA copies of them; compares outputs and the gradients of
-// sum(op(inputs) * r) for a fixed random r. The tolerance is relative to the largest reference value.
+// Outputs and the gradients of sum(op(inputs) * r) within rel_tol of the largest reference value
+// (tests/gpu/compare_with_cpu.h); under bf16 a convolution returns bf16 activations on both devices alike.
 void check_op_on_cuda(const Op& op, const std::vector<Tensor>& cpu_inputs, double rel_tol, const std::string& what) {
-  std::vector<Tensor> cpu, gpu;
-  for (const Tensor& t : cpu_inputs) {
-    cpu.push_back(t.detach().clone().requires_grad_());
-    gpu.push_back(t.detach().to(Device::cuda(0)).requires_grad_());
-  }
-  Tensor y_cpu = op(cpu), y_gpu = op(gpu);
-  REQUIRE(y_gpu.device().is_cuda());
-  // Under bf16 a convolution returns bf16 activations (precision.h), on both devices alike.
-  REQUIRE(y_gpu.dtype() == y_cpu.dtype());
-  const Tensor r = random_tensor(y_cpu.shape(), 777, DType::f32);
-  sum(mul(y_cpu, r)).backward();
-  sum(mul(y_gpu, r.to(Device::cuda(0)))).backward();
-  auto compare = [&](const Tensor& got, const Tensor& want, const std::string& name) {
-    const std::vector<float> w = want.to_vector<float>();
-    double scale = 0;
-    for (float v : w) scale = std::max(scale, static_cast<double>(std::fabs(v)));
-    check_close(download(got), std::vector<double>(w.begin(), w.end()), 0, rel_tol * std::max(scale, 1e-6),
-                what + " " + name + " (" + precision_name(precision()) + ")");
-  };
-  compare(y_gpu, y_cpu, "output");
-  for (size_t i = 0; i < cpu.size(); ++i) {
-    REQUIRE(gpu[i].grad().defined());
-    CHECK(gpu[i].grad().dtype() == DType::f32);
-    compare(gpu[i].grad(), cpu[i].grad(), "grad of input " + std::to_string(i));
-  }
+  const Tolerance tol{0, 0, rel_tol};
+  compare_with_cpu([&op](const Inputs& x, Device) { return op(x); }, cpu_inputs,
+                   {what + " (" + precision_name(precision()) + ")", tol, tol, 777, std::nullopt});
 }
 
 // fp32 agrees to float rounding, or to ~1e-4 where cuDNN's search picks a Winograd or FFT convolution (allowed:

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "engine/optim/optimizer.h"
+#include "tests/gpu/compare_with_cpu.h"
 #include "tests/testing.h"
 
 using namespace ember;
@@ -13,27 +14,11 @@ using ember::testing::require_gpu;
 namespace {
 
 const Device kGpu = Device::cuda(0);
-using Op = std::function<Tensor(const std::vector<Tensor>&, Device)>;
+using Op = testing::DeviceOp;
 
-// Runs f on CPU copies and CUDA copies of `inputs` (f32 leaves requiring grad), compares the outputs and the
-// gradients of sum(f * w) with w random.
+// Outputs within rtol/atol, gradients of sum(f * w) within ten times that (tests/gpu/compare_with_cpu.h).
 void compare_on_cuda(const Op& f, const std::vector<Tensor>& inputs, double rtol, double atol) {
-  std::vector<Tensor> cpu, gpu;
-  for (const Tensor& t : inputs) {
-    cpu.push_back(t.clone().requires_grad_());
-    gpu.push_back(t.to(kGpu).detach().requires_grad_());
-  }
-  const Tensor out_cpu = f(cpu, Device::cpu()), out_gpu = f(gpu, kGpu);
-  REQUIRE(out_gpu.device() == kGpu);
-  EMBER_REQUIRE_CLOSE(out_gpu.to(Device::cpu()), out_cpu, rtol, atol);
-  const Tensor w = random_tensor(out_cpu.shape(), 424242, DType::f32);
-  sum(mul(out_cpu, w)).backward();
-  sum(mul(out_gpu, w.to(kGpu))).backward();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    INFO("gradient of input " << i);
-    REQUIRE(gpu[i].grad().defined());
-    EMBER_REQUIRE_CLOSE(gpu[i].grad().to(Device::cpu()), cpu[i].grad(), rtol * 10, atol * 10);
-  }
+  testing::compare_with_cpu(f, inputs, {"engine op", {rtol, atol}, {rtol * 10, atol * 10}, 424242, std::nullopt});
 }
 
 Tensor f32(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) { return random_tensor(s, seed, DType::f32, lo, hi); }

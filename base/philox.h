@@ -13,7 +13,7 @@
 #define EMBER_HD inline
 #endif
 
-namespace ember::kernels {
+namespace ember {
 
 struct Philox4 {
   uint32_t x, y, z, w;
@@ -83,4 +83,4 @@ EMBER_HD double philox_normal(uint64_t seed, uint64_t stream, uint64_t index) {
   return ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
 }
 
-}  // namespace ember::kernels
+}  // namespace ember

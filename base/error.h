@@ -1,4 +1,5 @@
 // Errors: every failure is an ember::Error whose message names the op and the shapes/dtypes involved.
+// In base/, the bottom layer: kernels, engine and everything above throw the same type.
 #pragma once
 #include <sstream>
 #include <stdexcept>

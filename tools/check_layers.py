@@ -34,10 +34,7 @@ ALLOWED = {
 }
 # Known edges, to go (each also has an exception in CMake): (file, included header). When one disappears, delete
 # it here and in the CMake file named.
-KNOWN = {
-    # tools/CMakeLists.txt, ember_tools_trainer_exception: to call engine/threads.h's set_cpu_threads instead.
-    ("tools/trainer.cpp", "kernels/cpu/parallel.h"),
-}
+KNOWN = set()
 # `#if`s on EMBER_WITH_CUDA allowed in engine/: 62 when each op's CUDA branch had its own; 9 since they go through
 # EMBER_CUDA (engine/dispatch.h): that macro, engine/cuda_kernels.h, cuda_backend.h's copy/fill, cuda_stub.cpp and
 # five CUDA-only definitions (batch_norm_cuda, conv2d_cuda, cuda_axis, AttentionCall::cuda_params, CudaUpdates).

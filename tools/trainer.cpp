@@ -27,8 +27,8 @@
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "engine/precision.h"
+#include "engine/threads.h"
 #include "engine/io/safetensors.h"
-#include "kernels/cpu/parallel.h"
 #include "models/registry.h"
 #include "tools/evaluation_pass.h"
 #include "tools/figures.h"
@@ -237,8 +237,8 @@ void build_model(Run& run, const nn::NamedTensors& weights) {
   // Ranks sharing a node's cores on the CPU take one share each; otherwise every rank would start a thread per
   // core and they would fight over them (EMBER_NUM_THREADS overrides).
   if (world > 1 && run.device.is_cpu() && !std::getenv("EMBER_NUM_THREADS")) {
-    kernels::cpu::set_cpu_threads(kernels::cpu::cpu_threads() / run.comm.local_size());
-    run.log->line("CPU threads per rank: " + std::to_string(kernels::cpu::cpu_threads()) + " (" +
+    set_cpu_threads(cpu_threads() / run.comm.local_size());
+    run.log->line("CPU threads per rank: " + std::to_string(cpu_threads()) + " (" +
                   std::to_string(run.comm.local_size()) + " ranks on this node; EMBER_NUM_THREADS overrides)");
   }
 }

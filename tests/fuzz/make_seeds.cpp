@@ -180,6 +180,15 @@ int main(int argc, char** argv) {
                                         "nesterov: yes\nmomentum: 0.9\noptimization: \"SGD\"\n"
                                         "experiment_name: \"a \\\"quoted\\\" name\"\n"));
   write("config", "seed_flow", text("{model: ViT_tiny, epochs: 2, schedule: cosine, precision: bf16, data_dir: ~}\n"));
+  // Hostile shapes: 2,000 nested lists (a recursive parser's stack), aliases doubling 30 times (2^30 leaves if
+  // expanded), a repeated key.
+  write("config", "seed_deep_nesting", text("lr: " + std::string(2000, '[') + std::string(2000, ']') + "\n"));
+  std::string bomb = "a0: &a0 [x, x]\n";
+  for (int i = 1; i <= 30; ++i)
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" +
+            std::to_string(i - 1) + "]\n";
+  write("config", "seed_alias_bomb", text(bomb));
+  write("config", "seed_repeated_key", text("lr: 0.1\nepochs: 3\nlr: 0.5\n"));
 
   // Scheduler output: the recorded LSF and Slurm fixtures.
   for (const auto& entry : fs::directory_iterator(repo / "tests/fixtures/scheduler"))

@@ -1,7 +1,7 @@
 // CIFAR-10 binary files: 10,000 records per official file, each 1 label byte + 3,072 pixel bytes.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include "base/error.h"
 #include "data/dataset.h"
@@ -11,16 +11,23 @@ namespace {
 
 constexpr int64_t kSide = 32, kChannels = 3, kImageBytes = kChannels * kSide * kSide, kRecordBytes = 1 + kImageBytes;
 
+// One name a line, blank lines skipped; a name given twice would make two classes of one.
 std::vector<std::string> read_class_names(const std::string& path) {
-  std::ifstream in(path);
-  EMBER_CHECK(in.good(), path, ": cannot open (missing file? CIFAR-10 class names come from it)");
+  EMBER_CHECK(std::filesystem::exists(path), path, ": cannot open (missing file? CIFAR-10 class names come from it)");
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
   std::vector<std::string> names;
+  std::istringstream in(std::string(bytes.begin(), bytes.end()));
   std::string line;
-  while (std::getline(in, line)) {
+  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) names.push_back(line);
+    if (line.empty()) continue;
+    const auto earlier = std::find(names.begin(), names.end(), line);
+    EMBER_CHECK(earlier == names.end(), path, ":", line_number, ": class '", line, "' is named twice (first as class ",
+                earlier - names.begin(), ")");
+    names.push_back(line);
   }
   EMBER_CHECK(!names.empty(), path, ": no class names in it");
+  EMBER_CHECK(names.size() <= 256, path, ": ", names.size(), " class names, but a CIFAR-10 label is one byte");
   return names;
 }
 

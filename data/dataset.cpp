@@ -32,14 +32,18 @@ std::string default_data_dir(const std::string& kind) {
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  // A folder opens and "reads" on Linux, with a size of 2^63 - 1 from ftell: refuse it by name first.
+  EMBER_CHECK(!std::filesystem::is_directory(path), path, ": is a folder, expected a file");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   EMBER_CHECK(f != nullptr, path, ": cannot open (missing file?)");
-  std::fseek(f, 0, SEEK_END);
-  const long size = std::ftell(f);
-  std::fseek(f, 0, SEEK_SET);
-  std::vector<uint8_t> bytes(size > 0 ? static_cast<size_t>(size) : 0);
+  const long size = std::fseek(f, 0, SEEK_END) == 0 ? std::ftell(f) : -1;
+  if (size < 0 || std::fseek(f, 0, SEEK_SET) != 0) {
+    std::fclose(f);
+    EMBER_FAIL(path, ": cannot find its size (not a regular file?)");
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
   const size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
-  const bool failed = size < 0 || got != bytes.size() || std::ferror(f) != 0;
+  const bool failed = got != bytes.size() || std::ferror(f) != 0;
   std::fclose(f);
   EMBER_CHECK(!failed, path, ": read failed");
   return bytes;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -13,6 +14,31 @@
 namespace ember::data {
 namespace {
 namespace fs = std::filesystem;
+
+// Data-set images are small (CIFAR-10 32x32, ImageNet's few hundred pixels a side); 16 Mpixel (48 MB of RGB)
+// bounds what a corrupt or hostile header can make the decoder allocate.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 24;
+
+// stb_image 2.27 (Debian 12's) writes past a Huffman table's arrays when a JPEG DHT segment declares more than
+// 256 codes (stb 2.28 refuses them; found by tests/fuzz/fuzz_image.cpp). Every DHT marker (FF C4) of a JPEG is
+// checked as stb would read it, wherever it lies: stb finds markers between scans by scanning for FF. Bytes past
+// the end count as 0, as stb reads them. A false alarm needs FF C4 inside another segment, and costs a refusal.
+bool jpeg_huffman_tables_fit(const std::vector<uint8_t>& b) {
+  if (b.size() < 2 || b[0] != 0xFF || b[1] != 0xD8) return true;
+  auto at = [&](size_t i) -> int { return i < b.size() ? b[i] : 0; };
+  for (size_t i = 0; i + 1 < b.size(); ++i) {
+    if (b[i] != 0xFF || b[i + 1] != 0xC4) continue;
+    int64_t length = ((at(i + 2) << 8) | at(i + 3)) - 2;
+    for (size_t p = i + 4; length > 0 && p < b.size();) {  // tables: class/id byte, 16 counts, the values
+      int codes = 0;
+      for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+      if (codes > 256) return false;
+      p += 17 + codes;
+      length -= 17 + codes;
+    }
+  }
+  return true;
+}
 
 bool is_image_file(const fs::path& p) {
   std::string ext = p.extension().string();
@@ -76,9 +102,20 @@ ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFo
       if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
     std::sort(files.begin(), files.end());
     for (const fs::path& file : files) {
+      const std::vector<uint8_t> bytes = read_file_bytes(file.string());
+      EMBER_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), file.string(), ": ", bytes.size(),
+                  " bytes is too large for an image");
+      // The header's size is checked before decoding allocates for it (stbi_info reads a JPEG's tables too).
+      EMBER_CHECK(jpeg_huffman_tables_fit(bytes), file.string(),
+                  ": cannot decode image (corrupt JPEG: a Huffman table of more than 256 codes)");
       int w = 0, h = 0, n = 0;
+      EMBER_CHECK(stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n) != 0, file.string(),
+                  ": cannot decode image (", stbi_failure_reason(), "; PNG, JPEG and BMP are read)");
+      EMBER_CHECK(int64_t(w) * h <= kMaxImagePixels, file.string(), ": image is ", w, "x", h, ", more than the ",
+                  kMaxImagePixels, "-pixel limit");
       std::unique_ptr<uint8_t, void (*)(void*)> hwc(
-          stbi_load(file.string().c_str(), &w, &h, &n, static_cast<int>(d.channels)), stbi_image_free);
+          stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, static_cast<int>(d.channels)),
+          stbi_image_free);
       EMBER_CHECK(hwc != nullptr, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
       if (d.height == 0) {
         d.height = h;

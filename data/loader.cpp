@@ -1,5 +1,7 @@
 #include "data/loader.h"
 
+#include <algorithm>
+#include <system_error>
 #include <unordered_map>
 
 #include "base/error.h"
@@ -11,7 +13,9 @@ Loader::Loader(const ImageDataset& d, std::shared_ptr<Sampler> sampler, LoaderOp
     : d_(d), sampler_(std::move(sampler)), options_(std::move(options)) {
   EMBER_CHECK(sampler_ != nullptr, "Loader: no sampler");
   EMBER_CHECK(options_.batch_size > 0, "Loader: batch_size must be positive, not ", options_.batch_size);
-  EMBER_CHECK(options_.num_workers >= 0, "Loader: num_workers must be >= 0, not ", options_.num_workers);
+  EMBER_CHECK(options_.num_workers >= 0 && options_.num_workers <= kMaxLoaderWorkers,
+              "Loader: num_workers must be in [0, ", kMaxLoaderWorkers, "], not ", options_.num_workers,
+              " (each worker is a thread holding 2 batches)");
   EMBER_CHECK(options_.norm.mean.size() == options_.norm.std.size() &&
                   (options_.norm.mean.empty() || static_cast<int64_t>(options_.norm.mean.size()) == d_.channels),
               "Loader: normalisation has ", options_.norm.mean.size(), " means and ", options_.norm.std.size(),
@@ -19,16 +23,33 @@ Loader::Loader(const ImageDataset& d, std::shared_ptr<Sampler> sampler, LoaderOp
   out_height_ = d_.height;
   out_width_ = d_.width;
   options_.augment.output_size(out_height_, out_width_);
-  for (int w = 0; w < options_.num_workers; ++w) workers_.emplace_back([this] { worker_loop(); });
+  // Threads beyond the batches of an epoch would never get work.
+  const int threads =
+      static_cast<int>(std::min<int64_t>(options_.num_workers, std::max<int64_t>(1, batches_per_epoch())));
+  options_.num_workers = threads;
+  workers_.reserve(threads);
+  try {
+    for (int w = 0; w < threads; ++w) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::exception& e) {  // std::system_error, or std::bad_alloc for a thread's state
+    // An exception leaving the constructor skips the destructor, and a joinable std::thread destroyed
+    // unjoined ends the process (std::terminate): join the threads already running first.
+    const size_t started = workers_.size();
+    stop_workers();
+    EMBER_FAIL("Loader: could not start loader thread ", started + 1, " of ", threads, " (", e.what(),
+               "); use fewer num_workers");
+  }
 }
 
-Loader::~Loader() {
+Loader::~Loader() { stop_workers(); }
+
+void Loader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
 
 int64_t Loader::batches_per_epoch() const {

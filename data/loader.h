@@ -29,15 +29,21 @@ struct Batch {
 struct LoaderOptions {
   int64_t batch_size = 128;
   bool drop_last = false;   // drop a last batch smaller than batch_size
-  int num_workers = 0;      // 0: batches are made in next() on the calling thread
+  int num_workers = 0;      // 0: batches are made in next() on the calling thread; at most kMaxLoaderWorkers
   uint64_t seed = 0;        // augmentation randomness (the sampler has its own seed)
   Normalization norm;       // empty = mean 0, std 1
   AugmentPipeline augment;  // empty pipeline = none
   bool pin_memory = false;  // batches in page-locked memory (async host-to-device copies) when a GPU is usable
 };
 
+// Each worker is a thread holding up to 2 batches (CIFAR-10 at batch 128: 1.5 MiB each); past a few dozen,
+// more only cost memory and start-up. The loader refuses more than this, and never starts more threads than
+// an epoch has batches.
+constexpr int kMaxLoaderWorkers = 256;
+
 class Loader {
  public:
+  // Throws ember::Error, with no thread left running, when a worker thread cannot be started.
   Loader(const ImageDataset& d, std::shared_ptr<Sampler> sampler, LoaderOptions options);
   ~Loader();
   Loader(const Loader&) = delete;
@@ -56,6 +62,7 @@ class Loader {
   };
   void make_batch(const Plan& plan, int64_t b, Batch& out, FloatImage& img, FloatImage& scratch) const;
   void worker_loop();
+  void stop_workers();  // asks the workers to finish and joins them
 
   const ImageDataset& d_;
   std::shared_ptr<Sampler> sampler_;

@@ -1,7 +1,9 @@
 #include "data/normalize.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "base/error.h"
@@ -36,6 +38,40 @@ Normalization channel_stats(const ImageDataset& d, const std::vector<int64_t>& i
     out.std.push_back(static_cast<float>(std::sqrt(var)));
   }
   return out;
+}
+
+namespace {
+std::vector<float> parse_float_list(const std::string& text, const std::string& key, int64_t channels,
+                                    const std::string& source) {
+  std::vector<float> values;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char* end = nullptr;
+    errno = 0;
+    const float v = item.empty() ? 0.0f : std::strtof(item.c_str(), &end);
+    EMBER_CHECK(!item.empty() && end == item.c_str() + item.size() && errno == 0 && std::isfinite(v), source, ": '",
+                key, "' is '", text, "': '", item, "' is not a finite number");
+    values.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  EMBER_CHECK(static_cast<int64_t>(values.size()) == channels, source, ": '", key, "' is '", text, "': ", values.size(),
+              " values for ", channels, " channels");
+  return values;
+}
+}  // namespace
+
+Normalization parse_normalization_values(const std::string& mean, const std::string& std, int64_t channels,
+                                         const std::string& source) {
+  Normalization n;
+  n.mean = parse_float_list(mean, "mean", channels, source);
+  n.std = parse_float_list(std, "std", channels, source);
+  for (size_t c = 0; c < n.std.size(); ++c)
+    EMBER_CHECK(n.std[c] > 0, source, ": 'std' is '", std, "': channel ", c, " has std ", n.std[c],
+                ", which must be positive (normalising divides by it)");
+  return n;
 }
 
 Preprocessing parse_normalization(const std::string& flag, const ImageDataset& d,

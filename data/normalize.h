@@ -26,6 +26,11 @@ struct Preprocessing {
 // scaled to [0,1]. Sums in double per image, then over images in index order, so the result is exact to ~1e-12.
 Normalization channel_stats(const ImageDataset& d, const std::vector<int64_t>& indices = {});
 
+// Statistics written as text (a checkpoint's "mean"/"std" metadata: "0.4914,0.4822,0.4465"): `channels` finite
+// numbers each, every std > 0. Errors name `source` (the file), the key and the value.
+Normalization parse_normalization_values(const std::string& mean, const std::string& std, int64_t channels,
+                                         const std::string& source);
+
 Preprocessing parse_normalization(const std::string& flag, const ImageDataset& d,
                                   const std::vector<int64_t>& train_indices);
 

@@ -3,8 +3,11 @@
 #include <stb_image_write.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 
 #include "base/error.h"
 
@@ -151,8 +154,27 @@ int64_t Picture::text_height(const std::string& text, int64_t scale) {
 }
 
 void Picture::save_png(const std::string& path) const {
-  EMBER_CHECK(stbi_write_png(path.c_str(), int(width_), int(height_), 3, rgb_.data(), int(width_ * 3)) != 0, path,
-              ": cannot write PNG");
+  // stbi_write_png checks neither fwrite nor fclose: on a full disk it reports success and leaves a truncated
+  // file. Encode through a callback and check every write, the flush and the close.
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  EMBER_CHECK(f != nullptr, path, ": cannot open for writing a PNG (", std::strerror(errno), ")");
+  struct Sink {
+    std::FILE* file;
+    int error = 0;  // errno of the first failed write
+  } sink{f};
+  auto write = [](void* context, void* data, int size) {
+    Sink& s = *static_cast<Sink*>(context);
+    if (s.error == 0 && std::fwrite(data, 1, static_cast<size_t>(size), s.file) != static_cast<size_t>(size))
+      s.error = errno ? errno : EIO;
+  };
+  const bool encoded =
+      stbi_write_png_to_func(write, &sink, int(width_), int(height_), 3, rgb_.data(), int(width_ * 3)) != 0;
+  if (sink.error == 0 && std::fflush(f) != 0) sink.error = errno ? errno : EIO;  // a full disk shows here
+  if (std::fclose(f) != 0 && sink.error == 0) sink.error = errno ? errno : EIO;
+  if (encoded && sink.error == 0) return;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) std::filesystem::remove(path, ec);  // no truncated PNG left
+  EMBER_FAIL(path, ": writing the PNG failed (", encoded ? std::strerror(sink.error) : "PNG encoding failed", ")");
 }
 
 Picture image_grid(const std::vector<const uint8_t*>& images, int64_t channels, int64_t h, int64_t w,

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "base/error.h"
@@ -26,6 +29,7 @@ void parse_into(double& field, const std::string& text, const std::string& key, 
     used = 0;
   }
   EMBER_CHECK(used == text.size() && !text.empty(), where, ": '", key, "' expects a number, got '", text, "'");
+  EMBER_CHECK(std::isfinite(field), where, ": '", key, "' expects a finite number, got '", text, "'");
 }
 
 void parse_into(int64_t& field, const std::string& text, const std::string& key, const std::string& where) {
@@ -92,9 +96,15 @@ void load_config_text(TrainConfig& c, const std::string& yaml, const std::string
   }
   if (root.IsNull()) return;  // an empty file changes nothing
   EMBER_CHECK(root.IsMap(), name, ":", root.Mark().line + 1, ": expected a mapping of settings (key: value)");
+  std::map<std::string, int> first_line;  // YAML readers differ on a repeated key; yaml-cpp keeps both
   for (const auto& item : root) {
-    const std::string key = item.first.as<std::string>();
-    const std::string where = name + ":" + std::to_string(item.first.Mark().line + 1);
+    const int line = item.first.Mark().line + 1;
+    const std::string where = name + ":" + std::to_string(line);
+    EMBER_CHECK(item.first.IsScalar(), where, ": a key must be a setting's name, not a ",
+                item.first.IsMap() ? "mapping" : item.first.IsSequence() ? "list" : "null");
+    const std::string key = item.first.Scalar();
+    const auto [earlier, inserted] = first_line.emplace(key, line);
+    EMBER_CHECK(inserted, where, ": key '", key, "' given twice (first at line ", earlier->second, ")");
     EMBER_CHECK(is_setting(key), where, ": unknown key '", key, "'");
     EMBER_CHECK(item.second.IsScalar() || item.second.IsNull(), where, ": '", key, "' expects a single value");
     set_setting(c, key, item.second.IsNull() ? "" : item.second.Scalar(), where);
@@ -102,6 +112,8 @@ void load_config_text(TrainConfig& c, const std::string& yaml, const std::string
 }
 
 void load_config_file(TrainConfig& c, const std::string& path) {
+  // A folder opens as an ifstream and reads as an empty file, which would mean "all defaults".
+  EMBER_CHECK(!std::filesystem::is_directory(path), "config file ", path, " is a folder, expected a YAML file");
   std::ifstream in(path);
   EMBER_CHECK(in, "cannot read config file ", path);
   std::stringstream text;

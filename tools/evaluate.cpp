@@ -1,5 +1,6 @@
 #include "tools/evaluate.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -23,12 +24,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<float> parse_floats(const std::string& text) {
-  std::vector<float> v;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, ',')) v.push_back(std::stof(part));
-  return v;
+// Weights with NaN or Inf would give garbage (or NaN) figures that look like results: refused, naming the tensor.
+void check_finite_weights(const nn::NamedTensors& tensors, const std::string& checkpoint) {
+  for (const auto& [name, t] : tensors) {
+    if (!is_floating(t.dtype())) continue;
+    const std::vector<double> values = t.to_vector<double>();
+    int64_t bad = 0, first = -1;
+    for (size_t i = 0; i < values.size(); ++i)
+      if (!std::isfinite(values[i]) && bad++ == 0) first = static_cast<int64_t>(i);
+    EMBER_CHECK(bad == 0, "evaluate: ", checkpoint, ": tensor '", name, "' holds ", bad, " non-finite value",
+                bad == 1 ? "" : "s", " (the first, element ", first, ", is ", values[first],
+                "): a diverged or damaged checkpoint, nothing evaluated");
+  }
 }
 
 std::string figure(const char* name, double v) {
@@ -42,11 +49,13 @@ std::string figure(const char* name, double v) {
 EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
   EMBER_CHECK(!o.model.empty(), "evaluate: --model is required");
   EMBER_CHECK(!o.checkpoint.empty(), "evaluate: --checkpoint is required");
+  EMBER_CHECK(o.subset >= 0, "evaluate: --subset ", o.subset, " is negative (0 evaluates every test image)");
   const Device device = parse_device(o.device);
   const io::SafetensorsFile weights = io::load_safetensors(o.checkpoint);
   auto saved = weights.metadata.find("model");
   EMBER_CHECK(saved == weights.metadata.end() || saved->second == o.model, "evaluate: ", o.checkpoint,
               " holds a ", saved->second, ", not a ", o.model);
+  check_finite_weights(weights.tensors, o.checkpoint);
 
   const std::string data_dir = o.data_dir.empty() ? data::default_data_dir(o.dataset) : o.data_dir;
   data::ImageDataset test = data::load_dataset(o.dataset, data_dir, false);
@@ -62,8 +71,7 @@ EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
     auto mean = weights.metadata.find("mean"), stdev = weights.metadata.find("std");
     EMBER_CHECK(mean != weights.metadata.end() && stdev != weights.metadata.end(), "evaluate: ", o.checkpoint,
                 " does not record its normalization; give --normalization");
-    norm.mean = parse_floats(mean->second);
-    norm.std = parse_floats(stdev->second);
+    norm = data::parse_normalization_values(mean->second, stdev->second, test.channels, o.checkpoint);
   }
 
   std::shared_ptr<nn::Module> model =

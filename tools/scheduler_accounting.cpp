@@ -1,6 +1,9 @@
 #include "tools/scheduler_accounting.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <regex>
@@ -32,12 +35,49 @@ double difference_s(const std::string& from, const std::string& to) {
   return a >= 0 && b >= 0 ? b - a : -1;
 }
 
+constexpr std::regex::flag_type kLines = std::regex::ECMAScript | std::regex::multiline;  // ^ and $ at lines
+
+// Each pattern compiled once per thread: building a std::regex costs far more than a search of a job report
+// (the fuzz target ran ~60 inputs/s when every call compiled its ~20 patterns).
+const std::regex& cached_regex(const std::string& pattern, std::regex::flag_type flags = std::regex::ECMAScript) {
+  thread_local std::map<std::pair<std::string, std::regex::flag_type>, std::regex> cache;
+  const auto key = std::make_pair(pattern, flags);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, std::regex(pattern, flags)).first;
+  return it->second;
+}
+
 std::string match(const std::string& text, const std::regex& re, int group = 1) {
   std::smatch m;
   return std::regex_search(text, m, re) ? m[group].str() : std::string();
 }
 
-double number_or(const std::string& s, double missing = -1) { return s.empty() ? missing : std::stod(s); }
+// A number the scheduler printed; anything else ("1.2.3", "St9", 400 digits) is an error naming the file and the
+// field, not std::stod's bare "stod".
+double parse_number(const std::string& text, const char* what, const std::string& source) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = text.empty() ? 0 : std::strtod(text.c_str(), &end);
+  EMBER_CHECK(!text.empty() && end == text.c_str() + text.size() && errno != ERANGE && std::isfinite(v), source, ": ",
+              what, " '", text, "' is not a number");
+  return v;
+}
+
+// A count (tasks, threads, processes): a whole number below 2^53, which converts to int64 exactly.
+int64_t parse_count(const std::string& text, const char* what, const std::string& source) {
+  const double v = parse_number(text, what, source);
+  EMBER_CHECK(v >= 0 && v < 9007199254740992.0 && v == std::floor(v), source, ": ", what, " '", text,
+              "' is not a count");
+  return static_cast<int64_t>(v);
+}
+
+// The field's value, or -1 when the text does not give it.
+double number_or_missing(const std::string& s, const char* what, const std::string& source) {
+  return s.empty() ? -1 : parse_number(s, what, source);
+}
+int64_t count_or_missing(const std::string& s, const char* what, const std::string& source) {
+  return s.empty() ? -1 : parse_count(s, what, source);
+}
 
 // "4*hgn47" (4 slots on hgn47) -> "hgn47".
 std::string host_of(const std::string& token) {
@@ -56,52 +96,59 @@ std::vector<std::string> hosts_in(const std::string& list) {
 }
 
 // bjobs -l's "MAX MEM: 3277 Mbytes" (or Kbytes, Gbytes) in MiB; -1 when absent.
-double lsf_mebibytes(const std::string& text, const std::string& label) {
+double lsf_mebibytes(const std::string& text, const std::string& label, const std::string& source) {
   std::smatch m;
-  if (!std::regex_search(text, m, std::regex(label + R"(: ([\d.]+) ([KMG])bytes)"))) return -1;
-  const double value = std::stod(m[1].str());
+  if (!std::regex_search(text, m, cached_regex(label + R"(: ([\d.]+) ([KMG])bytes)"))) return -1;
+  const double value = parse_number(m[1].str(), label.c_str(), source);
   return m[2].str() == "K" ? value / 1024 : m[2].str() == "G" ? value * 1024 : value;
 }
 
 // LSF: the bsub -o job report, bhist -l and bjobs -l, whichever lines are there.
-std::vector<JobAccounting> parse_lsf(std::string text) {
+std::vector<JobAccounting> parse_lsf(std::string text, const std::string& source) {
   // bjobs/bhist -l wrap long lines at 80 columns, continuing after 21 spaces.
-  text = std::regex_replace(text, std::regex(R"(\n {21})"), "");
+  text = std::regex_replace(text, cached_regex(R"(\n {21})"), "");
   JobAccounting a;
   a.scheduler = "lsf";
-  a.job_id = match(text, std::regex(R"((?:Subject: Job |^Job <)(\d+))", std::regex::multiline));
+  a.job_id = match(text, cached_regex(R"((?:Subject: Job |^Job <)(\d+))", kLines));
   // Job report.
-  a.submitted = match(text, std::regex(R"(was submitted from host <[^>]*>.* at (\w{3} \w{3} +\d+ [\d:]+ \d{4}))"));
-  a.started = match(text, std::regex(R"(^Started at (.+)$)", std::regex::multiline));
-  a.finished = match(text, std::regex(R"(^Terminated at (.+)$)", std::regex::multiline));
-  a.hosts = hosts_in(match(text, std::regex(R"(executed on host\(s\) ((?:<[^>]+>,? ?)+))")));
+  a.submitted = match(text, cached_regex(R"(was submitted from host <[^>]*>.* at (\w{3} \w{3} +\d+ [\d:]+ \d{4}))"));
+  a.started = match(text, cached_regex(R"(^Started at (.+)$)", kLines));
+  a.finished = match(text, cached_regex(R"(^Terminated at (.+)$)", kLines));
+  a.hosts = hosts_in(match(text, cached_regex(R"(executed on host\(s\) ((?:<[^>]+>,? ?)+))")));
   const std::string number = R"(\s*:\s*([\d.]+))";
-  a.cpu_s = number_or(match(text, std::regex("CPU time" + number + " sec")));
-  a.max_memory_mib = number_or(match(text, std::regex("Max Memory" + number + " MB")));
-  a.avg_memory_mib = number_or(match(text, std::regex("Average Memory" + number + " MB")));
-  a.max_processes = static_cast<int64_t>(number_or(match(text, std::regex("Max Processes" + number))));
-  a.max_threads = static_cast<int64_t>(number_or(match(text, std::regex("Max Threads" + number))));
-  a.run_s = number_or(match(text, std::regex("Run time" + number + " sec")));
-  a.turnaround_s = number_or(match(text, std::regex("Turnaround time" + number + " sec")));
+  a.cpu_s = number_or_missing(match(text, cached_regex("CPU time" + number + " sec")), "CPU time", source);
+  a.max_memory_mib = number_or_missing(match(text, cached_regex("Max Memory" + number + " MB")), "Max Memory", source);
+  a.avg_memory_mib =
+      number_or_missing(match(text, cached_regex("Average Memory" + number + " MB")), "Average Memory", source);
+  a.max_processes = count_or_missing(match(text, cached_regex("Max Processes" + number)), "Max Processes", source);
+  a.max_threads = count_or_missing(match(text, cached_regex("Max Threads" + number)), "Max Threads", source);
+  a.run_s = number_or_missing(match(text, cached_regex("Run time" + number + " sec")), "Run time", source);
+  a.turnaround_s =
+      number_or_missing(match(text, cached_regex("Turnaround time" + number + " sec")), "Turnaround time", source);
   // bjobs -l / bhist -l event lines: "Mon Jun 12 11:16:59: Submitted from host <login1>, ..."
   const std::string event = R"(^(\w{3} \w{3} +\d+ [\d:]+(?: \d{4})?): )";
-  if (a.submitted.empty()) a.submitted = match(text, std::regex(event + "Submitted from", std::regex::multiline));
+  if (a.submitted.empty())
+    a.submitted = match(text, cached_regex(event + "Submitted from", kLines));
   if (a.started.empty())
-    a.started = match(text, std::regex(event + R"((?:Started|Dispatched) \d+ Task)", std::regex::multiline));
+    a.started = match(text, cached_regex(event + R"((?:Started|Dispatched) \d+ Task)", kLines));
   if (a.finished.empty())
-    a.finished = match(text, std::regex(event + R"((?:Done successfully|Exited))", std::regex::multiline));
+    a.finished = match(text, cached_regex(event + R"((?:Done successfully|Exited))", kLines));
   if (a.hosts.empty())
-    a.hosts = hosts_in(match(text, std::regex(R"((?:Started|Dispatched) \d+ Task\(s\) on Host\(s\) ((?:<[^>]+>,? ?)+))")));
-  if (a.cpu_s < 0) a.cpu_s = number_or(match(text, std::regex(R"(The CPU time used is ([\d.]+) seconds)")));
-  if (a.max_memory_mib < 0) a.max_memory_mib = lsf_mebibytes(text, "MAX MEM");
-  if (a.avg_memory_mib < 0) a.avg_memory_mib = lsf_mebibytes(text, "AVG MEM");
-  if (a.max_threads < 0) a.max_threads = static_cast<int64_t>(number_or(match(text, std::regex(R"(NTHREAD: (\d+))"))));
+    a.hosts = hosts_in(
+        match(text, cached_regex(R"((?:Started|Dispatched) \d+ Task\(s\) on Host\(s\) ((?:<[^>]+>,? ?)+))")));
+  if (a.cpu_s < 0)
+    a.cpu_s = number_or_missing(match(text, cached_regex(R"(The CPU time used is ([\d.]+) seconds)")), "CPU time",
+                                source);
+  if (a.max_memory_mib < 0) a.max_memory_mib = lsf_mebibytes(text, "MAX MEM", source);
+  if (a.avg_memory_mib < 0) a.avg_memory_mib = lsf_mebibytes(text, "AVG MEM", source);
+  if (a.max_threads < 0)
+    a.max_threads = count_or_missing(match(text, cached_regex(R"(NTHREAD: (\d+))")), "NTHREAD", source);
   // bhist -l's summary: a header row of states, then their seconds.
   std::smatch m;
-  if (std::regex_search(text, m, std::regex(R"(PEND\s+PSUSP\s+RUN\s+USUSP\s+SSUSP\s+UNKWN\s+TOTAL\s*\n\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+))"))) {
-    a.wait_s = std::stod(m[1].str());
-    if (a.run_s < 0) a.run_s = std::stod(m[3].str());
-    if (a.turnaround_s < 0) a.turnaround_s = std::stod(m[7].str());
+  if (std::regex_search(text, m, cached_regex(R"(PEND\s+PSUSP\s+RUN\s+USUSP\s+SSUSP\s+UNKWN\s+TOTAL\s*\n\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+))"))) {
+    a.wait_s = parse_number(m[1].str(), "bhist PEND", source);
+    if (a.run_s < 0) a.run_s = parse_number(m[3].str(), "bhist RUN", source);
+    if (a.turnaround_s < 0) a.turnaround_s = parse_number(m[7].str(), "bhist TOTAL", source);
   }
   if (a.wait_s < 0) a.wait_s = difference_s(a.submitted, a.started);
   if (a.run_s < 0) a.run_s = difference_s(a.started, a.finished);
@@ -115,22 +162,23 @@ double slurm_duration_s(const std::string& s, const std::string& source) {
   double days = 0;
   std::string rest = s;
   if (const size_t dash = rest.find('-'); dash != std::string::npos) {
-    days = std::stod(rest.substr(0, dash));
+    days = parse_number(rest.substr(0, dash), "sacct duration's days", source);
     rest = rest.substr(dash + 1);
   }
   double seconds = 0;
   for (const std::string& part : split_text(rest, ':')) {
     EMBER_CHECK(!part.empty() && part.find_first_not_of("0123456789.") == std::string::npos, source,
                 ": sacct duration '", s, "' is not [D-][HH:]MM:SS");
-    seconds = seconds * 60 + std::stod(part);
+    seconds = seconds * 60 + parse_number(part, "sacct duration", source);
   }
   return days * 86400 + seconds;
 }
 
 // "3277M", "123456K", "1.5G", "0" -> MiB; -1 when empty.
-double slurm_memory_mib(const std::string& s) {
+double slurm_memory_mib(const std::string& s, const std::string& source) {
   if (s.empty()) return -1;
-  const double value = std::stod(s);
+  const bool unit = s.back() == 'K' || s.back() == 'M' || s.back() == 'G' || s.back() == 'T';
+  const double value = parse_number(unit ? s.substr(0, s.size() - 1) : s, "sacct memory", source);
   switch (s.back()) {
     case 'K': return value / 1024;
     case 'G': return value * 1024;
@@ -185,10 +233,11 @@ std::vector<JobAccounting> parse_sacct(const std::string& text, const std::strin
       jobs.back().job_id = job;
       it = jobs.end() - 1;
     }
-    it->max_memory_mib = std::max(it->max_memory_mib, slurm_memory_mib(field("MaxRSS")));
-    it->avg_memory_mib = std::max(it->avg_memory_mib, slurm_memory_mib(field("AveRSS")));
+    it->max_memory_mib = std::max(it->max_memory_mib, slurm_memory_mib(field("MaxRSS"), source));
+    it->avg_memory_mib = std::max(it->avg_memory_mib, slurm_memory_mib(field("AveRSS"), source));
     const std::string tasks = field("NTasks");
-    if (!tasks.empty()) it->max_processes = std::max<int64_t>(it->max_processes, std::stoll(tasks));
+    if (!tasks.empty())
+      it->max_processes = std::max<int64_t>(it->max_processes, parse_count(tasks, "sacct NTasks", source));
   }
   return jobs;
 }
@@ -199,9 +248,9 @@ std::vector<JobAccounting> parse_job_accounting(const std::string& text, const s
   if (text.rfind("JobID|", 0) == 0) return parse_sacct(text, source);
   const bool lsf = text.find("Resource usage summary") != std::string::npos ||
                    text.find("Summary of time in seconds spent in various states") != std::string::npos ||
-                   std::regex_search(text, std::regex(R"(^Job <\d+>, )", std::regex::multiline));
+                   std::regex_search(text, cached_regex(R"(^Job <\d+>, )", kLines));
   if (!lsf) return {};
-  std::vector<JobAccounting> jobs = parse_lsf(text);
+  std::vector<JobAccounting> jobs = parse_lsf(text, source);
   EMBER_CHECK(!jobs.front().job_id.empty(), source, ": LSF output without a job id ('Subject: Job N:' or 'Job <N>')");
   return jobs;
 }

@@ -148,3 +148,26 @@ TEST_CASE("train flags: --help shows each value's type and range, out-of-range v
   c.dropout = 1;
   CHECK_THROWS_WITH(validate(c), Catch::Contains("'dropout': 1 must be below 1"));
 }
+
+TEST_CASE("config: a repeated key, a folder as the file, non-finite numbers and non-name keys are refused",
+          "[train][config]") {
+  TrainConfig c;
+  // yaml-cpp keeps both entries; the last used to win silently.
+  CHECK_THROWS_WITH(tools::load_config_text(c, "lr: 0.1\nepochs: 3\nlr: 0.5\n", "dup.yaml"),
+                    Catch::Contains("dup.yaml:3") && Catch::Contains("key 'lr' given twice (first at line 1)"));
+  // A folder opens as an ifstream and read as empty: all defaults.
+  const fs::path folder = fs::temp_directory_path() / "ember_test_config_folder.yaml";
+  fs::create_directories(folder);
+  CHECK_THROWS_WITH(tools::load_config_file(c, folder.string()),
+                    Catch::Contains(folder.string()) && Catch::Contains("is a folder"));
+  fs::remove(folder);
+  CHECK_THROWS_WITH(tools::load_config_text(c, "lr: inf\n", "inf.yaml"),
+                    Catch::Contains("inf.yaml:1") && Catch::Contains("'lr' expects a finite number"));
+  CHECK_THROWS_WITH(tools::set_setting(c, "bucket_mb", "nan", "flag"), Catch::Contains("'bucket_mb' expects a finite"));
+  CHECK_THROWS_WITH(tools::load_config_text(c, "? [lr, epochs]\n: 1\n", "key.yaml"),
+                    Catch::Contains("key.yaml:1") && Catch::Contains("a key must be a setting's name"));
+  // Anchors and aliases are plain YAML and still work.
+  TrainConfig a;
+  tools::load_config_text(a, "lr: &rate 0.25\nwarmup_epochs: *rate\n", "alias.yaml");
+  CHECK((a.lr == 0.25 && a.warmup_epochs == 0.25));
+}

@@ -2,6 +2,7 @@
 // counts, channel statistics against ../shared/data/README.md, and the errors of corrupt or missing files.
 // Shared data is optional (a WARN and a skip); the sample shipped in data/samples is always tested.
 #include <stb_image_write.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -226,4 +227,65 @@ TEST_CASE("image folder: classes from folder names, resize or reject other sizes
   CHECK_THROWS_WITH(load_image_folder(dir.str(), true), Catch::Contains("e.png") && Catch::Contains("cannot decode"));
   fs::create_directories(dir.path / "test/bird");
   CHECK_THROWS_WITH(load_image_folder(dir.str(), false), Catch::Contains("bird"));
+}
+
+TEST_CASE("dataset readers: a folder where a file belongs, 0x0 IDX images, repeated class names", "[data]") {
+  TempDir dir("hostile");
+  std::ofstream(dir.str("batches.meta.txt")) << "cat\ndog\n";
+  // A folder named like the first official batch: named as a folder, not std::bad_alloc from its "size".
+  fs::create_directories(dir.path / "data_batch_1.bin");
+  CHECK_THROWS_WITH(load_cifar10(dir.str(), true),
+                    Catch::Contains("data_batch_1.bin") && Catch::Contains("is a folder"));
+  fs::remove(dir.path / "data_batch_1.bin");
+  write_bytes(dir.str("train_a.bin"), std::vector<uint8_t>(3073, 1));
+  CHECK(load_cifar10(dir.str(), true).class_names.size() == 2);
+  // The same name twice would make two classes of one.
+  std::ofstream(dir.str("batches.meta.txt")) << "cat\ndog\n\ncat\n";
+  CHECK_THROWS_WITH(load_cifar10(dir.str(), true), Catch::Contains("batches.meta.txt:4") &&
+                                                       Catch::Contains("class 'cat' is named twice"));
+  fs::remove(dir.path / "batches.meta.txt");
+  fs::create_directories(dir.path / "batches.meta.txt");
+  CHECK_THROWS_WITH(load_cifar10(dir.str(), true),
+                    Catch::Contains("batches.meta.txt") && Catch::Contains("is a folder"));
+
+  // IDX: 2 images of 0x0 pixels (ember stats printed mean -nan for them), no images, and dimensions whose
+  // product overflows 64 bits.
+  const std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 0, 2, 1, 7};
+  write_bytes(dir.str("train-labels-idx1-ubyte"), labels);
+  write_bytes(dir.str("train-images-idx3-ubyte"), {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0});
+  CHECK_THROWS_WITH(load_mnist(dir.str(), true, false),
+                    Catch::Contains("train-images-idx3-ubyte") && Catch::Contains("dimension 1") &&
+                        Catch::Contains("0-pixel image"));
+  write_bytes(dir.str("train-images-idx3-ubyte"), {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2});
+  CHECK_THROWS_WITH(load_mnist(dir.str(), true, false), Catch::Contains("dimension 0"));
+  write_bytes(dir.str("train-images-idx3-ubyte"),
+              {0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255});
+  CHECK_THROWS_WITH(load_mnist(dir.str(), true, false), Catch::Contains("more than 2^62 bytes"));
+  fs::remove(dir.path / "train-images-idx3-ubyte");
+  fs::create_directories(dir.path / "train-images-idx3-ubyte");
+  CHECK_THROWS_WITH(load_mnist(dir.str(), true, false), Catch::Contains("train-images-idx3-ubyte"));
+}
+
+TEST_CASE("image folder: only PNG, JPEG and BMP are decoded, whatever the file is named", "[data]") {
+  TempDir dir("formats");
+  for (const char* split : {"train/cat", "test/cat"}) fs::create_directories(dir.path / split);
+  // A 1x1 binary PNM (P6) under a .png name: stb_image would decode it (and PSD, HDR, GIF, TGA, PIC) by content.
+  std::ofstream(dir.str("train/cat/a.png"), std::ios::binary) << "P6\n1 1\n255\n" << std::string("\x10\x20\x30", 3);
+  CHECK_THROWS_WITH(load_image_folder(dir.str(), true), Catch::Contains("a.png") && Catch::Contains("cannot decode"));
+  // A PNG header promising 5000 x 5000 pixels (25 M) is refused before decoding allocates for it.
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                              0, 0, 0x13, 0x88, 0, 0, 0x13, 0x88, 8, 2, 0, 0, 0};
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), png.data() + 12, 17);
+  for (int shift : {24, 16, 8, 0}) png.push_back(uint8_t(crc >> shift));
+  write_bytes(dir.str("train/cat/a.png"), png);
+  CHECK_THROWS_WITH(load_image_folder(dir.str(), true), Catch::Contains("a.png") && Catch::Contains("5000x5000") &&
+                                                            Catch::Contains("pixel limit"));
+  // Found by tests/fuzz/fuzz_image.cpp: a JPEG whose DHT segment declares 257+ codes makes stb_image 2.27 write
+  // past its Huffman table (UBSan: index 257 out of bounds for stbi_uc[257]). The fuzz input is an option byte
+  // followed by the file.
+  const std::vector<uint8_t> crash =
+      read_file_bytes(EMBER_SOURCE_DIR "/tests/fuzz/corpus/image/crash_jpeg_dht_over_256_codes");
+  write_bytes(dir.str("train/cat/a.png"), std::vector<uint8_t>(crash.begin() + 1, crash.end()));
+  CHECK_THROWS_WITH(load_image_folder(dir.str(), true), Catch::Contains("a.png") &&
+                                                            Catch::Contains("Huffman table of more than 256 codes"));
 }

@@ -1,5 +1,11 @@
 // Splits, normalisation flags, samplers, class-imbalance tools and the loader (values, shapes, drop_last,
 // and identical batches with 0 and 2 worker threads), on the CIFAR-10 sample shipped in data/samples.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
 #include <set>
 
 #include "data/loader.h"
@@ -28,6 +34,47 @@ std::vector<Batch> epoch_batches(Loader& loader, int64_t epoch) {
   Batch b;
   while (loader.next(b)) out.push_back(b);
   return out;
+}
+
+// Runs `f` in a forked child and returns its wait status: a loader that ends the process (std::terminate on a
+// thread that failed to start) must not take the test program with it. The child exits 0 when f returns.
+int status_in_child(const std::function<void()>& f) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    try {
+      f();
+    } catch (...) {
+      _exit(3);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+// The error text f throws, in a child (empty when it throws none); "signal N" when the child was killed.
+std::string error_in_child(const std::function<void()>& f) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const int status = status_in_child([&] {
+    close(fds[0]);
+    std::string what;
+    try {
+      f();
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    if (!what.empty() && write(fds[1], what.data(), what.size()) < 0) _exit(4);
+    close(fds[1]);
+  });
+  close(fds[1]);
+  std::string what;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) what.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+  return what;
 }
 
 }  // namespace
@@ -201,4 +248,32 @@ TEST_CASE("loader: an error in a worker reaches next()", "[data]") {
   loader.start_epoch(0);
   Batch b;
   CHECK_THROWS_WITH(loader.next(b), Catch::Contains("RandomCrop"));
+}
+
+TEST_CASE("loader: too many workers, or a worker thread that cannot start, is an error, not an abort", "[data]") {
+  const ImageDataset& d = sample();
+  LoaderOptions o;
+  o.batch_size = 1;  // 1,000 batches: room for every worker
+  o.num_workers = 100000;
+  CHECK_THAT(error_in_child([&] { Loader loader(d, std::make_shared<SequentialSampler>(iota(1000)), o); }),
+             Catch::Contains("num_workers must be in [0, 256], not 100000"));
+  // Address space for ~8 thread stacks (8 MiB each) beyond what the process maps now: the 256 threads cannot all
+  // start. The constructor must join those that did and throw.
+  o.num_workers = kMaxLoaderWorkers;
+  const std::string what = error_in_child([&] {
+    long pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t limit = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + (64u << 20);
+    const rlimit rl{limit, limit};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(5);
+    Loader loader(d, std::make_shared<SequentialSampler>(iota(1000)), o);
+  });
+  CHECK_THAT(what, Catch::Contains("could not start loader thread") && Catch::Contains("of 256"));
+  // Never more threads than batches: 3 batches, 3 threads, the same batches as without workers.
+  o.num_workers = 64;
+  o.batch_size = 4;
+  Loader few(d, std::make_shared<SequentialSampler>(iota(10)), o);
+  const std::vector<Batch> batches = epoch_batches(few, 0);
+  REQUIRE(batches.size() == 3);
+  CHECK(batches[2].labels.to_vector<int64_t>().size() == 2);
 }

@@ -68,3 +68,9 @@ TEST_CASE("fetch_cifar10.sh --check accepts the right MD5 and rejects a wrong on
   fs::remove(file);
   CHECK(std::system((script + " b1946ac92492d2347c6235b4d2611184 > /dev/null 2>&1").c_str()) != 0);  // missing
 }
+
+TEST_CASE("picture: a PNG that cannot be written whole (full disk) is an error naming the file", "[data][picture]") {
+  // /dev/full takes the open and fails every write with ENOSPC; stbi_write_png reported success.
+  Picture p(64, 64, colors::white);
+  CHECK_THROWS_WITH(p.save_png("/dev/full"), Catch::Contains("/dev/full") && Catch::Contains("No space left"));
+}

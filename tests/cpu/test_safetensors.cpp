@@ -142,3 +142,28 @@ TEST_CASE("safetensors: a failing save never clobbers the existing file", "[safe
   CHECK(read_bytes(path) == before);
   CHECK(io::load_safetensors(path).tensors[0].second.to_vector<float>() == std::vector<float>{7, 7, 7});
 }
+
+TEST_CASE("safetensors: a folder, and hostile headers, are refused naming the file before allocating",
+          "[safetensors]") {
+  const std::string folder = temp_path("folder.safetensors");
+  fs::create_directories(folder);
+  CHECK_THAT(load_error(folder), Catch::Contains("folder.safetensors") && Catch::Contains("is a folder"));
+
+  const std::string bad = temp_path("hostile.safetensors");
+  std::string huge = handmade("{}", 0);
+  huge[7] = 0x10;  // header length 2^60 + 2
+  write_bytes(bad, huge);
+  CHECK_THAT(load_error(bad),
+             Catch::Contains("hostile.safetensors") && Catch::Contains("header length 1152921504606846978"));
+  // An empty dimension would let the others be anything; 2^64 - 1 is no int64 extent.
+  write_bytes(bad, handmade(R"({"x":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", 0));
+  CHECK_THAT(load_error(bad), Catch::Contains("tensor 'x'") && Catch::Contains("too large"));
+  write_bytes(bad, handmade(R"({"x":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", 4));
+  CHECK_THAT(load_error(bad), Catch::Contains("hostile.safetensors") &&
+                                  (Catch::Contains("non-integer") || Catch::Contains("not valid JSON")));
+  write_bytes(bad, handmade(R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", 4));
+  CHECK_THAT(load_error(bad), Catch::Contains("tensor 'x'") && Catch::Contains("outside the data section"));
+  write_bytes(bad, handmade(R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+                            R"("y":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}})", 4));
+  CHECK_THAT(load_error(bad), Catch::Contains("tensor 'y'") && Catch::Contains("overlaps tensor 'x'"));
+}

@@ -132,6 +132,24 @@ TEST_CASE("scheduler accounting: sacct --parsable2, steps folded into the job", 
                     Catch::Contains("bad.txt") && Catch::Contains("'1:xx'"));
 }
 
+TEST_CASE("scheduler accounting: a field that is not a number names the file and the field", "[scale]") {
+  // Found by tests/fuzz/fuzz_scheduler.cpp: std::stod/std::stoll threw "stoll" (or read 400 digits as out of
+  // range, or cast 1e300 threads to int64).
+  CHECK_THROWS_WITH(parse_job_accounting("JobID|MaxRSS|NTasks\n7.0|33M|St9\n", "tasks.txt"),
+                    Catch::Contains("tasks.txt") && Catch::Contains("NTasks 'St9' is not a number"));
+  CHECK_THROWS_WITH(parse_job_accounting("JobID|MaxRSS\n7.0|x33M\n", "rss.txt"),
+                    Catch::Contains("rss.txt") && Catch::Contains("memory 'x33' is not a number"));
+  CHECK_THROWS_WITH(parse_job_accounting("JobID|Elapsed\n7|abc-00:01:00\n", "days.txt"),
+                    Catch::Contains("days.txt") && Catch::Contains("'abc' is not a number"));
+  CHECK_THROWS_WITH(parse_job_accounting("JobID|Elapsed\n7|..:01\n", "dots.txt"),
+                    Catch::Contains("dots.txt") && Catch::Contains("'..' is not a number"));
+  CHECK_THROWS_WITH(parse_job_accounting("Subject: Job 5: done\nResource usage summary:\n  CPU time : . sec.\n", "r.out"),
+                    Catch::Contains("r.out") && Catch::Contains("CPU time '.' is not a number"));
+  CHECK_THROWS_WITH(parse_job_accounting("Job <5>, x\nResource usage summary:\n  Max Threads : 1" +
+                                             std::string(400, '0') + "\n", "threads.out"),
+                    Catch::Contains("threads.out") && Catch::Contains("Max Threads"));
+}
+
 TEST_CASE("scaling report: tables, medians, speed-up, accounting, plots", "[scale]") {
   const fs::path study = fs::path(EMBER_BINARY_DIR) / "test_scale_study";
   fs::remove_all(study);

@@ -117,6 +117,9 @@ ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFo
           stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, static_cast<int>(d.channels)),
           stbi_image_free);
       EMBER_CHECK(hwc != nullptr, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
+      // The decoder's size, which a malformed file can make differ from the header's (a 0-row BMP was one).
+      EMBER_CHECK(w > 0 && h > 0 && int64_t(w) * h <= kMaxImagePixels, file.string(), ": decoded image is ", w,
+                  "x", h, " pixels");
       if (d.height == 0) {
         d.height = h;
         d.width = w;

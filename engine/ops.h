@@ -59,7 +59,7 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // x [..., in], weight [out, in], bias [out] or undefined -> [..., out]
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
-// ---- convolution and pooling (engine/ops_conv.cpp), NCHW ---------------------------------------------
+// ---- convolution (engine/ops_conv.cpp) and pooling (engine/ops_pool.cpp), NCHW -------------------------
 struct Conv2dParams {
   int64_t stride_h = 1, stride_w = 1;
   int64_t pad_h = 0, pad_w = 0;
@@ -71,7 +71,7 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);  // counts padding
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 
-// ---- normalisation (engine/ops_norm.cpp) -------------------------------------------------------------
+// ---- normalisation: batch_norm (engine/ops_batchnorm.cpp), layer_norm (engine/ops_norm.cpp) --------------
 // x [N, C, ...]. Training: normalise with batch mean and biased variance over all dims but C and update
 // running_mean/var in place (momentum, unbiased variance), as in the spec. Eval: use the running stats.
 // weight/bias may be undefined (no affine); running stats may be undefined in training (not tracked).

@@ -13,6 +13,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -169,5 +170,8 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // A view sharing `base`'s storage with the given geometry (no checks beyond bounds; no autograd).
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
+
+// Tensors by name, in order: a state_dict, a checkpoint's contents.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 }  // namespace ember

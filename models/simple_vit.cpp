@@ -1,6 +1,6 @@
 // SimpleViT (Beyer et al. 2022, "Better plain ViT baselines"), as kentaroy47's models/simplevit.py.
 #include "engine/nn/activation.h"
-#include "engine/nn/attention.h"
+#include "engine/nn/transformer.h"
 #include "engine/nn/layernorm.h"
 #include "engine/nn/linear.h"
 #include "engine/nn/patchify.h"
@@ -20,7 +20,7 @@ class SimpleVit : public nn::Module {
     to_patch_embedding = register_module("to_patch_embedding", std::make_shared<nn::Sequential>());
     to_patch_embedding->add(std::make_shared<nn::Patchify>(kPatch));
     to_patch_embedding->add(std::make_shared<nn::Linear>(kPatch * kPatch * 3, dim, true, init));
-    transformer = register_module("transformer", std::make_shared<Transformer>());
+    transformer = register_module("transformer", std::make_shared<nn::Transformer>());
     for (int64_t i = 0; i < depth; ++i) {
       auto net = std::make_shared<nn::Sequential>();
       net->add(std::make_shared<nn::LayerNorm>(dim));
@@ -28,7 +28,7 @@ class SimpleVit : public nn::Module {
       net->add(std::make_shared<nn::GELU>());
       net->add(std::make_shared<nn::Linear>(mlp_dim, dim, true, init));
       transformer->add_block(std::make_shared<nn::SimpleAttention>(dim, heads, dim_head, init),
-                             std::make_shared<FeedForward>(net));
+                             std::make_shared<nn::FeedForward>(net));
     }
     linear_head = register_module("linear_head", std::make_shared<nn::Sequential>());
     linear_head->add(std::make_shared<nn::LayerNorm>(dim));
@@ -46,7 +46,7 @@ class SimpleVit : public nn::Module {
   }
 
   std::shared_ptr<nn::Sequential> to_patch_embedding;
-  std::shared_ptr<Transformer> transformer;
+  std::shared_ptr<nn::Transformer> transformer;
   std::shared_ptr<nn::Sequential> linear_head;
   Tensor table, positions;
 };

@@ -1,7 +1,7 @@
 #include "models/vit.h"
 
 #include "engine/nn/activation.h"
-#include "engine/nn/attention.h"
+#include "engine/nn/transformer.h"
 #include "engine/nn/dropout.h"
 #include "engine/nn/init.h"
 #include "engine/nn/layernorm.h"
@@ -12,27 +12,6 @@
 namespace ember::models {
 
 constexpr int64_t kPatch = 4, kTokens = 64, kClasses = 10;  // 32x32 images: an 8x8 grid of 4x4 patches
-
-Transformer::Transformer() { layers = register_module("layers", std::make_shared<nn::ModuleList>()); }
-
-void Transformer::add_block(std::shared_ptr<nn::Module> attention, std::shared_ptr<nn::Module> feed_forward) {
-  auto block = std::make_shared<nn::ModuleList>();
-  block->add(std::move(attention));
-  block->add(std::move(feed_forward));
-  layers->add(block);
-}
-
-Tensor Transformer::forward(const Tensor& x_in) {
-  Tensor x = x_in;
-  for (const auto& entry : layers->children()) {
-    const auto& block = static_cast<const nn::ModuleList&>(*entry.second);
-    x = add(block[0].forward(x), x);
-    x = add(block[1].forward(x), x);
-  }
-  return x;
-}
-
-FeedForward::FeedForward(std::shared_ptr<nn::Sequential> net_) { net = register_module("net", std::move(net_)); }
 
 namespace {
 
@@ -70,7 +49,7 @@ class Vit : public nn::Module {
     pos_embedding = register_parameter("pos_embedding", rand_normal({1, kTokens + 1, c.dim}, 0.0, 1.0, init));
     cls_token = register_parameter("cls_token", rand_normal({1, 1, c.dim}, 0.0, 1.0, init));
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.emb_dropout, streams.next_dropout()));
-    transformer = register_module("transformer", std::make_shared<Transformer>());
+    transformer = register_module("transformer", std::make_shared<nn::Transformer>());
     for (int64_t i = 0; i < c.depth; ++i) {
       std::shared_ptr<nn::Module> attention;
       if (c.small_datasets)
@@ -84,7 +63,7 @@ class Vit : public nn::Module {
       net->add(std::make_shared<nn::Linear>(c.mlp_dim, c.dim, true, init));
       net->add(std::make_shared<nn::Dropout>(c.dropout, streams.next_dropout()));
       transformer->add_block(std::make_shared<nn::PreNorm>(c.dim, attention),
-                             std::make_shared<nn::PreNorm>(c.dim, std::make_shared<FeedForward>(net)));
+                             std::make_shared<nn::PreNorm>(c.dim, std::make_shared<nn::FeedForward>(net)));
     }
     mlp_head = register_module("mlp_head", std::make_shared<nn::Sequential>());
     mlp_head->add(std::make_shared<nn::LayerNorm>(c.dim));
@@ -103,7 +82,7 @@ class Vit : public nn::Module {
   Tensor pos_embedding, cls_token;
   std::shared_ptr<nn::Module> to_patch_embedding;
   std::shared_ptr<nn::Dropout> dropout;
-  std::shared_ptr<Transformer> transformer;
+  std::shared_ptr<nn::Transformer> transformer;
   std::shared_ptr<nn::Sequential> mlp_head;
 };
 

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "engine/nn/containers.h"
+#include "engine/nn/module.h"
 
 namespace ember::models {
 
@@ -22,25 +22,5 @@ struct VitConfig {
 };
 std::shared_ptr<nn::Module> make_vit(const VitConfig& config, uint64_t seed);
 std::shared_ptr<nn::Module> make_simple_vit(uint64_t seed);
-
-// The residual stack shared by all ViTs: `layers` is a ModuleList of [attention, feed-forward] pairs and
-// each block computes x = attention(x) + x; x = feed_forward(x) + x. No LayerNorm after the last block.
-class Transformer : public nn::Module {
- public:
-  Transformer();
-  void add_block(std::shared_ptr<nn::Module> attention, std::shared_ptr<nn::Module> feed_forward);
-  Tensor forward(const Tensor& x) override;
-
-  std::shared_ptr<nn::ModuleList> layers;
-};
-
-// Holds its MLP as the child `net`, which is where the originals' parameter names put it.
-class FeedForward : public nn::Module {
- public:
-  explicit FeedForward(std::shared_ptr<nn::Sequential> net);
-  Tensor forward(const Tensor& x) override { return net->forward(x); }
-
-  std::shared_ptr<nn::Sequential> net;
-};
 
 }  // namespace ember::models

@@ -40,8 +40,8 @@
 #include <thread>
 
 #include "base/error.h"
-#include "dist/launch_scripts.h"
-#include "dist/perf_model.h"
+#include "tools/launch_scripts.h"
+#include "tools/perf_model.h"
 #include "tools/command.h"
 #include "tools/results_folder.h"
 #include "tools/scaling.h"
@@ -71,10 +71,10 @@ void write_file(const fs::path& path, const std::string& text, bool executable) 
 
 // The layouts file, parsed; errors name the file and the key.
 struct Study {
-  dist::LaunchSpec base;
+  LaunchSpec base;
   std::string local_command;
   struct Entry {
-    dist::Layout layout;
+    Layout layout;
     std::vector<std::string> hosts;
     std::string group;
     std::string lsf_host_group, lsf_gpu, slurm_constraint;  // the GPU type constraint (default: the file's)
@@ -87,26 +87,26 @@ struct Study {
     double step_ms = 0;
   };
   std::string model_name;
-  std::vector<dist::LayerGroup> groups;
+  std::vector<LayerGroup> groups;
   double compute_ms = 0;  // the groups' forward + backward, as measured
   std::vector<Case> cases;
-  dist::LinkParams links;
+  LinkParams links;
   double bucket_mb = 25, optimizer_ms = 0;
 
   std::string folder(const Entry& e) const {
     return base.job_name + "_" + std::to_string(e.layout.nodes) + "x" + std::to_string(e.layout.gpus_per_node) +
            (e.group.empty() ? "" : "_" + e.group);
   }
-  std::optional<dist::StepPrediction> predict(const dist::Layout& layout, const Case& c) const {
+  std::optional<StepPrediction> predict(const Layout& layout, const Case& c) const {
     if (groups.empty()) return std::nullopt;
-    std::vector<dist::LayerGroup> scaled = groups;
+    std::vector<LayerGroup> scaled = groups;
     if (c.step_ms > 0) {
-      for (dist::LayerGroup& g : scaled) {
+      for (LayerGroup& g : scaled) {
         g.forward_ms *= (c.step_ms - optimizer_ms) / compute_ms;
         g.backward_ms *= (c.step_ms - optimizer_ms) / compute_ms;
       }
     }
-    return dist::predict_step(scaled, layout, links, bucket_mb, optimizer_ms, c.batch_per_gpu);
+    return predict_step(scaled, layout, links, bucket_mb, optimizer_ms, c.batch_per_gpu);
   }
 };
 
@@ -159,7 +159,7 @@ Study load_study(const std::string& path) {
       s.model_name = get_or<std::string>(model, "name", "the model");
       s.bucket_mb = get_or<double>(model, "bucket_mb", 25.0);
       s.optimizer_ms = get_or<double>(model, "optimizer_ms", 0.0);
-      for (const dist::LayerGroup& g : s.groups) s.compute_ms += g.forward_ms + g.backward_ms;
+      for (const LayerGroup& g : s.groups) s.compute_ms += g.forward_ms + g.backward_ms;
       EMBER_CHECK(s.compute_ms > 0, path, ": the model's groups take no time");
       auto add_case = [&](const YAML::Node& n) {
         Study::Case c{get_or<int64_t>(n, "batch_per_gpu", 1), get_or<double>(n, "step_ms", 0.0)};
@@ -236,7 +236,7 @@ int run_scale(const ScaleOptions& options) {
   const Study study = load_study(options.layouts_path);
   const fs::path out = fs::absolute(options.out_dir);
   for (const Study::Entry& e : study.layouts) {
-    dist::LaunchSpec spec = study.base;
+    LaunchSpec spec = study.base;
     spec.layout = e.layout;
     spec.hosts = e.hosts;
     spec.lsf_host_group = e.lsf_host_group;
@@ -246,19 +246,19 @@ int run_scale(const ScaleOptions& options) {
     fs::create_directories(dir);
     spec.output_dir = dir.string();
     spec.command += " --out_dir " + dir.string();
-    write_file(dir / "hosts", dist::mpirun_hostfile(spec), false);
-    write_file(dir / "mpirun.sh", "#!/bin/sh\n" + dist::mpirun_command(spec, (dir / "hosts").string()), true);
-    write_file(dir / "lsf.bsub", dist::lsf_script(spec), false);
-    write_file(dir / "slurm.sbatch", dist::slurm_script(spec), false);
+    write_file(dir / "hosts", mpirun_hostfile(spec), false);
+    write_file(dir / "mpirun.sh", "#!/bin/sh\n" + mpirun_command(spec, (dir / "hosts").string()), true);
+    write_file(dir / "lsf.bsub", lsf_script(spec), false);
+    write_file(dir / "slurm.sbatch", slurm_script(spec), false);
     std::printf("wrote %s/{hosts, mpirun.sh, lsf.bsub, slurm.sbatch}\n", dir.string().c_str());
   }
   for (const Study::Case& c : study.cases) {
-    std::vector<dist::StepPrediction> predictions;
+    std::vector<StepPrediction> predictions;
     for (const Study::Entry& e : study.layouts) predictions.push_back(*study.predict(e.layout, c));
     std::printf("\npredicted: %s, batch %lld per GPU, %.3f ms per step on one GPU\n%s", study.model_name.c_str(),
                 static_cast<long long>(c.batch_per_gpu), predictions.front().forward_ms +
                 predictions.front().backward_ms + predictions.front().optimizer_ms,
-                dist::format_predictions(predictions).c_str());
+                format_predictions(predictions).c_str());
   }
   if (!options.run) return 0;
 

@@ -11,7 +11,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/normalize.h"
-#include "data/picture.h"
+#include "tools/picture.h"
 #include "data/split.h"
 #include "tools/command.h"
 
@@ -35,19 +35,19 @@ struct VisualizeOptions {
       "RandomHorizontalFlip(0.5); RandomCrop(32, padding=4)"};
 };
 
-void save(const data::Picture& pic, const std::string& path) {
+void save(const Picture& pic, const std::string& path) {
   pic.save_png(path);
   std::printf("wrote %s (%lldx%lld)\n", path.c_str(), (long long)pic.width(), (long long)pic.height());
 }
 
 // One row per class: its name, then the first `per_class` images of that class.
-data::Picture examples(const data::ImageDataset& d, int64_t per_class, const std::string& title) {
+Picture examples(const data::ImageDataset& d, int64_t per_class, const std::string& title) {
   const int64_t scale = 2, gap = 4, cell = d.width * scale + gap, row_h = d.height * scale + gap;
   int64_t name_w = 0;
-  for (const std::string& n : d.class_names) name_w = std::max(name_w, data::Picture::text_width(n, 2));
+  for (const std::string& n : d.class_names) name_w = std::max(name_w, Picture::text_width(n, 2));
   const int64_t title_h = 30, left = name_w + 16;
-  data::Picture pic(left + per_class * cell + gap, title_h + int64_t(d.class_names.size()) * row_h + gap);
-  pic.draw_text(gap, 6, title, data::colors::black, 2);
+  Picture pic(left + per_class * cell + gap, title_h + int64_t(d.class_names.size()) * row_h + gap);
+  pic.draw_text(gap, 6, title, colors::black, 2);
   std::vector<int64_t> shown(d.class_names.size(), 0);
   for (int64_t i = 0; i < d.size(); ++i) {
     const int32_t c = d.labels[i];
@@ -55,11 +55,11 @@ data::Picture examples(const data::ImageDataset& d, int64_t per_class, const std
     pic.draw_image(left + shown[c]++ * cell, title_h + c * row_h, d.image(i), d.channels, d.height, d.width, scale);
   }
   for (size_t c = 0; c < d.class_names.size(); ++c)
-    pic.draw_text(8, title_h + int64_t(c) * row_h + (d.height * scale - 14) / 2, d.class_names[c], data::colors::black, 2);
+    pic.draw_text(8, title_h + int64_t(c) * row_h + (d.height * scale - 14) / 2, d.class_names[c], colors::black, 2);
   return pic;
 }
 
-data::Picture batch_picture(const data::ImageDataset& d, data::Loader& loader, const data::Normalization& norm,
+Picture batch_picture(const data::ImageDataset& d, data::Loader& loader, const data::Normalization& norm,
                             const std::string& title) {
   loader.start_epoch(0);
   data::Batch batch;
@@ -75,11 +75,11 @@ data::Picture batch_picture(const data::ImageDataset& d, data::Loader& loader, c
     images.push_back(pixels.data() + k * bytes);
     captions.push_back(d.class_names[batch.labels.to_vector<int64_t>()[k]]);
   }
-  return data::image_grid(images, s[0], s[1], s[2], captions, 16, 2, title + " (" + std::to_string(n) + " images)");
+  return image_grid(images, s[0], s[1], s[2], captions, 16, 2, title + " (" + std::to_string(n) + " images)");
 }
 
 // Row "before" and row "after" for the first `count` training images.
-data::Picture augment_panel(const data::ImageDataset& d, const data::AugmentPipeline& pipe, int64_t count, uint64_t seed) {
+Picture augment_panel(const data::ImageDataset& d, const data::AugmentPipeline& pipe, int64_t count, uint64_t seed) {
   std::vector<std::vector<uint8_t>> after(count);
   std::vector<const uint8_t*> images;
   int64_t oh = d.height, ow = d.width;
@@ -100,7 +100,7 @@ data::Picture augment_panel(const data::ImageDataset& d, const data::AugmentPipe
   std::vector<std::string> captions(2 * count);
   captions[0] = "before";
   captions[count] = "after";
-  return data::image_grid(images, d.channels, d.height, d.width, captions, count, 3, pipe.describe());
+  return image_grid(images, d.channels, d.height, d.width, captions, count, 3, pipe.describe());
 }
 
 std::string file_name(const std::string& describe) {

@@ -15,6 +15,7 @@
 #include "engine/nn/module.h"
 #include "models/registry.h"
 #include "tools/figures.h"
+#include "tools/metrics_report.h"
 #include "tools/evaluation_pass.h"
 #include "tools/results_folder.h"
 
@@ -103,12 +104,12 @@ EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
   text += figure("loss", r.loss) + figure("accuracy", r.scores.accuracy) +
           figure("precision", r.scores.weighted.precision) + figure("recall", r.scores.weighted.recall) +
           figure("F1", r.scores.weighted.f1);
-  text += "--\nconfusion matrix\n" + metrics::confusion_matrix_text(r.confusion);
-  text += "--\nclassification report\n" + metrics::classification_report(r.confusion, test.class_names);
+  text += "--\nconfusion matrix\n" + confusion_matrix_text(r.confusion);
+  text += "--\nclassification report\n" + classification_report(r.confusion, test.class_names);
   out << text << std::flush;
   write_text_file(dir / "report.txt", text);
-  write_text_file(dir / "report.csv", metrics::classification_report_csv(r.confusion, test.class_names));
-  write_text_file(dir / "confusion.csv", metrics::confusion_matrix_csv(r.confusion, test.class_names));
+  write_text_file(dir / "report.csv", classification_report_csv(r.confusion, test.class_names));
+  write_text_file(dir / "confusion.csv", confusion_matrix_csv(r.confusion, test.class_names));
 
   // The first wrong and the first correct predictions, in test-set order.
   std::vector<int64_t> wrong, wrong_pred, right, right_pred;

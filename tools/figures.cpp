@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "data/picture.h"
+#include "tools/picture.h"
 
 namespace ember::tools {
 
@@ -15,13 +15,13 @@ void save_curves_png(const std::string& path, const std::vector<EpochFigures>& h
     train_acc.push_back(f.train_acc);
     val_acc.push_back(f.val_acc);
   }
-  using data::colors::blue;
-  using data::colors::orange;
-  data::Picture pic(1200, 450);
-  data::draw_line_plot(pic, 0, 0, 600, 450,
+  using colors::blue;
+  using colors::orange;
+  Picture pic(1200, 450);
+  draw_line_plot(pic, 0, 0, 600, 450,
                        {{"train loss", epoch, train_loss, blue}, {"val loss", epoch, val_loss, orange}},
                        title + ": loss", "epoch", "loss");
-  data::draw_line_plot(pic, 600, 0, 600, 450,
+  draw_line_plot(pic, 600, 0, 600, 450,
                        {{"train acc", epoch, train_acc, blue}, {"val acc", epoch, val_acc, orange}},
                        title + ": accuracy", "epoch", "accuracy");
   pic.save_png(path);
@@ -31,17 +31,17 @@ void save_prediction_grid(const std::string& path, const data::ImageDataset& d, 
                           const std::vector<int64_t>& predicted, const std::string& title) {
   // Each cell: the image at 3x (96 px for CIFAR-10) over two caption lines.
   constexpr int64_t kScale = 3, kPad = 8;
-  const int64_t caption = data::Picture::text_height("t\nt");
+  const int64_t caption = Picture::text_height("t\nt");
   int64_t cell_w = d.width * kScale;
   for (size_t k = 0; k < indices.size(); ++k) {
     const std::string& truth = d.class_names[static_cast<size_t>(d.labels[static_cast<size_t>(indices[k])])];
     const std::string& guess = d.class_names[static_cast<size_t>(predicted[k])];
-    cell_w = std::max({cell_w, data::Picture::text_width("true: " + truth), data::Picture::text_width("pred: " + guess)});
+    cell_w = std::max({cell_w, Picture::text_width("true: " + truth), Picture::text_width("pred: " + guess)});
   }
   const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(indices.size()));
-  const int64_t title_h = data::Picture::text_height(title) + kPad;
-  data::Picture pic(kPad + n * (cell_w + kPad), title_h + kPad + d.height * kScale + caption + 2 * kPad);
-  pic.draw_text(kPad, kPad / 2, title, data::colors::black);
+  const int64_t title_h = Picture::text_height(title) + kPad;
+  Picture pic(kPad + n * (cell_w + kPad), title_h + kPad + d.height * kScale + caption + 2 * kPad);
+  pic.draw_text(kPad, kPad / 2, title, colors::black);
   for (size_t k = 0; k < indices.size(); ++k) {
     const int64_t x = kPad + static_cast<int64_t>(k) * (cell_w + kPad), y = title_h + kPad / 2;
     const int64_t i = indices[k];
@@ -50,7 +50,7 @@ void save_prediction_grid(const std::string& path, const data::ImageDataset& d, 
     pic.draw_text(x, y + d.height * kScale + kPad / 2,
                   "true: " + d.class_names[static_cast<size_t>(truth)] + "\npred: " +
                       d.class_names[static_cast<size_t>(predicted[k])],
-                  truth == predicted[k] ? data::colors::green : data::colors::red);
+                  truth == predicted[k] ? colors::green : colors::red);
   }
   pic.save_png(path);
 }

@@ -1,4 +1,4 @@
-// The pictures the workflows write (drawn with data/picture.h): training curves and prediction grids.
+// The pictures the workflows write (drawn with tools/picture.h): training curves and prediction grids.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "base/error.h"
-#include "data/picture.h"
+#include "tools/picture.h"
 #include "engine/autograd.h"
 #include "engine/cuda_backend.h"
 #include "engine/nn/module.h"
@@ -311,8 +311,8 @@ std::string runs_csv(const std::vector<ScalingRun>& runs) {
   return csv;
 }
 
-const data::Color kSeriesColors[] = {data::colors::blue, data::colors::orange, data::colors::green,
-                                     data::colors::red, data::colors::purple};
+const Color kSeriesColors[] = {colors::blue, colors::orange, colors::green,
+                                     colors::red, colors::purple};
 
 void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSummary>& layouts,
                  const fs::path& out, const std::string& title) {
@@ -323,10 +323,10 @@ void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSu
   std::vector<std::string> names;
   for (const LayoutSummary& s : layouts)
     if (std::find(names.begin(), names.end(), series_of(s)) == names.end()) names.push_back(series_of(s));
-  std::vector<data::PlotSeries> it, sec, eff;
+  std::vector<PlotSeries> it, sec, eff;
   for (size_t g = 0; g < names.size(); ++g) {
-    const data::Color color = kSeriesColors[g % 5];
-    data::PlotSeries a{names[g], {}, {}, color}, b = a, c = a;
+    const Color color = kSeriesColors[g % 5];
+    PlotSeries a{names[g], {}, {}, color}, b = a, c = a;
     std::vector<const LayoutSummary*> members;
     for (const LayoutSummary& s : layouts)
       if (series_of(s) == names[g]) members.push_back(&s);
@@ -347,20 +347,20 @@ void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSu
     sec.push_back(b);
     if (!c.x.empty()) eff.push_back(c);
   }
-  data::Picture speed(1200, 450);
-  data::draw_line_plot(speed, 0, 0, 600, 450, it, title + ": iterations/s (median)", "GPUs (ranks)", "it/s");
-  data::draw_line_plot(speed, 600, 0, 600, 450, sec, title + ": training s/epoch (median)", "GPUs (ranks)",
+  Picture speed(1200, 450);
+  draw_line_plot(speed, 0, 0, 600, 450, it, title + ": iterations/s (median)", "GPUs (ranks)", "it/s");
+  draw_line_plot(speed, 600, 0, 600, 450, sec, title + ": training s/epoch (median)", "GPUs (ranks)",
                        "s/epoch");
   speed.save_png((out / "scaling_speed.png").string());
   if (!eff.empty())
-    data::line_plot(eff, title + ": efficiency (samples/s vs 1 rank x N)", "GPUs (ranks)", "efficiency")
+    line_plot(eff, title + ": efficiency (samples/s vs 1 rank x N)", "GPUs (ranks)", "efficiency")
         .save_png((out / "scaling_efficiency.png").string());
   // Per-rank step time of one run of each multi-rank layout (the first): a straggler stands out.
-  std::vector<data::PlotSeries> ranks;
+  std::vector<PlotSeries> ranks;
   std::set<std::string> seen;
   for (const ScalingRun& r : runs) {
     if (r.ranks < 2 || !seen.insert(r.layout).second) continue;
-    data::PlotSeries s{r.layout, {}, {}, kSeriesColors[ranks.size() % 5]};
+    PlotSeries s{r.layout, {}, {}, kSeriesColors[ranks.size() % 5]};
     for (const RankFigures& f : r.ranks_figures) {
       s.x.push_back(static_cast<double>(f.rank));
       s.y.push_back(f.per_step.step_ms);
@@ -368,7 +368,7 @@ void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSu
     ranks.push_back(s);
   }
   if (!ranks.empty())
-    data::line_plot(ranks, title + ": step time per rank", "rank", "ms per step")
+    line_plot(ranks, title + ": step time per rank", "rank", "ms per step")
         .save_png((out / "scaling_ranks.png").string());
 }
 
@@ -566,7 +566,7 @@ std::string model_profile_yaml(const ModelProfile& p) {
     << "  batch_per_gpu: " << p.batch << "\n"
     << "  optimizer_ms: " << fixed(p.optimizer_ms, 4) << "\n"
     << "  groups:   # forward order; forward_ms is the measured total split like backward\n";
-  for (const dist::LayerGroup& g : p.groups)
+  for (const LayerGroup& g : p.groups)
     y << "    - {name: " << g.name << ", forward_ms: " << fixed(g.forward_ms, 4) << ", backward_ms: "
       << fixed(g.backward_ms, 4) << ", params: " << g.grad_bytes / 4 << "}\n";
   return y.str();

@@ -1,5 +1,5 @@
 // Scaling studies (the study's Appendix A as a tool): collect the training runs of several layouts (ranks x nodes)
-// into tables and plots, and measure what the performance model (dist/perf_model.h) needs.
+// into tables and plots, and measure what the performance model (tools/perf_model.h) needs.
 //
 // A study folder holds one folder per layout, named <job>_<nodes>x<ranks per node>[_<group>] (as `ember scale`
 // writes them), each with the results folders of its runs (repeats). A run is any folder with a metrics.csv and
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/perf_model.h"
+#include "tools/perf_model.h"
 #include "models/registry.h"
 #include "tools/scheduler_accounting.h"
 #include "tools/run_records.h"
@@ -76,7 +76,7 @@ struct ModelProfile {
   models::ImageShape shape;
   int64_t batch = 0, steps = 0;
   double forward_ms = 0, backward_ms = 0, optimizer_ms = 0;
-  std::vector<dist::LayerGroup> groups;
+  std::vector<LayerGroup> groups;
 };
 ModelProfile profile_model(const std::string& model, int64_t batch, const std::string& device, int64_t steps,
                            const models::ImageShape& shape = {});

@@ -32,6 +32,7 @@
 #include "models/registry.h"
 #include "tools/evaluation_pass.h"
 #include "tools/figures.h"
+#include "tools/metrics_report.h"
 #include "tools/progress.h"
 #include "tools/rank_figures.h"
 #include "tools/results_folder.h"
@@ -490,10 +491,10 @@ void write_best_report(const Run& run, const TrainingState& books) {
   write_text_file(run.dir / "val_report.txt", "best model: epoch " + std::to_string(books.best_epoch) +
                                                   " (lowest validation loss), validation set\n\nclassification "
                                                   "report\n" +
-                                                  metrics::classification_report(m, names) + "\nconfusion matrix\n" +
-                                                  metrics::confusion_matrix_text(m));
-  write_text_file(run.dir / "val_report.csv", metrics::classification_report_csv(m, names));
-  write_text_file(run.dir / "val_confusion.csv", metrics::confusion_matrix_csv(m, names));
+                                                  classification_report(m, names) + "\nconfusion matrix\n" +
+                                                  confusion_matrix_text(m));
+  write_text_file(run.dir / "val_report.csv", classification_report_csv(m, names));
+  write_text_file(run.dir / "val_confusion.csv", confusion_matrix_csv(m, names));
 }
 
 // Records epoch `f` in the books and writes the records, the checkpoints (best when it improved, last, then the

@@ -8,7 +8,9 @@
 #include <set>
 #include <vector>
 
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "engine/io/safetensors_header.h"
 
@@ -21,7 +23,7 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is li
 
 }  // namespace
 
-void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -52,9 +54,12 @@ void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
     out.write(json.data(), static_cast<std::streamsize>(json.size()));
     for (const Tensor& h : host)
       out.write(static_cast<const char*>(h.raw_data()), static_cast<std::streamsize>(h.numel() * dtype_size(h.dtype())));
-    out.flush();
-    if (!out.good()) {
-      out.close();
+    out.close();
+    // On disk before the rename, or a crash soon after it could leave the new name on empty blocks.
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+    const bool synced = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (out.fail() || !synced) {
       std::remove(tmp.c_str());
       EMBER_FAIL("save_safetensors: writing '", tmp, "' failed (disk full?); '", path, "' left as it was");
     }
@@ -62,6 +67,12 @@ void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     EMBER_FAIL("save_safetensors: cannot rename '", tmp, "' to '", path, "': ", std::strerror(errno));
+  }
+  // The rename itself, on disk.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
 }
 

@@ -12,17 +12,17 @@
 #include <map>
 #include <string>
 
-#include "engine/nn/module.h"
+#include "engine/tensor.h"
 
 namespace ember::io {
 
 // Writes contiguous CPU copies of the tensors, in the given order, to "<path>.tmp", then renames it over
 // `path`: a failed save leaves an existing file untouched.
-void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
 struct SafetensorsFile {
-  nn::NamedTensors tensors;  // CPU tensors, in the order of their data in the file
+  NamedTensors tensors;  // CPU tensors, in the order of their data in the file
   std::map<std::string, std::string> metadata;
 };
 // Validates everything (lengths, JSON, dtypes, shapes, offsets inside the data, no overlap, size ==

@@ -24,7 +24,7 @@
 
 namespace ember::nn {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using ember::NamedTensors;
 
 class Module {
  public:

@@ -7,13 +7,14 @@
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
-#include "dist/launch_scripts.h"
-#include "dist/perf_model.h"
+#include "tools/launch_scripts.h"
+#include "tools/perf_model.h"
 #include "tests/testing.h"
 #include "tests/tiny_mlp.h"
 
 using namespace ember;
 using namespace ember::dist;
+using namespace ember::tools;
 
 TEST_CASE("distributed sampler: disjoint, covering, equal lengths, new order each epoch", "[dist]") {
   std::vector<int64_t> data;

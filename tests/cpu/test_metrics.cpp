@@ -1,5 +1,6 @@
 // Metrics against hand-computed cases; the report layout against scikit-learn's format strings.
 #include "engine/metrics.h"
+#include "tools/metrics_report.h"
 #include "tests/testing.h"
 
 using namespace ember;
@@ -71,12 +72,12 @@ TEST_CASE("classification report in scikit-learn's layout", "[metrics]") {
       "    accuracy                           0.60        10\n"
       "   macro avg       0.58      0.58      0.57        10\n"
       "weighted avg       0.60      0.60      0.59        10\n";
-  CHECK(metrics::classification_report(example(), {"cat", "dog", "bird"}) == expected);
+  CHECK(tools::classification_report(example(), {"cat", "dog", "bird"}) == expected);
   // A long class name widens the first column.
-  const std::string wide = metrics::classification_report(example(), {"cat", "a_very_long_name", "bird"}, 4);
+  const std::string wide = tools::classification_report(example(), {"cat", "a_very_long_name", "bird"}, 4);
   CHECK(wide.rfind("                  precision", 0) == 0);
   CHECK(wide.find("a_very_long_name     0.7500") != std::string::npos);
-  CHECK_THROWS_WITH(metrics::classification_report(example(), {"cat"}), Catch::Contains("1 class names for 3"));
+  CHECK_THROWS_WITH(tools::classification_report(example(), {"cat"}), Catch::Contains("1 class names for 3"));
 }
 
 TEST_CASE("confusion matrix text and CSV", "[metrics]") {
@@ -85,9 +86,9 @@ TEST_CASE("confusion matrix text and CSV", "[metrics]") {
   m.add(0, 1, 4);
   m.add(1, 0, 1);
   m.add(1, 1, 970);
-  CHECK(metrics::confusion_matrix_text(m) == "[[916   4]\n [  1 970]]\n");
-  CHECK(metrics::confusion_matrix_csv(m, {"a", "b"}) == "true\\predicted,a,b\na,916,4\nb,1,970\n");
-  const std::string csv = metrics::classification_report_csv(example(), {"cat", "dog", "bird"});
+  CHECK(tools::confusion_matrix_text(m) == "[[916   4]\n [  1 970]]\n");
+  CHECK(tools::confusion_matrix_csv(m, {"a", "b"}) == "true\\predicted,a,b\na,916,4\nb,1,970\n");
+  const std::string csv = tools::classification_report_csv(example(), {"cat", "dog", "bird"});
   CHECK(csv.find("cat,0.500000,0.666667,0.571429,3\n") != std::string::npos);
   CHECK(csv.find("accuracy,,,0.600000,10\n") != std::string::npos);
 }

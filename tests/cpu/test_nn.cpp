@@ -4,7 +4,7 @@
 #include <set>
 
 #include "engine/nn/activation.h"
-#include "engine/nn/attention.h"
+#include "engine/nn/transformer.h"
 #include "engine/nn/batchnorm.h"
 #include "engine/nn/containers.h"
 #include "engine/nn/conv2d.h"

@@ -46,7 +46,7 @@ std::string load_error(const std::string& path) {
 }  // namespace
 
 TEST_CASE("safetensors round trips every dtype, 0-dim and empty tensors, views and metadata", "[safetensors]") {
-  const nn::NamedTensors tensors = {
+  const NamedTensors tensors = {
       {"a.f32", Tensor::from_vector<float>({1.5f, -2.0f, 3.25f, 0.0f, 1e-30f, -7.0f}, {2, 3})},
       {"b.bf16", Tensor::from_vector<float>({1.0f, -0.5f, 3.0f, 256.0f}, {4}).to(DType::bf16)},
       {"c.f64", Tensor::from_vector<double>({3.141592653589793, -1e300, 2.5}, {3, 1})},

@@ -243,7 +243,7 @@ TEST_CASE("profile: layer groups in forward order, sizes exact, times add up", "
   CHECK(p.groups.back().name == "network.20");
   int64_t bytes = 0;
   double backward = 0, forward = 0;
-  for (const dist::LayerGroup& g : p.groups) {
+  for (const tools::LayerGroup& g : p.groups) {
     bytes += g.grad_bytes;
     backward += g.backward_ms;
     forward += g.forward_ms;

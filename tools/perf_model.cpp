@@ -1,4 +1,4 @@
-#include "dist/perf_model.h"
+#include "tools/perf_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "base/error.h"
 #include "dist/data_parallel.h"
 
-namespace ember::dist {
+namespace ember::tools {
 
 double all_reduce_ms(int64_t bytes, const Layout& layout, const LinkParams& links) {
   const int n = layout.gpus();
@@ -44,7 +44,7 @@ StepPrediction predict_step(const std::vector<LayerGroup>& groups, const Layout&
     std::vector<int64_t> bytes;
     for (const LayerGroup& g : groups) bytes.push_back(g.grad_bytes);
     // Same packing as DataParallel, with a group as the unit (its gradients are final together).
-    for (const Bucket& b : plan_buckets(bytes, 1, static_cast<int64_t>(bucket_mb * 1024 * 1024))) {
+    for (const dist::Bucket& b : dist::plan_buckets(bytes, 1, static_cast<int64_t>(bucket_mb * 1024 * 1024))) {
       BucketTiming t;
       t.bytes = b.numel;
       t.ready_ms = done_ms[b.params.back()];  // the last group packed is the last backward reaches
@@ -87,4 +87,4 @@ std::string format_predictions(const std::vector<StepPrediction>& predictions) {
   return out;
 }
 
-}  // namespace ember::dist
+}  // namespace ember::tools

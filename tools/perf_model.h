@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-namespace ember::dist {
+namespace ember::tools {
 
 struct LayerGroup {
   std::string name;
@@ -66,4 +66,4 @@ StepPrediction predict_step(const std::vector<LayerGroup>& groups, const Layout&
 // A table of predictions, one line per layout, and for each where communication stops hiding behind backward.
 std::string format_predictions(const std::vector<StepPrediction>& predictions);
 
-}  // namespace ember::dist
+}  // namespace ember::tools

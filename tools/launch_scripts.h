@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "dist/perf_model.h"
+#include "tools/perf_model.h"
 
-namespace ember::dist {
+namespace ember::tools {
 
 struct LaunchSpec {
   std::string job_name = "ember";
@@ -34,4 +34,4 @@ std::string lsf_script(const LaunchSpec& spec);
 // #SBATCH --nodes, --ntasks-per-node, --gpus-per-node ...; srun --mpi=pmix --kill-on-bad-exit=1 <command>
 std::string slurm_script(const LaunchSpec& spec);
 
-}  // namespace ember::dist
+}  // namespace ember::tools

@@ -1,4 +1,4 @@
-#include "engine/nn/attention.h"
+#include "engine/nn/transformer.h"
 
 #include <cmath>
 
@@ -60,5 +60,26 @@ PreNorm::PreNorm(int64_t dim, std::shared_ptr<Module> fn_) {
 }
 
 Tensor PreNorm::forward(const Tensor& x) { return fn->forward(norm->forward(x)); }
+
+Transformer::Transformer() { layers = register_module("layers", std::make_shared<ModuleList>()); }
+
+void Transformer::add_block(std::shared_ptr<Module> attention, std::shared_ptr<Module> feed_forward) {
+  auto block = std::make_shared<ModuleList>();
+  block->add(std::move(attention));
+  block->add(std::move(feed_forward));
+  layers->add(block);
+}
+
+Tensor Transformer::forward(const Tensor& x_in) {
+  Tensor x = x_in;
+  for (const auto& entry : layers->children()) {
+    const auto& block = static_cast<const ModuleList&>(*entry.second);
+    x = add(block[0].forward(x), x);
+    x = add(block[1].forward(x), x);
+  }
+  return x;
+}
+
+FeedForward::FeedForward(std::shared_ptr<Sequential> net_) { net = register_module("net", std::move(net_)); }
 
 }  // namespace ember::nn

@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/picture.h"
+#include "tools/picture.h"
 #include "tests/testing.h"
 
 using namespace ember;
-using namespace ember::data;
+using namespace ember::tools;
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,4 +1,5 @@
-// Multi-head self-attention, the three variants the study's ViTs use, and PreNorm.
+// The building blocks of the study's vision transformers (models/vit.cpp, models/simple_vit.cpp): multi-head
+// self-attention in its three variants, PreNorm, the feed-forward block and the residual stack.
 //
 // With width D, H heads of size dh and inner = H*dh, for x [B, N, D]:
 //   qkv = x W_qkv^T (no bias) -> [B, N, 3 inner]; q, k, v are its consecutive thirds, head h uses columns
@@ -63,6 +64,26 @@ class PreNorm : public Module {
 
   std::shared_ptr<LayerNorm> norm;
   std::shared_ptr<Module> fn;
+};
+
+// The residual stack shared by all ViTs: `layers` is a ModuleList of [attention, feed-forward] pairs and
+// each block computes x = attention(x) + x; x = feed_forward(x) + x. No LayerNorm after the last block.
+class Transformer : public Module {
+ public:
+  Transformer();
+  void add_block(std::shared_ptr<Module> attention, std::shared_ptr<Module> feed_forward);
+  Tensor forward(const Tensor& x) override;
+
+  std::shared_ptr<ModuleList> layers;
+};
+
+// Holds its MLP as the child `net`, which is where the originals' parameter names put it.
+class FeedForward : public Module {
+ public:
+  explicit FeedForward(std::shared_ptr<Sequential> net);
+  Tensor forward(const Tensor& x) override { return net->forward(x); }
+
+  std::shared_ptr<Sequential> net;
 };
 
 }  // namespace ember::nn

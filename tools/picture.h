@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace ember::data {
+namespace ember::tools {
 
 struct Color {
   uint8_t r = 0, g = 0, b = 0;
@@ -60,4 +60,4 @@ void draw_line_plot(Picture& pic, int64_t x, int64_t y, int64_t w, int64_t h, co
 Picture line_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& x_label,
                   const std::string& y_label, int64_t width = 800, int64_t height = 500);
 
-}  // namespace ember::data
+}  // namespace ember::tools

@@ -1,4 +1,4 @@
-#include "data/picture.h"
+#include "tools/picture.h"
 
 #include <stb_image_write.h>
 
@@ -11,7 +11,7 @@
 
 #include "base/error.h"
 
-namespace ember::data {
+namespace ember::tools {
 namespace {
 
 // 5x7 font for ASCII 32..126: five column bytes per glyph, bit 0 = top row (the classic HD44780-style set).
@@ -284,4 +284,4 @@ Picture line_plot(const std::vector<PlotSeries>& series, const std::string& titl
   return pic;
 }
 
-}  // namespace ember::data
+}  // namespace ember::tools

@@ -1,10 +1,10 @@
-#include "dist/launch_scripts.h"
+#include "tools/launch_scripts.h"
 
 #include <cstdio>
 
 #include "base/error.h"
 
-namespace ember::dist {
+namespace ember::tools {
 namespace {
 
 void check_spec(const LaunchSpec& spec) {
@@ -82,4 +82,4 @@ std::string slurm_script(const LaunchSpec& spec) {
   return out + "srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + spec.command + "\n";
 }
 
-}  // namespace ember::dist
+}  // namespace ember::tools

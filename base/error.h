@@ -33,7 +33,7 @@ std::string format_message(const Args&... args) {
 }  // namespace ember
 
 #define EMBER_FAIL(...) throw ::ember::Error(::ember::format_message(__VA_ARGS__))
-#define EMBER_CHECK(cond, ...)              \
-  do {                                      \
-    if (!(cond)) EMBER_FAIL(__VA_ARGS__);   \
+#define EMBER_CHECK(cond, ...)            \
+  do {                                    \
+    if (!(cond)) EMBER_FAIL(__VA_ARGS__); \
   } while (0)

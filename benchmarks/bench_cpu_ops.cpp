@@ -60,8 +60,8 @@ double gemm_gflops(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) 
   const std::vector<float> a = filled(M * K, 1), b = filled(K * N, 2);
   std::vector<float> c(static_cast<size_t>(M * N));
   const double s = median_seconds([&] {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
-                1.0f, a.data(), trans_a ? M : K, b.data(), trans_b ? K : N, 0.0f, c.data(), N);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                a.data(), trans_a ? M : K, b.data(), trans_b ? K : N, 0.0f, c.data(), N);
   });
   return 2.0 * M * N * K / s / 1e9;
 }
@@ -76,29 +76,26 @@ struct ConvKernels {
 const ConvKernels im2col_kernels{"im2col", conv2d_forward<float>, conv2d_backward_data<float>,
                                  conv2d_backward_filter<float>};
 #ifdef EMBER_WITH_ONEDNN
-const ConvKernels onednn_kernels{
-    "oneDNN",
-    [](const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
-      onednn::conv2d_forward(g, x, w, b, y);
-    },
-    [](const ConvGeometry& g, const float* dy, const float* w, float* dx) {
-      onednn::conv2d_backward_data(g, dy, w, dx);
-    },
-    [](const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
-      onednn::conv2d_backward_filter(g, x, dy, dw, db);
-    }};
+const ConvKernels onednn_kernels{"oneDNN",
+                                 [](const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+                                   onednn::conv2d_forward(g, x, w, b, y);
+                                 },
+                                 [](const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+                                   onednn::conv2d_backward_data(g, dy, w, dx);
+                                 },
+                                 [](const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
+                                   onednn::conv2d_backward_filter(g, x, dy, dw, db);
+                                 }};
 // oneDNN with bf16 inputs (--precision bf16 on the CPU), f32 accumulation.
-const ConvKernels onednn_bf16_kernels{
-    "oneDNN bf16",
-    [](const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
-      onednn::conv2d_forward(g, x, w, b, y, true);
-    },
-    [](const ConvGeometry& g, const float* dy, const float* w, float* dx) {
-      onednn::conv2d_backward_data(g, dy, w, dx, true);
-    },
-    [](const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
-      onednn::conv2d_backward_filter(g, x, dy, dw, db, true);
-    }};
+const ConvKernels onednn_bf16_kernels{"oneDNN bf16",
+                                      [](const ConvGeometry& g, const float* x, const float* w, const float* b,
+                                         float* y) { onednn::conv2d_forward(g, x, w, b, y, true); },
+                                      [](const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+                                        onednn::conv2d_backward_data(g, dy, w, dx, true);
+                                      },
+                                      [](const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
+                                        onednn::conv2d_backward_filter(g, x, dy, dw, db, true);
+                                      }};
 #endif
 
 struct ConvTimes {
@@ -152,17 +149,18 @@ int main(int argc, char** argv) {
   const double gemm_filter = gemm_gflops(false, true, M, K, N);  // dw = dy col^T
   // The three in sequence (equal FLOPs each): the GEMM-only time of a forward + backward.
   const double gemm_all = 3.0 / (1.0 / gemm_fwd + 1.0 / gemm_data + 1.0 / gemm_filter);
-  std::printf("GEMM M=%lld N=%lld K=%lld (conv forward: w col)          %7.1f GFLOP/s\n", (long long)M,
-              (long long)N, (long long)K, gemm_fwd);
-  std::printf("GEMM M=%lld N=%lld K=%lld (backward data: w^T dy)        %7.1f GFLOP/s\n", (long long)K,
-              (long long)N, (long long)M, gemm_data);
-  std::printf("GEMM M=%lld N=%lld K=%lld (backward filter: dy col^T)    %7.1f GFLOP/s\n", (long long)M,
-              (long long)K, (long long)N, gemm_filter);
+  std::printf("GEMM M=%lld N=%lld K=%lld (conv forward: w col)          %7.1f GFLOP/s\n", (long long)M, (long long)N,
+              (long long)K, gemm_fwd);
+  std::printf("GEMM M=%lld N=%lld K=%lld (backward data: w^T dy)        %7.1f GFLOP/s\n", (long long)K, (long long)N,
+              (long long)M, gemm_data);
+  std::printf("GEMM M=%lld N=%lld K=%lld (backward filter: dy col^T)    %7.1f GFLOP/s\n", (long long)M, (long long)K,
+              (long long)N, gemm_filter);
   for (int64_t n : {quick ? int64_t{64} : int64_t{1024}, quick ? int64_t{128} : int64_t{2048}})
     std::printf("GEMM square %lld                                           %7.1f GFLOP/s\n", (long long)n,
                 gemm_gflops(false, false, n, n, n));
 
-  const int64_t x_size = g.batch * g.in_channels * g.in_h * g.in_w, y_size = g.batch * g.out_channels * g.out_h() * g.out_w();
+  const int64_t x_size = g.batch * g.in_channels * g.in_h * g.in_w,
+                y_size = g.batch * g.out_channels * g.out_h() * g.out_w();
   const std::vector<float> dy = filled(y_size, 6);
   std::vector<float> y = filled(y_size, 7), dx(x_size);  // stand-ins for the conv's output and input gradient
   const double gflop = 2.0 * g.macs() / 1e9;
@@ -170,8 +168,8 @@ int main(int argc, char** argv) {
               (long long)g.in_channels, (long long)g.in_h, (long long)g.in_w, (long long)g.out_channels, gflop);
   auto report = [&](const ConvKernels& k, const char* what, double seconds, double flops, double gemm,
                     double im2col_seconds) {
-    std::printf("  %-11s %-16s %8.2f ms %7.1f GFLOP/s  %.2fx its GEMM, %.2fx the forward GEMM, %.2fx im2col\n",
-                k.name, what, seconds * 1e3, flops / seconds, flops / seconds / gemm, flops / seconds / gemm_fwd,
+    std::printf("  %-11s %-16s %8.2f ms %7.1f GFLOP/s  %.2fx its GEMM, %.2fx the forward GEMM, %.2fx im2col\n", k.name,
+                what, seconds * 1e3, flops / seconds, flops / seconds / gemm, flops / seconds / gemm_fwd,
                 im2col_seconds / seconds);
   };
   std::vector<const ConvKernels*> conv_kernels{&im2col_kernels};
@@ -191,8 +189,8 @@ int main(int argc, char** argv) {
   // ResNet_18's 3x3 convs at batch 32 (CIFAR-10: the 3 -> 64 stem, then one conv of each stage), no bias.
   std::printf("ResNet_18 3x3 convs at batch 32, GFLOP/s of forward | backward data | backward filter | all three:\n");
   const int64_t resnet_batch = quick ? 2 : 32;
-  for (const auto& [in_channels, out_channels, size] : std::vector<std::array<int64_t, 3>>{
-           {3, 64, 32}, {64, 64, 32}, {128, 128, 16}, {256, 256, 8}, {512, 512, 4}}) {
+  for (const auto& [in_channels, out_channels, size] :
+       std::vector<std::array<int64_t, 3>>{{3, 64, 32}, {64, 64, 32}, {128, 128, 16}, {256, 256, 8}, {512, 512, 4}}) {
     const ConvGeometry r = conv3x3(resnet_batch, quick ? std::min<int64_t>(in_channels, 8) : in_channels,
                                    quick ? 8 : out_channels, quick ? 8 : size);
     const double pass_gflop = 2.0 * r.macs() / 1e9;
@@ -219,11 +217,10 @@ int main(int argc, char** argv) {
   std::vector<float> pooled(planes * (H / 2) * (W / 2)), dpool(y_size);
   std::vector<int32_t> argmax(pooled.size());
   const double gb_pool = 1e-9 * (y_size * 4.0 + pooled.size() * 8.0);  // read x; write y and argmax
-  const double t_pool = median_seconds(
-      [&] { max_pool_forward(planes, H, W, 2, 2, 0, y.data(), pooled.data(), argmax.data()); });
-  const double t_pool_bwd = median_seconds([&] {
-    max_pool_backward(planes, H * W, (H / 2) * (W / 2), argmax.data(), pooled.data(), dpool.data());
-  });
+  const double t_pool =
+      median_seconds([&] { max_pool_forward(planes, H, W, 2, 2, 0, y.data(), pooled.data(), argmax.data()); });
+  const double t_pool_bwd = median_seconds(
+      [&] { max_pool_backward(planes, H * W, (H / 2) * (W / 2), argmax.data(), pooled.data(), dpool.data()); });
   std::printf("max_pool2d 2x2 forward  %7.1f GB/s   backward %7.1f GB/s\n", gb_pool / t_pool,
               1e-9 * (y_size * 4.0 + pooled.size() * 8.0) / t_pool_bwd);
 
@@ -236,8 +233,8 @@ int main(int argc, char** argv) {
     batchnorm_forward(g.batch, C, S, y.data(), mean.data(), invstd.data(), gamma.data(), beta.data(), bn.data());
   });
   const double t_bn_bwd = median_seconds([&] {
-    batchnorm_backward(g.batch, C, S, y.data(), dy.data(), mean.data(), invstd.data(), gamma.data(), true,
-                       dx.data(), dgamma.data(), dbeta.data());
+    batchnorm_backward(g.batch, C, S, y.data(), dy.data(), mean.data(), invstd.data(), gamma.data(), true, dx.data(),
+                       dgamma.data(), dbeta.data());
   });
   // Forward reads x twice and writes y; backward reads x and dy twice and writes dx.
   std::printf("batch_norm training forward %7.1f GB/s   backward %7.1f GB/s\n", 3e-9 * y_size * 4 / t_bn,
@@ -245,11 +242,9 @@ int main(int argc, char** argv) {
 
   // ReLU and its backward on the same shape: one read and one write forward, two reads and a write backward.
   std::vector<float> relu_y(y_size), relu_dx(y_size);
-  const double t_relu =
-      median_seconds([&] { unary<float>(ember::UnaryOp::relu, y.data(), relu_y.data(), y_size); });
-  const double t_relu_bwd = median_seconds([&] {
-    unary_backward<float>(ember::UnaryOp::relu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size);
-  });
+  const double t_relu = median_seconds([&] { unary<float>(ember::UnaryOp::relu, y.data(), relu_y.data(), y_size); });
+  const double t_relu_bwd = median_seconds(
+      [&] { unary_backward<float>(ember::UnaryOp::relu, y.data(), nullptr, dy.data(), relu_dx.data(), y_size); });
   std::printf("relu forward %7.1f GB/s   backward %7.1f GB/s\n", 8e-9 * y_size / t_relu, 12e-9 * y_size / t_relu_bwd);
 
   // GELU (kernels/cpu/gelu.h's vectorised loops) on the same shape, against ReLU's memory-bound passes and the
@@ -278,9 +273,8 @@ int main(int argc, char** argv) {
                            d_o = filled(bh * hs, 10);
   std::vector<float> o(bh * hs), lse(bh * n), dq(bh * hs), dk(bh * hs), dv(bh * hs), scores(bh * n * n);
   float d_log_scale = 0;
-  const double t_att = median_seconds([&] {
-    attention_forward<float>(bh, n, d, 0.125f, false, q.data(), k.data(), v.data(), o.data(), lse.data());
-  });
+  const double t_att = median_seconds(
+      [&] { attention_forward<float>(bh, n, d, 0.125f, false, q.data(), k.data(), v.data(), o.data(), lse.data()); });
   const double t_att_bwd = median_seconds([&] {
     attention_backward<float>(bh, n, d, 0.125f, false, q.data(), k.data(), v.data(), o.data(), d_o.data(), lse.data(),
                               dq.data(), dk.data(), dv.data(), &d_log_scale);
@@ -290,8 +284,8 @@ int main(int argc, char** argv) {
       for (int64_t h = 0; h < bh; ++h)
         for (int i = 0; i < count; ++i) {
           if (i % 2 == 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, 1.0f, q.data() + h * hs, d,
-                        k.data() + h * hs, d, 0.0f, scores.data() + h * n * n, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, 1.0f, q.data() + h * hs, d, k.data() + h * hs,
+                        d, 0.0f, scores.data() + h * n * n, n);
           else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f, scores.data() + h * n * n, n,
                         v.data() + h * hs, d, 0.0f, o.data() + h * hs, d);
@@ -300,9 +294,10 @@ int main(int argc, char** argv) {
   };
   const double t_gemm2 = per_head_gemms(2), t_gemm4 = per_head_gemms(4);
   const double att_gflop = 2e-9 * bh * n * n * d;  // one n x n x d product over all heads
-  std::printf("attention %lld heads x %lldx%lld tokens: forward %7.2f ms %6.1f GFLOP/s (%.2fx its GEMMs), "
-              "backward %7.2f ms %6.1f GFLOP/s (%.2fx its GEMMs)\n",
-              (long long)bh, (long long)n, (long long)d, t_att * 1e3, 2 * att_gflop / t_att, t_gemm2 / t_att,
-              t_att_bwd * 1e3, 4 * att_gflop / t_att_bwd, t_gemm4 / t_att_bwd);
+  std::printf(
+      "attention %lld heads x %lldx%lld tokens: forward %7.2f ms %6.1f GFLOP/s (%.2fx its GEMMs), "
+      "backward %7.2f ms %6.1f GFLOP/s (%.2fx its GEMMs)\n",
+      (long long)bh, (long long)n, (long long)d, t_att * 1e3, 2 * att_gflop / t_att, t_gemm2 / t_att, t_att_bwd * 1e3,
+      4 * att_gflop / t_att_bwd, t_gemm4 / t_att_bwd);
   return 0;
 }

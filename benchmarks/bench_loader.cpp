@@ -55,9 +55,10 @@ int main(int argc, char** argv) {
   for (int workers : {0, 1, 2}) {
     const double rate = measure(d, workers, true, images);
     const int cores = std::max(1, workers);
-    std::printf("  study augmentation, %d worker%s %12.0f img/s  %8.0f img/s per core  (%.2fx baseline; goal 10,000/core %s)\n",
-                workers, workers == 1 ? " " : "s", rate, rate / cores, rate / baseline,
-                rate / cores >= 10000 ? "met" : "NOT met");
+    std::printf(
+        "  study augmentation, %d worker%s %12.0f img/s  %8.0f img/s per core  (%.2fx baseline; goal 10,000/core %s)\n",
+        workers, workers == 1 ? " " : "s", rate, rate / cores, rate / baseline,
+        rate / cores >= 10000 ? "met" : "NOT met");
   }
   return 0;
 }

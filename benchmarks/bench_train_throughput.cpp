@@ -87,7 +87,8 @@ double peak_mib(Device d, size_t pools_before) {
 #ifdef EMBER_WITH_CUDA
   if (d.is_cuda())
     return static_cast<double>(cuda::caching_allocator().stats().peak_allocated_bytes +
-                               cuda::graph_pools_reserved_bytes() - pools_before) / 1048576.0;
+                               cuda::graph_pools_reserved_bytes() - pools_before) /
+           1048576.0;
 #endif
   (void)pools_before;
   return 0;
@@ -123,22 +124,14 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--device")
-      device_name = value();
-    else if (a == "--models")
-      model_list = value();
-    else if (a == "--batches")
-      batch_list = value();
-    else if (a == "--precision")
-      precision_list = value();
-    else if (a == "--steps")
-      steps = std::stoi(value());
-    else if (a == "--warmup")
-      warmup = std::stoi(value());
-    else if (a == "--cuda_graph")
-      graphed = true;
-    else if (a == "--json")
-      value();  // accepted for gpu_check.sh's uniform calling; the table is the output
+    if (a == "--device") device_name = value();
+    else if (a == "--models") model_list = value();
+    else if (a == "--batches") batch_list = value();
+    else if (a == "--precision") precision_list = value();
+    else if (a == "--steps") steps = std::stoi(value());
+    else if (a == "--warmup") warmup = std::stoi(value());
+    else if (a == "--cuda_graph") graphed = true;
+    else if (a == "--json") value();  // accepted for gpu_check.sh's uniform calling; the table is the output
     else {
       std::fprintf(stderr,
                    "usage: bench_train_throughput [--device cuda|cpu] [--models A,B] [--batches 128,256] "
@@ -164,8 +157,7 @@ int main(int argc, char** argv) {
   std::vector<Precision> precisions;
   // Default: tf32 and bf16 on a GPU (PyTorch's columns), fp32 on the CPU (bf16 there: its convolutions only).
   if (precision_list.empty()) precision_list = device.is_cuda() ? "tf32,bf16" : "fp32";
-  for (const std::string& p : split_list(precision_list))
-    precisions.push_back(parse_precision(p));
+  for (const std::string& p : split_list(precision_list)) precisions.push_back(parse_precision(p));
 
   std::printf(
       "| model | precision | batch | train img/s | step ms | peak MiB | infer img/s (b512) | PyTorch train | ratio | "

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   const float* pb = b.data<float>();
   float* pc = c.data<float>();
 
-  const double blas = best_seconds(5, [&] { kernels::cpu::gemm(false, false, n, n, n, 1.0f, pa, n, pb, n, 0.0f, pc, n); });
+  const double blas =
+      best_seconds(5, [&] { kernels::cpu::gemm(false, false, n, n, n, 1.0f, pa, n, pb, n, 0.0f, pc, n); });
   const double naive = best_seconds(1, [&] {
     for (int64_t i = 0; i < n * n; ++i) pc[i] = 0;
     for (int64_t i = 0; i < n; ++i)

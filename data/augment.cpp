@@ -37,8 +37,7 @@ class ParamReader {
   ParamReader(std::string op, const AugmentParams& params) : op_(std::move(op)), params_(params) {}
   // Call after reading every parameter: a name that was never asked for is a typo.
   void done() const {
-    for (const auto& [key, value] : params_)
-      EMBER_CHECK(used_.count(key), op_, ": unknown parameter '", key, "'");
+    for (const auto& [key, value] : params_) EMBER_CHECK(used_.count(key), op_, ": unknown parameter '", key, "'");
   }
   std::vector<double> numbers(const std::string& key, std::vector<double> fallback) {
     used_[key] = true;
@@ -100,8 +99,8 @@ std::string pair_text(std::pair<double, double> r) { return "(" + num(r.first) +
 
 // out(x, y) = in(M (x - cx, y - cy) + (cx, cy)) with M the 2x2 `inverse` matrix, (cx, cy) the image centre in
 // pixel-index coordinates ((w-1)/2, (h-1)/2); points outside the input take `fill`.
-void warp(FloatImage& img, FloatImage& scratch, const double inverse[4], double shift_x, double shift_y,
-          bool bilinear, float fill) {
+void warp(FloatImage& img, FloatImage& scratch, const double inverse[4], double shift_x, double shift_y, bool bilinear,
+          float fill) {
   const int64_t h = img.height, w = img.width;
   const double cx = (w - 1) * 0.5, cy = (h - 1) * 0.5;
   scratch.resize(img.channels, h, w);
@@ -164,8 +163,8 @@ class RandomCrop final : public Augmentation {
   void output_size(int64_t& h, int64_t& w) const override { h = h_, w = w_; }
   void apply(FloatImage& img, FloatImage& scratch, AugmentRandom& rng) const override {
     const int64_t ph = img.height + 2 * padding_, pw = img.width + 2 * padding_;
-    EMBER_CHECK(ph >= h_ && pw >= w_, "RandomCrop: crop ", h_, "x", w_, " is larger than the padded image ", ph,
-                "x", pw);
+    EMBER_CHECK(ph >= h_ && pw >= w_, "RandomCrop: crop ", h_, "x", w_, " is larger than the padded image ", ph, "x",
+                pw);
     // torchvision: i = randint(0, h - th + 1), then j.
     const int64_t top = rng.below(ph - h_ + 1) - padding_, left = rng.below(pw - w_ + 1) - padding_;
     scratch.resize(img.channels, h_, w_);
@@ -248,9 +247,9 @@ class RandomAffine final : public Augmentation {
     ParamReader r("RandomAffine", params);
     degrees_ = r.range("degrees", {0, 0}, true);
     translate_ = r.numbers("translate", {0, 0});
-    EMBER_CHECK(translate_.size() == 2 && translate_[0] >= 0 && translate_[0] <= 1 && translate_[1] >= 0 &&
-                    translate_[1] <= 1,
-                "RandomAffine: translate is (fraction of width, fraction of height), each in [0, 1]");
+    EMBER_CHECK(
+        translate_.size() == 2 && translate_[0] >= 0 && translate_[0] <= 1 && translate_[1] >= 0 && translate_[1] <= 1,
+        "RandomAffine: translate is (fraction of width, fraction of height), each in [0, 1]");
     scale_ = r.range("scale", {1, 1}, false);
     std::vector<double> shear = r.numbers("shear", {0});
     EMBER_CHECK(shear.size() == 1 || shear.size() == 2 || shear.size() == 4,
@@ -351,11 +350,13 @@ struct Entry {
 
 const std::map<std::string, Entry>& registry() {
   static const std::map<std::string, Entry> r = {
-      {"RandomCrop", {{"size", "padding", "fill"}, [](const AugmentParams& p) { return std::make_shared<RandomCrop>(p); }}},
+      {"RandomCrop",
+       {{"size", "padding", "fill"}, [](const AugmentParams& p) { return std::make_shared<RandomCrop>(p); }}},
       {"RandomHorizontalFlip", {{"p"}, [](const AugmentParams& p) { return std::make_shared<RandomFlip>(p, true); }}},
       {"RandomVerticalFlip", {{"p"}, [](const AugmentParams& p) { return std::make_shared<RandomFlip>(p, false); }}},
       {"RandomRotation",
-       {{"degrees", "interpolation", "fill"}, [](const AugmentParams& p) { return std::make_shared<RandomRotation>(p); }}},
+       {{"degrees", "interpolation", "fill"},
+        [](const AugmentParams& p) { return std::make_shared<RandomRotation>(p); }}},
       {"RandomAffine",
        {{"degrees", "translate", "scale", "shear", "interpolation", "fill"},
         [](const AugmentParams& p) { return std::make_shared<RandomAffine>(p); }}},
@@ -404,7 +405,8 @@ std::shared_ptr<const Augmentation> parse_step(const std::string& text) {
       for (const std::string& arg : split_top_level(inside, ',')) {
         const size_t eq = arg.find('=');
         if (eq == std::string::npos || arg.find('(') < eq) {
-          EMBER_CHECK(position < it->second.positional.size(), "augmentation '", step, "': too many positional parameters");
+          EMBER_CHECK(position < it->second.positional.size(), "augmentation '", step,
+                      "': too many positional parameters");
           params[it->second.positional[position++]] = trim(arg);
         } else {
           params[trim(arg.substr(0, eq))] = trim(arg.substr(eq + 1));
@@ -455,6 +457,8 @@ AugmentPipeline parse_augmentations(const std::vector<std::string>& steps) {
   return AugmentPipeline(std::move(parsed));
 }
 
-AugmentPipeline study_augmentation() { return parse_augmentations("RandomHorizontalFlip(0.5); RandomCrop(32, padding=4)"); }
+AugmentPipeline study_augmentation() {
+  return parse_augmentations("RandomHorizontalFlip(0.5); RandomCrop(32, padding=4)");
+}
 
 }  // namespace ember::data

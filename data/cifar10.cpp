@@ -68,15 +68,15 @@ ImageDataset load_cifar10(const std::string& dir, bool train) {
   for (const std::string& path : files) {
     const std::vector<uint8_t> bytes = read_file_bytes(path);
     const int64_t n = static_cast<int64_t>(bytes.size()) / kRecordBytes;
-    EMBER_CHECK(!bytes.empty() && static_cast<int64_t>(bytes.size()) == n * kRecordBytes, path, ": ",
-                bytes.size(), " bytes is not a whole number of ", kRecordBytes, "-byte CIFAR-10 records");
+    EMBER_CHECK(!bytes.empty() && static_cast<int64_t>(bytes.size()) == n * kRecordBytes, path, ": ", bytes.size(),
+                " bytes is not a whole number of ", kRecordBytes, "-byte CIFAR-10 records");
     const size_t first = d.labels.size();
     d.labels.resize(first + n);
     d.pixels.resize((first + n) * kImageBytes);
     for (int64_t i = 0; i < n; ++i) {
       const uint8_t* record = bytes.data() + i * kRecordBytes;
-      EMBER_CHECK(record[0] < num_classes, path, ": record ", i, " has label ", int(record[0]), " but ",
-                  dir, "/batches.meta.txt names ", num_classes, " classes");
+      EMBER_CHECK(record[0] < num_classes, path, ": record ", i, " has label ", int(record[0]), " but ", dir,
+                  "/batches.meta.txt names ", num_classes, " classes");
       d.labels[first + i] = record[0];
       std::copy(record + 1, record + kRecordBytes, d.pixels.begin() + (first + i) * kImageBytes);
     }

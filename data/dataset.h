@@ -49,9 +49,9 @@ ImageDataset load_mnist(const std::string& dir, bool train, bool fashion);
 // dir/test/<class>/*. PNG, JPEG and BMP via stb_image. Class names are the train subfolder names, sorted;
 // the test split uses the same list and must not add classes.
 struct ImageFolderOptions {
-  int64_t channels = 3;               // 1 (grey) or 3 (RGB); stb_image converts
-  int64_t height = 0, width = 0;      // target size; 0 = the size of the first image (in name order)
-  bool resize = true;                 // other sizes resized (bilinear); false: rejected with an error
+  int64_t channels = 3;           // 1 (grey) or 3 (RGB); stb_image converts
+  int64_t height = 0, width = 0;  // target size; 0 = the size of the first image (in name order)
+  bool resize = true;             // other sizes resized (bilinear); false: rejected with an error
 };
 ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFolderOptions& options = {});
 

@@ -82,8 +82,8 @@ ImageDataset load_idx(const std::string& images_path, const std::string& labels_
   const IdxArray labels = read_idx(labels_path, 1);
   const std::vector<int64_t>& idims = images.dims;
   const std::vector<int64_t>& ldims = labels.dims;
-  EMBER_CHECK(idims[0] == ldims[0], images_path, " holds ", idims[0], " images but ", labels_path, " holds ",
-              ldims[0], " labels");
+  EMBER_CHECK(idims[0] == ldims[0], images_path, " holds ", idims[0], " images but ", labels_path, " holds ", ldims[0],
+              " labels");
   ImageDataset d;
   d.channels = 1;
   d.height = idims[1];

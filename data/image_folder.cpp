@@ -68,7 +68,8 @@ void resize_bilinear(const uint8_t* src, int64_t sh, int64_t sw, int64_t c, uint
       const double wx = fx - x0;
       for (int64_t k = 0; k < c; ++k) {
         auto at = [&](int64_t yy, int64_t xx) { return double(src[(yy * sw + xx) * c + k]); };
-        const double v = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1)) + wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1));
+        const double v =
+            (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1)) + wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1));
         dst[(y * dw + x) * c + k] = static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
       }
     }
@@ -90,8 +91,8 @@ ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFo
   d.class_names = sorted_subfolders(train_dir);
   EMBER_CHECK(!d.class_names.empty(), train_dir, ": no class subfolders");
   for (const std::string& name : sorted_subfolders(split_dir))
-    EMBER_CHECK(std::find(d.class_names.begin(), d.class_names.end(), name) != d.class_names.end(), split_dir,
-                "/", name, ": class not present in ", train_dir);
+    EMBER_CHECK(std::find(d.class_names.begin(), d.class_names.end(), name) != d.class_names.end(), split_dir, "/",
+                name, ": class not present in ", train_dir);
 
   std::vector<uint8_t> resized;
   for (size_t label = 0; label < d.class_names.size(); ++label) {
@@ -118,8 +119,8 @@ ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFo
           stbi_image_free);
       EMBER_CHECK(hwc != nullptr, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
       // The decoder's size, which a malformed file can make differ from the header's (a 0-row BMP was one).
-      EMBER_CHECK(w > 0 && h > 0 && int64_t(w) * h <= kMaxImagePixels, file.string(), ": decoded image is ", w,
-                  "x", h, " pixels");
+      EMBER_CHECK(w > 0 && h > 0 && int64_t(w) * h <= kMaxImagePixels, file.string(), ": decoded image is ", w, "x", h,
+                  " pixels");
       if (d.height == 0) {
         d.height = h;
         d.width = w;
@@ -136,7 +137,8 @@ ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFo
       const size_t first = d.pixels.size();
       d.pixels.resize(first + d.image_bytes());
       for (int64_t c = 0; c < d.channels; ++c)
-        for (int64_t p = 0; p < d.height * d.width; ++p) d.pixels[first + c * d.height * d.width + p] = src[p * d.channels + c];
+        for (int64_t p = 0; p < d.height * d.width; ++p)
+          d.pixels[first + c * d.height * d.width + p] = src[p * d.channels + c];
       d.labels.push_back(static_cast<int32_t>(label));
     }
   }

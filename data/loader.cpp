@@ -53,7 +53,8 @@ void Loader::stop_workers() {
 }
 
 int64_t Loader::batches_per_epoch() const {
-  const int64_t n = plan_ ? static_cast<int64_t>(plan_->indices.size()) : static_cast<int64_t>(sampler_->indices(0).size());
+  const int64_t n =
+      plan_ ? static_cast<int64_t>(plan_->indices.size()) : static_cast<int64_t>(sampler_->indices(0).size());
   return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
 }
 
@@ -68,7 +69,8 @@ void Loader::start_epoch(int64_t epoch) {
     plan->occurrence.push_back(seen[i]++);
   }
   const int64_t n = static_cast<int64_t>(plan->indices.size());
-  plan->num_batches = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  plan->num_batches =
+      options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     plan_ = std::move(plan);

@@ -21,9 +21,9 @@
 namespace ember::data {
 
 struct Batch {
-  Tensor images;                  // f32 [B, C, H, W], CPU, contiguous
-  Tensor labels;                  // i64 [B]
-  std::vector<int64_t> indices;   // dataset index of each image
+  Tensor images;                 // f32 [B, C, H, W], CPU, contiguous
+  Tensor labels;                 // i64 [B]
+  std::vector<int64_t> indices;  // dataset index of each image
 };
 
 struct LoaderOptions {

@@ -78,7 +78,7 @@ Preprocessing parse_normalization(const std::string& flag, const ImageDataset& d
                                   const std::vector<int64_t>& train_indices) {
   // flag -> (uses training statistics, augments)
   static const std::map<std::string, std::pair<bool, bool>> kFlags = {
-      {"No", {false, false}},    {"N1", {true, false}},    {"N2", {false, false}},
+      {"No", {false, false}},   {"N1", {true, false}},     {"N2", {false, false}},
       {"N1_aug", {true, true}}, {"N2_aug", {false, true}}, {"aug", {false, true}}};
   const auto it = kFlags.find(flag);
   EMBER_CHECK(it != kFlags.end(), "parse_normalization: unknown flag '", flag,

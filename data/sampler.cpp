@@ -25,7 +25,10 @@ std::vector<int64_t> RandomSampler::indices(int64_t epoch) const {
 
 WeightedRandomSampler::WeightedRandomSampler(std::vector<int64_t> indices, std::vector<double> weights,
                                              int64_t num_samples, uint64_t seed, bool replacement)
-    : indices_(std::move(indices)), weights_(std::move(weights)), num_samples_(num_samples), seed_(seed),
+    : indices_(std::move(indices)),
+      weights_(std::move(weights)),
+      num_samples_(num_samples),
+      seed_(seed),
       replacement_(replacement) {
   EMBER_CHECK(indices_.size() == weights_.size(), "WeightedRandomSampler: ", indices_.size(), " indices but ",
               weights_.size(), " weights");
@@ -60,8 +63,9 @@ std::vector<int64_t> WeightedRandomSampler::indices(int64_t epoch) const {
     const double u = gen.uniform();
     if (weights_[k] > 0) keys.emplace_back(std::log(std::max(u, 1e-300)) / weights_[k], k);  // log(u^(1/w))
   }
-  std::partial_sort(keys.begin(), keys.begin() + num_samples_, keys.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::partial_sort(keys.begin(), keys.begin() + num_samples_, keys.end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
   for (int64_t s = 0; s < num_samples_; ++s) out.push_back(indices_[keys[s].second]);
   return out;
 }

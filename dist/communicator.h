@@ -33,8 +33,8 @@ class Work {
 };
 
 struct CommunicatorOptions {
-  double timeout_s = 300.0;      // a collective waiting longer ends the process (see above)
-  Device device = Device::cpu(); // where training runs; "auto" picks NCCL for CUDA when it is compiled in
+  double timeout_s = 300.0;       // a collective waiting longer ends the process (see above)
+  Device device = Device::cpu();  // where training runs; "auto" picks NCCL for CUDA when it is compiled in
 };
 
 class Communicator {

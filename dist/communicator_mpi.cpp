@@ -34,11 +34,16 @@ void mpi_check(int rc, int rank, const char* what) {
 
 MPI_Datatype mpi_type(DType d) {
   switch (d) {
-    case DType::f32: return MPI_FLOAT;
-    case DType::f64: return MPI_DOUBLE;
-    case DType::i32: return MPI_INT32_T;
-    case DType::i64: return MPI_INT64_T;
-    default: EMBER_FAIL("dist mpi: no MPI reduction type for ", dtype_name(d));
+    case DType::f32:
+      return MPI_FLOAT;
+    case DType::f64:
+      return MPI_DOUBLE;
+    case DType::i32:
+      return MPI_INT32_T;
+    case DType::i64:
+      return MPI_INT64_T;
+    default:
+      EMBER_FAIL("dist mpi: no MPI reduction type for ", dtype_name(d));
   }
 }
 
@@ -115,8 +120,8 @@ class MpiCommunicator : public Communicator {
     check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local_), "Comm_split_type");
     MPI_Comm_rank(local_, &local_rank_);
     MPI_Comm_size(local_, &local_size_);
-    watchdog_ = std::make_unique<Watchdog>(rank_, watchdog_period(timeout_s_),
-                                           [this] { return clock_.overdue(timeout_s_); });
+    watchdog_ =
+        std::make_unique<Watchdog>(rank_, watchdog_period(timeout_s_), [this] { return clock_.overdue(timeout_s_); });
   }
 
   ~MpiCommunicator() override {
@@ -147,8 +152,8 @@ class MpiCommunicator : public Communicator {
     check_all_reduce_tensor(t, op, "mpi");
     auto work = std::make_unique<MpiWork>(*this, t, op);
     Tensor& host = work->buffer().host;
-    check(MPI_Iallreduce(MPI_IN_PLACE, host.raw_data(), mpi_count(host.numel(), "all_reduce"),
-                         mpi_type(host.dtype()), MPI_SUM, comm_, &work->request),
+    check(MPI_Iallreduce(MPI_IN_PLACE, host.raw_data(), mpi_count(host.numel(), "all_reduce"), mpi_type(host.dtype()),
+                         MPI_SUM, comm_, &work->request),
           "Iallreduce");
     return work;
   }
@@ -168,9 +173,8 @@ class MpiCommunicator : public Communicator {
     shape.insert(shape.begin(), world_size_);
     Tensor out = Tensor::empty(shape, t.dtype());
     const int bytes = mpi_count(host.numel() * static_cast<int64_t>(dtype_size(t.dtype())), "all_gather");
-    waiting("all_gather", [&] {
-      return MPI_Allgather(host.raw_data(), bytes, MPI_BYTE, out.raw_data(), bytes, MPI_BYTE, comm_);
-    });
+    waiting("all_gather",
+            [&] { return MPI_Allgather(host.raw_data(), bytes, MPI_BYTE, out.raw_data(), bytes, MPI_BYTE, comm_); });
     return out.to(t.device());
   }
 

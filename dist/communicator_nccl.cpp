@@ -31,21 +31,27 @@ std::unique_ptr<Communicator> make_nccl_communicator(const CommunicatorOptions&)
 
 namespace {
 
-#define EMBER_NCCL_CHECK(call, rank)                                                                  \
-  do {                                                                                                \
-    ncclResult_t ember_nccl_ = (call);                                                                \
-    if (ember_nccl_ != ncclSuccess)                                                                   \
-      EMBER_FAIL("dist rank ", rank, ": ", #call, " failed: ", ncclGetErrorString(ember_nccl_));     \
+#define EMBER_NCCL_CHECK(call, rank)                                                             \
+  do {                                                                                           \
+    ncclResult_t ember_nccl_ = (call);                                                           \
+    if (ember_nccl_ != ncclSuccess)                                                              \
+      EMBER_FAIL("dist rank ", rank, ": ", #call, " failed: ", ncclGetErrorString(ember_nccl_)); \
   } while (0)
 
 ncclDataType_t nccl_type(DType d) {
   switch (d) {
-    case DType::f32: return ncclFloat32;
-    case DType::f64: return ncclFloat64;
-    case DType::i32: return ncclInt32;
-    case DType::i64: return ncclInt64;
-    case DType::bf16: return ncclBfloat16;
-    case DType::u8: return ncclUint8;
+    case DType::f32:
+      return ncclFloat32;
+    case DType::f64:
+      return ncclFloat64;
+    case DType::i32:
+      return ncclInt32;
+    case DType::i64:
+      return ncclInt64;
+    case DType::bf16:
+      return ncclBfloat16;
+    case DType::u8:
+      return ncclUint8;
   }
   EMBER_FAIL("dist nccl: no NCCL type for ", dtype_name(d));
 }
@@ -160,8 +166,8 @@ class NcclCommunicator : public Communicator {
 
  private:
   void check_device(const Tensor& t, const char* what) const {
-    EMBER_CHECK(t.device() == Device::cuda(device_), "nccl ", what, ": tensor ", t.describe(), " is not on cuda:",
-                device_, ", this rank's GPU");
+    EMBER_CHECK(t.device() == Device::cuda(device_), "nccl ", what, ": tensor ", t.describe(),
+                " is not on cuda:", device_, ", this rank's GPU");
   }
 
   // The communication stream waits for everything queued on the compute stream so far.

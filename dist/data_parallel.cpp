@@ -8,8 +8,8 @@ std::vector<Bucket> plan_buckets(const std::vector<int64_t>& numels, int64_t ele
   std::vector<Bucket> buckets;
   for (size_t k = numels.size(); k-- > 0;) {
     const int64_t bytes = numels[k] * element_bytes;
-    if (buckets.empty() || capacity_bytes == 0 || (buckets.back().numel * element_bytes + bytes > capacity_bytes &&
-                                                   !buckets.back().params.empty()))
+    if (buckets.empty() || capacity_bytes == 0 ||
+        (buckets.back().numel * element_bytes + bytes > capacity_bytes && !buckets.back().params.empty()))
       buckets.emplace_back();
     Bucket& b = buckets.back();
     b.params.push_back(k);
@@ -76,10 +76,10 @@ DataParallel::DataParallel(Communicator& comm, std::vector<Tensor> parameters, s
   std::vector<int64_t> numels;
   for (size_t p = 0; p < s.parameters.size(); ++p) {
     const Tensor& t = s.parameters[p];
-    EMBER_CHECK(t.is_leaf() && t.requires_grad() && t.dtype() == DType::f32 && t.device() == device &&
-                    t.is_contiguous(),
-                "DataParallel: parameter ", p, " is ", t.describe(),
-                "; expected contiguous f32 leaves that require grad, all on ", device.str());
+    EMBER_CHECK(
+        t.is_leaf() && t.requires_grad() && t.dtype() == DType::f32 && t.device() == device && t.is_contiguous(),
+        "DataParallel: parameter ", p, " is ", t.describe(),
+        "; expected contiguous f32 leaves that require grad, all on ", device.str());
     numels.push_back(t.numel());
   }
   EMBER_CHECK(options.bucket_mb > 0, "DataParallel: bucket_mb must be positive, got ", options.bucket_mb);
@@ -123,9 +123,9 @@ DataParallel::DataParallel(Communicator& comm, const nn::Module& module, const D
 DataParallel::~DataParallel() = default;
 
 void DataParallel::set_sync(bool sync) {
-  EMBER_CHECK(state_->next_launch == 0 && std::none_of(state_->ready.begin(), state_->ready.end(),
-                                                       [](bool r) { return r; }),
-              "DataParallel::set_sync: called between a synchronising backward and finish_gradients()");
+  EMBER_CHECK(
+      state_->next_launch == 0 && std::none_of(state_->ready.begin(), state_->ready.end(), [](bool r) { return r; }),
+      "DataParallel::set_sync: called between a synchronising backward and finish_gradients()");
   state_->sync = sync;
 }
 

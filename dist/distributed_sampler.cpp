@@ -4,8 +4,8 @@
 
 namespace ember::dist {
 
-std::vector<int64_t> distributed_indices(const std::vector<int64_t>& indices, int64_t epoch, uint64_t seed,
-                                         int rank, int world, bool shuffle) {
+std::vector<int64_t> distributed_indices(const std::vector<int64_t>& indices, int64_t epoch, uint64_t seed, int rank,
+                                         int world, bool shuffle) {
   EMBER_CHECK(world > 0 && rank >= 0 && rank < world, "distributed_indices: rank ", rank, " of world ", world);
   EMBER_CHECK(!indices.empty(), "distributed_indices: no indices to share between ", world, " ranks");
   EMBER_CHECK(epoch >= 0, "distributed_indices: negative epoch ", epoch);

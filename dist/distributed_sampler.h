@@ -1,10 +1,10 @@
 // Splitting the data between ranks.
 //
 // Training (DistributedSampler, as torch.utils.data.DistributedSampler): every epoch all ranks draw the same
-// permutation of the indices from (seed, epoch) (RandomSampler's: a world of one visits the same order), pad it by repeating its start to a multiple of the world
-// size, and rank r takes elements r, r + world, r + 2 world, ... So the ranks' shares are disjoint (up to
-// the padding), cover the data, have equal lengths (same number of steps: collectives stay matched) and
-// change with the epoch.
+// permutation of the indices from (seed, epoch) (RandomSampler's: a world of one visits the same order), pad it by
+// repeating its start to a multiple of the world size, and rank r takes elements r, r + world, r + 2 world, ... So the
+// ranks' shares are disjoint (up to the padding), cover the data, have equal lengths (same number of steps: collectives
+// stay matched) and change with the epoch.
 //
 // Evaluation: shard_indices() splits without padding (no sample counted twice) and sum_counts() adds integer
 // counts (a confusion matrix) over the ranks, so metrics equal those of a single-process evaluation.
@@ -18,8 +18,8 @@
 namespace ember::dist {
 
 // What rank `rank` of `world` visits in `epoch` (in order). Without shuffle the indices keep their order.
-std::vector<int64_t> distributed_indices(const std::vector<int64_t>& indices, int64_t epoch, uint64_t seed,
-                                         int rank, int world, bool shuffle = true);
+std::vector<int64_t> distributed_indices(const std::vector<int64_t>& indices, int64_t epoch, uint64_t seed, int rank,
+                                         int world, bool shuffle = true);
 
 class DistributedSampler final : public data::Sampler {
  public:

@@ -146,8 +146,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
       if (!in.defined()) continue;
       Tensor gi = grads[i];
       if (gi.defined()) {
-        EMBER_CHECK(gi.shape() == in.shape(), "backward of ", n->name(), ": gradient ", gi.describe(),
-                    " for input ", i, " of shape ", shape_str(in.shape()));
+        EMBER_CHECK(gi.shape() == in.shape(), "backward of ", n->name(), ": gradient ", gi.describe(), " for input ", i,
+                    " of shape ", shape_str(in.shape()));
         if (gi.dtype() != in.dtype()) gi = gi.to(in.dtype());
       }
       if (in.is_leaf()) {

@@ -49,21 +49,22 @@ inline D convert_value(S v) {
   }
 
 // f32 and f64: the dtypes every floating op computes in.
-#define EMBER_DISPATCH_FLOAT(dtype, opname, ...)                                                         \
-  switch (dtype) {                                                                                       \
-    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)                                                         \
-    EMBER_DISPATCH_CASE(f64, double, __VA_ARGS__)                                                        \
-    default:                                                                                             \
-      EMBER_FAIL(opname, ": dtype ", ::ember::dtype_name(dtype), " not supported (use f32 or f64)");    \
+#define EMBER_DISPATCH_FLOAT(dtype, opname, ...)                                                     \
+  switch (dtype) {                                                                                   \
+    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)                                                     \
+    EMBER_DISPATCH_CASE(f64, double, __VA_ARGS__)                                                    \
+    default:                                                                                         \
+      EMBER_FAIL(opname, ": dtype ", ::ember::dtype_name(dtype), " not supported (use f32 or f64)"); \
   }
 
-#define EMBER_DISPATCH_ALL(dtype, opname, ...)                          \
-  switch (dtype) {                                                      \
-    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)                        \
-    EMBER_DISPATCH_CASE(f64, double, __VA_ARGS__)                       \
-    EMBER_DISPATCH_CASE(bf16, ::ember::bf16, __VA_ARGS__)               \
-    EMBER_DISPATCH_CASE(i64, int64_t, __VA_ARGS__)                      \
-    EMBER_DISPATCH_CASE(i32, int32_t, __VA_ARGS__)                      \
-    EMBER_DISPATCH_CASE(u8, uint8_t, __VA_ARGS__)                       \
-    default: EMBER_FAIL(opname, ": unknown dtype");                     \
+#define EMBER_DISPATCH_ALL(dtype, opname, ...)            \
+  switch (dtype) {                                        \
+    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)          \
+    EMBER_DISPATCH_CASE(f64, double, __VA_ARGS__)         \
+    EMBER_DISPATCH_CASE(bf16, ::ember::bf16, __VA_ARGS__) \
+    EMBER_DISPATCH_CASE(i64, int64_t, __VA_ARGS__)        \
+    EMBER_DISPATCH_CASE(i32, int32_t, __VA_ARGS__)        \
+    EMBER_DISPATCH_CASE(u8, uint8_t, __VA_ARGS__)         \
+    default:                                              \
+      EMBER_FAIL(opname, ": unknown dtype");              \
   }

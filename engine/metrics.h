@@ -21,7 +21,9 @@ class ConfusionMatrix {
   void add(int64_t true_class, int64_t predicted_class, int64_t count = 1);
   void add(const std::vector<int64_t>& true_classes, const std::vector<int64_t>& predicted_classes);
   void merge(const ConfusionMatrix& other);  // exact sum of counts
-  int64_t at(int64_t true_class, int64_t predicted_class) const { return counts_[true_class * num_classes_ + predicted_class]; }
+  int64_t at(int64_t true_class, int64_t predicted_class) const {
+    return counts_[true_class * num_classes_ + predicted_class];
+  }
   int64_t total() const;
   const std::vector<int64_t>& counts() const { return counts_; }
   std::vector<int64_t>& counts() { return counts_; }  // for all-reduce over shards

@@ -49,7 +49,7 @@ Tensor mean(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim
 Tensor var(const Tensor& a, const std::vector<int64_t>& dims = {}, bool unbiased = true, bool keepdim = false);
 std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim = false);  // values, i64 indices
 Tensor max(const Tensor& a);  // over everything; on ties the gradient goes to the first maximum
-Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);                   // i64, no grad
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);  // i64, no grad
 // Sums a broadcast result back to `shape` (the backward of broadcasting).
 Tensor sum_to(const Tensor& a, const Shape& shape);
 

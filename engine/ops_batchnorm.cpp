@@ -16,8 +16,8 @@ namespace {
 void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
   if (!t.defined()) return;
   check_parameter("batch_norm", what, x, t);
-  EMBER_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "batch_norm: ", what, " ", t.describe(),
-              " does not match the ", x.size(1), " channels of input ", x.describe());
+  EMBER_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "batch_norm: ", what, " ", t.describe(), " does not match the ",
+              x.size(1), " channels of input ", x.describe());
 }
 
 #ifdef EMBER_WITH_CUDA
@@ -26,9 +26,9 @@ void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
 // invstd stay on the device for the backward. No host synchronisation.
 template <class T>
 Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                       const Tensor& running_var, bool training, double momentum, double eps, bool grad_x,
-                       bool grad_w, bool grad_b, bool record_grad, const Tensor& x_in, const Tensor& weight,
-                       const Tensor& bias, const BatchNormReduce& reduce) {
+                       const Tensor& running_var, bool training, double momentum, double eps, bool grad_x, bool grad_w,
+                       bool grad_b, bool record_grad, const Tensor& x_in, const Tensor& weight, const Tensor& bias,
+                       const BatchNormReduce& reduce) {
   using cuda::device_ptr;
   const auto [N, C, S] = channel_view(x, 1);  // [N, C, S], or [N H W, C, 1] channels_last
   const cudaStream_t stream = cuda::current_stream();
@@ -40,8 +40,8 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   const bool synced = training && reduce;
   Tensor sums;  // synchronized: [sum x (C), sum x^2 (C), count], summed over the processes
   if (synced) {
-    Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
-                                   x.device());
+    Tensor scratch =
+        Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32, x.device());
     sums = Tensor::empty({2 * C + 1}, DType::f64, x.device());
     kernels::cuda::batch_norm_sums(device_ptr<T>(x), N, C, S, sums.data<double>(), f32_ptr(scratch), stream);
     reduce(sums);
@@ -50,11 +50,11 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     kernels::cuda::batch_norm_apply(device_ptr<T>(x), N, C, S, f32_ptr(gamma), f32_ptr(beta), pmean, pinvstd,
                                     device_ptr<T>(y), stream);
   } else if (training) {
-    Tensor scratch = Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32,
-                                   x.device());
+    Tensor scratch =
+        Tensor::empty({static_cast<int64_t>(kernels::cuda::batch_norm_scratch(N, C, S))}, DType::f32, x.device());
     kernels::cuda::batch_norm_forward_training(device_ptr<T>(x), N, C, S, f32_ptr(gamma), f32_ptr(beta), feps,
-                                               fmomentum, f32_ptr(running_mean), f32_ptr(running_var),
-                                               device_ptr<T>(y), pmean, pinvstd, f32_ptr(scratch), stream);
+                                               fmomentum, f32_ptr(running_mean), f32_ptr(running_var), device_ptr<T>(y),
+                                               pmean, pinvstd, f32_ptr(scratch), stream);
   } else {
     kernels::cuda::batch_norm_forward_eval(device_ptr<T>(x), N, C, S, f32_ptr(gamma), f32_ptr(beta),
                                            f32_ptr(running_mean), f32_ptr(running_var), feps, device_ptr<T>(y), pmean,
@@ -80,10 +80,9 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                                      f32_ptr(scratch), stream);
              if (!grad_x) return {dx, dgamma, dbeta};  // every process skips alike: the graphs are equal
              reduce(dsums);
-             kernels::cuda::batch_norm_backward_dx_from_sums(px, pdy, N, C, S, f32_ptr(gamma), f32_ptr(mean),
-                                                             f32_ptr(invstd), dsums.data<double>(),
-                                                             sums.data<double>() + 2 * C, device_ptr<T>(dx),
-                                                             f32_ptr(scratch), stream);
+             kernels::cuda::batch_norm_backward_dx_from_sums(
+                 px, pdy, N, C, S, f32_ptr(gamma), f32_ptr(mean), f32_ptr(invstd), dsums.data<double>(),
+                 sums.data<double>() + 2 * C, device_ptr<T>(dx), f32_ptr(scratch), stream);
              return {dx, dgamma, dbeta};
            }
            kernels::cuda::batch_norm_backward(px, pdy, N, C, S, f32_ptr(gamma), f32_ptr(mean), f32_ptr(invstd),
@@ -211,10 +210,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
                                                                dx.data<scalar_t>());
                }
              } else {
-               kernels::cpu::batchnorm_backward<scalar_t>(
-                   N, C, S, px, pdy, mean.data(), invstd.data(), pgamma, training,
-                   grad_x ? dx.data<scalar_t>() : nullptr, grad_w ? dgamma.data<scalar_t>() : nullptr,
-                   grad_b ? dbeta.data<scalar_t>() : nullptr);
+               kernels::cpu::batchnorm_backward<scalar_t>(N, C, S, px, pdy, mean.data(), invstd.data(), pgamma,
+                                                          training, grad_x ? dx.data<scalar_t>() : nullptr,
+                                                          grad_w ? dgamma.data<scalar_t>() : nullptr,
+                                                          grad_b ? dbeta.data<scalar_t>() : nullptr);
              }
            });
            return {dx, dgamma, dbeta};

@@ -25,17 +25,17 @@ kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, 
   check_parameter(op, "weight", x, weight);
   EMBER_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", x.describe());
   EMBER_CHECK(weight.dim() == 4, op, ": weight must be [O, C, kH, kW], got ", weight.describe());
-  EMBER_CHECK(x.size(1) == weight.size(1), op, ": input ", x.describe(), " has ", x.size(1),
-              " channels but weight ", weight.describe(), " expects ", weight.size(1));
+  EMBER_CHECK(x.size(1) == weight.size(1), op, ": input ", x.describe(), " has ", x.size(1), " channels but weight ",
+              weight.describe(), " expects ", weight.size(1));
   if (bias.defined()) {
     check_parameter(op, "bias", x, bias);
     EMBER_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), op, ": bias ", bias.describe(),
                 " does not match weight ", weight.describe());
   }
-  EMBER_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 && p.pad_h >= 0 &&
-                  p.pad_w >= 0,
-              op, ": stride (", p.stride_h, ", ", p.stride_w, ") and dilation (", p.dilation_h, ", ",
-              p.dilation_w, ") must be >= 1 and padding (", p.pad_h, ", ", p.pad_w, ") >= 0");
+  EMBER_CHECK(
+      p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0, op,
+      ": stride (", p.stride_h, ", ", p.stride_w, ") and dilation (", p.dilation_h, ", ", p.dilation_w,
+      ") must be >= 1 and padding (", p.pad_h, ", ", p.pad_w, ") >= 0");
   kernels::cpu::ConvGeometry g;
   g.batch = x.size(0);
   g.in_channels = x.size(1);
@@ -53,8 +53,8 @@ kernels::cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, 
   const int64_t span_h = p.dilation_h * (g.kernel_h - 1) + 1, span_w = p.dilation_w * (g.kernel_w - 1) + 1;
   EMBER_CHECK(span_h <= g.in_h + 2 * p.pad_h && span_w <= g.in_w + 2 * p.pad_w, op, ": kernel ",
               shape_str({g.kernel_h, g.kernel_w}), " (dilated span ", shape_str({span_h, span_w}),
-              ") is larger than the padded input ", shape_str({g.in_h + 2 * p.pad_h, g.in_w + 2 * p.pad_w}),
-              " of ", x.describe());
+              ") is larger than the padded input ", shape_str({g.in_h + 2 * p.pad_h, g.in_w + 2 * p.pad_w}), " of ",
+              x.describe());
   return g;
 }
 
@@ -98,8 +98,7 @@ void cpu_conv_backward_data(CpuConv k, const kernels::cpu::ConvGeometry& g, cons
   kernels::cpu::conv2d_backward_data<T>(g, dy, w, dx);
 }
 template <class T>
-void cpu_conv_backward_filter(CpuConv k, const kernels::cpu::ConvGeometry& g, const T* x, const T* dy, T* dw,
-                              T* db) {
+void cpu_conv_backward_filter(CpuConv k, const kernels::cpu::ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
 #ifdef EMBER_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>)
     if (k != CpuConv::im2col)
@@ -129,8 +128,8 @@ Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Conv2dPara
 #endif
 
 // The CPU convolution (f32, f64), with its backward.
-Tensor conv2d_cpu(const kernels::cpu::ConvGeometry& g, const Tensor& x_in, const Tensor& weight_in,
-                  const Tensor& bias, const Conv2dParams& params) {
+Tensor conv2d_cpu(const kernels::cpu::ConvGeometry& g, const Tensor& x_in, const Tensor& weight_in, const Tensor& bias,
+                  const Conv2dParams& params) {
   const Tensor x = x_in.contiguous().detach(), w = weight_in.contiguous().detach();
   const Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype(), x.device());

@@ -29,10 +29,14 @@ namespace {
 
 const char* binary_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::add: return "add";
-    case BinaryOp::sub: return "sub";
-    case BinaryOp::mul: return "mul";
-    case BinaryOp::div: return "div";
+    case BinaryOp::add:
+      return "add";
+    case BinaryOp::sub:
+      return "sub";
+    case BinaryOp::mul:
+      return "mul";
+    case BinaryOp::div:
+      return "div";
   }
   return "?";
 }
@@ -71,15 +75,15 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   }
   if (a.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(a.dtype(), name, {
-      kernels::cpu::binary(op, static_cast<int>(shape.size()), shape.data(), ea.data<scalar_t>(),
-                           ea.strides().data(), eb.data<scalar_t>(), eb.strides().data(), out.data<scalar_t>());
+      kernels::cpu::binary(op, static_cast<int>(shape.size()), shape.data(), ea.data<scalar_t>(), ea.strides().data(),
+                           eb.data<scalar_t>(), eb.strides().data(), out.data<scalar_t>());
     });
   } else {
     EMBER_CUDA(name, EMBER_DISPATCH_CUDA_ACTIVATION(a.dtype(), name, {
-      kernels::cuda::binary(op, static_cast<int>(shape.size()), shape.data(), cuda::device_ptr<scalar_t>(ea),
-                            ea.strides().data(), cuda::device_ptr<scalar_t>(eb), eb.strides().data(),
-                            cuda::device_ptr<scalar_t>(out), cuda::current_stream());
-    }));
+                 kernels::cuda::binary(op, static_cast<int>(shape.size()), shape.data(), cuda::device_ptr<scalar_t>(ea),
+                                       ea.strides().data(), cuda::device_ptr<scalar_t>(eb), eb.strides().data(),
+                                       cuda::device_ptr<scalar_t>(out), cuda::current_stream());
+               }));
   }
   return out;
 }
@@ -119,19 +123,32 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 const char* unary_name(UnaryOp op) {
   switch (op) {
-    case UnaryOp::neg: return "neg";
-    case UnaryOp::exp: return "exp";
-    case UnaryOp::log: return "log";
-    case UnaryOp::sqrt: return "sqrt";
-    case UnaryOp::abs: return "abs";
-    case UnaryOp::relu: return "relu";
-    case UnaryOp::gelu: return "gelu";
-    case UnaryOp::tanh: return "tanh";
-    case UnaryOp::sigmoid: return "sigmoid";
-    case UnaryOp::add_scalar: return "add_scalar";
-    case UnaryOp::mul_scalar: return "mul_scalar";
-    case UnaryOp::pow_scalar: return "pow_scalar";
-    case UnaryOp::clamp: return "clamp";
+    case UnaryOp::neg:
+      return "neg";
+    case UnaryOp::exp:
+      return "exp";
+    case UnaryOp::log:
+      return "log";
+    case UnaryOp::sqrt:
+      return "sqrt";
+    case UnaryOp::abs:
+      return "abs";
+    case UnaryOp::relu:
+      return "relu";
+    case UnaryOp::gelu:
+      return "gelu";
+    case UnaryOp::tanh:
+      return "tanh";
+    case UnaryOp::sigmoid:
+      return "sigmoid";
+    case UnaryOp::add_scalar:
+      return "add_scalar";
+    case UnaryOp::mul_scalar:
+      return "mul_scalar";
+    case UnaryOp::pow_scalar:
+      return "pow_scalar";
+    case UnaryOp::clamp:
+      return "clamp";
   }
   return "?";
 }
@@ -144,7 +161,7 @@ bool derivative_uses_output(UnaryOp op) {
 Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, double alpha, double beta) {
   const char* name = unary_name(op);
   // In the layout of the saved x or y, so the kernel walks all of them in storage order.
-  const Tensor g = x.defined() ? dy.in_layout(x.dense_layout())
+  const Tensor g = x.defined()   ? dy.in_layout(x.dense_layout())
                    : y.defined() ? dy.in_layout(y.dense_layout())
                                  : dy.dense();
   Tensor dx = Tensor::empty_like(g, g.dtype());
@@ -157,10 +174,11 @@ Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor
     });
   } else {
     EMBER_CUDA(name, EMBER_DISPATCH_CUDA_ACTIVATION(g.dtype(), name, {
-      kernels::cuda::unary_backward(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y),
-                                    cuda::device_ptr<scalar_t>(g), cuda::device_ptr<scalar_t>(dx), g.numel(),
-                                    static_cast<float>(alpha), static_cast<float>(beta), cuda::current_stream());
-    }));
+                 kernels::cuda::unary_backward(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y),
+                                               cuda::device_ptr<scalar_t>(g), cuda::device_ptr<scalar_t>(dx), g.numel(),
+                                               static_cast<float>(alpha), static_cast<float>(beta),
+                                               cuda::current_stream());
+               }));
   }
   return dx;
 }
@@ -172,29 +190,32 @@ Tensor unary_op(UnaryOp op, const Tensor& a, double alpha = 0.0, double beta = 0
   Tensor y = Tensor::empty_like(x, x.dtype());
   if (x.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(x.dtype(), name, {
-      kernels::cpu::unary<scalar_t>(op, x.data<scalar_t>(), y.data<scalar_t>(), x.numel(),
-                                    static_cast<scalar_t>(alpha), static_cast<scalar_t>(beta));
+      kernels::cpu::unary<scalar_t>(op, x.data<scalar_t>(), y.data<scalar_t>(), x.numel(), static_cast<scalar_t>(alpha),
+                                    static_cast<scalar_t>(beta));
     });
   } else {
     EMBER_CUDA(name, EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), name, {
-      kernels::cuda::unary(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y), x.numel(),
-                           static_cast<float>(alpha), static_cast<float>(beta), cuda::current_stream());
-    }));
+                 kernels::cuda::unary(op, cuda::device_ptr<scalar_t>(x), cuda::device_ptr<scalar_t>(y), x.numel(),
+                                      static_cast<float>(alpha), static_cast<float>(beta), cuda::current_stream());
+               }));
   }
   if (needs_grad({&a})) {
     const bool uses_y = derivative_uses_output(op);
     record(y, name, {a},
-           [op, x = uses_y ? Tensor() : x, y_saved = uses_y ? y.detach() : Tensor(), alpha, beta](
-               const Tensor& g) -> std::vector<Tensor> { return {unary_backward(op, x, y_saved, g, alpha, beta)}; });
+           [op, x = uses_y ? Tensor() : x, y_saved = uses_y ? y.detach() : Tensor(), alpha,
+            beta](const Tensor& g) -> std::vector<Tensor> { return {unary_backward(op, x, y_saved, g, alpha, beta)}; });
   }
   return y;
 }
 
 const char* compare_name(CompareOp op) {
   switch (op) {
-    case CompareOp::eq: return "eq";
-    case CompareOp::gt: return "gt";
-    case CompareOp::lt: return "lt";
+    case CompareOp::eq:
+      return "eq";
+    case CompareOp::gt:
+      return "gt";
+    case CompareOp::lt:
+      return "lt";
   }
   return "?";
 }
@@ -357,19 +378,18 @@ Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act
     });
   } else {
     EMBER_CUDA(op, EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
-      kernels::cuda::bias_act_forward(cuda::device_ptr<scalar_t>(x), cuda::device_ptr<float>(bias), outer, C, inner,
-                                      act, cuda::device_ptr<scalar_t>(y), cuda::device_ptr<scalar_t>(pre),
-                                      cuda::current_stream());
-    }));
+                 kernels::cuda::bias_act_forward(cuda::device_ptr<scalar_t>(x), cuda::device_ptr<float>(bias), outer, C,
+                                                 inner, act, cuda::device_ptr<scalar_t>(y),
+                                                 cuda::device_ptr<scalar_t>(pre), cuda::current_stream());
+               }));
   }
   if (grad) {
     const Tensor saved = act == Activation::relu ? y.detach() : pre;
     const bool grad_b = bias_in.defined() && bias_in.requires_grad();
     const DType bias_dtype = bias_in.defined() ? bias_in.dtype() : x.dtype();
-    record(y, op, {x_in, bias_in},
-           [=](const Tensor& g) -> std::vector<Tensor> {
-             return bias_activation_backward(g.in_layout(layout), saved, act, outer, C, inner, grad_b, bias_dtype);
-           });
+    record(y, op, {x_in, bias_in}, [=](const Tensor& g) -> std::vector<Tensor> {
+      return bias_activation_backward(g.in_layout(layout), saved, act, outer, C, inner, grad_b, bias_dtype);
+    });
   }
   return y;
 }

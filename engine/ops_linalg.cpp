@@ -75,8 +75,8 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
                                     [&](const std::array<int64_t, 2>& o, int64_t count) {
                                       for (int64_t i = 0; i < count; ++i, ++index)
                                         kernels::cpu::gemm(la.trans, lb.trans, n, m, k, scalar_t(1),
-                                                           pa + o[0] + i * a_step, la.ld, pb + o[1] + i * b_step,
-                                                           lb.ld, scalar_t(0), pc + index * n * m, m);
+                                                           pa + o[0] + i * a_step, la.ld, pb + o[1] + i * b_step, lb.ld,
+                                                           scalar_t(0), pc + index * n * m, m);
                                     });
     });
   } else {
@@ -91,8 +91,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor out = matmul_forward(a, b);
   if (needs_grad({&a, &b})) {
     record(out, "matmul", {a, b},
-           [a = a.detach(), b = b.detach(), grad_a = a.requires_grad(), grad_b = b.requires_grad()](
-               const Tensor& g) -> std::vector<Tensor> {
+           [a = a.detach(), b = b.detach(), grad_a = a.requires_grad(),
+            grad_b = b.requires_grad()](const Tensor& g) -> std::vector<Tensor> {
              return {grad_a ? sum_to(matmul(g, b.transpose(-1, -2)), a.shape()) : Tensor(),
                      grad_b ? sum_to(matmul(a.transpose(-1, -2), g), b.shape()) : Tensor()};
            });
@@ -101,8 +101,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  EMBER_CHECK(x.dim() >= 1 && weight.dim() == 2, "linear: needs x [..., in] and weight [out, in], got ",
-              x.describe(), " and ", weight.describe());
+  EMBER_CHECK(x.dim() >= 1 && weight.dim() == 2, "linear: needs x [..., in] and weight [out, in], got ", x.describe(),
+              " and ", weight.describe());
   check_activation("linear", x);
   check_parameter("linear", "weight", x, weight);
   const int64_t in = weight.size(1), out_features = weight.size(0);
@@ -146,9 +146,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   out = out.view(out_shape);
   if (needs_grad({&x, &weight, &bias})) {
     record(out, "linear", {x, weight, bias},
-           [xs, ws, x_shape = x.shape(), out_features, grad_x = x.requires_grad(),
-            grad_w = weight.requires_grad(), grad_b = bias.defined() && bias.requires_grad()](
-               const Tensor& g) -> std::vector<Tensor> {
+           [xs, ws, x_shape = x.shape(), out_features, grad_x = x.requires_grad(), grad_w = weight.requires_grad(),
+            grad_b = bias.defined() && bias.requires_grad()](const Tensor& g) -> std::vector<Tensor> {
              const Tensor g2 = g.reshape({-1, out_features});
              Tensor dx, dw;
              if (g2.device().is_cuda()) {

@@ -42,9 +42,10 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy_in, int64_t d, bool lo
     EMBER_CUDA(name, {
       // The CUDA kernels work along the last dimension: other axes go through a transposed copy.
       check_f32(name, y);
-      if (v.inner != 1) return softmax_backward(y.transpose(d, -1).contiguous(), dy.transpose(d, -1), y.dim() - 1, log)
-                                   .transpose(d, -1)
-                                   .contiguous();
+      if (v.inner != 1)
+        return softmax_backward(y.transpose(d, -1).contiguous(), dy.transpose(d, -1), y.dim() - 1, log)
+            .transpose(d, -1)
+            .contiguous();
       kernels::cuda::softmax_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), v.outer, v.n, log,
                                       cuda::current_stream());
     });
@@ -93,8 +94,8 @@ void check_classification(const char* op, const Tensor& logits, const Tensor& ta
   EMBER_CHECK(targets.dtype() == DType::i64 && targets.dim() == 1 && targets.size(0) == logits.size(0), op,
               ": targets must be i64 [", logits.size(0), "] for logits ", logits.describe(), ", got ",
               targets.describe());
-  EMBER_CHECK(targets.device() == logits.device(), op, ": tensors on different devices: ", logits.describe(),
-              " and ", targets.describe());
+  EMBER_CHECK(targets.device() == logits.device(), op, ": tensors on different devices: ", logits.describe(), " and ",
+              targets.describe());
   const int64_t C = logits.size(1);
   EMBER_CHECK(C > 0, op, ": logits ", logits.describe(), " have no classes");
   if (options.class_weights.defined()) {
@@ -128,7 +129,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, const Cr
   Tensor rows = Tensor::empty({N}, logits.dtype(), logits.device());
   Tensor lse = Tensor::empty({N}, logits.dtype(), logits.device());
   Tensor out;
-  double scale = 1;  // d out / d rows[i]: 1, or 1 / denominator for the mean
+  double scale = 1;   // d out / d rows[i]: 1, or 1 / denominator for the mean
   Tensor normalizer;  // CUDA: the device-side denominator (no host synchronisation)
   if (logits.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(logits.dtype(), "cross_entropy", {
@@ -169,16 +170,15 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, const Cr
   if (needs_grad({&logits_in})) {
     record(out, "cross_entropy", {logits_in},
            [logits, targets, weights, lse, smoothing, scale, normalizer,
-            per_row = options.reduction == Reduction::none](
-               const Tensor& g_in) -> std::vector<Tensor> {
+            per_row = options.reduction == Reduction::none](const Tensor& g_in) -> std::vector<Tensor> {
              const Tensor g = g_in.contiguous();
              Tensor dx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
              if (logits.device().is_cpu()) {
                EMBER_DISPATCH_FLOAT(logits.dtype(), "cross_entropy_backward", {
-                 kernels::cpu::cross_entropy_backward(
-                     logits.data<scalar_t>(), targets.data<int64_t>(),
-                     weights.defined() ? weights.data<scalar_t>() : nullptr, lse.data<scalar_t>(), g.data<scalar_t>(),
-                     per_row ? 1 : 0, scale, logits.size(0), logits.size(1), smoothing, dx.data<scalar_t>());
+                 kernels::cpu::cross_entropy_backward(logits.data<scalar_t>(), targets.data<int64_t>(),
+                                                      weights.defined() ? weights.data<scalar_t>() : nullptr,
+                                                      lse.data<scalar_t>(), g.data<scalar_t>(), per_row ? 1 : 0, scale,
+                                                      logits.size(0), logits.size(1), smoothing, dx.data<scalar_t>());
                });
              } else {
                EMBER_CUDA("cross_entropy", {
@@ -207,9 +207,12 @@ Tensor focal_loss(const Tensor& logits, const Tensor& targets, double gamma, con
   if (gamma != 0) loss = mul(pow_scalar(add_scalar(neg(exp(log_pt)), 1.0), gamma), loss);
   if (options.class_weights.defined()) loss = mul(index_select(options.class_weights, 0, targets), loss);
   switch (options.reduction) {
-    case Reduction::none: return loss;
-    case Reduction::sum: return sum(loss);
-    case Reduction::mean: return mean(loss);  // over the N samples, as in Lin et al.
+    case Reduction::none:
+      return loss;
+    case Reduction::sum:
+      return sum(loss);
+    case Reduction::mean:
+      return mean(loss);  // over the N samples, as in Lin et al.
   }
   return loss;
 }

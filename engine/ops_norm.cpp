@@ -31,8 +31,8 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   if (x.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(x.dtype(), "layer_norm", {
       kernels::cpu::layernorm_forward(x.data<scalar_t>(), weight.defined() ? weight.data<scalar_t>() : nullptr,
-                                      bias.defined() ? bias.data<scalar_t>() : nullptr, R, D, eps,
-                                      y.data<scalar_t>(), mean.data<scalar_t>(), rstd.data<scalar_t>());
+                                      bias.defined() ? bias.data<scalar_t>() : nullptr, R, D, eps, y.data<scalar_t>(),
+                                      mean.data<scalar_t>(), rstd.data<scalar_t>());
     });
   } else {
     EMBER_CUDA("layer_norm", {
@@ -54,8 +54,8 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
              if (x.device().is_cpu()) {
                EMBER_DISPATCH_FLOAT(x.dtype(), "layer_norm_backward", {
                  kernels::cpu::layernorm_backward(
-                     x.data<scalar_t>(), weight.defined() ? weight.data<scalar_t>() : nullptr,
-                     mean.data<scalar_t>(), rstd.data<scalar_t>(), g.data<scalar_t>(), R, D, dx.data<scalar_t>(),
+                     x.data<scalar_t>(), weight.defined() ? weight.data<scalar_t>() : nullptr, mean.data<scalar_t>(),
+                     rstd.data<scalar_t>(), g.data<scalar_t>(), R, D, dx.data<scalar_t>(),
                      grad_w ? dw.data<scalar_t>() : nullptr, grad_b ? db.data<scalar_t>() : nullptr);
                });
              } else {

@@ -18,9 +18,7 @@ struct AxisPooling {
 };
 
 #ifdef EMBER_WITH_CUDA
-kernels::cuda::PoolAxis cuda_axis(const AxisPooling& a) {
-  return {a.in, a.out, a.kernel, a.stride, a.pad, a.adaptive};
-}
+kernels::cuda::PoolAxis cuda_axis(const AxisPooling& a) { return {a.in, a.out, a.kernel, a.stride, a.pad, a.adaptive}; }
 #endif
 
 void check_pool_input(const char* op, const Tensor& x) {
@@ -32,12 +30,11 @@ void check_pool_input(const char* op, const Tensor& x) {
 std::pair<PoolWindows, PoolWindows> sliding_pool_windows(const char* op, const Tensor& x, int64_t kernel,
                                                          int64_t stride, int64_t padding) {
   check_pool_input(op, x);
-  EMBER_CHECK(kernel >= 1 && stride >= 1 && padding >= 0 && padding <= kernel / 2, op, ": kernel ", kernel,
-              ", stride ", stride, ", padding ", padding, " invalid (need kernel, stride >= 1, 0 <= padding <= kernel/2)");
+  EMBER_CHECK(kernel >= 1 && stride >= 1 && padding >= 0 && padding <= kernel / 2, op, ": kernel ", kernel, ", stride ",
+              stride, ", padding ", padding, " invalid (need kernel, stride >= 1, 0 <= padding <= kernel/2)");
   const int64_t H = x.size(2), W = x.size(3);
   EMBER_CHECK(kernel <= H + 2 * padding && kernel <= W + 2 * padding, op, ": kernel ", kernel,
-              " is larger than the padded input ", shape_str({H + 2 * padding, W + 2 * padding}), " of ",
-              x.describe());
+              " is larger than the padded input ", shape_str({H + 2 * padding, W + 2 * padding}), " of ", x.describe());
   const int64_t oh = (H + 2 * padding - kernel) / stride + 1, ow = (W + 2 * padding - kernel) / stride + 1;
   return {kernels::cpu::sliding_windows(H, oh, kernel, stride, padding),
           kernels::cpu::sliding_windows(W, ow, kernel, stride, padding)};
@@ -58,9 +55,9 @@ Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, Pool
     });
   } else {
     EMBER_CUDA(op, EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), op, {
-      kernels::cuda::avg_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(h), cuda_axis(w),
-                                        cuda::device_ptr<scalar_t>(y), cuda::current_stream());
-    }));
+                 kernels::cuda::avg_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(h), cuda_axis(w),
+                                                   cuda::device_ptr<scalar_t>(y), cuda::current_stream());
+               }));
   }
   if (needs_grad({&x_in})) {
     record(y, op, {x_in}, [op, shape = x.shape(), rows, cols, h, w](const Tensor& grad) -> std::vector<Tensor> {
@@ -73,9 +70,10 @@ Tensor window_average(const char* op, const Tensor& x_in, PoolWindows rows, Pool
         });
       } else {
         EMBER_CUDA(op, EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), op, {
-          kernels::cuda::avg_pool2d_backward(cuda::device_ptr<scalar_t>(dy), shape[0] * shape[1], cuda_axis(h),
-                                             cuda_axis(w), cuda::device_ptr<scalar_t>(dx), cuda::current_stream());
-        }));
+                     kernels::cuda::avg_pool2d_backward(cuda::device_ptr<scalar_t>(dy), shape[0] * shape[1],
+                                                        cuda_axis(h), cuda_axis(w), cuda::device_ptr<scalar_t>(dx),
+                                                        cuda::current_stream());
+                   }));
       }
       return {dx};
     });
@@ -102,9 +100,10 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
     });
   } else {
     EMBER_CUDA("max_pool2d", EMBER_DISPATCH_CUDA_ACTIVATION(x.dtype(), "max_pool2d", {
-      kernels::cuda::max_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(ah), cuda_axis(aw),
-                                        cuda::device_ptr<scalar_t>(y), argmax.data<int32_t>(), cuda::current_stream());
-    }));
+                 kernels::cuda::max_pool2d_forward(cuda::device_ptr<scalar_t>(x), N * C, cuda_axis(ah), cuda_axis(aw),
+                                                   cuda::device_ptr<scalar_t>(y), argmax.data<int32_t>(),
+                                                   cuda::current_stream());
+               }));
   }
   if (needs_grad({&x_in})) {
     record(y, "max_pool2d", {x_in}, [shape = x.shape(), argmax, ah, aw](const Tensor& grad) -> std::vector<Tensor> {
@@ -118,10 +117,10 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
         });
       } else {
         EMBER_CUDA("max_pool2d", EMBER_DISPATCH_CUDA_ACTIVATION(dy.dtype(), "max_pool2d", {
-          kernels::cuda::max_pool2d_backward(cuda::device_ptr<scalar_t>(dy), argmax.data<int32_t>(),
-                                             shape[0] * shape[1], cuda_axis(ah), cuda_axis(aw),
-                                             cuda::device_ptr<scalar_t>(dx), cuda::current_stream());
-        }));
+                     kernels::cuda::max_pool2d_backward(cuda::device_ptr<scalar_t>(dy), argmax.data<int32_t>(),
+                                                        shape[0] * shape[1], cuda_axis(ah), cuda_axis(aw),
+                                                        cuda::device_ptr<scalar_t>(dx), cuda::current_stream());
+                   }));
       }
       return {dx};
     });

@@ -25,8 +25,8 @@ Tensor apply_dropout_mask(const Tensor& x_in, double p, const MaskDraw& draw) {
   if (x.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(x.dtype(), "dropout", {
       const scalar_t scale = p < 1 ? static_cast<scalar_t>(1.0 / (1.0 - p)) : scalar_t(0);
-      kernels::cpu::dropout(x.data<scalar_t>(), y.data<scalar_t>(), x.numel(), static_cast<float>(p), scale,
-                            draw.seed, draw.stream, draw.first);
+      kernels::cpu::dropout(x.data<scalar_t>(), y.data<scalar_t>(), x.numel(), static_cast<float>(p), scale, draw.seed,
+                            draw.stream, draw.first);
     });
   } else {
     EMBER_CUDA("dropout", {
@@ -55,9 +55,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
     draw.first_on_device = graph->random_offset(gen, draw.first, count, kAlign);
   Tensor y = apply_dropout_mask(x.detach(), p, draw);
   if (needs_grad({&x})) {
-    record(y, "dropout", {x}, [p, draw](const Tensor& g) -> std::vector<Tensor> {
-      return {apply_dropout_mask(g, p, draw)};
-    });
+    record(y, "dropout", {x},
+           [p, draw](const Tensor& g) -> std::vector<Tensor> { return {apply_dropout_mask(g, p, draw)}; });
   }
   return y;
 }

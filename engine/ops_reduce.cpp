@@ -98,8 +98,10 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
   const std::vector<int64_t> dims = normalize_dims(dims_in, a.dim(), "sum");
   Tensor out = sum_forward(a, dims, keepdim);
   if (needs_grad({&a})) {
-    record(out, "sum", {a}, [in_shape = a.shape(), kept = reduced_shape(a.shape(), dims, true)](
-                                const Tensor& g) -> std::vector<Tensor> { return {g.reshape(kept).expand(in_shape)}; });
+    record(out, "sum", {a},
+           [in_shape = a.shape(), kept = reduced_shape(a.shape(), dims, true)](const Tensor& g) -> std::vector<Tensor> {
+             return {g.reshape(kept).expand(in_shape)};
+           });
   }
   return out;
 }

@@ -87,8 +87,7 @@ Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   if (a.device().is_cpu()) {
     EMBER_DISPATCH_ALL(a.dtype(), "index_select", {
-      kernels::cpu::index_select(a.data<scalar_t>(), outer, n, inner, index.data<int64_t>(), K,
-                                 out.data<scalar_t>());
+      kernels::cpu::index_select(a.data<scalar_t>(), outer, n, inner, index.data<int64_t>(), K, out.data<scalar_t>());
     });
   } else {
     EMBER_CUDA("index_select", {

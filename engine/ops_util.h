@@ -5,8 +5,7 @@
 namespace ember {
 
 inline void check_same_device_dtype(const char* op, const Tensor& a, const Tensor& b) {
-  EMBER_CHECK(a.device() == b.device(), op, ": tensors on different devices: ", a.describe(), " and ",
-              b.describe());
+  EMBER_CHECK(a.device() == b.device(), op, ": tensors on different devices: ", a.describe(), " and ", b.describe());
   EMBER_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ: ", a.describe(), " and ", b.describe());
 }
 

@@ -21,9 +21,7 @@ Tensor patchify(const Tensor& x, int64_t patch) {
   EMBER_CHECK(patch >= 1 && H % patch == 0 && W % patch == 0, "patchify: patch ", patch, " does not tile ",
               x.describe());
   const int64_t gh = H / patch, gw = W / patch;
-  return x.reshape({B, C, gh, patch, gw, patch})
-      .permute({0, 2, 4, 3, 5, 1})
-      .reshape({B, gh * gw, patch * patch * C});
+  return x.reshape({B, C, gh, patch, gw, patch}).permute({0, 2, 4, 3, 5, 1}).reshape({B, gh * gw, patch * patch * C});
 }
 
 // (x, right, left, down, up) on channels; each shift moves the image one pixel and zero-fills what it vacates.
@@ -55,9 +53,12 @@ namespace {
 // The mask value of the unfused path: the dtype's lowest finite number, as the study's LSA uses.
 double lowest_finite(DType dtype) {
   switch (dtype) {
-    case DType::f32: return std::numeric_limits<float>::lowest();
-    case DType::f64: return std::numeric_limits<double>::lowest();
-    default: EMBER_FAIL("attention: scores must be f32 or f64, got ", dtype_name(dtype));
+    case DType::f32:
+      return std::numeric_limits<float>::lowest();
+    case DType::f64:
+      return std::numeric_limits<double>::lowest();
+    default:
+      EMBER_FAIL("attention: scores must be f32 or f64, got ", dtype_name(dtype));
   }
 }
 
@@ -92,13 +93,13 @@ struct AttentionCall {
 
 // o and lse from q, k, v: all contiguous [bh, n, dh] (lse [bh, n]), possibly views into one buffer; on CUDA
 // 16-byte aligned (attention_operand).
-void attention_forward_into(const AttentionCall& c, const Tensor& q, const Tensor& k, const Tensor& v,
-                            const Tensor& o, const Tensor& lse) {
+void attention_forward_into(const AttentionCall& c, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& o,
+                            const Tensor& lse) {
   if (q.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(q.dtype(), "attention", {
-      kernels::cpu::attention_forward<scalar_t>(c.bh, c.n, c.dh, static_cast<scalar_t>(c.cpu_scale()),
-                                                c.mask_diagonal, q.data<scalar_t>(), k.data<scalar_t>(),
-                                                v.data<scalar_t>(), o.data<scalar_t>(), lse.data<scalar_t>());
+      kernels::cpu::attention_forward<scalar_t>(c.bh, c.n, c.dh, static_cast<scalar_t>(c.cpu_scale()), c.mask_diagonal,
+                                                q.data<scalar_t>(), k.data<scalar_t>(), v.data<scalar_t>(),
+                                                o.data<scalar_t>(), lse.data<scalar_t>());
     });
     return;
   }
@@ -110,16 +111,16 @@ void attention_forward_into(const AttentionCall& c, const Tensor& q, const Tenso
 }
 
 // dq, dk, dv (same layout rules) and, when defined, the 0-dim d_log_scale from the output gradient g.
-void attention_backward_into(const AttentionCall& c, const Tensor& q, const Tensor& k, const Tensor& v,
-                             const Tensor& o, const Tensor& g, const Tensor& lse, const Tensor& dq, const Tensor& dk,
-                             const Tensor& dv, const Tensor& d_log_scale) {
+void attention_backward_into(const AttentionCall& c, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& o,
+                             const Tensor& g, const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                             const Tensor& d_log_scale) {
   if (q.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(q.dtype(), "attention backward", {
-      kernels::cpu::attention_backward<scalar_t>(
-          c.bh, c.n, c.dh, static_cast<scalar_t>(c.cpu_scale()), c.mask_diagonal, q.data<scalar_t>(),
-          k.data<scalar_t>(), v.data<scalar_t>(), o.data<scalar_t>(), g.data<scalar_t>(), lse.data<scalar_t>(),
-          dq.data<scalar_t>(), dk.data<scalar_t>(), dv.data<scalar_t>(),
-          d_log_scale.defined() ? d_log_scale.data<scalar_t>() : nullptr);
+      kernels::cpu::attention_backward<scalar_t>(c.bh, c.n, c.dh, static_cast<scalar_t>(c.cpu_scale()), c.mask_diagonal,
+                                                 q.data<scalar_t>(), k.data<scalar_t>(), v.data<scalar_t>(),
+                                                 o.data<scalar_t>(), g.data<scalar_t>(), lse.data<scalar_t>(),
+                                                 dq.data<scalar_t>(), dk.data<scalar_t>(), dv.data<scalar_t>(),
+                                                 d_log_scale.defined() ? d_log_scale.data<scalar_t>() : nullptr);
     });
     return;
   }
@@ -175,7 +176,7 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
   if (q_in.numel() == 0) return Tensor::zeros(q_in.shape(), q_in.dtype(), q_in.device());
   if (!fused_attention_supported(q_in, N, dh))
     return unfused_attention(q_in, k_in, v_in, scale, log_scale_in, mask_diagonal);
-  const AttentionCall call{B * H, N, dh, scale, log_scale_in.defined() ? log_scale_in.detach() : Tensor(),
+  const AttentionCall call{B * H,        N, dh, scale, log_scale_in.defined() ? log_scale_in.detach() : Tensor(),
                            mask_diagonal};
   const Tensor q = attention_operand(q_in), k = attention_operand(k_in), v = attention_operand(v_in);
   Tensor o = Tensor::empty(q_in.shape(), q_in.dtype(), q_in.device());
@@ -200,8 +201,8 @@ Tensor packed_self_attention(const Tensor& qkv_in, int64_t heads, double scale, 
                              bool mask_diagonal) {
   const char* op = "packed_self_attention";
   check_floating(op, qkv_in);
-  EMBER_CHECK(qkv_in.dim() == 3 && heads > 0 && qkv_in.size(2) % (3 * heads) == 0, op, ": expected [B, N, 3*",
-              heads, "*dh], got ", qkv_in.describe());
+  EMBER_CHECK(qkv_in.dim() == 3 && heads > 0 && qkv_in.size(2) % (3 * heads) == 0, op, ": expected [B, N, 3*", heads,
+              "*dh], got ", qkv_in.describe());
   check_log_scale(op, qkv_in, log_scale_in);
   const int64_t B = qkv_in.size(0), N = qkv_in.size(1), H = heads, dh = qkv_in.size(2) / (3 * heads);
   EMBER_CHECK(!mask_diagonal || N >= 2, op, ": a diagonal mask needs at least 2 tokens, got ", qkv_in.describe());
@@ -211,7 +212,7 @@ Tensor packed_self_attention(const Tensor& qkv_in, int64_t heads, double scale, 
                                                   packed_view.select(0, 2), scale, log_scale_in, mask_diagonal);
     return o.permute({0, 2, 1, 3}).reshape({B, N, H * dh});
   }
-  const AttentionCall call{B * H, N, dh, scale, log_scale_in.defined() ? log_scale_in.detach() : Tensor(),
+  const AttentionCall call{B * H,        N, dh, scale, log_scale_in.defined() ? log_scale_in.detach() : Tensor(),
                            mask_diagonal};
   const Tensor packed = attention_operand(packed_view.detach());  // the one copy that splits the heads
   const Tensor o = Tensor::empty({B, H, N, dh}, qkv_in.dtype(), qkv_in.device());
@@ -225,9 +226,8 @@ Tensor packed_self_attention(const Tensor& qkv_in, int64_t heads, double scale, 
              const Tensor d_o = attention_operand(g.reshape({B, N, H, dh}).permute({0, 2, 1, 3}));
              const Tensor d_packed = Tensor::empty(packed.shape(), packed.dtype(), packed.device());
              Tensor d_log_scale = want_log_scale ? Tensor::empty({}, packed.dtype(), packed.device()) : Tensor();
-             attention_backward_into(call, packed.select(0, 0), packed.select(0, 1), packed.select(0, 2), o, d_o,
-                                     lse, d_packed.select(0, 0), d_packed.select(0, 1), d_packed.select(0, 2),
-                                     d_log_scale);
+             attention_backward_into(call, packed.select(0, 0), packed.select(0, 1), packed.select(0, 2), o, d_o, lse,
+                                     d_packed.select(0, 0), d_packed.select(0, 1), d_packed.select(0, 2), d_log_scale);
              // [3, B, H, N, dh] back to qkv's [B, N, 3, H, dh]: one copy, no zero-filled slices to add up.
              return {d_packed.permute({1, 3, 0, 2, 4}).contiguous().view({B, N, 3 * H * dh}), d_log_scale};
            });

@@ -31,9 +31,8 @@ Tensor rand_uniform(const Shape& shape, double lo, double hi, Generator& gen, DT
 
 Tensor rand_normal(const Shape& shape, double mean, double std, Generator& gen, DType dtype, Device device) {
   const uint64_t first = gen.reserve(static_cast<uint64_t>(shape_numel(shape)));
-  return fill_host(shape, dtype, device, "rand_normal", [&](int64_t i) {
-    return mean + std * philox_normal(gen.seed(), gen.stream(), first + i);
-  });
+  return fill_host(shape, dtype, device, "rand_normal",
+                   [&](int64_t i) { return mean + std * philox_normal(gen.seed(), gen.stream(), first + i); });
 }
 
 Tensor rand_bernoulli(const Shape& shape, double p, Generator& gen, Device device) {

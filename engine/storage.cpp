@@ -18,9 +18,7 @@ ScopedCudaAllocator::ScopedCudaAllocator(Allocator* allocator) : previous_(t_cud
 
 ScopedCudaAllocator::~ScopedCudaAllocator() { t_cuda_allocator = previous_; }
 
-void register_allocator(DeviceKind kind, Allocator* allocator) {
-  g_allocators[static_cast<int>(kind)] = allocator;
-}
+void register_allocator(DeviceKind kind, Allocator* allocator) { g_allocators[static_cast<int>(kind)] = allocator; }
 
 Allocator* allocator_for(Device device) {
   if (device.is_cpu()) return g_allocators[0] ? g_allocators[0] : &cpu_allocator();
@@ -33,8 +31,7 @@ Allocator* allocator_for(Device device) {
   return a;
 }
 
-Storage::Storage(size_t nbytes, Device device)
-    : nbytes_(nbytes), device_(device), allocator_(allocator_for(device)) {
+Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device), allocator_(allocator_for(device)) {
   data_ = allocator_->allocate(nbytes);
 }
 

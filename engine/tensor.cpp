@@ -201,8 +201,7 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const T
     }
   }
   if (infer_at >= 0) {
-    EMBER_CHECK(known != 0 && numel % known == 0, op, ": cannot view ", t.describe(), " as ",
-                shape_str(requested));
+    EMBER_CHECK(known != 0 && numel % known == 0, op, ": cannot view ", t.describe(), " as ", shape_str(requested));
     shape[infer_at] = numel / known;
   }
   EMBER_CHECK(shape_numel(shape) == numel, op, ": cannot view ", t.describe(), " (", numel, " elements) as ",
@@ -250,9 +249,8 @@ Tensor Tensor::view(const Shape& requested) const {
               " cannot be viewed as ", shape_str(shape), " without a copy; use reshape");
   Tensor out = make_view(*this, shape, strides, offset());
   if (needs_grad({this})) {
-    record(out, "view", {*this}, [in_shape = this->shape()](const Tensor& g) -> std::vector<Tensor> {
-      return {g.reshape(in_shape)};
-    });
+    record(out, "view", {*this},
+           [in_shape = this->shape()](const Tensor& g) -> std::vector<Tensor> { return {g.reshape(in_shape)}; });
   }
   return out;
 }
@@ -308,11 +306,12 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   shape[d] = length;
   Tensor out = make_view(*this, shape, strides(), offset() + start * strides()[d]);
   if (needs_grad({this})) {
-    record(out, "narrow", {*this}, [in_shape = this->shape(), d, start, length](const Tensor& g) -> std::vector<Tensor> {
-      Tensor full = Tensor::zeros(in_shape, g.dtype(), g.device());
-      full.narrow(d, start, length).copy_(g);
-      return {full};
-    });
+    record(out, "narrow", {*this},
+           [in_shape = this->shape(), d, start, length](const Tensor& g) -> std::vector<Tensor> {
+             Tensor full = Tensor::zeros(in_shape, g.dtype(), g.device());
+             full.narrow(d, start, length).copy_(g);
+             return {full};
+           });
   }
   return out;
 }
@@ -345,9 +344,8 @@ Tensor Tensor::expand(const Shape& requested) const {
   if (shape == this->shape()) return *this;
   Tensor out = make_view(*this, shape, strides, offset());
   if (needs_grad({this})) {
-    record(out, "expand", {*this}, [in_shape = this->shape()](const Tensor& g) -> std::vector<Tensor> {
-      return {sum_to(g, in_shape)};
-    });
+    record(out, "expand", {*this},
+           [in_shape = this->shape()](const Tensor& g) -> std::vector<Tensor> { return {sum_to(g, in_shape)}; });
   }
   return out;
 }
@@ -384,9 +382,8 @@ Tensor Tensor::to(DType target) const {
   Tensor out = Tensor::empty_like(*this, target);
   out.copy_(*this);
   if (needs_grad({this}) && is_floating(target)) {
-    record(out, "to_dtype", {*this}, [source = dtype()](const Tensor& g) -> std::vector<Tensor> {
-      return {g.to(source)};
-    });
+    record(out, "to_dtype", {*this},
+           [source = dtype()](const Tensor& g) -> std::vector<Tensor> { return {g.to(source)}; });
   }
   return out;
 }
@@ -396,9 +393,8 @@ Tensor Tensor::to(Device target) const {
   Tensor out = Tensor::empty(shape(), dtype(), target);
   out.copy_(*this);
   if (needs_grad({this})) {
-    record(out, "to_device", {*this}, [source = device()](const Tensor& g) -> std::vector<Tensor> {
-      return {g.to(source)};
-    });
+    record(out, "to_device", {*this},
+           [source = device()](const Tensor& g) -> std::vector<Tensor> { return {g.to(source)}; });
   }
   return out;
 }
@@ -418,9 +414,8 @@ void Tensor::copy_(const Tensor& src) {
       using src_t = scalar_t;
       const src_t* sp = s.data<src_t>();
       EMBER_DISPATCH_ALL(dtype(), "copy_", {
-        kernels::cpu::strided_copy(sp, s.strides().data(), data<scalar_t>(), strides().data(),
-                                   static_cast<int>(dim()), shape().data(),
-                                   [](src_t v) { return convert_value<scalar_t>(v); });
+        kernels::cpu::strided_copy(sp, s.strides().data(), data<scalar_t>(), strides().data(), static_cast<int>(dim()),
+                                   shape().data(), [](src_t v) { return convert_value<scalar_t>(v); });
       });
     });
     return;

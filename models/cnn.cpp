@@ -21,9 +21,9 @@ class Cnn : public nn::Module {
       network->add(std::make_shared<nn::ReLU>());
     };
     auto pool = [&] { network->add(std::make_shared<nn::MaxPool2d>(2)); };
-    conv(channels, 32), conv(32, 64), pool();  // 0..4   -> 64 x 16 x 16 (CIFAR-10)
-    conv(64, 128), conv(128, 128), pool();  // 5..9   -> 128 x 8 x 8
-    conv(128, 256), conv(256, 256), pool(); // 10..14 -> 256 x 4 x 4
+    conv(channels, 32), conv(32, 64), pool();       // 0..4   -> 64 x 16 x 16 (CIFAR-10)
+    conv(64, 128), conv(128, 128), pool();          // 5..9   -> 128 x 8 x 8
+    conv(128, 256), conv(256, 256), pool();         // 10..14 -> 256 x 4 x 4
     network->add(std::make_shared<nn::Flatten>());  // 15 -> 4096
     network->add(std::make_shared<nn::Linear>(256 * (height / 8) * (width / 8), 1024, true, init));
     network->add(std::make_shared<nn::ReLU>());

@@ -23,8 +23,14 @@ void require_cifar_shape(const char* model, const ImageShape& in) {
 const std::vector<std::pair<std::string, Builder>>& registry() {
   static const std::vector<std::pair<std::string, Builder>> models = {
       {"CNN", [](uint64_t seed, const ImageShape& in) { return make_cnn(seed, in.channels, in.height, in.width); }},
-      {"ResNet_18", [](uint64_t seed, const ImageShape& in) { return make_resnet({2, 2, 2, 2}, seed, in.channels); }},
-      {"ResNet_34", [](uint64_t seed, const ImageShape& in) { return make_resnet({3, 4, 6, 3}, seed, in.channels); }},
+      {"ResNet_18",
+       [](uint64_t seed, const ImageShape& in) {
+         return make_resnet({2, 2, 2, 2}, seed, in.channels);
+       }},
+      {"ResNet_34",
+       [](uint64_t seed, const ImageShape& in) {
+         return make_resnet({3, 4, 6, 3}, seed, in.channels);
+       }},
       {"ViT",
        [](uint64_t seed, const ImageShape& in) {
          require_cifar_shape("ViT", in);

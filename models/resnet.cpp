@@ -57,7 +57,7 @@ class ResNet : public nn::Module {
     linear = register_module("linear", std::make_shared<nn::Linear>(512, 10, true, init));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu(bn1->forward(conv1->forward(x)));  // [B, 64, 32, 32]
+    Tensor out = relu(bn1->forward(conv1->forward(x)));          // [B, 64, 32, 32]
     for (const auto& stage : stages) out = stage->forward(out);  // -> [B, 512, 4, 4]
     return linear->forward(avg_pool2d(out, 4, 4).flatten(1));
   }

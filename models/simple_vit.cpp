@@ -1,9 +1,9 @@
 // SimpleViT (Beyer et al. 2022, "Better plain ViT baselines"), as kentaroy47's models/simplevit.py.
 #include "engine/nn/activation.h"
-#include "engine/nn/transformer.h"
 #include "engine/nn/layernorm.h"
 #include "engine/nn/linear.h"
 #include "engine/nn/patchify.h"
+#include "engine/nn/transformer.h"
 #include "engine/ops.h"
 #include "models/vit.h"
 
@@ -53,6 +53,8 @@ class SimpleVit : public nn::Module {
 
 }  // namespace
 
-std::shared_ptr<nn::Module> make_simple_vit(uint64_t seed) { return std::make_shared<SimpleVit>(512, 6, 8, 64, 512, seed); }
+std::shared_ptr<nn::Module> make_simple_vit(uint64_t seed) {
+  return std::make_shared<SimpleVit>(512, 6, 8, 64, 512, seed);
+}
 
 }  // namespace ember::models

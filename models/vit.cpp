@@ -1,12 +1,12 @@
 #include "models/vit.h"
 
 #include "engine/nn/activation.h"
-#include "engine/nn/transformer.h"
 #include "engine/nn/dropout.h"
 #include "engine/nn/init.h"
 #include "engine/nn/layernorm.h"
 #include "engine/nn/linear.h"
 #include "engine/nn/patchify.h"
+#include "engine/nn/transformer.h"
 #include "engine/ops.h"
 
 namespace ember::models {
@@ -39,7 +39,8 @@ class Vit : public nn::Module {
     // Construction follows the originals' __init__ order (patch embedding first); registration puts the
     // two own parameters first in state_dict, as PyTorch does.
     if (c.small_datasets) {
-      to_patch_embedding = register_module("to_patch_embedding", std::make_shared<ShiftedPatchTokenization>(c.dim, init));
+      to_patch_embedding =
+          register_module("to_patch_embedding", std::make_shared<ShiftedPatchTokenization>(c.dim, init));
     } else {
       auto seq = std::make_shared<nn::Sequential>();
       seq->add(std::make_shared<nn::Patchify>(kPatch));
@@ -54,8 +55,7 @@ class Vit : public nn::Module {
       std::shared_ptr<nn::Module> attention;
       if (c.small_datasets)
         attention = std::make_shared<nn::LocalitySelfAttention>(c.dim, c.heads, c.dim_head, c.dropout, streams);
-      else
-        attention = std::make_shared<nn::Attention>(c.dim, c.heads, c.dim_head, c.dropout, streams);
+      else attention = std::make_shared<nn::Attention>(c.dim, c.heads, c.dim_head, c.dropout, streams);
       auto net = std::make_shared<nn::Sequential>();
       net->add(std::make_shared<nn::Linear>(c.dim, c.mlp_dim, true, init));
       net->add(std::make_shared<nn::GELU>());

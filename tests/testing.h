@@ -53,12 +53,12 @@ inline bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, doubl
   return true;
 }
 
-#define EMBER_REQUIRE_CLOSE(a, b, rtol, atol)                       \
-  do {                                                              \
-    std::string why_;                                               \
+#define EMBER_REQUIRE_CLOSE(a, b, rtol, atol)                               \
+  do {                                                                      \
+    std::string why_;                                                       \
     bool ok_ = ::ember::testing::allclose((a), (b), (rtol), (atol), &why_); \
-    INFO(why_);                                                     \
-    REQUIRE(ok_);                                                   \
+    INFO(why_);                                                             \
+    REQUIRE(ok_);                                                           \
   } while (0)
 
 // Checks the analytic gradient of sum(f(inputs) * w) (w random, fixed) against central differences in f64

@@ -56,10 +56,8 @@ int main(int argc, char** argv) {
   try {
     NoGradGuard no_grad;
     for (int i = 3; i < argc; ++i) {
-      if (mode == "export")
-        export_model(dir, argv[i]);
-      else
-        forward_torch_weights(dir, argv[i]);
+      if (mode == "export") export_model(dir, argv[i]);
+      else forward_torch_weights(dir, argv[i]);
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "ember_torch_roundtrip: %s\n", e.what());

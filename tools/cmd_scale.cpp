@@ -40,9 +40,9 @@
 #include <thread>
 
 #include "base/error.h"
+#include "tools/command.h"
 #include "tools/launch_scripts.h"
 #include "tools/perf_model.h"
-#include "tools/command.h"
 #include "tools/results_folder.h"
 #include "tools/scaling.h"
 
@@ -65,8 +65,7 @@ T get_or(const YAML::Node& node, const char* key, T fallback) {
 
 void write_file(const fs::path& path, const std::string& text, bool executable) {
   write_text_file(path, text);
-  if (executable)
-    fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
+  if (executable) fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
 }
 
 // The layouts file, parsed; errors name the file and the key.
@@ -132,12 +131,11 @@ Study load_study(const std::string& path) {
     s.base.lsf_gpu = get_or<std::string>(root, "lsf_gpu", "");
     s.base.slurm_constraint = get_or<std::string>(root, "slurm_constraint", "");
     for (const YAML::Node& l : root["layouts"]) {
-      EMBER_CHECK(l["nodes"] && l["gpus_per_node"], path,
-                  ": each layout needs 'nodes' and 'gpus_per_node'");
+      EMBER_CHECK(l["nodes"] && l["gpus_per_node"], path, ": each layout needs 'nodes' and 'gpus_per_node'");
       Study::Entry e;
       e.layout = {l["nodes"].as<int>(), l["gpus_per_node"].as<int>()};
-      EMBER_CHECK(e.layout.nodes > 0 && e.layout.gpus_per_node > 0, path, ": layout ",
-                  e.layout.nodes, " x ", e.layout.gpus_per_node, " (both must be positive)");
+      EMBER_CHECK(e.layout.nodes > 0 && e.layout.gpus_per_node > 0, path, ": layout ", e.layout.nodes, " x ",
+                  e.layout.gpus_per_node, " (both must be positive)");
       e.hosts = get_or<std::vector<std::string>>(l, "hosts", {});
       e.group = get_or<std::string>(l, "group", "");
       e.lsf_host_group = get_or<std::string>(l, "lsf_host_group", s.base.lsf_host_group);
@@ -170,8 +168,7 @@ Study load_study(const std::string& path) {
       };
       if (model["cases"])
         for (const YAML::Node& c : model["cases"]) add_case(c);
-      else
-        add_case(model);
+      else add_case(model);
     }
   } catch (const YAML::Exception& e) {
     EMBER_FAIL(path, ": ", e.what());
@@ -186,8 +183,8 @@ void run_local(const Study& study, const Study::Entry& e, const fs::path& layout
   std::string command = "mpirun -np " + std::to_string(e.layout.gpus()) + " --oversubscribe --bind-to none";
   if (geteuid() == 0) command += " --allow-run-as-root";
   for (const std::string& v : study.base.env) command += " -x " + v;
-  command += " " + study.local_command + " --out_dir " + quoted(layout_dir.string()) + " > " +
-             quoted(log.string()) + " 2>&1";
+  command +=
+      " " + study.local_command + " --out_dir " + quoted(layout_dir.string()) + " > " + quoted(log.string()) + " 2>&1";
   std::printf("running %s (log: %s)\n", layout_dir.filename().string().c_str(), log.string().c_str());
   std::fflush(stdout);
   const int status = std::system(command.c_str());
@@ -218,8 +215,9 @@ int run_scale(const ScaleOptions& options) {
   if (!options.profile_model.empty()) {
     models::ImageShape shape;
     char extra = 0;
-    EMBER_CHECK(std::sscanf(options.image_shape.c_str(), "%ldx%ldx%ld%c", &shape.channels, &shape.height,
-                            &shape.width, &extra) == 3 && shape.channels > 0 && shape.height > 0 && shape.width > 0,
+    EMBER_CHECK(std::sscanf(options.image_shape.c_str(), "%ldx%ldx%ld%c", &shape.channels, &shape.height, &shape.width,
+                            &extra) == 3 &&
+                    shape.channels > 0 && shape.height > 0 && shape.width > 0,
                 "--image_shape '", options.image_shape, "' is not CxHxW (e.g. 1x28x28)");
     const ModelProfile p =
         profile_model(options.profile_model, options.batch_size, options.device, options.steps, shape);
@@ -256,8 +254,8 @@ int run_scale(const ScaleOptions& options) {
     std::vector<StepPrediction> predictions;
     for (const Study::Entry& e : study.layouts) predictions.push_back(*study.predict(e.layout, c));
     std::printf("\npredicted: %s, batch %lld per GPU, %.3f ms per step on one GPU\n%s", study.model_name.c_str(),
-                static_cast<long long>(c.batch_per_gpu), predictions.front().forward_ms +
-                predictions.front().backward_ms + predictions.front().optimizer_ms,
+                static_cast<long long>(c.batch_per_gpu),
+                predictions.front().forward_ms + predictions.front().backward_ms + predictions.front().optimizer_ms,
                 format_predictions(predictions).c_str());
   }
   if (!options.run) return 0;
@@ -266,9 +264,10 @@ int run_scale(const ScaleOptions& options) {
   int ran = 0;
   for (const Study::Entry& e : study.layouts) {
     if (e.layout.nodes != 1 || e.layout.gpus() > options.max_local_ranks) {
-      std::printf("skipping %s here: %d node(s) x %d ranks (this machine runs 1 node, at most %d ranks; "
-                  "--max_local_ranks)\n", study.folder(e).c_str(), e.layout.nodes, e.layout.gpus_per_node,
-                  options.max_local_ranks);
+      std::printf(
+          "skipping %s here: %d node(s) x %d ranks (this machine runs 1 node, at most %d ranks; "
+          "--max_local_ranks)\n",
+          study.folder(e).c_str(), e.layout.nodes, e.layout.gpus_per_node, options.max_local_ranks);
       continue;
     }
     const fs::path dir = out / study.folder(e);
@@ -281,25 +280,24 @@ int run_scale(const ScaleOptions& options) {
   return report(out, &study);
 }
 
-CommandRegistration reg("scale", "Scaling studies: job scripts, local runs, tables and plots, predictions",
-                        [](CLI::App& cmd) -> CommandRun {
-                          auto o = std::make_shared<ScaleOptions>();
-                          cmd.add_option("--layouts", o->layouts_path, "YAML file: command, layouts, model")
-                              ->check(CLI::ExistingFile);
-                          cmd.add_option("--out", o->out_dir, "where to write the scripts and runs");
-                          cmd.add_flag("--run", o->run, "also run the layouts this machine can, then report");
-                          cmd.add_option("--repeats", o->repeats, "runs per layout (median and sd)");
-                          cmd.add_option("--max_local_ranks", o->max_local_ranks, "most ranks --run starts here");
-                          cmd.add_option("--report", o->report_dir, "tables and plots from the runs in this folder")
-                              ->check(CLI::ExistingDirectory);
-                          cmd.add_option("--profile", o->profile_model,
-                                         "measure a model's layer groups for the performance model");
-                          cmd.add_option("--batch_size", o->batch_size, "--profile: batch per GPU");
-                          cmd.add_option("--device", o->device, "--profile: cpu or cuda");
-                          cmd.add_option("--steps", o->steps, "--profile: timed steps (after one warm-up)");
-                          cmd.add_option("--image_shape", o->image_shape, "--profile: CxHxW (MNIST: 1x28x28)");
-                          return [o] { return run_scale(*o); };
-                        });
+CommandRegistration reg(
+    "scale", "Scaling studies: job scripts, local runs, tables and plots, predictions",
+    [](CLI::App& cmd) -> CommandRun {
+      auto o = std::make_shared<ScaleOptions>();
+      cmd.add_option("--layouts", o->layouts_path, "YAML file: command, layouts, model")->check(CLI::ExistingFile);
+      cmd.add_option("--out", o->out_dir, "where to write the scripts and runs");
+      cmd.add_flag("--run", o->run, "also run the layouts this machine can, then report");
+      cmd.add_option("--repeats", o->repeats, "runs per layout (median and sd)");
+      cmd.add_option("--max_local_ranks", o->max_local_ranks, "most ranks --run starts here");
+      cmd.add_option("--report", o->report_dir, "tables and plots from the runs in this folder")
+          ->check(CLI::ExistingDirectory);
+      cmd.add_option("--profile", o->profile_model, "measure a model's layer groups for the performance model");
+      cmd.add_option("--batch_size", o->batch_size, "--profile: batch per GPU");
+      cmd.add_option("--device", o->device, "--profile: cpu or cuda");
+      cmd.add_option("--steps", o->steps, "--profile: timed steps (after one warm-up)");
+      cmd.add_option("--image_shape", o->image_shape, "--profile: CxHxW (MNIST: 1x28x28)");
+      return [o] { return run_scale(*o); };
+    });
 
 }  // namespace
 }  // namespace ember::tools

@@ -21,8 +21,8 @@ void report(const char* title, const data::ImageDataset& d, const std::vector<in
   const std::vector<int64_t> counts = data::class_counts(d, indices);
   int64_t total = 0;
   for (int64_t n : counts) total += n;
-  std::printf("%s: %lld images, %lldx%lldx%lld\n", title, (long long)total, (long long)d.channels,
-              (long long)d.height, (long long)d.width);
+  std::printf("%s: %lld images, %lldx%lldx%lld\n", title, (long long)total, (long long)d.channels, (long long)d.height,
+              (long long)d.width);
   for (size_t c = 0; c < counts.size(); ++c)
     std::printf("  %2zu %-12s %7lld  (%.2f%%)\n", c, d.class_names[c].c_str(), (long long)counts[c],
                 total ? 100.0 * counts[c] / total : 0.0);
@@ -50,14 +50,16 @@ int run_stats(const StatsOptions& o) {
   return 0;
 }
 
-CommandRegistration reg("stats", "Per-class counts and per-channel mean/std of a dataset", [](CLI::App& cmd) -> CommandRun {
-  auto o = std::make_shared<StatsOptions>();
-  cmd.add_option("--dataset", o->dataset, "cifar10 | mnist | fashion_mnist | folder")->capture_default_str();
-  cmd.add_option("--data_dir", o->data_dir, "folder of the data (default: the usual places, see data/dataset.h)");
-  cmd.add_option("--val_size", o->val_size, "percent of the training set held out for validation")->capture_default_str();
-  cmd.add_option("--seed", o->seed, "seed of the train/validation split")->capture_default_str();
-  return [o] { return run_stats(*o); };
-});
+CommandRegistration reg(
+    "stats", "Per-class counts and per-channel mean/std of a dataset", [](CLI::App& cmd) -> CommandRun {
+      auto o = std::make_shared<StatsOptions>();
+      cmd.add_option("--dataset", o->dataset, "cifar10 | mnist | fashion_mnist | folder")->capture_default_str();
+      cmd.add_option("--data_dir", o->data_dir, "folder of the data (default: the usual places, see data/dataset.h)");
+      cmd.add_option("--val_size", o->val_size, "percent of the training set held out for validation")
+          ->capture_default_str();
+      cmd.add_option("--seed", o->seed, "seed of the train/validation split")->capture_default_str();
+      return [o] { return run_stats(*o); };
+    });
 
 }  // namespace
 }  // namespace ember::tools

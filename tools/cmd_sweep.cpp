@@ -21,13 +21,13 @@ CommandRegistration reg("sweep", "Train one run per YAML config, test each best 
                           cmd.add_option("--configs", flags->configs, "YAML config files, run in turn")
                               ->required()
                               ->check(CLI::ExistingFile);
-                          add_setting_flags(cmd, flags->overrides,
-                                            {"epochs", "subset", "device", "data_dir", "out_dir", "num_workers",
-                                             "seed"});
+                          add_setting_flags(
+                              cmd, flags->overrides,
+                              {"epochs", "subset", "device", "data_dir", "out_dir", "num_workers", "seed"});
                           return [flags] {
                             const auto rows = run_sweep(
-                                flags->configs,
-                                [&](TrainConfig& c) { apply_setting_flags(c, flags->overrides); }, std::cout);
+                                flags->configs, [&](TrainConfig& c) { apply_setting_flags(c, flags->overrides); },
+                                std::cout);
                             for (const SweepRow& r : rows)
                               if (r.diverged) return 2;
                             return 0;

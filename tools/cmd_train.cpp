@@ -45,8 +45,9 @@ void test_best_and_last(const TrainConfig& config, const TrainResult& r, std::os
     folders += "  " + t.out_dir + "/{report.txt,wrong.png,correct.png}\n";
   }
   write_text_file(fs::path(r.results_dir) / "test.txt", table);
-  out << "\n" << table << "pictures:\n  " << (fs::path(r.results_dir) / "curves.png").string() << "\n" << folders
-      << std::flush;
+  out << "\n"
+      << table << "pictures:\n  " << (fs::path(r.results_dir) / "curves.png").string() << "\n"
+      << folders << std::flush;
 }
 
 struct TrainFlags {
@@ -56,32 +57,29 @@ struct TrainFlags {
   bool test = false;
 };
 
-CommandRegistration reg("train", "Train a model; results in <out_dir>/<experiment_name>_<date>_<time>/",
-                        [](CLI::App& cmd) -> CommandRun {
-                          auto flags = std::make_shared<TrainFlags>();
-                          cmd.add_option("--config", flags->config_file,
-                                         "YAML file of settings (keys = flag names); flags override it");
-                          cmd.add_option("--resume", flags->resume,
-                                         "continue a stopped run: its results folder or training_state.safetensors "
-                                         "(its settings, then --config, then flags)");
-                          cmd.add_option("--stop_after_epochs", flags->stop_after_epochs,
-                                         "end this invocation after N epochs (a job time limit); continue with "
-                                         "--resume");
-                          cmd.add_flag("--test", flags->test,
-                                       "after training, evaluate the best and the last model on the test set");
-                          add_setting_flags(cmd, flags->settings);
-                          return [flags] {
-                            TrainConfig config = flags->resume.empty() ? TrainConfig{} : checkpoint_config(flags->resume);
-                            if (!flags->config_file.empty()) load_config_file(config, flags->config_file);
-                            apply_setting_flags(config, flags->settings);
-                            const TrainResult r = train(config, std::cout, flags->resume, flags->stop_after_epochs);
-                            if (r.diverged) return 2;
-                            if (r.stopped_by) return 128 + r.stopped_by;  // the shell's status for a signal
-                            if (flags->test && r.lead && !r.history.empty() && r.best_epoch >= 0)
-                              test_best_and_last(config, r, std::cout);
-                            return 0;
-                          };
-                        });
+CommandRegistration reg(
+    "train", "Train a model; results in <out_dir>/<experiment_name>_<date>_<time>/", [](CLI::App& cmd) -> CommandRun {
+      auto flags = std::make_shared<TrainFlags>();
+      cmd.add_option("--config", flags->config_file, "YAML file of settings (keys = flag names); flags override it");
+      cmd.add_option("--resume", flags->resume,
+                     "continue a stopped run: its results folder or training_state.safetensors "
+                     "(its settings, then --config, then flags)");
+      cmd.add_option("--stop_after_epochs", flags->stop_after_epochs,
+                     "end this invocation after N epochs (a job time limit); continue with "
+                     "--resume");
+      cmd.add_flag("--test", flags->test, "after training, evaluate the best and the last model on the test set");
+      add_setting_flags(cmd, flags->settings);
+      return [flags] {
+        TrainConfig config = flags->resume.empty() ? TrainConfig{} : checkpoint_config(flags->resume);
+        if (!flags->config_file.empty()) load_config_file(config, flags->config_file);
+        apply_setting_flags(config, flags->settings);
+        const TrainResult r = train(config, std::cout, flags->resume, flags->stop_after_epochs);
+        if (r.diverged) return 2;
+        if (r.stopped_by) return 128 + r.stopped_by;  // the shell's status for a signal
+        if (flags->test && r.lead && !r.history.empty() && r.best_epoch >= 0) test_best_and_last(config, r, std::cout);
+        return 0;
+      };
+    });
 
 }  // namespace
 }  // namespace ember::tools

@@ -11,9 +11,9 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/normalize.h"
-#include "tools/picture.h"
 #include "data/split.h"
 #include "tools/command.h"
+#include "tools/picture.h"
 
 namespace ember::tools {
 namespace {
@@ -60,7 +60,7 @@ Picture examples(const data::ImageDataset& d, int64_t per_class, const std::stri
 }
 
 Picture batch_picture(const data::ImageDataset& d, data::Loader& loader, const data::Normalization& norm,
-                            const std::string& title) {
+                      const std::string& title) {
   loader.start_epoch(0);
   data::Batch batch;
   loader.next(batch);
@@ -148,22 +148,22 @@ int run_visualize(const VisualizeOptions& o) {
   return 0;
 }
 
-CommandRegistration reg("visualize", "Pictures of a dataset: examples per class, batches, augmentations",
-                        [](CLI::App& cmd) -> CommandRun {
-  auto o = std::make_shared<VisualizeOptions>();
-  cmd.add_option("--dataset", o->dataset, "cifar10 | mnist | fashion_mnist | folder")->capture_default_str();
-  cmd.add_option("--data_dir", o->data_dir, "folder of the data (default: the usual places)");
-  cmd.add_option("--out_dir", o->out_dir, "where the PNG files go")->required();
-  cmd.add_option("--per_class", o->per_class, "examples per class")->capture_default_str();
-  cmd.add_option("--normalization", o->normalization, "No | N1 | N2 | N1_aug | N2_aug | aug (training batch)")
-      ->capture_default_str();
-  cmd.add_option("--val_size", o->val_size, "percent held out for validation")->capture_default_str();
-  cmd.add_option("--batch_size", o->batch_size, "training batch size")->capture_default_str();
-  cmd.add_option("--eval_batch_size", o->eval_batch_size, "validation/test batch size")->capture_default_str();
-  cmd.add_option("--seed", o->seed, "seed of split, shuffle and augmentation")->capture_default_str();
-  cmd.add_option("--augmentations", o->augmentations, "augmentation specs, one panel each (default: all kinds)");
-  return [o] { return run_visualize(*o); };
-});
+CommandRegistration reg(
+    "visualize", "Pictures of a dataset: examples per class, batches, augmentations", [](CLI::App& cmd) -> CommandRun {
+      auto o = std::make_shared<VisualizeOptions>();
+      cmd.add_option("--dataset", o->dataset, "cifar10 | mnist | fashion_mnist | folder")->capture_default_str();
+      cmd.add_option("--data_dir", o->data_dir, "folder of the data (default: the usual places)");
+      cmd.add_option("--out_dir", o->out_dir, "where the PNG files go")->required();
+      cmd.add_option("--per_class", o->per_class, "examples per class")->capture_default_str();
+      cmd.add_option("--normalization", o->normalization, "No | N1 | N2 | N1_aug | N2_aug | aug (training batch)")
+          ->capture_default_str();
+      cmd.add_option("--val_size", o->val_size, "percent held out for validation")->capture_default_str();
+      cmd.add_option("--batch_size", o->batch_size, "training batch size")->capture_default_str();
+      cmd.add_option("--eval_batch_size", o->eval_batch_size, "validation/test batch size")->capture_default_str();
+      cmd.add_option("--seed", o->seed, "seed of split, shuffle and augmentation")->capture_default_str();
+      cmd.add_option("--augmentations", o->augmentations, "augmentation specs, one panel each (default: all kinds)");
+      return [o] { return run_visualize(*o); };
+    });
 
 }  // namespace
 }  // namespace ember::tools

@@ -101,7 +101,9 @@ void load_config_text(TrainConfig& c, const std::string& yaml, const std::string
     const int line = item.first.Mark().line + 1;
     const std::string where = name + ":" + std::to_string(line);
     EMBER_CHECK(item.first.IsScalar(), where, ": a key must be a setting's name, not a ",
-                item.first.IsMap() ? "mapping" : item.first.IsSequence() ? "list" : "null");
+                item.first.IsMap()        ? "mapping"
+                : item.first.IsSequence() ? "list"
+                                          : "null");
     const std::string key = item.first.Scalar();
     const auto [earlier, inserted] = first_line.emplace(key, line);
     EMBER_CHECK(inserted, where, ": key '", key, "' given twice (first at line ", earlier->second, ")");
@@ -158,8 +160,8 @@ void validate(TrainConfig& c) {
   EMBER_CHECK(c.momentum >= 0, "setting 'momentum': ", c.momentum, " is negative");
   EMBER_CHECK(!c.nesterov || (c.optimization == "SGD" && c.momentum > 0),
               "setting 'nesterov' needs --optimization SGD and --momentum > 0");
-  EMBER_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < static_cast<double>(c.epochs), "setting 'warmup_epochs': ",
-              c.warmup_epochs, " must be in [0, epochs = ", c.epochs, ")");
+  EMBER_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < static_cast<double>(c.epochs),
+              "setting 'warmup_epochs': ", c.warmup_epochs, " must be in [0, epochs = ", c.epochs, ")");
   EMBER_CHECK(c.step_epochs > 0, "setting 'step_epochs': ", c.step_epochs, " must be positive");
   EMBER_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "setting 'label_smoothing': ", c.label_smoothing,
               " is not in [0, 1)");

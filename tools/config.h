@@ -10,47 +10,47 @@ namespace ember::tools {
 
 struct TrainConfig {
   // ---- the study's flags (cifar_10_train_rev_2.py) ----
-  std::string model = "CNN";            // CNN | ResNet_18 | ResNet_34 | ViT | ViT_small | ViT_tiny | ViT_simple
-  std::string normalization = "No";     // No | N1 | N2 | N1_aug | N2_aug | aug
-  double val_size = 10;                 // percent of the training set held out for validation
+  std::string model = "CNN";         // CNN | ResNet_18 | ResNet_34 | ViT | ViT_small | ViT_tiny | ViT_simple
+  std::string normalization = "No";  // No | N1 | N2 | N1_aug | N2_aug | aug
+  double val_size = 10;              // percent of the training set held out for validation
   int64_t batch_size = 128;
-  int64_t num_workers = 4;              // loader threads
+  int64_t num_workers = 4;  // loader threads
   double lr = 0.001;
   int64_t epochs = 100;
-  std::string optimization = "Adam";    // Adam | SGD | AdamW
+  std::string optimization = "Adam";  // Adam | SGD | AdamW
   std::string experiment_name = "experiment";
   // ---- ember's additions ----
-  std::string device = "cpu";           // cpu | cuda
-  std::string precision = "fp32";       // fp32 | tf32 | bf16 (GPU GEMMs and convolutions; engine/precision.h)
-  bool deterministic = true;            // bit-reproducible cuDNN algorithms (false: the fastest)
-  bool cuda_graph = false;              // each step's forward + backward as one CUDA graph (engine/cuda_graph.h)
-  int64_t seed = 0;                     // weights, split, data order, augmentation, dropout
-  std::string dataset = "cifar10";      // cifar10 | mnist | fashion_mnist | folder
-  std::string data_dir;                 // empty: the default for the dataset (see resolve_data_dir)
+  std::string device = "cpu";       // cpu | cuda
+  std::string precision = "fp32";   // fp32 | tf32 | bf16 (GPU GEMMs and convolutions; engine/precision.h)
+  bool deterministic = true;        // bit-reproducible cuDNN algorithms (false: the fastest)
+  bool cuda_graph = false;          // each step's forward + backward as one CUDA graph (engine/cuda_graph.h)
+  int64_t seed = 0;                 // weights, split, data order, augmentation, dropout
+  std::string dataset = "cifar10";  // cifar10 | mnist | fashion_mnist | folder
+  std::string data_dir;             // empty: the default for the dataset (see resolve_data_dir)
   std::string out_dir = "results";
-  int64_t subset = 0;                   // > 0: only the first N training images
-  int64_t val_batch_size = 256;         // validation and test batches (the study: 256)
-  double momentum = 0;                  // SGD
-  bool nesterov = false;                // SGD
-  double weight_decay = -1;             // < 0: the optimizer's default (0; AdamW 0.01)
-  std::string schedule = "constant";    // constant | step | cosine | onecycle
-  double warmup_epochs = 0;             // linear warm-up, composes with the schedule
-  double step_gamma = 0.1;              // step schedule: factor
-  double step_epochs = 30;              // step schedule: epochs between decays
-  std::string loss = "cross_entropy";   // cross_entropy | focal
+  int64_t subset = 0;                  // > 0: only the first N training images
+  int64_t val_batch_size = 256;        // validation and test batches (the study: 256)
+  double momentum = 0;                 // SGD
+  bool nesterov = false;               // SGD
+  double weight_decay = -1;            // < 0: the optimizer's default (0; AdamW 0.01)
+  std::string schedule = "constant";   // constant | step | cosine | onecycle
+  double warmup_epochs = 0;            // linear warm-up, composes with the schedule
+  double step_gamma = 0.1;             // step schedule: factor
+  double step_epochs = 30;             // step schedule: epochs between decays
+  std::string loss = "cross_entropy";  // cross_entropy | focal
   double label_smoothing = 0;
-  std::string class_weights = "none";   // none | balanced (n_samples / (n_classes * count))
+  std::string class_weights = "none";  // none | balanced (n_samples / (n_classes * count))
   double focal_gamma = 2.0;
-  std::string init_weights;             // a safetensors file of weights (PyTorch names) to start from
-  bool shuffle = true;                  // false: every epoch takes the training images in index order
-  double dropout = -1;                  // >= 0: every dropout layer's probability (< 0: the model's own)
+  std::string init_weights;  // a safetensors file of weights (PyTorch names) to start from
+  bool shuffle = true;       // false: every epoch takes the training images in index order
+  double dropout = -1;       // >= 0: every dropout layer's probability (< 0: the model's own)
   // ---- data-parallel training (under mpirun/srun; a world of one otherwise) ----
-  std::string dist_backend = "auto";    // auto | none | mpi | nccl
-  double bucket_mb = 25;                // gradient bucket size in MiB (PyTorch's bucket_cap_mb)
-  double dist_timeout_s = 300;          // a collective waiting longer ends the rank (dead or hung peer)
-  int64_t accumulate = 1;               // micro-batches per optimizer step (all-reduce on the last only)
-  bool scale_lr = false;                // lr x world size (Goyal et al. linear scaling; pair with warmup_epochs)
-  bool sync_bn = false;                 // BatchNorm statistics over all ranks' batches (dist/sync_batch_norm.h)
+  std::string dist_backend = "auto";  // auto | none | mpi | nccl
+  double bucket_mb = 25;              // gradient bucket size in MiB (PyTorch's bucket_cap_mb)
+  double dist_timeout_s = 300;        // a collective waiting longer ends the rank (dead or hung peer)
+  int64_t accumulate = 1;             // micro-batches per optimizer step (all-reduce on the last only)
+  bool scale_lr = false;              // lr x world size (Goyal et al. linear scaling; pair with warmup_epochs)
+  bool sync_bn = false;               // BatchNorm statistics over all ranks' batches (dist/sync_batch_norm.h)
 };
 
 // Calls f(name, field, help) for every setting, in config.yaml's order. C is TrainConfig or const TrainConfig.
@@ -68,7 +68,8 @@ void for_each_setting(C& c, F&& f) {
   f("optimization", c.optimization, "optimizer: Adam | SGD | AdamW");
   f("experiment_name", c.experiment_name, "results go to <out_dir>/<experiment_name>_<date>_<time>/");
   f("device", c.device, "cpu | cuda");
-  f("precision", c.precision, "fp32 | tf32 | bf16: GPU GEMM/convolution arithmetic (bf16: fp32 accumulation, fp32 "
+  f("precision", c.precision,
+    "fp32 | tf32 | bf16: GPU GEMM/convolution arithmetic (bf16: fp32 accumulation, fp32 "
     "master weights; on the CPU, bf16 applies to convolutions where the CPU has bf16 instructions)");
   f("deterministic", c.deterministic, "only bit-reproducible GPU algorithms (false: let cuDNN pick the fastest)");
   f("cuda_graph", c.cuda_graph,
@@ -95,7 +96,8 @@ void for_each_setting(C& c, F&& f) {
   f("init_weights", c.init_weights,
     "start from these weights (a safetensors file with PyTorch state_dict names, e.g. a best.safetensors) instead "
     "of the seed's initialisation");
-  f("shuffle", c.shuffle, "shuffle the training images every epoch (false: index order, e.g. to feed another "
+  f("shuffle", c.shuffle,
+    "shuffle the training images every epoch (false: index order, e.g. to feed another "
     "engine the same batches; the validation indices are in val_indices.txt)");
   f("dropout", c.dropout, "every dropout layer's probability, < 1 (negative: the model's own, e.g. ViT's 0.1)");
   f("dist_backend", c.dist_backend,

@@ -14,9 +14,9 @@
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 #include "models/registry.h"
+#include "tools/evaluation_pass.h"
 #include "tools/figures.h"
 #include "tools/metrics_report.h"
-#include "tools/evaluation_pass.h"
 #include "tools/results_folder.h"
 
 namespace ember::tools {
@@ -54,8 +54,8 @@ EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
   const Device device = parse_device(o.device);
   const io::SafetensorsFile weights = io::load_safetensors(o.checkpoint);
   auto saved = weights.metadata.find("model");
-  EMBER_CHECK(saved == weights.metadata.end() || saved->second == o.model, "evaluate: ", o.checkpoint,
-              " holds a ", saved->second, ", not a ", o.model);
+  EMBER_CHECK(saved == weights.metadata.end() || saved->second == o.model, "evaluate: ", o.checkpoint, " holds a ",
+              saved->second, ", not a ", o.model);
   check_finite_weights(weights.tensors, o.checkpoint);
 
   const std::string data_dir = o.data_dir.empty() ? data::default_data_dir(o.dataset) : o.data_dir;
@@ -93,9 +93,9 @@ EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
   r.loss = pass.loss;
   r.confusion = pass.confusion;
   r.scores = metrics::score(pass.confusion);
-  const fs::path dir = o.out_dir.empty() ? fs::path(o.checkpoint).parent_path() /
-                                               ("test_" + fs::path(o.checkpoint).stem().string())
-                                         : fs::path(o.out_dir);
+  const fs::path dir = o.out_dir.empty()
+                           ? fs::path(o.checkpoint).parent_path() / ("test_" + fs::path(o.checkpoint).stem().string())
+                           : fs::path(o.out_dir);
   fs::create_directories(dir);
   r.out_dir = dir.string();
 

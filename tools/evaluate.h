@@ -12,19 +12,19 @@
 namespace ember::tools {
 
 struct EvaluateOptions {
-  std::string model;                 // registry name; must match the checkpoint
-  std::string checkpoint;            // a weights file (best.safetensors / last.safetensors)
+  std::string model;       // registry name; must match the checkpoint
+  std::string checkpoint;  // a weights file (best.safetensors / last.safetensors)
   std::string dataset = "cifar10";
-  std::string data_dir;              // empty: data::default_data_dir(dataset)
-  std::string normalization;         // empty: the mean/std stored in the checkpoint; else recomputed as in training
-  double val_size = 10;              // with --normalization N1*: the split whose training part gives the statistics
+  std::string data_dir;       // empty: data::default_data_dir(dataset)
+  std::string normalization;  // empty: the mean/std stored in the checkpoint; else recomputed as in training
+  double val_size = 10;       // with --normalization N1*: the split whose training part gives the statistics
   int64_t seed = 0;
   std::string device = "cpu";
   int64_t batch_size = 256;
   int64_t num_workers = 2;
-  int64_t subset = 0;                // > 0: only the first N test images
+  int64_t subset = 0;  // > 0: only the first N test images
   std::string out_dir;
-  int64_t grid_images = 10;          // how many wrong / correct predictions to draw
+  int64_t grid_images = 10;  // how many wrong / correct predictions to draw
 };
 
 struct EvaluateResult {

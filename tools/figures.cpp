@@ -18,12 +18,10 @@ void save_curves_png(const std::string& path, const std::vector<EpochFigures>& h
   using colors::blue;
   using colors::orange;
   Picture pic(1200, 450);
-  draw_line_plot(pic, 0, 0, 600, 450,
-                       {{"train loss", epoch, train_loss, blue}, {"val loss", epoch, val_loss, orange}},
-                       title + ": loss", "epoch", "loss");
-  draw_line_plot(pic, 600, 0, 600, 450,
-                       {{"train acc", epoch, train_acc, blue}, {"val acc", epoch, val_acc, orange}},
-                       title + ": accuracy", "epoch", "accuracy");
+  draw_line_plot(pic, 0, 0, 600, 450, {{"train loss", epoch, train_loss, blue}, {"val loss", epoch, val_loss, orange}},
+                 title + ": loss", "epoch", "loss");
+  draw_line_plot(pic, 600, 0, 600, 450, {{"train acc", epoch, train_acc, blue}, {"val acc", epoch, val_acc, orange}},
+                 title + ": accuracy", "epoch", "accuracy");
   pic.save_png(path);
 }
 
@@ -48,8 +46,8 @@ void save_prediction_grid(const std::string& path, const data::ImageDataset& d, 
     pic.draw_image(x, y, d.image(i), d.channels, d.height, d.width, kScale);
     const int64_t truth = d.labels[static_cast<size_t>(i)];
     pic.draw_text(x, y + d.height * kScale + kPad / 2,
-                  "true: " + d.class_names[static_cast<size_t>(truth)] + "\npred: " +
-                      d.class_names[static_cast<size_t>(predicted[k])],
+                  "true: " + d.class_names[static_cast<size_t>(truth)] +
+                      "\npred: " + d.class_names[static_cast<size_t>(predicted[k])],
                   truth == predicted[k] ? colors::green : colors::red);
   }
   pic.save_png(path);

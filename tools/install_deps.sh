@@ -6,7 +6,8 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config catch2 libyaml-cpp-dev libstb-dev libopenblas-dev libcli11-dev
           nlohmann-json3-dev libopenmpi-dev openmpi-bin zlib1g-dev python3-numpy python3-torch
-          clang libclang-rt-14-dev)  # the fuzz targets (tools/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtimes
+          clang libclang-rt-14-dev   # the fuzz targets (tools/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtimes
+          clang-format)              # tools/check_format.sh: the code follows .clang-format
 optional=(libdnnl-dev)
 missing=()
 for p in "${packages[@]}" "${optional[@]}"; do

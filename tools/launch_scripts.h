@@ -11,18 +11,18 @@ namespace ember::tools {
 
 struct LaunchSpec {
   std::string job_name = "ember";
-  std::string command;             // what every rank runs, e.g. "./build/bin/ember train --config c.yaml"
+  std::string command;  // what every rank runs, e.g. "./build/bin/ember train --config c.yaml"
   Layout layout;
-  std::vector<std::string> hosts;  // host file names; empty: node01, node02, ... (to edit)
-  std::vector<std::string> env;    // NAME=value given to every rank (e.g. NCCL_SOCKET_IFNAME=ib0)
-  int cpus_per_rank = 4;           // loader threads
-  std::string walltime = "01:00";  // hours:minutes
-  std::string lsf_queue, lsf_host_group;  // optional (-q, -m: keep the nodes homogeneous)
-  std::string lsf_gpu;                    // optional, added to -gpu: the GPU type, e.g. "gmodel=NVIDIAA40" or
-                                          // "gmem=30G" (the study's two constraints)
+  std::vector<std::string> hosts;                 // host file names; empty: node01, node02, ... (to edit)
+  std::vector<std::string> env;                   // NAME=value given to every rank (e.g. NCCL_SOCKET_IFNAME=ib0)
+  int cpus_per_rank = 4;                          // loader threads
+  std::string walltime = "01:00";                 // hours:minutes
+  std::string lsf_queue, lsf_host_group;          // optional (-q, -m: keep the nodes homogeneous)
+  std::string lsf_gpu;                            // optional, added to -gpu: the GPU type, e.g. "gmodel=NVIDIAA40" or
+                                                  // "gmem=30G" (the study's two constraints)
   std::string slurm_partition, slurm_constraint;  // optional (--partition, --constraint=a40)
-  std::string output_dir = ".";           // where the scheduler writes the job's output: lsf_<job id>.out,
-                                          // slurm_<job id>.out (the LSF one ends with its accounting)
+  std::string output_dir = ".";                   // where the scheduler writes the job's output: lsf_<job id>.out,
+                                                  // slurm_<job id>.out (the LSF one ends with its accounting)
 };
 
 // "node01 slots=8\n..." with layout.nodes lines.

@@ -28,7 +28,8 @@ void check_names(const metrics::ConfusionMatrix& m, const std::vector<std::strin
 }
 }  // namespace
 
-std::string classification_report(const metrics::ConfusionMatrix& m, const std::vector<std::string>& names, int digits) {
+std::string classification_report(const metrics::ConfusionMatrix& m, const std::vector<std::string>& names,
+                                  int digits) {
   check_names(m, names);
   const ClassificationScores s = score(m);
   // sklearn: width = max(longest name, len("weighted avg"), digits); columns are 9 wide, one space apart.
@@ -36,8 +37,8 @@ std::string classification_report(const metrics::ConfusionMatrix& m, const std::
   for (const std::string& n : names) width = std::max(width, static_cast<int>(n.size()));
   std::string out = format("%*s  %9s %9s %9s %9s\n\n", width, "", "precision", "recall", "f1-score", "support");
   auto row = [&](const std::string& name, const ClassScores& c) {
-    return format("%*s  %9.*f %9.*f %9.*f %9lld\n", width, name.c_str(), digits, c.precision, digits, c.recall,
-                  digits, c.f1, static_cast<long long>(c.support));
+    return format("%*s  %9.*f %9.*f %9.*f %9lld\n", width, name.c_str(), digits, c.precision, digits, c.recall, digits,
+                  c.f1, static_cast<long long>(c.support));
   };
   for (size_t c = 0; c < names.size(); ++c) out += row(names[c], s.per_class[c]);
   out += "\n";

@@ -10,7 +10,7 @@ namespace ember::tools {
 
 // sklearn's classification_report text (digits decimals), class names as row labels.
 std::string classification_report(const metrics::ConfusionMatrix& m, const std::vector<std::string>& class_names,
-                                   int digits = 2);
+                                  int digits = 2);
 // The matrix as numpy prints an integer array: "[[916   4 ...]\n [  1 970 ...]]".
 std::string confusion_matrix_text(const metrics::ConfusionMatrix& m);
 // CSV with a header row "true\predicted,<names...>" and one row per true class.

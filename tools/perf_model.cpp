@@ -12,8 +12,8 @@ namespace ember::tools {
 double all_reduce_ms(int64_t bytes, const Layout& layout, const LinkParams& links) {
   const int n = layout.gpus();
   if (n == 1) return 0.0;
-  const double busbw = (layout.nodes > 1 ? std::min(links.intra_node_GBps, links.inter_node_GBps)
-                                         : links.intra_node_GBps) * 1e9;
+  const double busbw =
+      (layout.nodes > 1 ? std::min(links.intra_node_GBps, links.inter_node_GBps) : links.intra_node_GBps) * 1e9;
   const double latency = links.latency_us * 1e-6;
   double seconds = 2.0 * (n - 1) * latency + 2.0 * (n - 1) / n * bytes / busbw;
   if (layout.nodes > 1) {
@@ -70,8 +70,8 @@ StepPrediction predict_step(const std::vector<LayerGroup>& groups, const Layout&
 std::string format_predictions(const std::vector<StepPrediction>& predictions) {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof(line), "%5s %5s %9s %9s %9s %9s %8s %10s %6s  %s\n", "nodes", "gpus", "step_ms",
-                "comm_ms", "exposed", "compute", "it/s", "samples/s", "eff", "communication");
+  std::snprintf(line, sizeof(line), "%5s %5s %9s %9s %9s %9s %8s %10s %6s  %s\n", "nodes", "gpus", "step_ms", "comm_ms",
+                "exposed", "compute", "it/s", "samples/s", "eff", "communication");
   out += line;
   for (const StepPrediction& p : predictions) {
     std::string where = p.layout.gpus() == 1 ? "none (one GPU)"

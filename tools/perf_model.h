@@ -52,7 +52,7 @@ struct StepPrediction {
   double comm_ms = 0;     // all buckets' all-reduce time, hidden or not
   double exposed_ms = 0;  // communication after backward ended
   double step_ms = 0, it_per_s = 0, samples_per_s = 0, efficiency = 0;
-  int first_exposed_bucket = -1;  // first bucket ending after backward (-1: all hidden)
+  int first_exposed_bucket = -1;    // first bucket ending after backward (-1: all hidden)
   std::string first_exposed_group;  // the layer group whose gradients complete that bucket
   std::vector<BucketTiming> buckets;
 };

@@ -47,7 +47,7 @@ constexpr uint8_t kFont[95][5] = {
     {0x04, 0x3F, 0x44, 0x40, 0x20}, {0x3C, 0x40, 0x40, 0x20, 0x7C}, {0x1C, 0x20, 0x40, 0x20, 0x1C},  // t u v
     {0x3C, 0x40, 0x30, 0x40, 0x3C}, {0x44, 0x28, 0x10, 0x28, 0x44}, {0x0C, 0x50, 0x50, 0x50, 0x3C},  // w x y
     {0x44, 0x64, 0x54, 0x4C, 0x44}, {0x00, 0x08, 0x36, 0x41, 0x00}, {0x00, 0x00, 0x7F, 0x00, 0x00},  // z { |
-    {0x00, 0x41, 0x36, 0x08, 0x00}, {0x08, 0x04, 0x08, 0x10, 0x08},                                    // } ~
+    {0x00, 0x41, 0x36, 0x08, 0x00}, {0x08, 0x04, 0x08, 0x10, 0x08},                                  // } ~
 };
 constexpr int64_t kCellW = 6, kCellH = 8;
 
@@ -68,7 +68,8 @@ std::string tick_label(double v, double step) {
 }  // namespace
 
 Picture::Picture(int64_t width, int64_t height, Color background) : width_(width), height_(height) {
-  EMBER_CHECK(width > 0 && height > 0 && width * height <= (int64_t(1) << 28), "Picture: bad size ", width, "x", height);
+  EMBER_CHECK(width > 0 && height > 0 && width * height <= (int64_t(1) << 28), "Picture: bad size ", width, "x",
+              height);
   rgb_.resize(width * height * 3);
   fill_rect(0, 0, width, height, background);
 }
@@ -250,7 +251,8 @@ void draw_line_plot(Picture& pic, int64_t x, int64_t y, int64_t w, int64_t h, co
     const std::string label = tick_label(v, xstep);
     pic.draw_text(xx - Picture::text_width(label, s) / 2, bottom + 8, label, colors::black, s);
   }
-  pic.draw_text((left + right - Picture::text_width(x_label, s)) / 2, y + h - kCellH * s - 4, x_label, colors::black, s);
+  pic.draw_text((left + right - Picture::text_width(x_label, s)) / 2, y + h - kCellH * s - 4, x_label, colors::black,
+                s);
   pic.draw_line(left, top, left, bottom, colors::black);
   pic.draw_line(left, bottom, right, bottom, colors::black);
 
@@ -260,7 +262,8 @@ void draw_line_plot(Picture& pic, int64_t x, int64_t y, int64_t w, int64_t h, co
         pic.draw_line(px(series_k.x[k]), py(series_k.y[k]), px(series_k.x[k + 1]), py(series_k.y[k + 1]),
                       series_k.color, 2);
     for (size_t k = 0; k < series_k.x.size(); ++k)  // a marker per point: a one-point series shows too
-      if (std::isfinite(series_k.y[k])) pic.fill_rect(px(series_k.x[k]) - 3, py(series_k.y[k]) - 3, 7, 7, series_k.color);
+      if (std::isfinite(series_k.y[k]))
+        pic.fill_rect(px(series_k.x[k]) - 3, py(series_k.y[k]) - 3, 7, 7, series_k.color);
   }
   // Legend, top right inside the axes.
   int64_t legend_w = 0;

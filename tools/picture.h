@@ -48,8 +48,8 @@ class Picture {
 Picture image_grid(const std::vector<const uint8_t*>& images, int64_t channels, int64_t h, int64_t w,
                    const std::vector<std::string>& captions, int64_t columns, int64_t scale, const std::string& title);
 
-// Line plots (loss and accuracy curves), a marker on each point: axes with "nice" ticks (1, 2, 5 x 10^k), grid, title, axis labels
-// and a legend, inside the rectangle (x, y, w, h) of the picture.
+// Line plots (loss and accuracy curves), a marker on each point: axes with "nice" ticks (1, 2, 5 x 10^k), grid, title,
+// axis labels and a legend, inside the rectangle (x, y, w, h) of the picture.
 struct PlotSeries {
   std::string name;
   std::vector<double> x, y;

@@ -29,7 +29,8 @@ std::vector<std::string> gather_host_names(dist::Communicator& comm) {
   char name[kMaxName + 1] = {};
   gethostname(name, kMaxName);
   std::vector<int32_t> chars(name, name + kMaxName);
-  const std::vector<int32_t> all = comm.all_gather(Tensor::from_vector<int32_t>(chars, {kMaxName})).to_vector<int32_t>();
+  const std::vector<int32_t> all =
+      comm.all_gather(Tensor::from_vector<int32_t>(chars, {kMaxName})).to_vector<int32_t>();
   std::vector<std::string> names;
   for (size_t r = 0; r < all.size(); r += kMaxName) {
     std::string host;

@@ -37,7 +37,8 @@ template <class R>
 std::string csv_header() {
   std::string line;
   R record;
-  R::for_each_field(record, [&](const char* name, auto&, int) { line += (line.empty() ? "" : ",") + std::string(name); });
+  R::for_each_field(record,
+                    [&](const char* name, auto&, int) { line += (line.empty() ? "" : ",") + std::string(name); });
   return line + "\n";
 }
 
@@ -67,7 +68,7 @@ std::vector<EpochFigures> parse_positional_history(const std::string& text, cons
     EpochFigures f;
     f.epoch = integer(0);
     double* fields[] = {&f.train_loss, &f.train_acc, &f.val_loss, &f.val_acc, &f.val_precision,
-                        &f.val_recall, &f.val_f1,    &f.lr,       &f.seconds,  &f.images_per_second};
+                        &f.val_recall, &f.val_f1,    &f.lr,       &f.seconds, &f.images_per_second};
     for (size_t k = 0; k < 10; ++k) *fields[k] = number(k + 1);
     if (v.size() >= 19) {
       f.ranks = integer(11);
@@ -154,8 +155,8 @@ double CsvTable::number(size_t row, const std::string& name) const {
 int64_t CsvTable::integer(size_t row, const std::string& name) const {
   // Integers were once written by a float format in some files ("4.0"): accept any number that is whole.
   const double v = number(row, name);
-  EMBER_CHECK(v == static_cast<double>(static_cast<int64_t>(v)), source_, ": column '", name, "' line ", row + 2,
-              ": '", text(row, name), "' is not an integer");
+  EMBER_CHECK(v == static_cast<double>(static_cast<int64_t>(v)), source_, ": column '", name, "' line ", row + 2, ": '",
+              text(row, name), "' is not an integer");
   return static_cast<int64_t>(v);
 }
 

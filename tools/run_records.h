@@ -21,7 +21,7 @@ struct EpochFigures {
   // Training pass only (rank 0's clock): seconds, optimizer steps per second.
   double train_seconds = 0, it_per_s = 0;
   double peak_host_mib = 0, peak_device_mib = 0;  // high-water marks so far, largest over the ranks
-  StepBreakdown per_step;  // mean over the ranks (step_times.csv has each rank's)
+  StepBreakdown per_step;                         // mean over the ranks (step_times.csv has each rank's)
 
   // The fields in metrics.csv's column order: visit(column name, member, digits after the point in CSV, -1 for
   // 9 significant digits). Self is EpochFigures or const EpochFigures.

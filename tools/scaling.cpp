@@ -15,7 +15,6 @@
 #include <sstream>
 
 #include "base/error.h"
-#include "tools/picture.h"
 #include "engine/autograd.h"
 #include "engine/cuda_backend.h"
 #include "engine/nn/module.h"
@@ -23,6 +22,7 @@
 #include "engine/optim/optimizer.h"
 #include "engine/random.h"
 #include "models/registry.h"
+#include "tools/picture.h"
 #include "tools/results_folder.h"
 #include "tools/text.h"
 
@@ -187,8 +187,8 @@ std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs
     std::array<std::vector<double>, StepBreakdown::kPhases> phase;  // each run's mean over ranks
     std::vector<double> wait, run, turnaround, acct_cpu, acct_max, acct_avg, acct_proc, acct_threads;
     for (const ScalingRun* r : rs) {
-      EMBER_CHECK(r->ranks == s.ranks, "layout folder ", name, " mixes runs of ", s.ranks, " and ",
-                  r->ranks, " ranks (", r->dir, ")");
+      EMBER_CHECK(r->ranks == s.ranks, "layout folder ", name, " mixes runs of ", s.ranks, " and ", r->ranks,
+                  " ranks (", r->dir, ")");
       it.push_back(r->it_per_s);
       sec.push_back(r->seconds_per_epoch);
       StepBreakdown mean;
@@ -211,7 +211,9 @@ std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs
       threads.push_back(thr);
       cpu.push_back(cpu_s);
       if (const auto& a = r->accounting) {
-        auto add = [](std::vector<double>& v, double x) { if (x >= 0) v.push_back(x); };
+        auto add = [](std::vector<double>& v, double x) {
+          if (x >= 0) v.push_back(x);
+        };
         add(wait, a->wait_s);
         add(run, a->run_s);
         add(turnaround, a->turnaround_s);
@@ -253,9 +255,8 @@ std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs
   }
   // Weak scaling (fixed batch per rank): speed-up in samples/s against one rank of the same group.
   for (LayoutSummary& s : layouts) {
-    const auto base = std::find_if(layouts.begin(), layouts.end(), [&](const LayoutSummary& b) {
-      return b.ranks == 1 && b.group == s.group;
-    });
+    const auto base = std::find_if(layouts.begin(), layouts.end(),
+                                   [&](const LayoutSummary& b) { return b.ranks == 1 && b.group == s.group; });
     if (base == layouts.end() || base->it_per_s <= 0) continue;
     s.speedup = static_cast<double>(s.ranks) * s.it_per_s / base->it_per_s;
     s.efficiency = s.speedup / static_cast<double>(s.ranks);
@@ -275,13 +276,13 @@ std::string layouts_csv(const std::vector<LayoutSummary>& layouts) {
       "sched_avg_memory_mib,sched_max_processes,sched_max_threads\n";
   for (const LayoutSummary& s : layouts) {
     std::ostringstream o;
-    o << s.layout << ',' << s.group << ',' << s.ranks << ',' << s.nodes << ',' << s.ranks_per_node << ','
-      << s.repeats << ',' << s.steps << ',' << s.effective_batch << ',' << fixed(s.it_per_s, 3) << ','
-      << fixed(s.it_per_s_sd, 3) << ',' << fixed(s.seconds_per_epoch, 3) << ',' << fixed(s.seconds_per_epoch_sd, 3) << ','
-      << fixed(s.speedup, 3) << ',' << fixed(s.efficiency, 3) << ',' << s.per_step.row(3) << ','
-      << fixed(s.slowest_rank_step_ms, 3) << ',' << fixed(s.max_memory_mib, 1) << ','
-      << fixed(s.avg_memory_mib, 1) << ',' << fixed(s.device_memory_mib, 1) << ',' << s.processes << ',' << s.threads
-      << ',' << fixed(s.cpu_s, 2) << ',' << (s.predicted_it_per_s ? fixed(*s.predicted_it_per_s, 3) : "");
+    o << s.layout << ',' << s.group << ',' << s.ranks << ',' << s.nodes << ',' << s.ranks_per_node << ',' << s.repeats
+      << ',' << s.steps << ',' << s.effective_batch << ',' << fixed(s.it_per_s, 3) << ',' << fixed(s.it_per_s_sd, 3)
+      << ',' << fixed(s.seconds_per_epoch, 3) << ',' << fixed(s.seconds_per_epoch_sd, 3) << ',' << fixed(s.speedup, 3)
+      << ',' << fixed(s.efficiency, 3) << ',' << s.per_step.row(3) << ',' << fixed(s.slowest_rank_step_ms, 3) << ','
+      << fixed(s.max_memory_mib, 1) << ',' << fixed(s.avg_memory_mib, 1) << ',' << fixed(s.device_memory_mib, 1) << ','
+      << s.processes << ',' << s.threads << ',' << fixed(s.cpu_s, 2) << ','
+      << (s.predicted_it_per_s ? fixed(*s.predicted_it_per_s, 3) : "");
     const JobAccounting a = s.accounting.value_or(JobAccounting{});
     for (double v : {a.wait_s, a.run_s, a.turnaround_s, a.cpu_s, a.max_memory_mib, a.avg_memory_mib,
                      static_cast<double>(a.max_processes), static_cast<double>(a.max_threads)})
@@ -299,8 +300,8 @@ std::string runs_csv(const std::vector<ScalingRun>& runs) {
   for (const ScalingRun& r : runs) {
     std::ostringstream o;
     o << r.layout << ',' << r.group << ',' << r.dir << ',' << join_hosts(run_hosts(r)) << ',' << r.ranks << ','
-      << r.nodes << ',' << r.ranks_per_node << ',' << r.steps << ',' << r.effective_batch << ','
-      << fixed(r.it_per_s, 3) << ',' << fixed(r.seconds_per_epoch, 3);
+      << r.nodes << ',' << r.ranks_per_node << ',' << r.steps << ',' << r.effective_batch << ',' << fixed(r.it_per_s, 3)
+      << ',' << fixed(r.seconds_per_epoch, 3);
     const JobAccounting a = r.accounting.value_or(JobAccounting{});
     o << ',' << a.scheduler << ',' << a.job_id << ',' << clock_of(a.submitted) << ',' << clock_of(a.started);
     for (double v : {a.wait_s, a.run_s, a.turnaround_s, a.cpu_s, a.max_memory_mib, a.avg_memory_mib,
@@ -311,11 +312,10 @@ std::string runs_csv(const std::vector<ScalingRun>& runs) {
   return csv;
 }
 
-const Color kSeriesColors[] = {colors::blue, colors::orange, colors::green,
-                                     colors::red, colors::purple};
+const Color kSeriesColors[] = {colors::blue, colors::orange, colors::green, colors::red, colors::purple};
 
-void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSummary>& layouts,
-                 const fs::path& out, const std::string& title) {
+void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSummary>& layouts, const fs::path& out,
+                 const std::string& title) {
   // One series per group and kind of layout (all ranks on one node, or spread over several), as ranks grow.
   auto series_of = [](const LayoutSummary& s) {
     return (s.group.empty() ? "" : s.group + ", ") + (s.nodes == 1 ? "one node" : "several nodes");
@@ -349,8 +349,7 @@ void write_plots(const std::vector<ScalingRun>& runs, const std::vector<LayoutSu
   }
   Picture speed(1200, 450);
   draw_line_plot(speed, 0, 0, 600, 450, it, title + ": iterations/s (median)", "GPUs (ranks)", "it/s");
-  draw_line_plot(speed, 600, 0, 600, 450, sec, title + ": training s/epoch (median)", "GPUs (ranks)",
-                       "s/epoch");
+  draw_line_plot(speed, 600, 0, 600, 450, sec, title + ": training s/epoch (median)", "GPUs (ranks)", "s/epoch");
   speed.save_png((out / "scaling_speed.png").string());
   if (!eff.empty())
     line_plot(eff, title + ": efficiency (samples/s vs 1 rank x N)", "GPUs (ranks)", "efficiency")
@@ -398,13 +397,12 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
   md << "\n";
   for (const LayoutSummary& s : layouts) {
     md << "| " << s.ranks << " | " << s.nodes << " | " << s.ranks_per_node << " | " << (s.group.empty() ? "-" : s.group)
-       << " | " << s.repeats << " | " << s.steps << " | " << s.effective_batch << " | " << fixed(s.it_per_s, 2)
-       << " | " << fixed(s.it_per_s_sd, 2) << " | " << fixed(s.seconds_per_epoch, 2) << " | "
-       << fixed(s.seconds_per_epoch_sd, 2) << " | " << (s.speedup > 0 ? fixed(s.speedup, 2) : "-") << " | "
+       << " | " << s.repeats << " | " << s.steps << " | " << s.effective_batch << " | " << fixed(s.it_per_s, 2) << " | "
+       << fixed(s.it_per_s_sd, 2) << " | " << fixed(s.seconds_per_epoch, 2) << " | " << fixed(s.seconds_per_epoch_sd, 2)
+       << " | " << (s.speedup > 0 ? fixed(s.speedup, 2) : "-") << " | "
        << (s.efficiency > 0 ? fixed(100 * s.efficiency, 0) + "%" : "-") << " | " << s.per_step.row(1, " | ") << " | "
-       << fixed(s.slowest_rank_step_ms, 1)
-       << " | " << fixed(s.max_memory_mib, 0) << " | " << fixed(s.avg_memory_mib, 0) << " | " << s.processes << " | "
-       << s.threads << " | " << fixed(s.cpu_s, 1) << " |";
+       << fixed(s.slowest_rank_step_ms, 1) << " | " << fixed(s.max_memory_mib, 0) << " | " << fixed(s.avg_memory_mib, 0)
+       << " | " << s.processes << " | " << s.threads << " | " << fixed(s.cpu_s, 1) << " |";
     if (predicted)
       md << " " << (s.predicted_it_per_s ? fixed(*s.predicted_it_per_s, 2) : "-") << " | "
          << (s.predicted_it_per_s ? fixed(s.it_per_s / *s.predicted_it_per_s, 2) : "-") << " |";
@@ -419,9 +417,9 @@ std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vecto
       if (!s.accounting) continue;
       const JobAccounting& a = *s.accounting;
       md << "| " << s.ranks << " | " << s.nodes << " | " << s.ranks_per_node << " | "
-         << (s.group.empty() ? "-" : s.group) << " | " << hms_text(a.wait_s) << " | " << seconds_text(a.run_s)
-         << " | " << seconds_text(a.turnaround_s) << " | " << seconds_text(a.cpu_s) << " | "
-         << seconds_text(a.max_memory_mib) << " | " << seconds_text(a.avg_memory_mib) << " | "
+         << (s.group.empty() ? "-" : s.group) << " | " << hms_text(a.wait_s) << " | " << seconds_text(a.run_s) << " | "
+         << seconds_text(a.turnaround_s) << " | " << seconds_text(a.cpu_s) << " | " << seconds_text(a.max_memory_mib)
+         << " | " << seconds_text(a.avg_memory_mib) << " | "
          << (a.max_processes < 0 ? "-" : std::to_string(a.max_processes)) << " | "
          << (a.max_threads < 0 ? "-" : std::to_string(a.max_threads)) << " |\n";
     }
@@ -470,8 +468,8 @@ std::string group_of(const std::string& parameter) {
 
 }  // namespace
 
-ModelProfile profile_model(const std::string& model_name, int64_t batch, const std::string& device_name,
-                           int64_t steps, const models::ImageShape& shape) {
+ModelProfile profile_model(const std::string& model_name, int64_t batch, const std::string& device_name, int64_t steps,
+                           const models::ImageShape& shape) {
   EMBER_CHECK(batch > 0 && steps > 0, "ember scale --profile: batch ", batch, " and steps ", steps,
               " must be positive");
   const Device device = device_name == "cuda" ? Device::cuda(0) : Device::cpu();
@@ -508,9 +506,8 @@ ModelProfile profile_model(const std::string& model_name, int64_t batch, const s
   Clock::time_point backward_start;
   std::vector<double> ready_ms(p.groups.size(), 0);  // latest gradient of the group, this step
   for (size_t k = 0; k < params.size(); ++k)
-    params[k].register_grad_ready_hook([&, g = group_index[k]](const Tensor&) {
-      ready_ms[g] = std::max(ready_ms[g], ms_since(backward_start));
-    });
+    params[k].register_grad_ready_hook(
+        [&, g = group_index[k]](const Tensor&) { ready_ms[g] = std::max(ready_ms[g], ms_since(backward_start)); });
 
   Generator gen(1);
   std::vector<float> pixels(static_cast<size_t>(batch * shape.channels * shape.height * shape.width));
@@ -558,17 +555,17 @@ ModelProfile profile_model(const std::string& model_name, int64_t batch, const s
 std::string model_profile_yaml(const ModelProfile& p) {
   std::ostringstream y;
   y << "# ember scale --profile " << p.model << " --image_shape " << p.shape.channels << "x" << p.shape.height << "x"
-    << p.shape.width << " --batch_size " << p.batch << " --device " << p.device << " ("
-    << p.steps << " steps): forward " << fixed(p.forward_ms, 3) << " ms, backward " << fixed(p.backward_ms, 3)
-    << " ms, optimizer " << fixed(p.optimizer_ms, 3) << " ms\n"
+    << p.shape.width << " --batch_size " << p.batch << " --device " << p.device << " (" << p.steps
+    << " steps): forward " << fixed(p.forward_ms, 3) << " ms, backward " << fixed(p.backward_ms, 3) << " ms, optimizer "
+    << fixed(p.optimizer_ms, 3) << " ms\n"
     << "model:\n"
     << "  name: " << p.model << "\n"
     << "  batch_per_gpu: " << p.batch << "\n"
     << "  optimizer_ms: " << fixed(p.optimizer_ms, 4) << "\n"
     << "  groups:   # forward order; forward_ms is the measured total split like backward\n";
   for (const LayerGroup& g : p.groups)
-    y << "    - {name: " << g.name << ", forward_ms: " << fixed(g.forward_ms, 4) << ", backward_ms: "
-      << fixed(g.backward_ms, 4) << ", params: " << g.grad_bytes / 4 << "}\n";
+    y << "    - {name: " << g.name << ", forward_ms: " << fixed(g.forward_ms, 4)
+      << ", backward_ms: " << fixed(g.backward_ms, 4) << ", params: " << g.grad_bytes / 4 << "}\n";
   return y.str();
 }
 

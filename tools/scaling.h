@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "tools/perf_model.h"
 #include "models/registry.h"
-#include "tools/scheduler_accounting.h"
+#include "tools/perf_model.h"
 #include "tools/run_records.h"
+#include "tools/scheduler_accounting.h"
 
 namespace ember::tools {
 
@@ -49,7 +49,7 @@ struct LayoutSummary {
   StepBreakdown per_step;
   double slowest_rank_step_ms = 0, straggler_ratio = 1;
   double max_memory_mib = 0, avg_memory_mib = 0, device_memory_mib = 0;  // host peak over ranks: max, mean
-  int64_t processes = 0, threads = 0;                                     // ranks, threads summed over ranks
+  int64_t processes = 0, threads = 0;                                    // ranks, threads summed over ranks
   double cpu_s = 0;                                                      // summed over ranks
   std::optional<JobAccounting> accounting;  // medians of the runs' scheduler figures, when they have them
   std::optional<double> predicted_it_per_s;
@@ -57,9 +57,10 @@ struct LayoutSummary {
 
 std::vector<LayoutSummary> summarize_layouts(const std::vector<ScalingRun>& runs);
 
-// What `ember scale --report` writes into `out` (`title`: the study's name, e.g. its job name): scaling.md (tables like the study's Tables 1-2 and the
-// Appendix A layout table), scaling_runs.csv, scaling_layouts.csv, scaling_speed.png (it/s and s/epoch against
-// ranks), scaling_efficiency.png, scaling_ranks.png (per-rank step time of each layout). Returns the markdown.
+// What `ember scale --report` writes into `out` (`title`: the study's name, e.g. its job name): scaling.md (tables like
+// the study's Tables 1-2 and the Appendix A layout table), scaling_runs.csv, scaling_layouts.csv, scaling_speed.png
+// (it/s and s/epoch against ranks), scaling_efficiency.png, scaling_ranks.png (per-rank step time of each layout).
+// Returns the markdown.
 std::string write_scaling_report(const std::vector<ScalingRun>& runs, std::vector<LayoutSummary> layouts,
                                  const std::filesystem::path& out, const std::string& title);
 

@@ -127,25 +127,25 @@ std::vector<JobAccounting> parse_lsf(std::string text, const std::string& source
       number_or_missing(match(text, cached_regex("Turnaround time" + number + " sec")), "Turnaround time", source);
   // bjobs -l / bhist -l event lines: "Mon Jun 12 11:16:59: Submitted from host <login1>, ..."
   const std::string event = R"(^(\w{3} \w{3} +\d+ [\d:]+(?: \d{4})?): )";
-  if (a.submitted.empty())
-    a.submitted = match(text, cached_regex(event + "Submitted from", kLines));
-  if (a.started.empty())
-    a.started = match(text, cached_regex(event + R"((?:Started|Dispatched) \d+ Task)", kLines));
-  if (a.finished.empty())
-    a.finished = match(text, cached_regex(event + R"((?:Done successfully|Exited))", kLines));
+  if (a.submitted.empty()) a.submitted = match(text, cached_regex(event + "Submitted from", kLines));
+  if (a.started.empty()) a.started = match(text, cached_regex(event + R"((?:Started|Dispatched) \d+ Task)", kLines));
+  if (a.finished.empty()) a.finished = match(text, cached_regex(event + R"((?:Done successfully|Exited))", kLines));
   if (a.hosts.empty())
-    a.hosts = hosts_in(
-        match(text, cached_regex(R"((?:Started|Dispatched) \d+ Task\(s\) on Host\(s\) ((?:<[^>]+>,? ?)+))")));
+    a.hosts =
+        hosts_in(match(text, cached_regex(R"((?:Started|Dispatched) \d+ Task\(s\) on Host\(s\) ((?:<[^>]+>,? ?)+))")));
   if (a.cpu_s < 0)
-    a.cpu_s = number_or_missing(match(text, cached_regex(R"(The CPU time used is ([\d.]+) seconds)")), "CPU time",
-                                source);
+    a.cpu_s =
+        number_or_missing(match(text, cached_regex(R"(The CPU time used is ([\d.]+) seconds)")), "CPU time", source);
   if (a.max_memory_mib < 0) a.max_memory_mib = lsf_mebibytes(text, "MAX MEM", source);
   if (a.avg_memory_mib < 0) a.avg_memory_mib = lsf_mebibytes(text, "AVG MEM", source);
   if (a.max_threads < 0)
     a.max_threads = count_or_missing(match(text, cached_regex(R"(NTHREAD: (\d+))")), "NTHREAD", source);
   // bhist -l's summary: a header row of states, then their seconds.
   std::smatch m;
-  if (std::regex_search(text, m, cached_regex(R"(PEND\s+PSUSP\s+RUN\s+USUSP\s+SSUSP\s+UNKWN\s+TOTAL\s*\n\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+))"))) {
+  if (std::regex_search(
+          text, m,
+          cached_regex(
+              R"(PEND\s+PSUSP\s+RUN\s+USUSP\s+SSUSP\s+UNKWN\s+TOTAL\s*\n\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+))"))) {
     a.wait_s = parse_number(m[1].str(), "bhist PEND", source);
     if (a.run_s < 0) a.run_s = parse_number(m[3].str(), "bhist RUN", source);
     if (a.turnaround_s < 0) a.turnaround_s = parse_number(m[7].str(), "bhist TOTAL", source);
@@ -180,11 +180,16 @@ double slurm_memory_mib(const std::string& s, const std::string& source) {
   const bool unit = s.back() == 'K' || s.back() == 'M' || s.back() == 'G' || s.back() == 'T';
   const double value = parse_number(unit ? s.substr(0, s.size() - 1) : s, "sacct memory", source);
   switch (s.back()) {
-    case 'K': return value / 1024;
-    case 'G': return value * 1024;
-    case 'T': return value * 1024 * 1024;
-    case 'M': return value;
-    default: return value / 1048576;  // bytes
+    case 'K':
+      return value / 1024;
+    case 'G':
+      return value * 1024;
+    case 'T':
+      return value * 1024 * 1024;
+    case 'M':
+      return value;
+    default:
+      return value / 1048576;  // bytes
   }
 }
 
@@ -200,8 +205,8 @@ std::vector<JobAccounting> parse_sacct(const std::string& text, const std::strin
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     const std::vector<std::string> row = split_text(line, '|');
-    EMBER_CHECK(row.size() >= header.size() - 1, source, ": sacct row '", line, "' has ", row.size(), " fields, the header ",
-                header.size());
+    EMBER_CHECK(row.size() >= header.size() - 1, source, ": sacct row '", line, "' has ", row.size(),
+                " fields, the header ", header.size());
     auto field = [&](const char* name) {
       const auto it = column.find(name);
       return it != column.end() && it->second < row.size() ? row[it->second] : std::string();
@@ -256,8 +261,12 @@ std::vector<JobAccounting> parse_job_accounting(const std::string& text, const s
 }
 
 void merge_job_accounting(JobAccounting& into, const JobAccounting& from) {
-  auto text = [](std::string& a, const std::string& b) { if (a.empty()) a = b; };
-  auto value = [](auto& a, auto b) { if (a < 0) a = b; };
+  auto text = [](std::string& a, const std::string& b) {
+    if (a.empty()) a = b;
+  };
+  auto value = [](auto& a, auto b) {
+    if (a < 0) a = b;
+  };
   text(into.scheduler, from.scheduler);
   text(into.job_id, from.job_id);
   text(into.submitted, from.submitted);

@@ -27,10 +27,9 @@ std::string sweep_table(const std::vector<SweepRow>& rows) {
     } else {
       std::snprintf(buf, sizeof buf,
                     "| %s | %s | %s | %lld%s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s |\n",
-                    r.config_file.c_str(), r.experiment.c_str(), r.model.c_str(),
-                    static_cast<long long>(r.best_epoch), r.diverged ? " (then diverged)" : "", r.val_loss,
-                    r.val_acc, r.test_loss, r.test_acc, r.test_precision, r.test_recall, r.test_f1,
-                    r.results_dir.c_str());
+                    r.config_file.c_str(), r.experiment.c_str(), r.model.c_str(), static_cast<long long>(r.best_epoch),
+                    r.diverged ? " (then diverged)" : "", r.val_loss, r.val_acc, r.test_loss, r.test_acc,
+                    r.test_precision, r.test_recall, r.test_f1, r.results_dir.c_str());
     }
     md += buf;
   }

@@ -82,8 +82,7 @@ TrainStep::Outcome TrainStep::run(const Tensor& images, const Tensor& labels, in
   Outcome o;
   Clock::time_point t = Clock::now();
   const bool full_batch = labels.numel() == p_.batch_size;
-  const bool replayed =
-      p_.cuda_graph && warmed_up_ && (graphed_ || full_batch) && step_through_graph(images, labels);
+  const bool replayed = p_.cuda_graph && warmed_up_ && (graphed_ || full_batch) && step_through_graph(images, labels);
   if (replayed) {  // forward, loss and backward in one launch (its time goes to forward_ms)
     o.logits = graphed_->logits();
     o.loss = graphed_->loss();

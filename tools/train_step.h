@@ -51,7 +51,7 @@ class TrainStep {
     Tensor logits, loss;  // on the device
     bool finite = true;   // false: the (checked) loss summed over the ranks was NaN or infinite; nothing updated
     double checked_loss = 0;
-    bool stop = false;    // a stop signal reached every rank and this micro-batch ended an optimizer step
+    bool stop = false;  // a stop signal reached every rank and this micro-batch ended an optimizer step
   };
   // Micro-batch `batch_index` of an epoch of `batches_per_epoch`; its phases' host times are added to `time`.
   Outcome run(const Tensor& images, const Tensor& labels, int64_t batch_index, int64_t batches_per_epoch,
@@ -81,7 +81,8 @@ class TrainStep {
   std::vector<PendingRecord> pending_;
   std::unique_ptr<nn::GraphedStep> graphed_;
   bool warmed_up_ = false;
-  bool stop_agreed_ = false;  // every rank has seen a stop signal (at the last check)  // an ordinary full-batch step has run (cuDNN's algorithm search cannot be captured)
+  bool stop_agreed_ = false;  // every rank has seen a stop signal (at the last check)  // an ordinary full-batch step
+                              // has run (cuDNN's algorithm search cannot be captured)
 };
 
 }  // namespace ember::tools

@@ -22,13 +22,13 @@
 #include "dist/sync_batch_norm.h"
 #include "engine/autograd.h"
 #include "engine/cuda_backend.h"
+#include "engine/io/safetensors.h"
 #include "engine/nn/dropout.h"
 #include "engine/nn/module.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "engine/precision.h"
 #include "engine/threads.h"
-#include "engine/io/safetensors.h"
 #include "models/registry.h"
 #include "tools/evaluation_pass.h"
 #include "tools/figures.h"
@@ -36,8 +36,8 @@
 #include "tools/progress.h"
 #include "tools/rank_figures.h"
 #include "tools/results_folder.h"
-#include "tools/text.h"
 #include "tools/stop_signals.h"
+#include "tools/text.h"
 #include "tools/train_step.h"
 #include "tools/training_state.h"
 
@@ -137,8 +137,8 @@ struct Run {
 // ---- setup ----
 
 // The results folder (new, or the one being resumed) with its run log, config.yaml, the validation split's
-// dataset indices (val_indices.txt: the rest of the first `subset` images trained), the data's summary and, under a batch
-// scheduler, job.yaml (`ember scale --report` matches the scheduler's accounting to the run by its job id).
+// dataset indices (val_indices.txt: the rest of the first `subset` images trained), the data's summary and, under a
+// batch scheduler, job.yaml (`ember scale --report` matches the scheduler's accounting to the run by its job id).
 void open_results_folder(Run& run, std::ostream& out, const fs::path& resumed_state) {
   const bool lead = run.ranks.lead();
   if (!resumed_state.empty()) run.dir = resumed_state.parent_path();
@@ -189,14 +189,12 @@ void load_data(Run& run) {
   if (!c.shuffle)
     train_sampler = std::make_shared<data::SequentialSampler>(
         world > 1 ? dist::shard_indices(run.split.train, rank, world) : run.split.train);
-  else if (world > 1)
-    train_sampler = std::make_shared<dist::DistributedSampler>(run.split.train, seed, rank, world);
-  else
-    train_sampler = std::make_shared<data::RandomSampler>(run.split.train, seed);
+  else if (world > 1) train_sampler = std::make_shared<dist::DistributedSampler>(run.split.train, seed, rank, world);
+  else train_sampler = std::make_shared<data::RandomSampler>(run.split.train, seed);
   run.train_loader = std::make_unique<data::Loader>(run.train_set, train_sampler, train_options);
   const std::vector<int64_t> val_indices = world > 1 ? dist::shard_indices(run.split.val, rank, world) : run.split.val;
-  run.val_loader = std::make_unique<data::Loader>(
-      run.train_set, std::make_shared<data::SequentialSampler>(val_indices), val_options);
+  run.val_loader = std::make_unique<data::Loader>(run.train_set, std::make_shared<data::SequentialSampler>(val_indices),
+                                                  val_options);
 }
 
 // The model on its device (from `weights` when resuming), data parallelism, the optimizer, and what the
@@ -223,7 +221,8 @@ void build_model(Run& run, const nn::NamedTensors& weights) {
                                   : "read bf16 inputs (oneDNN " + onednn + "), accumulate in fp32,") +
                   " and return bf16 activations, as on the GPU; the other ops compute in fp32");
   } else if (run.device.is_cpu() && precision() != Precision::fp32) {
-    run.log->line("note: --precision " + c.precision + " applies to GPU GEMMs and convolutions; the CPU computes in fp32");
+    run.log->line("note: --precision " + c.precision +
+                  " applies to GPU GEMMs and convolutions; the CPU computes in fp32");
   }
   set_deterministic_algorithms(c.deterministic);
   run.model->to(run.device);
@@ -279,10 +278,10 @@ void build_training_step(Run& run) {
       w.push_back(static_cast<float>(v));
     run.loss.options.class_weights = Tensor::from_vector<float>(w, {run.num_classes}).to(run.device);
   }
-  run.step = std::make_unique<TrainStep>(TrainStepParts{*run.model, *run.optimizer, *run.schedule, run.loss,
-                                                        run.comm, run.data_parallel.get(), c.accumulate, c.batch_size,
-                                                        c.cuda_graph, run.device},
-                                         *run.log);
+  run.step = std::make_unique<TrainStep>(
+      TrainStepParts{*run.model, *run.optimizer, *run.schedule, run.loss, run.comm, run.data_parallel.get(),
+                     c.accumulate, c.batch_size, c.cuda_graph, run.device},
+      *run.log);
 }
 
 // Drops the rows whose `column` (an integer: epoch, step) is `limit` or more from a results CSV: rows written
@@ -304,10 +303,10 @@ void drop_rows_from(const fs::path& path, size_t column, int64_t limit) {
 void restore(Run& run, const TrainingState& state, const fs::path& state_file, TrainingState& books) {
   EMBER_CHECK(state.data_seed == static_cast<uint64_t>(run.config.seed), state_file.string(), ": the run used seed ",
               state.data_seed, ", not ", run.config.seed);
-  EMBER_CHECK(state.best_epoch < 0 ||
-                  static_cast<int64_t>(state.best_confusion.size()) == run.num_classes * run.num_classes,
-              state_file.string(), ": best_confusion has ", state.best_confusion.size(), " counts for ",
-              run.num_classes, " classes");
+  EMBER_CHECK(
+      state.best_epoch < 0 || static_cast<int64_t>(state.best_confusion.size()) == run.num_classes * run.num_classes,
+      state_file.string(), ": best_confusion has ", state.best_confusion.size(), " counts for ", run.num_classes,
+      " classes");
   run.model->set_rng_state(state.model_rng);
   run.optimizer->load_state(state.optimizer);
   run.step->set_step(state.step);
@@ -317,7 +316,7 @@ void restore(Run& run, const TrainingState& state, const fs::path& state_file, T
   books.config_yaml = config_to_yaml(run.config);
   if (run.ranks.lead()) {
     drop_rows_from(run.dir / "step_times.csv", 0, state.epochs_done);  // by epoch
-    drop_rows_from(run.dir / "steps.csv", 1, state.step);               // by step: a stopped epoch's are kept
+    drop_rows_from(run.dir / "steps.csv", 1, state.step);              // by step: a stopped epoch's are kept
   }
   run.log->line("continuing at epoch " + std::to_string(state.epochs_done) +
                 (state.batches_done > 0 ? " after batch " + std::to_string(state.batches_done) : std::string()) +
@@ -328,7 +327,7 @@ void restore(Run& run, const TrainingState& state, const fs::path& state_file, T
 
 struct TrainingPass {
   bool diverged = false;
-  bool stopped = false;  // by a signal, after micro-batch `batches`: the sums below are the partial epoch's
+  bool stopped = false;             // by a signal, after micro-batch `batches`: the sums below are the partial epoch's
   double loss_sum = 0, images = 0;  // over all ranks, from the epoch's start (a resumed pass included)
   metrics::ConfusionMatrix confusion;
   double seconds = 0;       // rank 0's clock, this process's part of the pass
@@ -422,10 +421,11 @@ TrainingPass train_one_epoch(Run& run, std::ostream& out, int64_t epoch, const T
 
 // The validation set's loss and confusion counts; several ranks sum their shards' into the whole set's.
 PassResult validate(Run& run) {
-  PassResult val =
-      evaluate_pass(*run.model, *run.val_loader, run.device, run.loss, run.num_classes, run.log->console(), "validation");
+  PassResult val = evaluate_pass(*run.model, *run.val_loader, run.device, run.loss, run.num_classes, run.log->console(),
+                                 "validation");
   if (run.ranks.world > 1) {
-    std::vector<double> totals{val.loss * static_cast<double>(val.labels.size()), static_cast<double>(val.labels.size())};
+    std::vector<double> totals{val.loss * static_cast<double>(val.labels.size()),
+                               static_cast<double>(val.labels.size())};
     sum_over_ranks(run.comm, totals);
     val.loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
     val.confusion.counts() = dist::sum_counts(run.comm, val.confusion.counts());
@@ -519,7 +519,8 @@ void keep_books(Run& run, TrainingState& books, const EpochFigures& f, const Pas
   append_rows(run.dir / "step_times.csv", step_times_csv_header(), step_times_csv_rows(rank_figures));
   append_rows(run.dir / "steps.csv", csv_header<StepRecord>(), csv_rows(steps));
   const nn::NamedTensors weights = on_host(run.model->state_dict());
-  if (improved) io::save_safetensors((run.dir / "best.safetensors").string(), weights, weights_metadata_of(run, f.epoch));
+  if (improved)
+    io::save_safetensors((run.dir / "best.safetensors").string(), weights, weights_metadata_of(run, f.epoch));
   io::save_safetensors((run.dir / "last.safetensors").string(), weights, weights_metadata_of(run, f.epoch));
   TrainingState state = books;
   state.model_rng = run.model->rng_state();
@@ -599,10 +600,11 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
     if (train.stopped) {
       save_stopped_state(run, books, train, steps);
       result.stopped_by = stop_signal();
-      run.log->line(std::string("stopped by ") + signal_name(result.stopped_by) + " at epoch " +
-                    std::to_string(epoch) + " after batch " + std::to_string(train.batches) + " (step " +
-                    std::to_string(run.step->step()) + "); the training state is saved: continue with ember train "
-                    "--resume " + run.dir.string());
+      run.log->line(std::string("stopped by ") + signal_name(result.stopped_by) + " at epoch " + std::to_string(epoch) +
+                    " after batch " + std::to_string(train.batches) + " (step " + std::to_string(run.step->step()) +
+                    "); the training state is saved: continue with ember train "
+                    "--resume " +
+                    run.dir.string());
       break;
     }
     const PassResult val = validate(run);
@@ -662,7 +664,8 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   comm_options.device = parse_device(config.device);
   const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(config.dist_backend, comm_options);
   auto run = [&] {
-    return explaining_out_of_memory(config, [&] { return train_rank(config, *comm, out, resume_from, stop_after_epochs); });
+    return explaining_out_of_memory(config,
+                                    [&] { return train_rank(config, *comm, out, resume_from, stop_after_epochs); });
   };
   if (comm->world_size() == 1) return run();
   check_same_config(*comm, config_to_yaml(config));  // on a mismatch every rank throws: the job ends by itself

@@ -85,9 +85,9 @@ TrainingState load_training_state(const fs::path& path) {
     s.partial_loss_sum = m.number("partial_loss_sum");
     s.partial_images = m.number("partial_images");
     s.partial_confusion = m.list<int64_t>("partial_confusion", parse_integer);
-    EMBER_CHECK(s.batches_done > 0 && std::isfinite(s.partial_loss_sum) && s.partial_images > 0,
-                path.string(), ": the stopped epoch's figures (batches_done ", s.batches_done, ", partial_images ",
-                s.partial_images, ") are not a stopped epoch");
+    EMBER_CHECK(s.batches_done > 0 && std::isfinite(s.partial_loss_sum) && s.partial_images > 0, path.string(),
+                ": the stopped epoch's figures (batches_done ", s.batches_done, ", partial_images ", s.partial_images,
+                ") are not a stopped epoch");
   }
   EMBER_CHECK(s.epochs_done >= (s.batches_done > 0 ? 0 : 1) && s.step >= 0, path.string(), ": epochs_done ",
               s.epochs_done, " and step ", s.step, " are not a finished epoch");
@@ -100,8 +100,8 @@ TrainingState load_training_state(const fs::path& path) {
   s.model_rng = m.list<uint64_t>("model_rng", parse_unsigned);
   s.data_seed = parse_unsigned(m.text("data_seed"), m.what("data_seed"));
   s.history = parse_history(m.text("history"), path.string());
-  EMBER_CHECK(static_cast<int64_t>(s.history.size()) == s.epochs_done, m.what("history"), " has ",
-              s.history.size(), " epochs, epochs_done says ", s.epochs_done);
+  EMBER_CHECK(static_cast<int64_t>(s.history.size()) == s.epochs_done, m.what("history"), " has ", s.history.size(),
+              " epochs, epochs_done says ", s.epochs_done);
   s.config_yaml = m.text("config");
   const std::string weights_prefix = kWeightsPrefix, optimizer_prefix = kOptimizerPrefix;
   for (const auto& [name, t] : file.tensors) {
@@ -137,14 +137,9 @@ std::map<std::string, std::string> weights_metadata(const std::string& model, co
                                                     const std::vector<float>& mean, const std::vector<float>& std,
                                                     const std::vector<std::string>& class_names,
                                                     const std::vector<int64_t>& image_shape, int64_t epoch) {
-  return {{"format", "pt"},
-          {"model", model},
-          {"epoch", std::to_string(epoch)},
-          {"normalization", normalization},
-          {"mean", join(mean)},
-          {"std", join(std)},
-          {"class_names", join(class_names)},
-          {"image_shape", join(image_shape)}};
+  return {
+      {"format", "pt"},     {"model", model},   {"epoch", std::to_string(epoch)},   {"normalization", normalization},
+      {"mean", join(mean)}, {"std", join(std)}, {"class_names", join(class_names)}, {"image_shape", join(image_shape)}};
 }
 
 }  // namespace ember::tools

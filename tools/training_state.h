@@ -35,10 +35,10 @@ struct TrainingState {
   std::vector<int64_t> best_confusion;  // the best epoch's validation confusion counts, row-major
   std::vector<uint64_t> model_rng;      // the model's dropout generator offsets
   uint64_t data_seed = 0;
-  std::vector<EpochFigures> history;    // every finished epoch
+  std::vector<EpochFigures> history;  // every finished epoch
   std::string config_yaml;
-  nn::NamedTensors weights;             // after epochs_done epochs, on the host
-  nn::NamedTensors optimizer;           // the optimizer's state, on the host
+  nn::NamedTensors weights;    // after epochs_done epochs, on the host
+  nn::NamedTensors optimizer;  // the optimizer's state, on the host
 };
 
 // resume_from is a results folder or its training_state.safetensors; the state file's path, or an error.

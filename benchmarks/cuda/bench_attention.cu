@@ -52,8 +52,8 @@ __global__ void softmax_backward_rows_kernel(const float* p, float* dp, int64_t 
 }
 
 // Batched GEMM over heads: C[h] = alpha op(A[h]) op(B[h]).
-void batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t bh, float alpha, const float* a,
-             int64_t sa, const float* b, int64_t sb, float* c, cudaStream_t stream) {
+void batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t bh, float alpha, const float* a, int64_t sa,
+             const float* b, int64_t sb, float* c, cudaStream_t stream) {
   GemmShape s;
   s.trans_a = ta, s.trans_b = tb, s.m = m, s.n = n, s.k = k, s.batch = bh, s.alpha = alpha;
   s.stride_a = sa, s.stride_b = sb, s.stride_c = m * n;
@@ -94,9 +94,10 @@ nlohmann::json run(const char* name, int64_t batch, int64_t heads, int64_t n, bo
     batched(false, false, n, d, n, bh, 1.f, p.ptr, n * n, v.ptr, n * d, o_ref.ptr, stream);
   };
   auto naive_backward = [&] {
-    batched(true, false, n, d, n, bh, 1.f, p.ptr, n * n, d_o.ptr, n * d, dv_ref.ptr, stream);   // dV = P^T dO
-    batched(false, true, n, n, d, bh, 1.f, d_o.ptr, n * d, v.ptr, n * d, dp.ptr, stream);       // dP = dO V^T
-    softmax_backward_rows_kernel<<<row_blocks, 32 * rows_per_block, 0, stream>>>(p.ptr, dp.ptr, bh * n, static_cast<int>(n));
+    batched(true, false, n, d, n, bh, 1.f, p.ptr, n * n, d_o.ptr, n * d, dv_ref.ptr, stream);  // dV = P^T dO
+    batched(false, true, n, n, d, bh, 1.f, d_o.ptr, n * d, v.ptr, n * d, dp.ptr, stream);      // dP = dO V^T
+    softmax_backward_rows_kernel<<<row_blocks, 32 * rows_per_block, 0, stream>>>(p.ptr, dp.ptr, bh * n,
+                                                                                 static_cast<int>(n));
     batched(false, false, n, d, n, bh, scale, dp.ptr, n * n, k.ptr, n * d, dq_ref.ptr, stream);  // dQ = s dS K
     batched(true, false, n, d, n, bh, scale, dp.ptr, n * n, q.ptr, n * d, dk_ref.ptr, stream);   // dK = s dS^T Q
   };
@@ -121,13 +122,20 @@ nlohmann::json run(const char* name, int64_t batch, int64_t heads, int64_t n, bo
   naive_forward();  // the naive backward needs its P
   const double t_nb = bench::time_ms(naive_backward, stream).median_ms;
   const double t_fb = bench::time_ms(fused_backward, stream).median_ms;
-  std::printf("%-34s fwd fused %.3f ms, naive %.3f ms (x%.2f) | bwd fused %.3f ms, naive %.3f ms (x%.2f) | "
-              "check O %.1e dQ %.1e dK %.1e dV %.1e %s\n",
-              name, t_ff, t_nf, t_nf / t_ff, t_fb, t_nb, t_nb / t_fb, errs[0], errs[1], errs[2], errs[3],
-              ok ? "ok" : "FAILED");
-  return {{"name", name}, {"batch", batch}, {"heads", heads}, {"tokens", n}, {"lsa", lsa},
-          {"fused_forward_ms", t_ff}, {"naive_forward_ms", t_nf}, {"fused_backward_ms", t_fb},
-          {"naive_backward_ms", t_nb}, {"check_ok", ok}};
+  std::printf(
+      "%-34s fwd fused %.3f ms, naive %.3f ms (x%.2f) | bwd fused %.3f ms, naive %.3f ms (x%.2f) | "
+      "check O %.1e dQ %.1e dK %.1e dV %.1e %s\n",
+      name, t_ff, t_nf, t_nf / t_ff, t_fb, t_nb, t_nb / t_fb, errs[0], errs[1], errs[2], errs[3], ok ? "ok" : "FAILED");
+  return {{"name", name},
+          {"batch", batch},
+          {"heads", heads},
+          {"tokens", n},
+          {"lsa", lsa},
+          {"fused_forward_ms", t_ff},
+          {"naive_forward_ms", t_nf},
+          {"fused_backward_ms", t_fb},
+          {"naive_backward_ms", t_nb},
+          {"check_ok", ok}};
 }
 
 }  // namespace
@@ -144,7 +152,8 @@ int main(int argc, char** argv) {
   results.push_back(run("ViT_simple 256x8x64", 256, 8, 64, false, stream));
   const std::string path = bench::json_path(argc, argv);
   if (!path.empty()) {
-    std::ofstream(path, std::ios::app) << nlohmann::json{{"benchmark", "attention"}, {"all_checks_ok", all_ok}, {"results", results}}.dump() << "\n";
+    std::ofstream(path, std::ios::app)
+        << nlohmann::json{{"benchmark", "attention"}, {"all_checks_ok", all_ok}, {"results", results}}.dump() << "\n";
     std::printf("wrote %s\n", path.c_str());
   }
   std::printf("%s\n", all_ok ? "all checks ok" : "SOME CHECKS FAILED");

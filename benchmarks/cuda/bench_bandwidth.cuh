@@ -18,8 +18,8 @@ inline double copy_bandwidth_gbps(cudaStream_t stream) {
   const size_t bytes = size_t(1) << 30;
   DeviceBuffer<char> src(bytes), dst(bytes);
   BENCH_CHECK(cudaMemset(src.ptr, 1, bytes));
-  const Timing t = time_ms([&] { BENCH_CHECK(cudaMemcpyAsync(dst.ptr, src.ptr, bytes, cudaMemcpyDeviceToDevice, stream)); },
-                           stream, 10);
+  const Timing t = time_ms(
+      [&] { BENCH_CHECK(cudaMemcpyAsync(dst.ptr, src.ptr, bytes, cudaMemcpyDeviceToDevice, stream)); }, stream, 10);
   return 2.0 * bytes / (t.median_ms * 1e-3) / 1e9;
 }
 
@@ -72,8 +72,8 @@ class BandwidthReport {
       const double excess = both_nan ? 0 : (tolerance > 0 ? err / tolerance : (err == 0 ? 0 : INFINITY));
       if (excess > worst || std::isnan(excess)) worst = excess, at = i;
     }
-    std::printf("check %-40s %s (worst element %zu at %.2f of the tolerance)\n", what.c_str(), ok ? "OK" : "FAILED",
-                at, worst);
+    std::printf("check %-40s %s (worst element %zu at %.2f of the tolerance)\n", what.c_str(), ok ? "OK" : "FAILED", at,
+                worst);
     if (!ok) failed_ = true;
     return ok;
   }

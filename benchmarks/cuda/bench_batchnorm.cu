@@ -85,7 +85,9 @@ void run_case(bench::BandwidthReport& report, int64_t N, int64_t C, int64_t S, c
 
 int main(int argc, char** argv) {
   bench::BandwidthReport report("bench_batchnorm", argc, argv);
-  struct Shape { int64_t N, C, H, W; };
+  struct Shape {
+    int64_t N, C, H, W;
+  };
   for (Shape sh : {Shape{256, 64, 32, 32}, Shape{256, 512, 4, 4}, Shape{128, 32, 32, 32}}) {
     const std::string shape = bench::shape_of({sh.N, sh.C, sh.H, sh.W});
     run_case<float>(report, sh.N, sh.C, sh.H * sh.W, shape);

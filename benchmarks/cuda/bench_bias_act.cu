@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
     std::vector<float> want(n);
     for (int64_t i = 0; i < n; ++i) want[i] = a[i] + b[i];
     report.check("residual_add (exact)", gy.to_host(), want, 0.0, 0.0);
-    report.measure("residual_add", bench::shape_of({n}), 12.0 * n, [&] { k::residual_add(ga.ptr, gb.ptr, gy.ptr, n, s); });
+    report.measure("residual_add", bench::shape_of({n}), 12.0 * n,
+                   [&] { k::residual_add(ga.ptr, gb.ptr, gy.ptr, n, s); });
   }
   {
     const int64_t B = 256, R = 64, C = 1024, n = B * R * C;
@@ -101,7 +102,8 @@ int main(int argc, char** argv) {
       for (int64_t r = 0; r < R; ++r)
         for (int64_t c = 0; c < C; ++c) want[(b * C + c) * R + r] = x[(b * R + r) * C + c];
     report.check("transpose NCHW->NHWC (exact)", gt.to_host(), want, 0.0, 0.0);
-    report.measure("transpose_batched", bench::shape_of({B, R, C}), 8.0 * n, [&] { k::transpose_batched(gx.ptr, gt.ptr, B, R, C, s); });
+    report.measure("transpose_batched", bench::shape_of({B, R, C}), 8.0 * n,
+                   [&] { k::transpose_batched(gx.ptr, gt.ptr, B, R, C, s); });
   }
   return report.exit_code();
 }

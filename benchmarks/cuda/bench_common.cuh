@@ -12,14 +12,13 @@
 #include <string>
 #include <vector>
 
-#define BENCH_CHECK(call)                                                                       \
-  do {                                                                                          \
-    cudaError_t bench_err_ = (call);                                                            \
-    if (bench_err_ != cudaSuccess) {                                                            \
-      std::fprintf(stderr, "%s failed at %s:%d: %s\n", #call, __FILE__, __LINE__,               \
-                   cudaGetErrorString(bench_err_));                                             \
-      std::exit(1);                                                                             \
-    }                                                                                           \
+#define BENCH_CHECK(call)                                                                                          \
+  do {                                                                                                             \
+    cudaError_t bench_err_ = (call);                                                                               \
+    if (bench_err_ != cudaSuccess) {                                                                               \
+      std::fprintf(stderr, "%s failed at %s:%d: %s\n", #call, __FILE__, __LINE__, cudaGetErrorString(bench_err_)); \
+      std::exit(1);                                                                                                \
+    }                                                                                                              \
   } while (0)
 
 namespace bench {

@@ -44,10 +44,12 @@ struct Baseline {
     EMBER_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, g.k, g.c, g.r, g.s));
     EMBER_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, g.pad_h, g.pad_w, g.stride_h, g.stride_w, 1, 1,
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, math == MathMode::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+    EMBER_CUDNN_CHECK(
+        cudnnSetConvolutionMathType(conv, math == MathMode::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int got = 0;
-    EMBER_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf));
+    EMBER_CUDNN_CHECK(
+        cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf));
     int pick = 0;
     while (pick < got && perf[pick].status != CUDNN_STATUS_SUCCESS) ++pick;
     if (pick == got) {
@@ -142,20 +144,39 @@ nlohmann::json run(const Layer& l, MathMode math, ConvLayout layout, cudaStream_
   const double flop = g.flops();
   auto tf = [&](double ms) { return flop / (ms * 1e-3) / 1e12; };
   const double t_base = bench::time_ms([&] { base.forward(h, x.ptr, w.ptr, y_ref.ptr); }, stream).median_ms;
-  const double t_fwd = bench::time_ms([&] { cudnn_conv_forward(cfg, x.ptr, w.ptr, y.ptr, ws.ptr, ws_bytes, stream); }, stream).median_ms;
-  const double t_bwd_data = bench::time_ms([&] { cudnn_conv_backward_data(cfg, dy.ptr, w.ptr, dx.ptr, ws.ptr, ws_bytes, stream); }, stream).median_ms;
-  const double t_bwd_filter = bench::time_ms([&] { cudnn_conv_backward_filter(cfg, x.ptr, dy.ptr, dw.ptr, ws.ptr, ws_bytes, stream); }, stream).median_ms;
-  std::printf("%-30s %-4s %s  fwd %7.1f (NCHW baseline %7.1f, x%.2f)  bwd-data %7.1f  bwd-filter %7.1f TFLOP/s  "
-              "ws %6.1f MiB  check %.1e %s\n",
-              l.name, math_mode_name(math), nhwc ? "NHWC" : "NCHW", tf(t_fwd), tf(t_base), t_base / t_fwd,
-              tf(t_bwd_data), tf(t_bwd_filter), ws_bytes / 1048576.0, err, ok ? "ok" : "FAILED");
-  return {{"layer", l.name}, {"math", math_mode_name(math)}, {"layout", nhwc ? "nhwc" : "nchw"}, {"n", g.n},
-          {"c", g.c}, {"hw", l.hw}, {"k", g.k},
-          {"r", g.r}, {"stride", l.stride}, {"forward_ms", t_fwd}, {"forward_tflops", tf(t_fwd)},
-          {"baseline_forward_ms", t_base}, {"baseline_forward_tflops", tf(t_base)},
-          {"backward_data_ms", t_bwd_data}, {"backward_data_tflops", tf(t_bwd_data)},
-          {"backward_filter_ms", t_bwd_filter}, {"backward_filter_tflops", tf(t_bwd_filter)},
-          {"workspace_bytes", ws_bytes}, {"check_rel_err", err}, {"check_ok", ok}};
+  const double t_fwd =
+      bench::time_ms([&] { cudnn_conv_forward(cfg, x.ptr, w.ptr, y.ptr, ws.ptr, ws_bytes, stream); }, stream).median_ms;
+  const double t_bwd_data =
+      bench::time_ms([&] { cudnn_conv_backward_data(cfg, dy.ptr, w.ptr, dx.ptr, ws.ptr, ws_bytes, stream); }, stream)
+          .median_ms;
+  const double t_bwd_filter =
+      bench::time_ms([&] { cudnn_conv_backward_filter(cfg, x.ptr, dy.ptr, dw.ptr, ws.ptr, ws_bytes, stream); }, stream)
+          .median_ms;
+  std::printf(
+      "%-30s %-4s %s  fwd %7.1f (NCHW baseline %7.1f, x%.2f)  bwd-data %7.1f  bwd-filter %7.1f TFLOP/s  "
+      "ws %6.1f MiB  check %.1e %s\n",
+      l.name, math_mode_name(math), nhwc ? "NHWC" : "NCHW", tf(t_fwd), tf(t_base), t_base / t_fwd, tf(t_bwd_data),
+      tf(t_bwd_filter), ws_bytes / 1048576.0, err, ok ? "ok" : "FAILED");
+  return {{"layer", l.name},
+          {"math", math_mode_name(math)},
+          {"layout", nhwc ? "nhwc" : "nchw"},
+          {"n", g.n},
+          {"c", g.c},
+          {"hw", l.hw},
+          {"k", g.k},
+          {"r", g.r},
+          {"stride", l.stride},
+          {"forward_ms", t_fwd},
+          {"forward_tflops", tf(t_fwd)},
+          {"baseline_forward_ms", t_base},
+          {"baseline_forward_tflops", tf(t_base)},
+          {"backward_data_ms", t_bwd_data},
+          {"backward_data_tflops", tf(t_bwd_data)},
+          {"backward_filter_ms", t_bwd_filter},
+          {"backward_filter_tflops", tf(t_bwd_filter)},
+          {"workspace_bytes", ws_bytes},
+          {"check_rel_err", err},
+          {"check_ok", ok}};
 }
 
 }  // namespace
@@ -181,7 +202,8 @@ int main(int argc, char** argv) {
       {"CNN conv 128->256", 128, 128, 8, 256, 3, 1},
       {"CNN conv 256->256", 128, 256, 8, 256, 3, 1},
   };
-  std::printf("PyTorch on the H100 (docs/gpu-machine.md), ResNet_18 layer1 64->64 forward: TF32 86.5, fp32 40.7 TFLOP/s\n");
+  std::printf(
+      "PyTorch on the H100 (docs/gpu-machine.md), ResNet_18 layer1 64->64 forward: TF32 86.5, fp32 40.7 TFLOP/s\n");
   nlohmann::json results = nlohmann::json::array();
   for (const Layer& l : layers) {
     results.push_back(run<float>(l, MathMode::fp32, ConvLayout::nchw, stream));
@@ -192,7 +214,8 @@ int main(int argc, char** argv) {
   }
   const std::string path = bench::json_path(argc, argv);
   if (!path.empty()) {
-    std::ofstream(path, std::ios::app) << nlohmann::json{{"benchmark", "conv"}, {"all_checks_ok", all_ok}, {"results", results}}.dump() << "\n";
+    std::ofstream(path, std::ios::app)
+        << nlohmann::json{{"benchmark", "conv"}, {"all_checks_ok", all_ok}, {"results", results}}.dump() << "\n";
     std::printf("wrote %s\n", path.c_str());
   }
   std::printf("%s\n", all_ok ? "all checks ok" : "SOME CHECKS FAILED");

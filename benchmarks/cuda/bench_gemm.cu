@@ -47,8 +47,7 @@ float bf16_value(__nv_bfloat16 x) { return __bfloat162float(x); }
 // gemm_bf16_wgmma is built for sm_90a: it runs on compute capability 9.0 only. EMBER_BENCH_SKIP_WGMMA=1 leaves it
 // out (gpu_check sets it when the kernel's test failed or hung, so the other rows still come).
 bool run_wgmma() {
-  if (const char* skip = std::getenv("EMBER_BENCH_SKIP_WGMMA"); skip && *skip && std::string(skip) != "0")
-    return false;
+  if (const char* skip = std::getenv("EMBER_BENCH_SKIP_WGMMA"); skip && *skip && std::string(skip) != "0") return false;
   return gemm_bf16_wgmma_runs_here();
 }
 
@@ -120,18 +119,22 @@ nlohmann::json run(const Problem& p, cudaStream_t stream) {
   gemm_f32(p.m, p.n, p.k, 1.f, a.ptr, p.k, b.ptr, p.n, 0.f, c.ptr, p.n, stream);
   BENCH_CHECK(cudaStreamSynchronize(stream));
   report_check("ours fp32 vs cuBLAS fp32", rel_err(c.to_host(), c_ref.to_host()), 1e-5);
-  const double cublas_f32 = timed("cublas_fp32", [&] { cublas_gemm(s, MathMode::fp32, a.ptr, b.ptr, c_ref.ptr, stream); });
-  const double ours_f32 = timed("ours_fp32", [&] { gemm_f32(p.m, p.n, p.k, 1.f, a.ptr, p.k, b.ptr, p.n, 0.f, c.ptr, p.n, stream); });
+  const double cublas_f32 =
+      timed("cublas_fp32", [&] { cublas_gemm(s, MathMode::fp32, a.ptr, b.ptr, c_ref.ptr, stream); });
+  const double ours_f32 =
+      timed("ours_fp32", [&] { gemm_f32(p.m, p.n, p.k, 1.f, a.ptr, p.k, b.ptr, p.n, 0.f, c.ptr, p.n, stream); });
   timed("cublas_tf32", [&] { cublas_gemm(s, MathMode::tf32, a.ptr, b.ptr, c_ref.ptr, stream); });
   // bf16: ours vs cuBLAS, both bf16 in, f32 accumulate and out.
   cublas_gemm(s, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream);
-  const double cublas_bf16 = timed("cublas_bf16", [&] { cublas_gemm(s, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream); });
+  const double cublas_bf16 =
+      timed("cublas_bf16", [&] { cublas_gemm(s, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream); });
   double ours_bf16 = NAN;
   if (gemm_bf16_supported(p.m, p.n, p.k, p.k, p.n)) {
     gemm_bf16(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.n, 0.f, c.ptr, p.n, stream);
     BENCH_CHECK(cudaStreamSynchronize(stream));
     report_check("ours bf16 vs cuBLAS bf16", rel_err(c.to_host(), c_ref.to_host()), 1e-5);
-    ours_bf16 = timed("ours_bf16", [&] { gemm_bf16(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.n, 0.f, c.ptr, p.n, stream); });
+    ours_bf16 =
+        timed("ours_bf16", [&] { gemm_bf16(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.n, 0.f, c.ptr, p.n, stream); });
   } else {
     std::printf("  ours_bf16        (sizes not multiples of the 128x256x32 tile: skipped)\n");
   }
@@ -147,12 +150,12 @@ nlohmann::json run(const Problem& p, cudaStream_t stream) {
     // products differ by a few 1e-5 of max |C|; a wrong kernel is off by 0.1 or more.
     report_check("ours bf16 wgmma vs cuBLAS bf16, both NT", rel_err(c.to_host(), c_ref.to_host()), 1e-4);
     cublas_nt = timed("cublas_bf16_nt", [&] { cublas_gemm(nt, MathMode::bf16, ah.ptr, bh.ptr, c_ref.ptr, stream); });
-    ours_wgmma = timed("ours_bf16_wgmma", [&] {
-      gemm_bf16_wgmma(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.k, 0.f, c.ptr, p.n, stream);
-    });
+    ours_wgmma = timed("ours_bf16_wgmma",
+                       [&] { gemm_bf16_wgmma(p.m, p.n, p.k, 1.f, ah.ptr, p.k, bh.ptr, p.k, 0.f, c.ptr, p.n, stream); });
   } else {
-    std::printf("  ours_bf16_wgmma  (needs an sm_90 GPU and multiples of the 128x256x64 tile, and no "
-                "EMBER_BENCH_SKIP_WGMMA: skipped)\n");
+    std::printf(
+        "  ours_bf16_wgmma  (needs an sm_90 GPU and multiples of the 128x256x64 tile, and no "
+        "EMBER_BENCH_SKIP_WGMMA: skipped)\n");
   }
   std::printf("  ratio ours/cuBLAS: fp32 %.2f, bf16 %.2f, bf16 wgmma NT %.2f\n", cublas_f32 / ours_f32,
               cublas_bf16 / ours_bf16, cublas_nt / ours_wgmma);
@@ -170,15 +173,15 @@ int main(int argc, char** argv) {
   cudaStream_t stream;
   BENCH_CHECK(cudaStreamCreate(&stream));
   nlohmann::json results = nlohmann::json::array();
-  for (const Problem& p : {Problem{"square 4096", 4096, 4096, 4096}, Problem{"square 8192", 8192, 8192, 8192},
-                           Problem{"ViT qkv linear", 256 * 65, 1536, 512},
-                           Problem{"ViT mlp linear", 256 * 65, 512, 512},
-                           Problem{"CNN fc 4096->1024", 128, 1024, 4096}})
+  for (const Problem& p :
+       {Problem{"square 4096", 4096, 4096, 4096}, Problem{"square 8192", 8192, 8192, 8192},
+        Problem{"ViT qkv linear", 256 * 65, 1536, 512}, Problem{"ViT mlp linear", 256 * 65, 512, 512},
+        Problem{"CNN fc 4096->1024", 128, 1024, 4096}})
     results.push_back(run(p, stream));
   const std::string path = bench::json_path(argc, argv);
   if (!path.empty()) {
-    std::ofstream(path, std::ios::app) << nlohmann::json{{"benchmark", "gemm"}, {"all_checks_ok", all_ok}, {"results", results}}.dump()
-                        << "\n";
+    std::ofstream(path, std::ios::app)
+        << nlohmann::json{{"benchmark", "gemm"}, {"all_checks_ok", all_ok}, {"results", results}}.dump() << "\n";
     std::printf("wrote %s\n", path.c_str());
   }
   std::printf("%s\n", all_ok ? "all checks ok" : "SOME CHECKS FAILED");

@@ -50,8 +50,11 @@ int main(int argc, char** argv) {
     const std::vector<float> gamma = bench::host_random(D, 3, 0.5f, 1.5f), beta = bench::host_random(D, 4);
     bench::DeviceBuffer<float> gx(rows * D), gdy(rows * D), gg(D), gb(D), gy(rows * D), gdx(rows * D), gmean(rows),
         grstd(rows), gdg(D), gdb(D), scratch(k::layer_norm_backward_scratch(rows, D));
-    bench::to_device(gx.ptr, x), bench::to_device(gdy.ptr, dy), bench::to_device(gg.ptr, gamma), bench::to_device(gb.ptr, beta);
-    auto forward = [&] { k::layer_norm_forward(gx.ptr, gg.ptr, gb.ptr, rows, D, eps, gy.ptr, gmean.ptr, grstd.ptr, s); };
+    bench::to_device(gx.ptr, x), bench::to_device(gdy.ptr, dy), bench::to_device(gg.ptr, gamma),
+        bench::to_device(gb.ptr, beta);
+    auto forward = [&] {
+      k::layer_norm_forward(gx.ptr, gg.ptr, gb.ptr, rows, D, eps, gy.ptr, gmean.ptr, grstd.ptr, s);
+    };
     auto backward = [&] {
       k::layer_norm_backward(gx.ptr, gg.ptr, gmean.ptr, grstd.ptr, gdy.ptr, rows, D, gdx.ptr, gdg.ptr, gdb.ptr,
                              scratch.ptr, s);

@@ -83,8 +83,10 @@ int main(int argc, char** argv) {
                                          [&] { k::adam_step(table.ptr, n_chunks, adam, s); });
   std::printf("Adam step: %.3f ms (PyTorch fused 0.369 ms: %.2fx; goal <= 0.15 ms: %s)\n", t.median_ms,
               0.369 / t.median_ms, t.median_ms <= 0.15 ? "met" : "NOT met");
-  report.measure("adamw_step (multi-tensor)", shape, 28.0 * total, [&] { k::adam_step(table.ptr, n_chunks, adamw, s); });
+  report.measure("adamw_step (multi-tensor)", shape, 28.0 * total,
+                 [&] { k::adam_step(table.ptr, n_chunks, adamw, s); });
   const k::SgdHyper sgd{0.1f, 0.9f, 5e-4f, false, false};
-  report.measure("sgd_momentum_step (multi-tensor)", shape, 20.0 * total, [&] { k::sgd_step(table.ptr, n_chunks, sgd, s); });
+  report.measure("sgd_momentum_step (multi-tensor)", shape, 20.0 * total,
+                 [&] { k::sgd_step(table.ptr, n_chunks, sgd, s); });
   return report.exit_code();
 }

@@ -17,7 +17,8 @@ void window(const PoolAxis& a, int64_t o, int64_t& b, int64_t& e, int64_t& count
   if (a.adaptive) {
     b = o * a.in / a.out, e = ((o + 1) * a.in + a.out - 1) / a.out, count = e - b;
   } else {
-    b = std::max<int64_t>(o * a.stride - a.pad, 0), e = std::min(o * a.stride - a.pad + a.kernel, a.in), count = a.kernel;
+    b = std::max<int64_t>(o * a.stride - a.pad, 0), e = std::min(o * a.stride - a.pad + a.kernel, a.in),
+    count = a.kernel;
   }
 }
 
@@ -55,11 +56,17 @@ int main(int argc, char** argv) {
   bench::BandwidthReport report("bench_pool", argc, argv);
   cudaStream_t s = report.stream();
   namespace k = ember::kernels::cuda;
-  struct Case { const char* name; bool max; int64_t planes; PoolAxis h, w; };
+  struct Case {
+    const char* name;
+    bool max;
+    int64_t planes;
+    PoolAxis h, w;
+  };
   const PoolAxis two{32, 16, 2, 2, 0, false}, three{32, 16, 3, 2, 1, false}, global{4, 1, 1, 1, 0, true};
-  for (Case c : {Case{"max_pool2d 2x2", true, 256 * 64, two, two}, Case{"max_pool2d 3x3 s2 p1", true, 256 * 64, three, three},
-                 Case{"avg_pool2d 3x3 s2 p1", false, 256 * 64, three, three},
-                 Case{"adaptive_avg_pool2d 1x1", false, 256 * 512, global, global}}) {
+  for (Case c :
+       {Case{"max_pool2d 2x2", true, 256 * 64, two, two}, Case{"max_pool2d 3x3 s2 p1", true, 256 * 64, three, three},
+        Case{"avg_pool2d 3x3 s2 p1", false, 256 * 64, three, three},
+        Case{"adaptive_avg_pool2d 1x1", false, 256 * 512, global, global}}) {
     const int64_t in = c.planes * c.h.in * c.w.in, out = c.planes * c.h.out * c.w.out;
     const std::string shape = bench::shape_of({c.planes, c.h.in, c.w.in}) + "->" + std::to_string(c.h.out);
     const std::vector<float> x = bench::host_random(in, 1), dy = bench::host_random(out, 2);

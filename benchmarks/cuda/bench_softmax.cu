@@ -32,8 +32,8 @@ void softmax_backward_cpu(const std::vector<float>& y, const std::vector<float>&
 }
 
 // Mean cross-entropy (no weights, no smoothing) and its gradient for an upstream gradient of 1.
-double cross_entropy_cpu(const std::vector<float>& x, const std::vector<int64_t>& t, std::vector<double>& dx,
-                         int64_t N, int64_t C) {
+double cross_entropy_cpu(const std::vector<float>& x, const std::vector<int64_t>& t, std::vector<double>& dx, int64_t N,
+                         int64_t C) {
   double total = 0;
   for (int64_t i = 0; i < N; ++i) {
     const float* xr = &x[i * C];
@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
 
     const double bytes = 4.0 * rows * n;
     report.measure("softmax_forward", shape, 2 * bytes, [&] { k::softmax_forward(gx.ptr, gy.ptr, rows, n, false, s); });
-    report.measure("log_softmax_forward", shape, 2 * bytes, [&] { k::softmax_forward(gx.ptr, gy.ptr, rows, n, true, s); });
+    report.measure("log_softmax_forward", shape, 2 * bytes,
+                   [&] { k::softmax_forward(gx.ptr, gy.ptr, rows, n, true, s); });
     report.measure("softmax_backward", shape, 3 * bytes,
                    [&] { k::softmax_backward(gy.ptr, gdy.ptr, gdx.ptr, rows, n, false, s); });
   }
@@ -102,7 +103,8 @@ int main(int argc, char** argv) {
     backward();
     std::vector<double> want(N * C);
     const double loss = cross_entropy_cpu(x, t, want, N, C);
-    report.check("cross_entropy loss " + shape, std::vector<float>{out.to_host()[0]}, std::vector<double>{loss}, 1e-5, 1e-6);
+    report.check("cross_entropy loss " + shape, std::vector<float>{out.to_host()[0]}, std::vector<double>{loss}, 1e-5,
+                 1e-6);
     report.check("cross_entropy backward " + shape, gdx.to_host(), want, 1e-4, 1e-8);
     // Forward: logits + targets in, per-row loss and lse out (the reduction re-reads the losses).
     report.measure("cross_entropy_forward+reduce", shape, 4.0 * N * C + 8.0 * N + 8.0 * N, forward);

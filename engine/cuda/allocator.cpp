@@ -8,8 +8,8 @@ namespace ember::cuda {
 
 namespace {
 constexpr size_t kRound = 512;
-constexpr size_t kSmallSegment = 2u << 20;     // 2 MiB
-constexpr size_t kLargeSegment = 20u << 20;    // 20 MiB for requests under 10 MiB
+constexpr size_t kSmallSegment = 2u << 20;   // 2 MiB
+constexpr size_t kLargeSegment = 20u << 20;  // 20 MiB for requests under 10 MiB
 constexpr size_t kLargeDirect = 10u << 20;
 constexpr size_t kLargeRound = 2u << 20;
 constexpr size_t kMinLargeRemainder = 1u << 20;  // split a large block only if > 1 MiB would remain
@@ -31,13 +31,15 @@ CachingAllocator::Block* CachingAllocator::find_free(size_t size, bool small) {
 }
 
 CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) {
-  const size_t bytes = small ? kSmallSegment
-                             : (size < kLargeDirect ? kLargeSegment : (size + kLargeRound - 1) / kLargeRound * kLargeRound);
+  const size_t bytes =
+      small ? kSmallSegment
+            : (size < kLargeDirect ? kLargeSegment : (size + kLargeRound - 1) / kLargeRound * kLargeRound);
   void* ptr = nullptr;
   cudaError_t err = cudaMalloc(&ptr, bytes);
   // Only out-of-memory is worth a retry: any other error is an earlier kernel's sticky failure, reported as such.
-  EMBER_CHECK(err == cudaSuccess || err == cudaErrorMemoryAllocation, "cudaMalloc of ", bytes, " bytes failed: ",
-              cudaGetErrorString(err), " (an earlier kernel's asynchronous error? CUDA_LAUNCH_BLOCKING=1 names it)");
+  EMBER_CHECK(err == cudaSuccess || err == cudaErrorMemoryAllocation, "cudaMalloc of ", bytes,
+              " bytes failed: ", cudaGetErrorString(err),
+              " (an earlier kernel's asynchronous error? CUDA_LAUNCH_BLOCKING=1 names it)");
   // A graph's pool serves only during a capture, where cudaFree and event queries are illegal: no second try.
   if (err != cudaSuccess && !graph_pool_) {
     cudaGetLastError();  // clear the error, give the caches back to the driver, try once more
@@ -48,8 +50,8 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) 
   if (err != cudaSuccess) {
     cudaGetLastError();
     EMBER_FAIL("CUDA out of memory allocating ", size, " bytes (a ", bytes, "-byte segment",
-               graph_pool_ ? " of a CUDA graph's pool" : "", "; ", stats_.allocated_bytes,
-               " bytes in use by tensors, ", stats_.reserved_bytes, " reserved): ", cudaGetErrorString(err));
+               graph_pool_ ? " of a CUDA graph's pool" : "", "; ", stats_.allocated_bytes, " bytes in use by tensors, ",
+               stats_.reserved_bytes, " reserved): ", cudaGetErrorString(err));
   }
   ++stats_.cuda_malloc_calls;
   stats_.reserved_bytes += bytes;

@@ -55,7 +55,7 @@ class CachingAllocator final : public Allocator {
   // Returns every fully free segment to the driver.
   void release_cached();
 
-  static size_t round_size(size_t nbytes);  // up to a multiple of 512 B
+  static size_t round_size(size_t nbytes);           // up to a multiple of 512 B
   static constexpr size_t kSmallRequest = 1u << 20;  // <= 1 MiB: the small pool
 
  private:
@@ -121,7 +121,7 @@ class EventGuardedCache : public Allocator {
   virtual bool reuse(cudaEvent_t ready) = 0;
 
  private:
-  void release_cached_locked();  // release_cached with mutex_ held
+  void release_cached_locked();                                          // release_cached with mutex_ held
   void cache_behind_event(void* ptr, size_t size, cudaStream_t stream);  // with mutex_ held
 
   struct Cached {

@@ -17,9 +17,12 @@ using kernels::cuda::MathMode;
 
 MathMode math_mode() {
   switch (precision()) {
-    case Precision::fp32: return MathMode::fp32;
-    case Precision::tf32: return MathMode::tf32;
-    case Precision::bf16: return MathMode::bf16;
+    case Precision::fp32:
+      return MathMode::fp32;
+    case Precision::tf32:
+      return MathMode::tf32;
+    case Precision::bf16:
+      return MathMode::bf16;
   }
   return MathMode::fp32;
 }
@@ -113,14 +116,15 @@ Tensor f32_from_channels_last(const Tensor& t) {
 
 kernels::cuda::ConvConfig conv_config(const Shape& x, const Shape& w, const Conv2dParams& p, MathMode math,
                                       const char* op) {
-  EMBER_CHECK(x.size() == 4 && w.size() == 4 && x[1] == w[1], op, ": x ", shape_str(x), " and weight ",
-              shape_str(w), " do not match (NCHW, [O, C, kH, kW])");
-  for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p.pad_h, p.pad_w, p.stride_h, p.stride_w,
-                    p.dilation_h, p.dilation_w})
+  EMBER_CHECK(x.size() == 4 && w.size() == 4 && x[1] == w[1], op, ": x ", shape_str(x), " and weight ", shape_str(w),
+              " do not match (NCHW, [O, C, kH, kW])");
+  for (int64_t v :
+       {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p.pad_h, p.pad_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w})
     EMBER_CHECK(v >= 0 && v <= INT_MAX, op, ": size ", v, " out of range for cuDNN");
   kernels::cuda::ConvConfig c;
   kernels::cuda::ConvGeometry& g = c.g;
-  g.n = static_cast<int>(x[0]), g.c = static_cast<int>(x[1]), g.h = static_cast<int>(x[2]), g.w = static_cast<int>(x[3]);
+  g.n = static_cast<int>(x[0]), g.c = static_cast<int>(x[1]), g.h = static_cast<int>(x[2]),
+  g.w = static_cast<int>(x[3]);
   g.k = static_cast<int>(w[0]), g.r = static_cast<int>(w[2]), g.s = static_cast<int>(w[3]);
   g.pad_h = static_cast<int>(p.pad_h), g.pad_w = static_cast<int>(p.pad_w);
   g.stride_h = static_cast<int>(p.stride_h), g.stride_w = static_cast<int>(p.stride_w);
@@ -186,8 +190,8 @@ Tensor conv_compute_operand(const Tensor& t, bool nhwc) {
 
 Tensor gemm(const Tensor& a, const Tensor& b) {
   const MathMode math = math_for(a, b, "matmul");
-  EMBER_CHECK(a.dim() >= 2 && b.dim() >= 2 && a.size(-1) == b.size(-2), "matmul: ", a.describe(), " x ",
-              b.describe(), " (needs [..., M, K] x [..., K, N])");
+  EMBER_CHECK(a.dim() >= 2 && b.dim() >= 2 && a.size(-1) == b.size(-2), "matmul: ", a.describe(), " x ", b.describe(),
+              " (needs [..., M, K] x [..., K, N])");
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   Shape batch = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
                                  Shape(b.shape().begin(), b.shape().end() - 2), "matmul");
@@ -226,14 +230,15 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dParams&
               weight.describe());
   return conv_pass(c, kernels::cuda::ConvPass::forward, out_shape, activation_dtype(c.math), x.device(),
                    [&](void* y, void* ws, size_t bytes) {
-    kernels::cuda::cudnn_conv_forward(c, xin.raw_data(), win.raw_data(), y, ws, bytes, current_stream());
-  });
+                     kernels::cuda::cudnn_conv_forward(c, xin.raw_data(), win.raw_data(), y, ws, bytes,
+                                                       current_stream());
+                   });
 }
 
 Tensor conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, const Shape& x_shape,
                             const Conv2dParams& params) {
-  const kernels::cuda::ConvConfig c = conv_config(x_shape, weight.shape(), params,
-                                                  math_for(grad_out, weight, "conv2d backward"), "conv2d backward");
+  const kernels::cuda::ConvConfig c =
+      conv_config(x_shape, weight.shape(), params, math_for(grad_out, weight, "conv2d backward"), "conv2d backward");
   const Tensor gin = conv_operand(grad_out, c.math, c.layout), win = conv_operand(weight, c.math, c.layout);
   return conv_pass(c, kernels::cuda::ConvPass::backward_data, x_shape, activation_dtype(c.math), grad_out.device(),
                    [&](void* dx, void* ws, size_t bytes) {
@@ -244,8 +249,8 @@ Tensor conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, const 
 
 Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Shape& weight_shape,
                               const Conv2dParams& params) {
-  const kernels::cuda::ConvConfig c = conv_config(x.shape(), weight_shape, params,
-                                                  math_for(x, grad_out, "conv2d backward"), "conv2d backward");
+  const kernels::cuda::ConvConfig c =
+      conv_config(x.shape(), weight_shape, params, math_for(x, grad_out, "conv2d backward"), "conv2d backward");
   const Tensor xin = conv_operand(x, c.math, c.layout), gin = conv_operand(grad_out, c.math, c.layout);
   return conv_pass(c, kernels::cuda::ConvPass::backward_filter, weight_shape, DType::f32, x.device(),
                    [&](void* dw, void* ws, size_t bytes) {

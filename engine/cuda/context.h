@@ -19,9 +19,9 @@ void use_process_device();
 
 }  // namespace ember::cuda
 
-#define EMBER_CUDA_CHECK(call)                                                                        \
-  do {                                                                                                \
-    cudaError_t ember_err_ = (call);                                                                  \
-    if (ember_err_ != cudaSuccess)                                                                    \
+#define EMBER_CUDA_CHECK(call)                                                                         \
+  do {                                                                                                 \
+    cudaError_t ember_err_ = (call);                                                                   \
+    if (ember_err_ != cudaSuccess)                                                                     \
       EMBER_FAIL(#call, " failed at ", __FILE__, ":", __LINE__, ": ", cudaGetErrorString(ember_err_)); \
   } while (0)

@@ -26,10 +26,10 @@ T* device_ptr(const Tensor& t) {
 
 }  // namespace ember::cuda
 
-#define EMBER_DISPATCH_CUDA_ACTIVATION(dtype, opname, ...)                                                    \
-  switch (dtype) {                                                                                          \
-    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)                                                            \
-    EMBER_DISPATCH_CASE(bf16, __nv_bfloat16, __VA_ARGS__)                                                   \
-    default:                                                                                                \
-      EMBER_FAIL(opname, ": CUDA computes f32 or bf16 tensors, got ", ::ember::dtype_name(dtype));         \
+#define EMBER_DISPATCH_CUDA_ACTIVATION(dtype, opname, ...)                                         \
+  switch (dtype) {                                                                                 \
+    EMBER_DISPATCH_CASE(f32, float, __VA_ARGS__)                                                   \
+    EMBER_DISPATCH_CASE(bf16, __nv_bfloat16, __VA_ARGS__)                                          \
+    default:                                                                                       \
+      EMBER_FAIL(opname, ": CUDA computes f32 or bf16 tensors, got ", ::ember::dtype_name(dtype)); \
   }

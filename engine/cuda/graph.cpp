@@ -112,7 +112,8 @@ void CudaGraph::replay() {
   if (!g.slots.empty()) {
     std::vector<uint64_t> firsts = g.captured_firsts;
     if (g.replays > 0)
-      for (size_t i = 0; i < g.slots.size(); ++i) firsts[i] = g.slots[i].gen->reserve_aligned(g.slots[i].count, g.slots[i].align);
+      for (size_t i = 0; i < g.slots.size(); ++i)
+        firsts[i] = g.slots[i].gen->reserve_aligned(g.slots[i].count, g.slots[i].align);
     kernels::cuda::write_u64(static_cast<uint64_t*>(g.offsets.raw_data()), firsts.data(),
                              static_cast<int64_t>(firsts.size()), stream);
   }

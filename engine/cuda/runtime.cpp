@@ -116,8 +116,7 @@ Tensor upload(const Tensor& host, Device device) {
   EMBER_CHECK(!CudaGraph::capturing(), "upload ", host.describe(),
               ": batches cannot be uploaded inside a CUDA graph capture (upload before, then copy into the graph's "
               "input tensors)");
-  if (!device.is_cuda() || !host.device().is_cpu() || !is_pinned(host) || !host.is_contiguous() ||
-      host.numel() == 0)
+  if (!device.is_cuda() || !host.device().is_cpu() || !is_pinned(host) || !host.is_contiguous() || host.numel() == 0)
     return host.to(device);
   // The block's allocation makes the copy stream wait until the compute stream is done with its last use.
   Tensor dst = empty_from(&upload_allocator(), device, host.shape(), host.dtype());

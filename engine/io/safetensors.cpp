@@ -9,8 +9,8 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/io/safetensors_header.h"
 
@@ -31,14 +31,14 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   uint64_t offset = 0;
   std::set<std::string> seen;
   for (const auto& [name, t] : tensors) {
-    EMBER_CHECK(!name.empty() && name != "__metadata__", "save_safetensors: ", path, ": invalid tensor name '", name, "'");
+    EMBER_CHECK(!name.empty() && name != "__metadata__", "save_safetensors: ", path, ": invalid tensor name '", name,
+                "'");
     EMBER_CHECK(seen.insert(name).second, "save_safetensors: ", path, ": tensor '", name, "' given twice");
     EMBER_CHECK(t.defined(), "save_safetensors: ", path, ": tensor '", name, "' is undefined");
     Tensor h = t.detach().to(Device::cpu()).contiguous();
     const uint64_t bytes = static_cast<uint64_t>(h.numel()) * dtype_size(h.dtype());
-    header[name] = {{"dtype", safetensors_dtype_name(h.dtype())},
-                    {"shape", h.shape()},
-                    {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", safetensors_dtype_name(h.dtype())}, {"shape", h.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     host.push_back(h);
   }
@@ -53,7 +53,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
     out.write(reinterpret_cast<const char*>(&header_length), 8);
     out.write(json.data(), static_cast<std::streamsize>(json.size()));
     for (const Tensor& h : host)
-      out.write(static_cast<const char*>(h.raw_data()), static_cast<std::streamsize>(h.numel() * dtype_size(h.dtype())));
+      out.write(static_cast<const char*>(h.raw_data()),
+                static_cast<std::streamsize>(h.numel() * dtype_size(h.dtype())));
     out.close();
     // On disk before the rename, or a crash soon after it could leave the new name on empty blocks.
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);

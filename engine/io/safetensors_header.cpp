@@ -12,9 +12,9 @@ namespace ember::io {
 namespace {
 
 const std::vector<std::pair<DType, const char*>>& dtype_names() {
-  static const std::vector<std::pair<DType, const char*>> names = {
-      {DType::f32, "F32"}, {DType::bf16, "BF16"}, {DType::f64, "F64"},
-      {DType::i64, "I64"}, {DType::i32, "I32"},   {DType::u8, "U8"}};
+  static const std::vector<std::pair<DType, const char*>> names = {{DType::f32, "F32"}, {DType::bf16, "BF16"},
+                                                                   {DType::f64, "F64"}, {DType::i64, "I64"},
+                                                                   {DType::i32, "I32"}, {DType::u8, "U8"}};
   return names;
 }
 

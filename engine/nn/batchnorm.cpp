@@ -14,8 +14,8 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_) : eps(
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  EMBER_CHECK(x.dim() == 4 && x.size(1) == weight.numel(), "BatchNorm2d(", weight.numel(),
-              "): expected input [N, ", weight.numel(), ", H, W], got ", x.describe());
+  EMBER_CHECK(x.dim() == 4 && x.size(1) == weight.numel(), "BatchNorm2d(", weight.numel(), "): expected input [N, ",
+              weight.numel(), ", H, W], got ", x.describe());
   if (training()) {
     // Counted on the tensor's own device (no host read-back inside a step); the f32 detour is exact up to
     // 2^24 = 16.7M batches.

@@ -21,7 +21,7 @@ class BatchNorm2d : public Module {
   Tensor running_var;          // buffer [C], 1
   Tensor num_batches_tracked;  // buffer, i64 0-dim, +1 per training forward
   double eps, momentum;
-  BatchNormReduce reduce;      // sums batch_norm's small statistics tensors over the ranks; empty: this batch's
+  BatchNormReduce reduce;  // sums batch_norm's small statistics tensors over the ranks; empty: this batch's
 };
 
 }  // namespace ember::nn

@@ -9,7 +9,9 @@ namespace ember::nn {
 
 namespace {
 
-std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+std::string join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
 
 // Lists up to 10 names for an error message: "a, b, c (and 7 more)".
 std::string list_names(const std::vector<std::string>& names) {
@@ -133,8 +135,8 @@ void Module::load_state_dict(const NamedTensors& tensors) {
   }
   for (const auto& [name, t] : given)
     if (!expected.count(name)) unexpected.push_back(name);
-  EMBER_CHECK(missing.empty() && unexpected.empty(), "load_state_dict: ",
-              missing.empty() ? "" : "missing keys: " + list_names(missing),
+  EMBER_CHECK(missing.empty() && unexpected.empty(),
+              "load_state_dict: ", missing.empty() ? "" : "missing keys: " + list_names(missing),
               missing.empty() || unexpected.empty() ? "" : "; ",
               unexpected.empty() ? "" : "unexpected keys: " + list_names(unexpected));
 
@@ -169,7 +171,9 @@ std::vector<uint64_t> Module::rng_state() const {
 
 void Module::set_rng_state(const std::vector<uint64_t>& offsets) {
   std::vector<Generator*> all;
-  visit("", [&](const std::string&, const Module& m) { all.insert(all.end(), m.generators_.begin(), m.generators_.end()); });
+  visit("", [&](const std::string&, const Module& m) {
+    all.insert(all.end(), m.generators_.begin(), m.generators_.end());
+  });
   EMBER_CHECK(all.size() == offsets.size(), "set_rng_state: the model has ", all.size(), " random generators but ",
               offsets.size(), " offsets were given");
   for (size_t i = 0; i < all.size(); ++i) all[i]->set_offset(offsets[i]);

@@ -33,7 +33,8 @@ LocalitySelfAttention::LocalitySelfAttention(int64_t dim, int64_t heads_, int64_
                                              RandomStreams& streams)
     : heads(heads_) {
   const int64_t inner = heads * dim_head;
-  temperature = register_parameter("temperature", Tensor::scalar(std::log(1.0 / std::sqrt(static_cast<double>(dim_head)))));
+  temperature =
+      register_parameter("temperature", Tensor::scalar(std::log(1.0 / std::sqrt(static_cast<double>(dim_head)))));
   to_qkv = register_module("to_qkv", std::make_shared<Linear>(dim, 3 * inner, false, streams.init()));
   to_out = register_module("to_out", projection_with_dropout(inner, dim, dropout, streams));
 }

@@ -24,8 +24,8 @@ void check_param(const char* op, const Tensor& p, size_t index) {
 // The gradient as a contiguous tensor of the parameter's shape, dtype and device.
 Tensor grad_of(const char* op, const Tensor& p, size_t index) {
   const Tensor g = p.grad();
-  EMBER_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), op, ": parameter ",
-              index, " is ", p.describe(), " but its gradient is ", g.describe());
+  EMBER_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), op, ": parameter ", index,
+              " is ", p.describe(), " but its gradient is ", g.describe());
   return g.contiguous();
 }
 
@@ -49,14 +49,13 @@ Tensor restore_like(const char* op, const std::string& name, const Tensor& saved
 int64_t restore_count(const char* op, const std::map<std::string, Tensor>& m, const std::string& name) {
   auto it = m.find(name);
   EMBER_CHECK(it != m.end(), op, ": state has no '", name, "'");
-  EMBER_CHECK(it->second.numel() == 1, op, ": state '", name, "' should hold one number, got ",
-              it->second.describe());
+  EMBER_CHECK(it->second.numel() == 1, op, ": state '", name, "' should hold one number, got ", it->second.describe());
   return static_cast<int64_t>(it->second.item());
 }
 
 // ---- the dispatch points ------------------------------------------------------------------------------
-void update_sgd(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double weight_decay,
-                bool nesterov, bool first_step) {
+void update_sgd(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double weight_decay, bool nesterov,
+                bool first_step) {
   if (p.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(p.dtype(), "SGD", {
       kernels::cpu::sgd_step<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(),
@@ -68,14 +67,13 @@ void update_sgd(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momen
   EMBER_FAIL("SGD: ", p.describe(), " must be f32 on CUDA (updated by the multi-tensor kernel)");
 }
 
-void update_adam(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
-                 double eps, double weight_decay, bool decoupled, int64_t step) {
+void update_adam(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, bool decoupled, int64_t step) {
   const char* name = decoupled ? "AdamW" : "Adam";
   if (p.device().is_cpu()) {
     EMBER_DISPATCH_FLOAT(p.dtype(), name, {
-      kernels::cpu::adam_step<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(), m.data<scalar_t>(),
-                                        v.data<scalar_t>(), p.numel(), lr, beta1, beta2, eps, weight_decay,
-                                        decoupled, step);
+      kernels::cpu::adam_step<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(), m.data<scalar_t>(), v.data<scalar_t>(),
+                                        p.numel(), lr, beta1, beta2, eps, weight_decay, decoupled, step);
     });
     return;
   }
@@ -189,8 +187,8 @@ void SGD::load_state(const nn::NamedTensors& s) {
   const auto m = by_name(s);
   for (const auto& [name, t] : s) {
     const size_t dot = name.rfind('.');
-    EMBER_CHECK(dot != std::string::npos && name.substr(0, dot) == "momentum_buffer", "SGD: unexpected state '",
-                name, "'");
+    EMBER_CHECK(dot != std::string::npos && name.substr(0, dot) == "momentum_buffer", "SGD: unexpected state '", name,
+                "'");
   }
   for (size_t i = 0; i < params_.size(); ++i) {
     auto it = m.find(key("momentum_buffer", i));
@@ -208,10 +206,9 @@ Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, do
       weight_decay_(weight_decay),
       decoupled_(decoupled) {
   const char* name = decoupled ? "AdamW" : "Adam";
-  EMBER_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, name, ": betas must be in [0, 1), got (", beta1,
-              ", ", beta2, ")");
-  EMBER_CHECK(eps >= 0 && weight_decay >= 0, name, ": eps ", eps, " and weight_decay ", weight_decay,
-              " must be >= 0");
+  EMBER_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, name, ": betas must be in [0, 1), got (", beta1, ", ",
+              beta2, ")");
+  EMBER_CHECK(eps >= 0 && weight_decay >= 0, name, ": eps ", eps, " and weight_decay ", weight_decay, " must be >= 0");
   for (size_t i = 0; i < params_.size(); ++i) check_param(name, params_[i], i);
   steps_.assign(params_.size(), 0);
   exp_avg_.resize(params_.size());

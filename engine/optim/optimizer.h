@@ -41,8 +41,7 @@ class Optimizer {
 
 class SGD : public Optimizer {
  public:
-  SGD(std::vector<Tensor> params, double lr, double momentum = 0.0, double weight_decay = 0.0,
-      bool nesterov = false);
+  SGD(std::vector<Tensor> params, double lr, double momentum = 0.0, double weight_decay = 0.0, bool nesterov = false);
   void step() override;
   nn::NamedTensors state() const override;
   void load_state(const nn::NamedTensors& s) override;

@@ -10,7 +10,9 @@ namespace ember::optim {
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 // OneCycleLR's cosine annealing from `start` (pct 0) to `end` (pct 1).
-double cosine_anneal(double start, double end, double pct) { return end + (start - end) / 2.0 * (std::cos(kPi * pct) + 1); }
+double cosine_anneal(double start, double end, double pct) {
+  return end + (start - end) / 2.0 * (std::cos(kPi * pct) + 1);
+}
 }  // namespace
 
 ScheduleKind parse_schedule_kind(const std::string& name) {
@@ -23,10 +25,14 @@ ScheduleKind parse_schedule_kind(const std::string& name) {
 
 const char* schedule_kind_name(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::constant: return "constant";
-    case ScheduleKind::step: return "step";
-    case ScheduleKind::cosine: return "cosine";
-    case ScheduleKind::onecycle: return "onecycle";
+    case ScheduleKind::constant:
+      return "constant";
+    case ScheduleKind::step:
+      return "step";
+    case ScheduleKind::cosine:
+      return "cosine";
+    case ScheduleKind::onecycle:
+      return "onecycle";
   }
   return "?";
 }
@@ -48,8 +54,10 @@ LrSchedule::LrSchedule(const ScheduleOptions& o) : options_(o) {
 double LrSchedule::main_lr(int64_t t, int64_t total) const {
   const ScheduleOptions& o = options_;
   switch (o.kind) {
-    case ScheduleKind::constant: return o.lr;
-    case ScheduleKind::step: return o.lr * std::pow(o.gamma, static_cast<double>(t / o.step_size));
+    case ScheduleKind::constant:
+      return o.lr;
+    case ScheduleKind::step:
+      return o.lr * std::pow(o.gamma, static_cast<double>(t / o.step_size));
     case ScheduleKind::cosine: {
       const double pct = std::min(1.0, static_cast<double>(t) / static_cast<double>(total));
       return o.min_lr + (o.lr - o.min_lr) * (1 + std::cos(kPi * pct)) / 2;

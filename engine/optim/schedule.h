@@ -20,14 +20,14 @@ const char* schedule_kind_name(ScheduleKind kind);
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::constant;
-  double lr = 1e-3;             // base (constant, step, cosine) or peak (onecycle) rate
-  int64_t total_steps = 0;      // including warm-up; needed by cosine and onecycle
+  double lr = 1e-3;         // base (constant, step, cosine) or peak (onecycle) rate
+  int64_t total_steps = 0;  // including warm-up; needed by cosine and onecycle
   int64_t warmup_steps = 0;
-  int64_t step_size = 1;        // step: decay every step_size steps
-  double gamma = 0.1;           // step: decay factor
-  double min_lr = 0.0;          // cosine: final rate
-  double pct_start = 0.3;       // onecycle: fraction of steps spent rising
-  double div_factor = 25.0;     // onecycle: initial = lr / div_factor
+  int64_t step_size = 1;          // step: decay every step_size steps
+  double gamma = 0.1;             // step: decay factor
+  double min_lr = 0.0;            // cosine: final rate
+  double pct_start = 0.3;         // onecycle: fraction of steps spent rising
+  double div_factor = 25.0;       // onecycle: initial = lr / div_factor
   double final_div_factor = 1e4;  // onecycle: final = initial / final_div_factor
 };
 

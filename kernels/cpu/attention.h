@@ -90,8 +90,8 @@ void attention_backward(int64_t bh, int64_t n, int64_t d, T scale, bool mask_dia
       const int64_t base = h * n * d;
       gemm(false, true, n, n, d, scale, q + base, d, k + base, d, T(0), s.data(), n);  // S = s Q K^T
       probabilities(n, mask_diagonal, s.data(), lse + h * n, p.data());
-      gemm(true, false, n, d, n, T(1), p.data(), n, d_o + base, d, T(0), dv + base, d);          // dV = P^T dO
-      gemm(false, true, n, n, d, T(1), d_o + base, d, v + base, d, T(0), ds.data(), n);          // dP = dO V^T
+      gemm(true, false, n, d, n, T(1), p.data(), n, d_o + base, d, T(0), dv + base, d);  // dV = P^T dO
+      gemm(false, true, n, n, d, T(1), d_o + base, d, v + base, d, T(0), ds.data(), n);  // dP = dO V^T
       double partial = 0;
       for (int64_t i = 0; i < n; ++i) {
         double row = 0;  // D[i]

@@ -90,8 +90,8 @@ void batchnorm_forward(int64_t N, int64_t C, int64_t S, const T* x, const double
 
 // Channel c's sum dy and sum dy (x - mean).
 template <class T>
-void batchnorm_channel_backward_sums(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, double mean,
-                                     int64_t c, double& sum_dy, double& sum_dy_xmu) {
+void batchnorm_channel_backward_sums(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, double mean, int64_t c,
+                                     double& sum_dy, double& sum_dy_xmu) {
   sum_dy = 0, sum_dy_xmu = 0;
   for (int64_t n = 0; n < N; ++n) {
     const T* p = x + (n * C + c) * S;
@@ -103,7 +103,8 @@ void batchnorm_channel_backward_sums(int64_t N, int64_t C, int64_t S, const T* x
   }
 }
 
-// Channel c of dx from sum dy and sum dy xhat over m values: dx = a * dy + b * x + k with a, b, k from the formulas above.
+// Channel c of dx from sum dy and sum dy xhat over m values: dx = a * dy + b * x + k with a, b, k from the formulas
+// above.
 template <class T>
 void batchnorm_channel_dx(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, double mean, double invstd,
                           double gamma, bool training, double m, double sum_dy, double sum_dy_xhat, int64_t c, T* dx) {
@@ -131,8 +132,8 @@ void batchnorm_backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy
       if (dgamma) dgamma[c] = static_cast<T>(sum_dy_xhat);
       if (dbeta) dbeta[c] = static_cast<T>(sum_dy);
       if (dx)
-        batchnorm_channel_dx(N, C, S, x, dy, mean[c], invstd[c], gamma ? static_cast<double>(gamma[c]) : 1.0,
-                             training, static_cast<double>(N * S), sum_dy, sum_dy_xhat, c, dx);
+        batchnorm_channel_dx(N, C, S, x, dy, mean[c], invstd[c], gamma ? static_cast<double>(gamma[c]) : 1.0, training,
+                             static_cast<double>(N * S), sum_dy, sum_dy_xhat, c, dx);
     }
   });
 }

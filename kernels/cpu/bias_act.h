@@ -49,9 +49,12 @@ void gradient_row(const T* dy, const T* saved, T* dx, int64_t n) {
 template <class Body>
 void with_activation(Activation act, Body&& body) {
   switch (act) {
-    case Activation::relu: return body(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::gelu: return body(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::none: return body(std::integral_constant<Activation, Activation::none>{});
+    case Activation::relu:
+      return body(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::gelu:
+      return body(std::integral_constant<Activation, Activation::gelu>{});
+    case Activation::none:
+      return body(std::integral_constant<Activation, Activation::none>{});
   }
 }
 

@@ -21,9 +21,9 @@ void select_blas_core() {
     cpu_threads();  // applies EMBER_NUM_THREADS to OpenBLAS before its first call
     if (std::getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
     if (blas_core_name() != "Prescott") return;  // OpenBLAS's fallback for a CPU it does not recognise
-    const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+    const char* core = __builtin_cpu_supports("avx512f")                                 ? "SkylakeX"
                        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
-                                                                                        : nullptr;
+                                                                                         : nullptr;
     if (!core) return;
     setenv("OPENBLAS_CORETYPE", core, 0);
     gotoblas_dynamic_quit();

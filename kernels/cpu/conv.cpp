@@ -38,9 +38,7 @@ Blocking plan_blocks(const ConvGeometry& g) {
 
 // Our threads for a conv: split the images when there are at least two and the work is worth a thread
 // start (1 M multiply-adds is ~0.1 ms).
-int conv_threads(const ConvGeometry& g) {
-  return g.batch >= 2 && g.macs() >= (int64_t{1} << 20) ? cpu_threads() : 1;
-}
+int conv_threads(const ConvGeometry& g) { return g.batch >= 2 && g.macs() >= (int64_t{1} << 20) ? cpu_threads() : 1; }
 
 // Visits, for output rows [r0, r1) of one image, every (col row, output row) pair that reads input row iy
 // (or iy < 0 / >= H: padding), handing the body the col run (col rows `ld` apart) and the input run for
@@ -59,8 +57,7 @@ void for_each_col_run(const ConvGeometry& g, int64_t r0, int64_t r1, T* col, int
           const int64_t iy = oy * g.stride_h - g.pad_h + ky * g.dilation_h;
           const bool inside = iy >= 0 && iy < g.in_h;
           // Input element of output column ox: c*H*W + iy*W + ox*sw + x_offset.
-          body(dst + (oy - r0) * ow, c * g.in_h * g.in_w + iy * g.in_w + x_offset, inside ? lo : ow,
-               inside ? hi : ow);
+          body(dst + (oy - r0) * ow, c * g.in_h * g.in_w + iy * g.in_w + x_offset, inside ? lo : ow, inside ? hi : ow);
         }
       }
 }
@@ -121,8 +118,8 @@ const T* lower_block(const ConvGeometry& g, const T* x, const Block& b, std::vec
 // A view of y or dy [N, O, P] as the block's matrix [O, columns]: in place for one image (leading
 // dimension P), else through `buffer` (leading dimension columns). gather copies y's values in.
 template <class U>
-U* block_output(const ConvGeometry& g, U* y, const Block& b, std::vector<std::remove_const_t<U>>& buffer,
-                bool gather, int64_t& ld) {
+U* block_output(const ConvGeometry& g, U* y, const Block& b, std::vector<std::remove_const_t<U>>& buffer, bool gather,
+                int64_t& ld) {
   const int64_t P = g.out_h() * g.out_w(), O = g.out_channels;
   if (b.images == 1) {
     ld = P;
@@ -209,7 +206,7 @@ void conv2d_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* d
         int64_t ld;
         const T* dyb = block_output(g, dy, b, dy_buffer, true, ld);
         gemm(false, true, O, K, b.columns, T(1), dyb, ld, cols, is_pointwise(g) ? P : b.columns, T(1),
-                  dw_part[t].data(), K);
+             dw_part[t].data(), K);
       });
     }
     for (int64_t n = n0; dbias && n < n1; ++n)
@@ -232,9 +229,9 @@ void conv2d_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* d
     }
 }
 
-#define EMBER_CONV_INSTANTIATE(T)                                                                    \
-  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*);            \
-  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*);                \
+#define EMBER_CONV_INSTANTIATE(T)                                                         \
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*); \
+  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*);     \
   template void conv2d_backward_filter<T>(const ConvGeometry&, const T*, const T*, T*, T*);
 EMBER_CONV_INSTANTIATE(float)
 EMBER_CONV_INSTANTIATE(double)

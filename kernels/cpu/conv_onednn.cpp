@@ -148,18 +148,16 @@ std::unique_ptr<Plan> make_plan(Context& c, const ConvGeometry& g, const Request
     plan->operands = {operand(c, DNNL_ARG_SRC, true, x_plain, filter.src_desc()),
                       operand(c, DNNL_ARG_DIFF_DST, true, y_plain, filter.diff_dst_desc()),
                       operand(c, DNNL_ARG_DIFF_WEIGHTS, false, w_plain, filter.diff_weights_desc())};
-    if (r.with_bias)
-      plan->operands.push_back(operand(c, DNNL_ARG_DIFF_BIAS, false, b_plain, filter.diff_bias_desc()));
+    if (r.with_bias) plan->operands.push_back(operand(c, DNNL_ARG_DIFF_BIAS, false, b_plain, filter.diff_bias_desc()));
   }
   return plan;
 }
 
 // The cached plan of (g, r) for the current thread count; the caller holds c.mutex.
 Plan& plan_of(Context& c, const ConvGeometry& g, const Request& r, int threads) {
-  const std::array<int64_t, 17> key{g.batch,    g.in_channels, g.in_h,       g.in_w,          g.out_channels,
-                                    g.kernel_h, g.kernel_w,    g.stride_h,   g.stride_w,      g.pad_h,
-                                    g.pad_w,    g.dilation_h,  g.dilation_w, int64_t(r.pass), r.with_bias,
-                                    r.bf16,     threads};
+  const std::array<int64_t, 17> key{g.batch,      g.in_channels,   g.in_h,      g.in_w,  g.out_channels, g.kernel_h,
+                                    g.kernel_w,   g.stride_h,      g.stride_w,  g.pad_h, g.pad_w,        g.dilation_h,
+                                    g.dilation_w, int64_t(r.pass), r.with_bias, r.bf16,  threads};
   std::unique_ptr<Plan>& plan = c.plans[key];
   if (!plan) plan = make_plan(c, g, r);
   return *plan;
@@ -189,10 +187,8 @@ void run(const ConvGeometry& g, const Request& r, const std::vector<const float*
     }
     memory staged(op.chosen, c.engine, c.staging[i].at_least(op.chosen.get_size()));
     args[op.arg] = staged;
-    if (op.input)
-      op.reorder.execute(c.stream, user, staged);
-    else
-      outputs.push_back({&op, {staged, user}});
+    if (op.input) op.reorder.execute(c.stream, user, staged);
+    else outputs.push_back({&op, {staged, user}});
   }
   plan.primitive.execute(c.stream, args);
   for (auto& [op, from_to] : outputs) op->reorder.execute(c.stream, from_to.first, from_to.second);
@@ -206,10 +202,8 @@ void run(const ConvGeometry& g, const Request& r, const std::vector<const float*
 }  // namespace
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, bool bf16) {
-  if (bias)
-    run(g, {Pass::forward, true, bf16}, {x, w, y, bias});
-  else
-    run(g, {Pass::forward, false, bf16}, {x, w, y});
+  if (bias) run(g, {Pass::forward, true, bf16}, {x, w, y, bias});
+  else run(g, {Pass::forward, false, bf16}, {x, w, y});
 }
 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx, bool bf16) {
@@ -222,10 +216,8 @@ void conv2d_backward_filter(const ConvGeometry& g, const float* x, const float* 
     cpu::conv2d_backward_filter<float>(g, x, dy, nullptr, dbias);
     return;
   }
-  if (dbias)
-    run(g, {Pass::backward_filter, true, bf16}, {x, dy, dw, dbias});
-  else
-    run(g, {Pass::backward_filter, false, bf16}, {x, dy, dw});
+  if (dbias) run(g, {Pass::backward_filter, true, bf16}, {x, dy, dw, dbias});
+  else run(g, {Pass::backward_filter, false, bf16}, {x, dy, dw});
 }
 
 std::string bf16_implementation() {

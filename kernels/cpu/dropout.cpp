@@ -24,8 +24,7 @@ void block_scalar(uint64_t seed, uint64_t stream, uint64_t counter, float* u) {
   }
 }
 
-void dropout_scalar(const float* x, float* y, float p, float scale, uint64_t seed, uint64_t stream,
-                    uint64_t counter) {
+void dropout_scalar(const float* x, float* y, float p, float scale, uint64_t seed, uint64_t stream, uint64_t counter) {
   float u[kPhiloxBlock];
   block_scalar(seed, stream, counter, u);
   detail::apply_mask(x, y, u, kPhiloxBlock, p, scale);
@@ -193,7 +192,8 @@ Kernels kernels_for(PhiloxIsa isa) {
     case PhiloxIsa::avx2:
       if (__builtin_cpu_supports("avx2")) return {block_avx2, dropout_avx2};
       break;
-    case PhiloxIsa::scalar: return {block_scalar, dropout_scalar};
+    case PhiloxIsa::scalar:
+      return {block_scalar, dropout_scalar};
   }
   return {nullptr, nullptr};
 }
@@ -213,8 +213,7 @@ void philox_uniform_block(uint64_t seed, uint64_t stream, uint64_t counter, floa
   best_kernels().block(seed, stream, counter, u);
 }
 
-void dropout_block(const float* x, float* y, float p, float scale, uint64_t seed, uint64_t stream,
-                   uint64_t counter) {
+void dropout_block(const float* x, float* y, float p, float scale, uint64_t seed, uint64_t stream, uint64_t counter) {
   best_kernels().dropout(x, y, p, scale, seed, stream, counter);
 }
 

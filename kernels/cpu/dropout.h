@@ -15,7 +15,7 @@
 
 namespace ember::kernels::cpu {
 
-constexpr int kPhiloxLanes = 16;               // counters per block
+constexpr int kPhiloxLanes = 16;                // counters per block
 constexpr int kPhiloxBlock = 4 * kPhiloxLanes;  // elements per block
 
 // u[4 l + w] = word w of counter `counter + l` of (seed, stream) as a uniform in [0, 1), l < kPhiloxLanes: the
@@ -24,13 +24,11 @@ constexpr int kPhiloxBlock = 4 * kPhiloxLanes;  // elements per block
 void philox_uniform_block(uint64_t seed, uint64_t stream, uint64_t counter, float (&u)[kPhiloxBlock]);
 // y = dropout(x) over one whole block of f32 (kPhiloxBlock elements from element 4 counter on): the mask
 // applied in the registers the uniforms are made in.
-void dropout_block(const float* x, float* y, float p, float scale, uint64_t seed, uint64_t stream,
-                   uint64_t counter);
+void dropout_block(const float* x, float* y, float p, float scale, uint64_t seed, uint64_t stream, uint64_t counter);
 // Both on a chosen instruction set (tests check each against the scalar generator): false, and nothing
 // written, where this CPU lacks it.
 enum class PhiloxIsa { scalar, avx2, avx512 };
-bool philox_uniform_block_on(PhiloxIsa isa, uint64_t seed, uint64_t stream, uint64_t counter,
-                             float (&u)[kPhiloxBlock]);
+bool philox_uniform_block_on(PhiloxIsa isa, uint64_t seed, uint64_t stream, uint64_t counter, float (&u)[kPhiloxBlock]);
 bool dropout_block_on(PhiloxIsa isa, const float* x, float* y, float p, float scale, uint64_t seed, uint64_t stream,
                       uint64_t counter);
 

@@ -24,19 +24,26 @@ void binary(BinaryOp op, int ndim, const int64_t* shape, const T* a, const int64
     acc *= shape[d];
   }
   const int64_t sa = ndim ? a_strides[ndim - 1] : 1, sb = ndim ? b_strides[ndim - 1] : 1;
-  for_each_row<3>(ndim, shape, {a_strides, b_strides, out_strides},
-                  [&](const std::array<int64_t, 3>& o, int64_t n) {
-                    const T* pa = a + o[0];
-                    const T* pb = b + o[1];
-                    T* po = out + o[2];
-                    // Switch outside the loop so each case vectorises.
-                    switch (op) {
-                      case BinaryOp::add: for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] + pb[i * sb]; break;
-                      case BinaryOp::sub: for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] - pb[i * sb]; break;
-                      case BinaryOp::mul: for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] * pb[i * sb]; break;
-                      case BinaryOp::div: for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] / pb[i * sb]; break;
-                    }
-                  });
+  for_each_row<3>(ndim, shape, {a_strides, b_strides, out_strides}, [&](const std::array<int64_t, 3>& o, int64_t n) {
+    const T* pa = a + o[0];
+    const T* pb = b + o[1];
+    T* po = out + o[2];
+    // Switch outside the loop so each case vectorises.
+    switch (op) {
+      case BinaryOp::add:
+        for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] + pb[i * sb];
+        break;
+      case BinaryOp::sub:
+        for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] - pb[i * sb];
+        break;
+      case BinaryOp::mul:
+        for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] * pb[i * sb];
+        break;
+      case BinaryOp::div:
+        for (int64_t i = 0; i < n; ++i) po[i] = pa[i * sa] / pb[i * sb];
+        break;
+    }
+  });
 }
 
 // out (u8, contiguous, `shape`) = a op b, broadcast through strides like binary().
@@ -49,9 +56,15 @@ void compare(CompareOp op, int ndim, const int64_t* shape, const T* a, const int
     const T* pa = a + o[0];
     const T* pb = b + o[1];
     switch (op) {
-      case CompareOp::eq: for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] == pb[i * sb]; break;
-      case CompareOp::gt: for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] > pb[i * sb]; break;
-      case CompareOp::lt: for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] < pb[i * sb]; break;
+      case CompareOp::eq:
+        for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] == pb[i * sb];
+        break;
+      case CompareOp::gt:
+        for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] > pb[i * sb];
+        break;
+      case CompareOp::lt:
+        for (int64_t i = 0; i < n; ++i) out[k + i] = pa[i * sa] < pb[i * sb];
+        break;
     }
     k += n;
   });
@@ -80,17 +93,23 @@ void unary(UnaryOp op, const T* x, T* y, int64_t n, T alpha = T(0), T beta = T(0
   if constexpr (std::is_same_v<T, float>)
     if (op == UnaryOp::gelu) return gelu_forward(x, -0.f, y, n);  // + (-0) is the identity, even on -0
   switch (op) {
-    case UnaryOp::relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0); return;
-    case UnaryOp::add_scalar: for (int64_t i = 0; i < n; ++i) y[i] = x[i] + alpha; return;
-    case UnaryOp::mul_scalar: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * alpha; return;
-    default: for (int64_t i = 0; i < n; ++i) y[i] = unary_apply(op, x[i], alpha, beta);
+    case UnaryOp::relu:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+      return;
+    case UnaryOp::add_scalar:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] + alpha;
+      return;
+    case UnaryOp::mul_scalar:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * alpha;
+      return;
+    default:
+      for (int64_t i = 0; i < n; ++i) y[i] = unary_apply(op, x[i], alpha, beta);
   }
 }
 
 // dx = dy * f'(x); x or y may be null when the op's derivative does not use it.
 template <class T>
-void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int64_t n, T alpha = T(0),
-                    T beta = T(0)) {
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int64_t n, T alpha = T(0), T beta = T(0)) {
   if (op == UnaryOp::relu) {
     // Both loads unconditional, so the select vectorises: a load behind the condition compiles to a branch
     // that random signs mispredict half the time (10x slower on 8 MiB).
@@ -102,8 +121,7 @@ void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int6
   }
   if constexpr (std::is_same_v<T, float>)
     if (op == UnaryOp::gelu) return gelu_backward(x, dy, dx, n);
-  for (int64_t i = 0; i < n; ++i)
-    dx[i] = unary_grad(op, x ? x[i] : T(0), y ? y[i] : T(0), dy[i], alpha, beta);
+  for (int64_t i = 0; i < n; ++i) dx[i] = unary_grad(op, x ? x[i] : T(0), y ? y[i] : T(0), dy[i], alpha, beta);
 }
 
 }  // namespace ember::kernels::cpu

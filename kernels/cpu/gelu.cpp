@@ -28,9 +28,9 @@ inline float exp_nonpositive(float a) {
 // log(erfc(z)) / z on [0, 4]: a degree-10 least-squares fit (Chebyshev nodes), 2e-9 from the exact value.
 // As a multiple of z, log erfc is exactly 0 at z = 0, so Phi(x) stays accurate near x = 0.
 inline float log_erfc_over_z(float z) {
-  constexpr float c[] = {-1.12837923f,     -0.636619210f,    -0.102775842f,    0.0191286560f,
-                         2.47170916e-4f,   -1.81340624e-3f,  7.66700949e-4f,   -1.86355857e-4f,
-                         2.83898498e-5f,   -2.51868414e-6f,  9.94601024e-8f};
+  constexpr float c[] = {-1.12837923f,   -0.636619210f,   -0.102775842f,  0.0191286560f,
+                         2.47170916e-4f, -1.81340624e-3f, 7.66700949e-4f, -1.86355857e-4f,
+                         2.83898498e-5f, -2.51868414e-6f, 9.94601024e-8f};
   float p = c[10];
   for (int k = 9; k >= 0; --k) p = p * z + c[k];
   return p;

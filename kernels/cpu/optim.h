@@ -16,8 +16,8 @@ namespace ember::kernels::cpu {
 //   g = nesterov ? g + momentum * buf : buf
 //   p -= lr * g
 template <class T>
-void sgd_step(T* param, const T* grad, T* momentum_buffer, int64_t n, double lr, double momentum,
-              double weight_decay, bool nesterov, bool first_step) {
+void sgd_step(T* param, const T* grad, T* momentum_buffer, int64_t n, double lr, double momentum, double weight_decay,
+              bool nesterov, bool first_step) {
   const T lr_t = static_cast<T>(lr), mom = static_cast<T>(momentum), wd = static_cast<T>(weight_decay);
   parallel_slices(n, threads_for(n), [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
@@ -39,8 +39,8 @@ void sgd_step(T* param, const T* grad, T* momentum_buffer, int64_t n, double lr,
 //   v = beta2 v + (1 - beta2) g^2
 //   p += (-lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
 template <class T>
-void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, double lr, double beta1,
-               double beta2, double eps, double weight_decay, bool decoupled, int64_t step) {
+void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, double lr, double beta1, double beta2,
+               double eps, double weight_decay, bool decoupled, int64_t step) {
   const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step));
   const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step));
   const T step_size = static_cast<T>(lr / bias_correction1);

@@ -52,8 +52,8 @@ inline int pool_threads(int64_t planes, int64_t plane_size) {
 // taps (iy, j) in row-major order, the output columns innermost: a vectorisable, branch-free loop (a
 // per-output loop over 2x2 windows mispredicts and runs ~5x slower).
 template <class T>
-void max_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t kernel, int64_t stride, int64_t pad,
-                      const T* x, T* y, int32_t* argmax) {
+void max_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t kernel, int64_t stride, int64_t pad, const T* x,
+                      T* y, int32_t* argmax) {
   const int64_t oh = (H + 2 * pad - kernel) / stride + 1, ow = (W + 2 * pad - kernel) / stride + 1;
   parallel_slices(planes, pool_threads(planes, H * W), [&](int, int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
@@ -86,8 +86,7 @@ void max_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t kernel, int6
 
 // dx [planes, H*W] (overwritten) from dy [planes, out_size] through argmax.
 template <class T>
-void max_pool_backward(int64_t planes, int64_t in_size, int64_t out_size, const int32_t* argmax, const T* dy,
-                       T* dx) {
+void max_pool_backward(int64_t planes, int64_t in_size, int64_t out_size, const int32_t* argmax, const T* dy, T* dx) {
   parallel_slices(planes, pool_threads(planes, in_size), [&](int, int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* dxp = dx + p * in_size;

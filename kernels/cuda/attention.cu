@@ -65,8 +65,8 @@ int padded(int n) { return (n + 3) / 4 * 4; }
 // St [np][np] scores transposed (St[j][i] = S[i][j]) so that P V reads P^T rows as float4.
 __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(int n, const float* __restrict__ q, const float* __restrict__ k,
-                             const float* __restrict__ v, float scale, const float* __restrict__ log_scale,
-                             bool mask, float* __restrict__ o, float* __restrict__ lse) {
+                             const float* __restrict__ v, float scale, const float* __restrict__ log_scale, bool mask,
+                             float* __restrict__ o, float* __restrict__ lse) {
   extern __shared__ __align__(16) float sm[];
   const int np = (n + 3) / 4 * 4;
   float *qt = sm, *kt = qt + kD * np, *vs = kt + kD * np, *st = vs + n * kD;
@@ -77,9 +77,8 @@ __global__ void __launch_bounds__(kThreads)
   if (log_scale) scale = expf(*log_scale);
   __syncthreads();
 
-  block_gemm_kmajor(np / 4, np / 4, kD, qt, np, kt, np, [&](int i, int j, float acc) {
-    st[j * np + i] = (mask && i == j) ? -FLT_MAX : acc * scale;
-  });
+  block_gemm_kmajor(np / 4, np / 4, kD, qt, np, kt, np,
+                    [&](int i, int j, float acc) { st[j * np + i] = (mask && i == j) ? -FLT_MAX : acc * scale; });
   __syncthreads();
 
   // Row softmax of S (column i of St): four neighbouring lanes per row, all lanes in every pass (the shuffles
@@ -117,10 +116,10 @@ __global__ void __launch_bounds__(kThreads)
 // S then P, dP then dS, and finally dS^T (in s1). 107 KiB at n = 65: two blocks per SM.
 __global__ void __launch_bounds__(kThreads)
     attention_backward_kernel(int n, const float* __restrict__ q, const float* __restrict__ k,
-                              const float* __restrict__ v, const float* __restrict__ o,
-                              const float* __restrict__ d_o, const float* __restrict__ lse, float scale,
-                              const float* __restrict__ log_scale, bool mask, float* __restrict__ dq,
-                              float* __restrict__ dk, float* __restrict__ dv, float* __restrict__ scale_partial) {
+                              const float* __restrict__ v, const float* __restrict__ o, const float* __restrict__ d_o,
+                              const float* __restrict__ lse, float scale, const float* __restrict__ log_scale,
+                              bool mask, float* __restrict__ dq, float* __restrict__ dk, float* __restrict__ dv,
+                              float* __restrict__ scale_partial) {
   extern __shared__ __align__(16) float sm[];
   const int np = (n + 3) / 4 * 4;
   float *qt = sm, *kt = qt + kD * np, *dot = kt + kD * np, *vt = dot + kD * np;
@@ -229,8 +228,8 @@ void check_params(const AttentionParams& p, size_t smem, const char* what) {
 
 template <class Kernel>
 void allow_smem(Kernel kernel, size_t smem, const char* what) {
-  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(smem));
+  const cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   EMBER_CHECK(err == cudaSuccess, what, ": cannot reserve ", smem, " B of shared memory: ", cudaGetErrorString(err));
 }
 
@@ -246,8 +245,8 @@ bool attention_supported(int64_t n, int64_t d) {
   return d == kD && n >= 1 && n <= 4096 && std::max(forward_smem(n), backward_smem(n)) <= shared_memory_optin();
 }
 
-void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* o,
-                       float* lse, cudaStream_t stream) {
+void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* o, float* lse,
+                       cudaStream_t stream) {
   const size_t smem = forward_smem(p.n);
   check_params(p, smem, "attention_forward");
   EMBER_CHECK(aligned16({q, k, v}), "attention_forward: q, k, v must be 16-byte aligned");

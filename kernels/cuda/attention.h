@@ -16,10 +16,10 @@
 namespace ember::kernels::cuda {
 
 struct AttentionParams {
-  int64_t bh = 0;       // batch * heads
-  int64_t n = 0;        // tokens
-  int64_t d = 64;       // head dimension (only 64)
-  float scale = 1.f;    // used when log_scale is null
+  int64_t bh = 0;                    // batch * heads
+  int64_t n = 0;                     // tokens
+  int64_t d = 64;                    // head dimension (only 64)
+  float scale = 1.f;                 // used when log_scale is null
   const float* log_scale = nullptr;  // device scalar: scale = exp(*log_scale)
   bool mask_diagonal = false;
 };
@@ -29,8 +29,8 @@ struct AttentionParams {
 bool attention_supported(int64_t n, int64_t d);
 
 // Throws ember::Error when the shape is unsupported or does not fit in shared memory.
-void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* o,
-                       float* lse, cudaStream_t stream);
+void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* o, float* lse,
+                       cudaStream_t stream);
 
 // Bytes of scratch attention_backward needs when d_log_scale is wanted (bh floats of per-head partials).
 size_t attention_backward_workspace(const AttentionParams& p);

@@ -19,10 +19,10 @@ struct StatsTerms {
 };
 
 template <class T>
-__global__ void batch_norm_stats_kernel(const T* __restrict__ x, const float* __restrict__ partial,
-                                        ColumnSplit split, int64_t S, float eps, float momentum,
-                                        float* __restrict__ running_mean, float* __restrict__ running_var,
-                                        float* __restrict__ save_mean, float* __restrict__ save_invstd) {
+__global__ void batch_norm_stats_kernel(const T* __restrict__ x, const float* __restrict__ partial, ColumnSplit split,
+                                        int64_t S, float eps, float momentum, float* __restrict__ running_mean,
+                                        float* __restrict__ running_var, float* __restrict__ save_mean,
+                                        float* __restrict__ save_invstd) {
   __shared__ double scratch[32];
   const int64_t c = blockIdx.x;
   const double sum_d = channel_total<2>(partial, split, S, 0, scratch);
@@ -78,8 +78,8 @@ void apply(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, cons
            const float* invstd, T* y, cudaStream_t stream) {
   const int64_t total = N * C * S;
   launch_packed(pack_for(C, S, pack_aligned(x) && pack_aligned(y)), total, [&](auto pack, unsigned grid) {
-    batch_norm_apply_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, total, C, S, gamma, beta, mean,
-                                                                               invstd, y);
+    batch_norm_apply_kernel<T, decltype(pack)::value>
+        <<<grid, 256, 0, stream>>>(x, total, C, S, gamma, beta, mean, invstd, y);
   });
   EMBER_CHECK_LAUNCH("batch_norm (apply)");
 }
@@ -100,8 +100,8 @@ struct BackwardTerms {
 
 // Per channel: sum x and sum x^2 from the shifted sums, and the count.
 template <class T>
-__global__ void batch_norm_sums_kernel(const T* __restrict__ x, const float* __restrict__ partial,
-                                       ColumnSplit split, int64_t S, double* __restrict__ sums) {
+__global__ void batch_norm_sums_kernel(const T* __restrict__ x, const float* __restrict__ partial, ColumnSplit split,
+                                       int64_t S, double* __restrict__ sums) {
   __shared__ double scratch[32];
   const int64_t c = blockIdx.x, C = gridDim.x;
   const double sum_d = channel_total<2>(partial, split, S, 0, scratch);
@@ -203,14 +203,12 @@ __global__ void batch_norm_dx_kernel(const T* __restrict__ x, const T* __restric
 }
 
 template <class T>
-void apply_dx(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* coef, T* dx,
-              cudaStream_t stream) {
+void apply_dx(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* coef, T* dx, cudaStream_t stream) {
   const int64_t total = N * C * S;
-  launch_packed(pack_for(C, S, pack_aligned(x) && pack_aligned(dy) && pack_aligned(dx)), total,
-                [&](auto pack, unsigned grid) {
-                  batch_norm_dx_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, dy, total, C, S, coef,
-                                                                                          dx);
-                });
+  launch_packed(
+      pack_for(C, S, pack_aligned(x) && pack_aligned(dy) && pack_aligned(dx)), total, [&](auto pack, unsigned grid) {
+        batch_norm_dx_kernel<T, decltype(pack)::value><<<grid, 256, 0, stream>>>(x, dy, total, C, S, coef, dx);
+      });
   EMBER_CHECK_LAUNCH("batch_norm_backward (dx)");
 }
 
@@ -221,10 +219,9 @@ size_t batch_norm_scratch(int64_t N, int64_t C, int64_t S) {
 }
 
 template <class T>
-void batch_norm_forward_training(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma,
-                                 const float* beta, float eps, float momentum, float* running_mean,
-                                 float* running_var, T* y, float* save_mean, float* save_invstd, float* scratch,
-                                 cudaStream_t stream) {
+void batch_norm_forward_training(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+                                 float eps, float momentum, float* running_mean, float* running_var, T* y,
+                                 float* save_mean, float* save_invstd, float* scratch, cudaStream_t stream) {
   if (N * C * S == 0) return;
   const ColumnSplit split = column_split(N, C * S);
   StatsTerms<T> terms{x, S, C * S};
@@ -237,8 +234,8 @@ void batch_norm_forward_training(const T* x, int64_t N, int64_t C, int64_t S, co
 
 template <class T>
 void batch_norm_forward_eval(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
-                             const float* running_mean, const float* running_var, float eps, T* y,
-                             float* save_mean, float* save_invstd, cudaStream_t stream) {
+                             const float* running_mean, const float* running_var, float eps, T* y, float* save_mean,
+                             float* save_invstd, cudaStream_t stream) {
   if (C == 0) return;
   batch_norm_eval_stats_kernel<<<grid_for(C, 256), 256, 0, stream>>>(running_mean, running_var, C, eps, save_mean,
                                                                      save_invstd);
@@ -274,8 +271,7 @@ void batch_norm_apply(const T* x, int64_t N, int64_t C, int64_t S, const float* 
 }
 
 template <class T>
-void batch_norm_sums(const T* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch,
-                     cudaStream_t stream) {
+void batch_norm_sums(const T* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch, cudaStream_t stream) {
   if (N * C * S == 0) return;  // the engine needs N * S > 1 in training
   const ColumnSplit split = column_split(N, C * S);
   StatsTerms<T> terms{x, S, C * S};
@@ -293,9 +289,9 @@ void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, f
 }
 
 template <class T>
-void batch_norm_backward_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
-                              const float* save_mean, const float* save_invstd, double* sums, float* dgamma,
-                              float* dbeta, float* scratch, cudaStream_t stream) {
+void batch_norm_backward_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* save_mean,
+                              const float* save_invstd, double* sums, float* dgamma, float* dbeta, float* scratch,
+                              cudaStream_t stream) {
   if (N * C * S == 0) {
     zero_on_stream(sums, 2 * C, stream, "batch_norm_backward_sums sums");
     zero_on_stream(dgamma, C, stream, "batch_norm_backward dgamma");
@@ -311,34 +307,32 @@ void batch_norm_backward_sums(const T* x, const T* dy, int64_t N, int64_t C, int
 }
 
 template <class T>
-void batch_norm_backward_dx_from_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
-                                      const float* gamma, const float* save_mean, const float* save_invstd,
-                                      const double* sums, const double* count, T* dx, float* scratch,
-                                      cudaStream_t stream) {
+void batch_norm_backward_dx_from_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* gamma,
+                                      const float* save_mean, const float* save_invstd, const double* sums,
+                                      const double* count, T* dx, float* scratch, cudaStream_t stream) {
   if (N * C * S == 0) return;
   float* coef = scratch + column_partial_floats<2>(column_split(N, C * S));
-  batch_norm_dx_coefficients_kernel<<<grid_for(C, 256), 256, 0, stream>>>(sums, count, C, gamma, save_mean,
-                                                                          save_invstd, coef);
+  batch_norm_dx_coefficients_kernel<<<grid_for(C, 256), 256, 0, stream>>>(sums, count, C, gamma, save_mean, save_invstd,
+                                                                          coef);
   EMBER_CHECK_LAUNCH("batch_norm_backward (dx coefficients)");
   apply_dx(x, dy, N, C, S, coef, dx, stream);
 }
 
-#define EMBER_INSTANTIATE(T)                                                                                     \
-  template void batch_norm_forward_training<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*,  \
-                                               float, float, float*, float*, T*, float*, float*, float*,        \
-                                               cudaStream_t);                                                    \
-  template void batch_norm_forward_eval<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*,      \
-                                           const float*, const float*, float, T*, float*, float*, cudaStream_t); \
-  template void batch_norm_apply<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*,             \
-                                    const float*, const float*, T*, cudaStream_t);                               \
-  template void batch_norm_sums<T>(const T*, int64_t, int64_t, int64_t, double*, float*, cudaStream_t);          \
-  template void batch_norm_backward_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*,         \
-                                            const float*, double*, float*, float*, float*, cudaStream_t);        \
-  template void batch_norm_backward_dx_from_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*, \
-                                                    const float*, const float*, const double*, const double*,    \
-                                                    T*, float*, cudaStream_t);                                   \
-  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*,              \
-                                       const float*, const float*, bool, T*, float*, float*, float*, cudaStream_t);
+#define EMBER_INSTANTIATE(T)                                                                                           \
+  template void batch_norm_forward_training<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*, float, \
+                                               float, float*, float*, T*, float*, float*, float*, cudaStream_t);       \
+  template void batch_norm_forward_eval<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*,            \
+                                           const float*, const float*, float, T*, float*, float*, cudaStream_t);       \
+  template void batch_norm_apply<T>(const T*, int64_t, int64_t, int64_t, const float*, const float*, const float*,     \
+                                    const float*, T*, cudaStream_t);                                                   \
+  template void batch_norm_sums<T>(const T*, int64_t, int64_t, int64_t, double*, float*, cudaStream_t);                \
+  template void batch_norm_backward_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*, const float*, \
+                                            double*, float*, float*, float*, cudaStream_t);                            \
+  template void batch_norm_backward_dx_from_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*,       \
+                                                    const float*, const float*, const double*, const double*, T*,      \
+                                                    float*, cudaStream_t);                                             \
+  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const float*, const float*,      \
+                                       const float*, bool, T*, float*, float*, float*, cudaStream_t);
 EMBER_INSTANTIATE(float)
 EMBER_INSTANTIATE(__nv_bfloat16)
 #undef EMBER_INSTANTIATE

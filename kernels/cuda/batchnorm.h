@@ -34,15 +34,14 @@ size_t batch_norm_scratch(int64_t N, int64_t C, int64_t S);
 
 // running_mean / running_var may be null (not tracked).
 template <class T>
-void batch_norm_forward_training(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma,
-                                 const float* beta, float eps, float momentum, float* running_mean,
-                                 float* running_var, T* y, float* save_mean, float* save_invstd, float* scratch,
-                                 cudaStream_t stream);
+void batch_norm_forward_training(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
+                                 float eps, float momentum, float* running_mean, float* running_var, T* y,
+                                 float* save_mean, float* save_invstd, float* scratch, cudaStream_t stream);
 
 template <class T>
 void batch_norm_forward_eval(const T* x, int64_t N, int64_t C, int64_t S, const float* gamma, const float* beta,
-                             const float* running_mean, const float* running_var, float eps, T* y,
-                             float* save_mean, float* save_invstd, cudaStream_t stream);
+                             const float* running_mean, const float* running_var, float eps, T* y, float* save_mean,
+                             float* save_invstd, cudaStream_t stream);
 
 // y = (x - mean) * invstd * gamma + beta per channel (gamma, beta may be null).
 template <class T>
@@ -51,8 +50,7 @@ void batch_norm_apply(const T* x, int64_t N, int64_t C, int64_t S, const float* 
 
 // sums [2C + 1]: sum x [C], sum x^2 [C] (in double from the shifted sums), count N * S.
 template <class T>
-void batch_norm_sums(const T* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch,
-                     cudaStream_t stream);
+void batch_norm_sums(const T* x, int64_t N, int64_t C, int64_t S, double* sums, float* scratch, cudaStream_t stream);
 
 // From the (summed) sums: save_mean, save_invstd and the running statistics (unbiased over sums[2C] values).
 void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, float momentum, float* running_mean,
@@ -61,16 +59,15 @@ void batch_norm_statistics_from_sums(const double* sums, int64_t C, float eps, f
 // sums [2C]: sum dy [C], sum dy (x - mean) [C] of this process's part; dgamma, dbeta (each may be null) from
 // them.
 template <class T>
-void batch_norm_backward_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
-                              const float* save_mean, const float* save_invstd, double* sums, float* dgamma,
-                              float* dbeta, float* scratch, cudaStream_t stream);
+void batch_norm_backward_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* save_mean,
+                              const float* save_invstd, double* sums, float* dgamma, float* dbeta, float* scratch,
+                              cudaStream_t stream);
 
 // dx (training) from the summed backward sums and the joint count (*count, on the device).
 template <class T>
-void batch_norm_backward_dx_from_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
-                                      const float* gamma, const float* save_mean, const float* save_invstd,
-                                      const double* sums, const double* count, T* dx, float* scratch,
-                                      cudaStream_t stream);
+void batch_norm_backward_dx_from_sums(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const float* gamma,
+                                      const float* save_mean, const float* save_invstd, const double* sums,
+                                      const double* count, T* dx, float* scratch, cudaStream_t stream);
 
 // dx, dgamma, dbeta may each be null. `training` says whether save_mean/invstd came from x.
 template <class T>

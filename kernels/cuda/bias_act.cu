@@ -7,18 +7,24 @@ namespace {
 
 __device__ __forceinline__ float activate(Activation act, float v) {
   switch (act) {
-    case Activation::relu: return unary_apply(UnaryOp::relu, v, 0.f, 0.f);
-    case Activation::gelu: return unary_apply(UnaryOp::gelu, v, 0.f, 0.f);
-    default: return v;
+    case Activation::relu:
+      return unary_apply(UnaryOp::relu, v, 0.f, 0.f);
+    case Activation::gelu:
+      return unary_apply(UnaryOp::gelu, v, 0.f, 0.f);
+    default:
+      return v;
   }
 }
 
 // dy * act'(saved), ReLU's as a select (unary_grad), like the CPU twin.
 __device__ __forceinline__ float activation_grad(Activation act, float dy, float saved) {
   switch (act) {
-    case Activation::relu: return unary_grad(UnaryOp::relu, saved, saved, dy, 0.f, 0.f);
-    case Activation::gelu: return unary_grad(UnaryOp::gelu, saved, saved, dy, 0.f, 0.f);
-    default: return dy;
+    case Activation::relu:
+      return unary_grad(UnaryOp::relu, saved, saved, dy, 0.f, 0.f);
+    case Activation::gelu:
+      return unary_grad(UnaryOp::gelu, saved, saved, dy, 0.f, 0.f);
+    default:
+      return dy;
   }
 }
 
@@ -128,11 +134,11 @@ void bias_act_backward(const T* dy, const T* saved, int64_t outer, int64_t C, in
   EMBER_CHECK_LAUNCH("bias_act_backward (bias sums)");
 }
 
-#define EMBER_INSTANTIATE(T)                                                                                 \
-  template void bias_act_forward<T>(const T*, const float*, int64_t, int64_t, int64_t, Activation, T*, T*,  \
-                                    cudaStream_t);                                                           \
-  template void bias_act_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, Activation, T*, float*, \
-                                     float*, cudaStream_t);
+#define EMBER_INSTANTIATE(T)                                                                                        \
+  template void bias_act_forward<T>(const T*, const float*, int64_t, int64_t, int64_t, Activation, T*, T*,          \
+                                    cudaStream_t);                                                                  \
+  template void bias_act_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, Activation, T*, float*, float*, \
+                                     cudaStream_t);
 EMBER_INSTANTIATE(float)
 EMBER_INSTANTIATE(__nv_bfloat16)
 #undef EMBER_INSTANTIATE

@@ -18,7 +18,6 @@
 
 namespace ember::kernels::cuda {
 
-
 // bias may be null (activation only); pre may be null (not saved; gelu's backward needs it).
 template <class T>
 void bias_act_forward(const T* x, const float* bias, int64_t outer, int64_t C, int64_t inner, Activation act, T* y,

@@ -57,9 +57,13 @@ __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162flo
 template <class T>
 __device__ __forceinline__ T from_f32(float v);
 template <>
-__device__ __forceinline__ float from_f32<float>(float v) { return v; }
+__device__ __forceinline__ float from_f32<float>(float v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 
 // Four consecutive elements in one access (16 B of f32, 8 B of bf16); p must be aligned to 4 elements.
 __device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
@@ -116,9 +120,15 @@ template <class Launch>
 void launch_packed(Pack p, int64_t total, Launch launch) {
   const unsigned grid = grid_for(total / pack_width(p) + 1, 256, 8192);
   switch (p) {
-    case Pack::same_channel: launch(PackTag<Pack::same_channel>{}, grid); break;
-    case Pack::channels_inner: launch(PackTag<Pack::channels_inner>{}, grid); break;
-    default: launch(PackTag<Pack::one>{}, grid); break;
+    case Pack::same_channel:
+      launch(PackTag<Pack::same_channel>{}, grid);
+      break;
+    case Pack::channels_inner:
+      launch(PackTag<Pack::channels_inner>{}, grid);
+      break;
+    default:
+      launch(PackTag<Pack::one>{}, grid);
+      break;
   }
 }
 

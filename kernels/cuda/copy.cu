@@ -8,32 +8,52 @@
 namespace ember::kernels::cuda {
 namespace {
 
-template <class T> __device__ __forceinline__ double load_as_double(const void* p, int64_t i) {
+template <class T>
+__device__ __forceinline__ double load_as_double(const void* p, int64_t i) {
   return static_cast<double>(static_cast<const T*>(p)[i]);
 }
-template <> __device__ __forceinline__ double load_as_double<__nv_bfloat16>(const void* p, int64_t i) {
+template <>
+__device__ __forceinline__ double load_as_double<__nv_bfloat16>(const void* p, int64_t i) {
   return static_cast<double>(__bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]));
 }
 
 __device__ double load(const void* p, int type, int64_t i) {
   switch (type) {
-    case 0: return load_as_double<float>(p, i);
-    case 1: return load_as_double<__nv_bfloat16>(p, i);
-    case 2: return load_as_double<double>(p, i);
-    case 3: return load_as_double<int64_t>(p, i);
-    case 4: return load_as_double<int32_t>(p, i);
-    default: return load_as_double<uint8_t>(p, i);
+    case 0:
+      return load_as_double<float>(p, i);
+    case 1:
+      return load_as_double<__nv_bfloat16>(p, i);
+    case 2:
+      return load_as_double<double>(p, i);
+    case 3:
+      return load_as_double<int64_t>(p, i);
+    case 4:
+      return load_as_double<int32_t>(p, i);
+    default:
+      return load_as_double<uint8_t>(p, i);
   }
 }
 
 __device__ void store(void* p, int type, int64_t i, double v) {
   switch (type) {
-    case 0: static_cast<float*>(p)[i] = static_cast<float>(v); break;
-    case 1: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(static_cast<float>(v)); break;
-    case 2: static_cast<double*>(p)[i] = v; break;
-    case 3: static_cast<int64_t*>(p)[i] = static_cast<int64_t>(v); break;
-    case 4: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v); break;
-    default: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
+    case 0:
+      static_cast<float*>(p)[i] = static_cast<float>(v);
+      break;
+    case 1:
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(static_cast<float>(v));
+      break;
+    case 2:
+      static_cast<double*>(p)[i] = v;
+      break;
+    case 3:
+      static_cast<int64_t*>(p)[i] = static_cast<int64_t>(v);
+      break;
+    case 4:
+      static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v);
+      break;
+    default:
+      static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v);
+      break;
   }
 }
 
@@ -43,17 +63,26 @@ __device__ __forceinline__ bool is_integer(int type) { return type >= 3; }
 
 __device__ int64_t load_integer(const void* p, int type, int64_t i) {
   switch (type) {
-    case 3: return static_cast<const int64_t*>(p)[i];
-    case 4: return static_cast<const int32_t*>(p)[i];
-    default: return static_cast<const uint8_t*>(p)[i];
+    case 3:
+      return static_cast<const int64_t*>(p)[i];
+    case 4:
+      return static_cast<const int32_t*>(p)[i];
+    default:
+      return static_cast<const uint8_t*>(p)[i];
   }
 }
 
 __device__ void store_integer(void* p, int type, int64_t i, int64_t v) {
   switch (type) {
-    case 3: static_cast<int64_t*>(p)[i] = v; break;
-    case 4: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v); break;
-    default: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
+    case 3:
+      static_cast<int64_t*>(p)[i] = v;
+      break;
+    case 4:
+      static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v);
+      break;
+    default:
+      static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v);
+      break;
   }
 }
 
@@ -66,10 +95,20 @@ __device__ __forceinline__ void copy_bits(const void* src, int64_t si, void* dst
 __device__ void copy_element(const void* src, int src_type, int64_t si, void* dst, int dst_type, int64_t di) {
   if (src_type == dst_type) {
     switch (src_type) {
-      case 2: case 3: copy_bits<uint64_t>(src, si, dst, di); break;
-      case 0: case 4: copy_bits<uint32_t>(src, si, dst, di); break;
-      case 1: copy_bits<uint16_t>(src, si, dst, di); break;
-      default: copy_bits<uint8_t>(src, si, dst, di); break;
+      case 2:
+      case 3:
+        copy_bits<uint64_t>(src, si, dst, di);
+        break;
+      case 0:
+      case 4:
+        copy_bits<uint32_t>(src, si, dst, di);
+        break;
+      case 1:
+        copy_bits<uint16_t>(src, si, dst, di);
+        break;
+      default:
+        copy_bits<uint8_t>(src, si, dst, di);
+        break;
     }
   } else if (is_integer(src_type) && is_integer(dst_type)) {
     store_integer(dst, dst_type, di, load_integer(src, src_type, si));
@@ -179,7 +218,7 @@ void strided_copy(const void* src, int src_type, const int64_t* src_strides, voi
     }
   }
   strided_copy_kernel<<<grid_for(numel, kThreads), kThreads, 0, stream>>>(src, src_type, dst, dst_type, l, numel,
-                                                                         contiguous);
+                                                                          contiguous);
   EMBER_CHECK_LAUNCH("strided_copy_kernel");
 }
 

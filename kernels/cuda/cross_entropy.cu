@@ -44,8 +44,8 @@ __global__ void cross_entropy_forward_kernel(const float* __restrict__ logits, c
 constexpr int kReduceThreads = 1024;
 
 __global__ void cross_entropy_reduce_kernel(const float* __restrict__ loss, const int64_t* __restrict__ targets,
-                                            const float* __restrict__ weights, int64_t N, int64_t C,
-                                            bool mean, float* __restrict__ out) {
+                                            const float* __restrict__ weights, int64_t N, int64_t C, bool mean,
+                                            float* __restrict__ out) {
   __shared__ double scratch[32];
   double total = 0, norm = 0;
   for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
@@ -66,8 +66,8 @@ __global__ void cross_entropy_reduce_kernel(const float* __restrict__ loss, cons
 __global__ void cross_entropy_backward_kernel(const float* __restrict__ logits, const int64_t* __restrict__ targets,
                                               const float* __restrict__ weights, const float* __restrict__ lse,
                                               const float* __restrict__ grad, int64_t grad_stride,
-                                              const float* __restrict__ normalizer, int64_t N, int C,
-                                              float smoothing, float* __restrict__ dlogits) {
+                                              const float* __restrict__ normalizer, int64_t N, int C, float smoothing,
+                                              float* __restrict__ dlogits) {
   const int64_t row = warp_row();
   if (row >= N) return;
   const int lane = threadIdx.x & 31;

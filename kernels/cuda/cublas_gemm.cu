@@ -34,18 +34,16 @@ cublasHandle_t cublas_handle(cudaStream_t stream) {
   void* workspace = nullptr;
   if (cudaMalloc(&workspace, kWorkspaceBytes) == cudaSuccess)
     EMBER_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspaceBytes));
-  else
-    cudaGetLastError();  // out of memory: cuBLAS keeps its default workspace
+  else cudaGetLastError();  // out of memory: cuBLAS keeps its default workspace
   handles.emplace(stream, h);
   return h;
 }
 
-void cublas_gemm(const GemmShape& shape, MathMode math, const void* a, const void* b, float* c,
-                 cudaStream_t stream) {
+void cublas_gemm(const GemmShape& shape, MathMode math, const void* a, const void* b, float* c, cudaStream_t stream) {
   const GemmShape s = resolved(shape);
   if (s.m == 0 || s.n == 0) return;
-  EMBER_CHECK(s.m <= INT32_MAX && s.n <= INT32_MAX && s.k <= INT32_MAX && s.lda <= INT32_MAX &&
-                  s.ldb <= INT32_MAX && s.ldc <= INT32_MAX && s.batch <= INT32_MAX,
+  EMBER_CHECK(s.m <= INT32_MAX && s.n <= INT32_MAX && s.k <= INT32_MAX && s.lda <= INT32_MAX && s.ldb <= INT32_MAX &&
+                  s.ldc <= INT32_MAX && s.batch <= INT32_MAX,
               "cublas_gemm: sizes exceed 32-bit cuBLAS arguments (M=", s.m, " N=", s.n, " K=", s.k, ")");
   cublasHandle_t h = cublas_handle(stream);
   // The math mode is a property of the handle: set it on every call so a TF32 call never leaks into fp32.
@@ -57,14 +55,14 @@ void cublas_gemm(const GemmShape& shape, MathMode math, const void* a, const voi
   const cublasOperation_t op_a = s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int m = static_cast<int>(s.n), n = static_cast<int>(s.m), k = static_cast<int>(s.k);
   if (s.batch == 1) {
-    EMBER_CUBLAS_CHECK(cublasGemmEx(h, op_b, op_a, m, n, k, &s.alpha, b, in_type, static_cast<int>(s.ldb), a,
-                                    in_type, static_cast<int>(s.lda), &s.beta, c, CUDA_R_32F,
-                                    static_cast<int>(s.ldc), compute, CUBLAS_GEMM_DEFAULT));
+    EMBER_CUBLAS_CHECK(cublasGemmEx(h, op_b, op_a, m, n, k, &s.alpha, b, in_type, static_cast<int>(s.ldb), a, in_type,
+                                    static_cast<int>(s.lda), &s.beta, c, CUDA_R_32F, static_cast<int>(s.ldc), compute,
+                                    CUBLAS_GEMM_DEFAULT));
   } else {
-    EMBER_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        h, op_b, op_a, m, n, k, &s.alpha, b, in_type, static_cast<int>(s.ldb), s.stride_b, a, in_type,
-        static_cast<int>(s.lda), s.stride_a, &s.beta, c, CUDA_R_32F, static_cast<int>(s.ldc), s.stride_c,
-        static_cast<int>(s.batch), compute, CUBLAS_GEMM_DEFAULT));
+    EMBER_CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, op_b, op_a, m, n, k, &s.alpha, b, in_type, static_cast<int>(s.ldb),
+                                                  s.stride_b, a, in_type, static_cast<int>(s.lda), s.stride_a, &s.beta,
+                                                  c, CUDA_R_32F, static_cast<int>(s.ldc), s.stride_c,
+                                                  static_cast<int>(s.batch), compute, CUBLAS_GEMM_DEFAULT));
   }
 }
 

@@ -33,14 +33,13 @@ GemmShape resolved(const GemmShape& s);
 cublasHandle_t cublas_handle(cudaStream_t stream);
 
 // A, B: float (MathMode fp32, tf32) or __nv_bfloat16 (bf16). Asynchronous on `stream`.
-void cublas_gemm(const GemmShape& shape, MathMode math, const void* a, const void* b, float* c,
-                 cudaStream_t stream);
+void cublas_gemm(const GemmShape& shape, MathMode math, const void* a, const void* b, float* c, cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda
 
-#define EMBER_CUBLAS_CHECK(call)                                                                         \
-  do {                                                                                                   \
-    cublasStatus_t ember_status_ = (call);                                                               \
-    if (ember_status_ != CUBLAS_STATUS_SUCCESS)                                                          \
+#define EMBER_CUBLAS_CHECK(call)                                                                             \
+  do {                                                                                                       \
+    cublasStatus_t ember_status_ = (call);                                                                   \
+    if (ember_status_ != CUBLAS_STATUS_SUCCESS)                                                              \
       EMBER_FAIL(#call, " failed at ", __FILE__, ":", __LINE__, ": ", cublasGetStatusString(ember_status_)); \
   } while (0)

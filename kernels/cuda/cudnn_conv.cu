@@ -11,9 +11,12 @@ namespace ember::kernels::cuda {
 
 const char* conv_pass_name(ConvPass pass) {
   switch (pass) {
-    case ConvPass::forward: return "forward";
-    case ConvPass::backward_data: return "backward_data";
-    case ConvPass::backward_filter: return "backward_filter";
+    case ConvPass::forward:
+      return "forward";
+    case ConvPass::backward_data:
+      return "backward_data";
+    case ConvPass::backward_filter:
+      return "backward_filter";
   }
   return "?";
 }
@@ -49,14 +52,29 @@ PlanKey key_of(const ConvConfig& c) {
   int device = 0;
   cudaGetDevice(&device);
   const ConvGeometry& g = c.g;
-  return {device, g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.pad_h, g.pad_w, g.stride_h, g.stride_w, g.dilation_h,
-          g.dilation_w, static_cast<int>(c.math), c.deterministic ? 1 : 0, static_cast<int>(c.layout)};
+  return {device,
+          g.n,
+          g.c,
+          g.h,
+          g.w,
+          g.k,
+          g.r,
+          g.s,
+          g.pad_h,
+          g.pad_w,
+          g.stride_h,
+          g.stride_w,
+          g.dilation_h,
+          g.dilation_w,
+          static_cast<int>(c.math),
+          c.deterministic ? 1 : 0,
+          static_cast<int>(c.layout)};
 }
 
 std::string describe(const ConvConfig& c) {
   const ConvGeometry& g = c.g;
-  return format_message("conv2d x[", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "] w[", g.k, ", ", g.c, ", ", g.r, ", ",
-                        g.s, "] pad ", g.pad_h, "x", g.pad_w, " stride ", g.stride_h, "x", g.stride_w, " dilation ",
+  return format_message("conv2d x[", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "] w[", g.k, ", ", g.c, ", ", g.r, ", ", g.s,
+                        "] pad ", g.pad_h, "x", g.pad_w, " stride ", g.stride_h, "x", g.stride_w, " dilation ",
                         g.dilation_h, "x", g.dilation_w, " ", math_mode_name(c.math),
                         c.layout == ConvLayout::nhwc ? " nhwc" : "", c.deterministic ? " deterministic" : "");
 }
@@ -143,9 +161,10 @@ ConvPlan& chosen(const ConvConfig& c, ConvPass pass, cudaStream_t stream) {
   EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(c.math)));
   switch (pass) {
     case ConvPass::forward:
-      choose<cudnnConvolutionFwdAlgoPerf_t>(p, c, pass, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, [&](auto* r, int n, int* got) {
-        EMBER_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, p.x, p.w, p.conv, p.y, n, got, r));
-      });
+      choose<cudnnConvolutionFwdAlgoPerf_t>(
+          p, c, pass, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, [&](auto* r, int n, int* got) {
+            EMBER_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, p.x, p.w, p.conv, p.y, n, got, r));
+          });
       break;
     case ConvPass::backward_data:
       choose<cudnnConvolutionBwdDataAlgoPerf_t>(
@@ -170,8 +189,8 @@ ConvPlan& prepare(const ConvConfig& c, ConvPass pass, size_t workspace_bytes, co
   ConvPlan& p = chosen(c, pass, stream);
   const int i = static_cast<int>(pass);
   EMBER_CHECK(workspace_bytes >= p.workspace[i] && (p.workspace[i] == 0 || workspace != nullptr), "cudnn conv ",
-              conv_pass_name(pass), ": workspace of ", workspace_bytes, " B given, ", p.workspace[i],
-              " B needed for ", describe(c));
+              conv_pass_name(pass), ": workspace of ", workspace_bytes, " B given, ", p.workspace[i], " B needed for ",
+              describe(c));
   EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.math[i]));
   return p;
 }
@@ -205,8 +224,8 @@ void cudnn_conv_backward_filter(const ConvConfig& c, const void* x, const void* 
   ConvPlan& p = prepare(c, ConvPass::backward_filter, workspace_bytes, workspace, stream);
   const float one = 1.f, zero = 0.f;
   EMBER_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(stream), &one, p.x, x, p.y, dy, p.conv,
-                                                   static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo[2]),
-                                                   workspace, workspace_bytes, &zero, p.w, dw));
+                                                   static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo[2]), workspace,
+                                                   workspace_bytes, &zero, p.w, dw));
 }
 
 }  // namespace ember::kernels::cuda

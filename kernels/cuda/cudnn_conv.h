@@ -62,9 +62,9 @@ cudnnHandle_t cudnn_handle(cudaStream_t stream);  // one per stream
 
 }  // namespace ember::kernels::cuda
 
-#define EMBER_CUDNN_CHECK(call)                                                                         \
-  do {                                                                                                  \
-    cudnnStatus_t ember_status_ = (call);                                                               \
-    if (ember_status_ != CUDNN_STATUS_SUCCESS)                                                          \
+#define EMBER_CUDNN_CHECK(call)                                                                            \
+  do {                                                                                                     \
+    cudnnStatus_t ember_status_ = (call);                                                                  \
+    if (ember_status_ != CUDNN_STATUS_SUCCESS)                                                             \
       EMBER_FAIL(#call, " failed at ", __FILE__, ":", __LINE__, ": ", cudnnGetErrorString(ember_status_)); \
   } while (0)

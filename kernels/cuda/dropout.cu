@@ -40,7 +40,7 @@ void dropout(const float* x, float* y, int64_t n, float p, float scale, uint64_t
   if (first % 4 != 0) throw std::runtime_error("dropout: the first counter must be a multiple of 4");
   const bool vec = aligned16(x) && aligned16(y);
   dropout_kernel<<<grid_for((n + 3) / 4, 256, 16384), 256, 0, stream>>>(x, y, n, p, scale, seed, stream_id, first,
-                                                                    first_on_device, vec);
+                                                                        first_on_device, vec);
   EMBER_CHECK_LAUNCH("dropout");
 }
 

@@ -45,8 +45,7 @@ __global__ void unary_backward_kernel(UnaryOp op, const T* x, const T* y, const 
                                       float beta) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    dx[i] = from_f32<T>(
-        unary_grad(op, x ? to_f32(x[i]) : 0.f, y ? to_f32(y[i]) : 0.f, to_f32(dy[i]), alpha, beta));
+    dx[i] = from_f32<T>(unary_grad(op, x ? to_f32(x[i]) : 0.f, y ? to_f32(y[i]) : 0.f, to_f32(dy[i]), alpha, beta));
 }
 
 }  // namespace
@@ -89,7 +88,7 @@ void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int6
   EMBER_CHECK_LAUNCH("unary_backward_kernel");
 }
 
-#define EMBER_INSTANTIATE(T)                                                                                    \
+#define EMBER_INSTANTIATE(T)                                                                                     \
   template void binary<T>(BinaryOp, int, const int64_t*, const T*, const int64_t*, const T*, const int64_t*, T*, \
                           cudaStream_t);                                                                         \
   template void unary<T>(UnaryOp, const T*, T*, int64_t, float, float, cudaStream_t);                            \

@@ -12,9 +12,9 @@ namespace {
 constexpr int kSBM = 128, kSBN = 128, kSBK = 8, kSPad = 4;
 constexpr int64_t kMaxGridY = 65535;  // row tiles go on grid.y
 
-__global__ void __launch_bounds__(256) sgemm_kernel(int m, int n, int k, float alpha, const float* __restrict__ a,
-                                                    int64_t lda, const float* __restrict__ b, int64_t ldb,
-                                                    float beta, float* __restrict__ c, int64_t ldc) {
+__global__ void __launch_bounds__(256)
+    sgemm_kernel(int m, int n, int k, float alpha, const float* __restrict__ a, int64_t lda,
+                 const float* __restrict__ b, int64_t ldb, float beta, float* __restrict__ c, int64_t ldc) {
   __shared__ __align__(16) float as[2][kSBK][kSBM + kSPad];  // transposed: as[k][m]
   __shared__ __align__(16) float bs[2][kSBK][kSBN];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
@@ -97,13 +97,14 @@ __device__ __forceinline__ void cp_async_wait() {
 
 // Swizzled byte offsets of 16-byte chunks. A rows are 64 B (4 chunks): XOR with (row/2)%4 puts the 8 rows
 // an ldmatrix reads on 8 distinct 16-byte bank groups. B rows are 512 B (32 chunks): XOR with row%8.
-__device__ __forceinline__ uint32_t a_offset(int row, int chunk) { return row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4); }
+__device__ __forceinline__ uint32_t a_offset(int row, int chunk) {
+  return row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4);
+}
 __device__ __forceinline__ uint32_t b_offset(int row, int chunk) { return row * 512 + ((chunk ^ (row & 7)) << 4); }
 
 __global__ void __launch_bounds__(kThreads, 1)
     bf16_gemm_kernel(int m, int n, int k, float alpha, const __nv_bfloat16* __restrict__ a, int64_t lda,
-                     const __nv_bfloat16* __restrict__ b, int64_t ldb, float beta, float* __restrict__ c,
-                     int64_t ldc) {
+                     const __nv_bfloat16* __restrict__ b, int64_t ldb, float beta, float* __restrict__ c, int64_t ldc) {
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t smem_a = smem_addr(smem), smem_b = smem_a + kStages * kStageA;
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
@@ -192,37 +193,37 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 }  // namespace
 
-void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-              int64_t ldb, float beta, float* c, int64_t ldc, cudaStream_t stream) {
+void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float beta, float* c, int64_t ldc, cudaStream_t stream) {
   EMBER_CHECK(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= n && ldc >= n, "gemm_f32: bad sizes M=", m, " N=", n,
               " K=", k, " lda=", lda, " ldb=", ldb, " ldc=", ldc);
   EMBER_CHECK(m < INT32_MAX && n < INT32_MAX && k < INT32_MAX, "gemm_f32: sizes beyond 32 bits");
   EMBER_CHECK((m + kSBM - 1) / kSBM <= kMaxGridY, "gemm_f32: M=", m, " needs more than ", kMaxGridY, " row tiles");
   if (m == 0 || n == 0) return;
   const dim3 grid(static_cast<unsigned>((n + kSBN - 1) / kSBN), static_cast<unsigned>((m + kSBM - 1) / kSBM));
-  sgemm_kernel<<<grid, 256, 0, stream>>>(static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-                                          lda, b, ldb, beta, c, ldc);
+  sgemm_kernel<<<grid, 256, 0, stream>>>(static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, lda,
+                                         b, ldb, beta, c, ldc);
   EMBER_CHECK_LAUNCH("gemm_f32");
 }
 
 bool gemm_bf16_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb) {
-  return m > 0 && n > 0 && k > 0 && m % kBM == 0 && n % kBN == 0 && k % kBK == 0 && lda % 8 == 0 &&
-         ldb % 8 == 0 && lda >= k && ldb >= n && m / kBM <= kMaxGridY && n < INT32_MAX && k < INT32_MAX;
+  return m > 0 && n > 0 && k > 0 && m % kBM == 0 && n % kBN == 0 && k % kBK == 0 && lda % 8 == 0 && ldb % 8 == 0 &&
+         lda >= k && ldb >= n && m / kBM <= kMaxGridY && n < INT32_MAX && k < INT32_MAX;
 }
 
 void gemm_bf16(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bfloat16* a, int64_t lda,
                const __nv_bfloat16* b, int64_t ldb, float beta, float* c, int64_t ldc, cudaStream_t stream) {
-  EMBER_CHECK(gemm_bf16_supported(m, n, k, lda, ldb) && ldc >= n && ldc % 2 == 0,
-              "gemm_bf16: needs M % ", kBM, " == 0, N % ", kBN, " == 0, K % ", kBK,
-              " == 0, lda/ldb multiples of 8, even ldc; got M=", m, " N=", n, " K=", k, " lda=", lda, " ldb=", ldb,
-              " ldc=", ldc);
+  EMBER_CHECK(gemm_bf16_supported(m, n, k, lda, ldb) && ldc >= n && ldc % 2 == 0, "gemm_bf16: needs M % ", kBM,
+              " == 0, N % ", kBN, " == 0, K % ", kBK, " == 0, lda/ldb multiples of 8, even ldc; got M=", m, " N=", n,
+              " K=", k, " lda=", lda, " ldb=", ldb, " ldc=", ldc);
   EMBER_CHECK((reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b)) % 16 == 0 &&
                   reinterpret_cast<uintptr_t>(c) % 8 == 0,
               "gemm_bf16: A and B must be 16-byte aligned, C 8-byte aligned");
   static const bool configured = [] {
     const cudaError_t err =
         cudaFuncSetAttribute(bf16_gemm_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
-    EMBER_CHECK(err == cudaSuccess, "gemm_bf16: cannot get ", kSmemBytes, " B of shared memory: ", cudaGetErrorString(err));
+    EMBER_CHECK(err == cudaSuccess, "gemm_bf16: cannot get ", kSmemBytes,
+                " B of shared memory: ", cudaGetErrorString(err));
     return true;
   }();
   (void)configured;

@@ -25,8 +25,8 @@
 
 namespace ember::kernels::cuda {
 
-void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-              int64_t ldb, float beta, float* c, int64_t ldc, cudaStream_t stream);
+void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float beta, float* c, int64_t ldc, cudaStream_t stream);
 
 // True when gemm_bf16 accepts these sizes (see above).
 bool gemm_bf16_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb);

@@ -33,7 +33,7 @@ namespace {
 constexpr int kTileM = 128, kTileN = 256;
 constexpr int kTileK = 64;  // 64 bf16 = 128 B: one row of the 128-byte swizzle, the widest a TMA box may be
 constexpr int kStages = 4;
-constexpr int kConsumers = 2;                      // warpgroups of 128 threads, 64 rows of the tile each
+constexpr int kConsumers = 2;                     // warpgroups of 128 threads, 64 rows of the tile each
 constexpr int kThreads = 128 * (1 + kConsumers);  // + the producer warpgroup
 constexpr int kGroupM = 8;
 // setmaxnreg's regrouping of the 168 registers per thread that __launch_bounds__(384, 1) grants: the producer
@@ -89,8 +89,8 @@ __device__ __forceinline__ void mbarrier_wait(uint32_t bar, uint32_t parity) {
 // ---- TMA: a box of the tensor map at (c0 = column, c1 = row) into shared memory, completing on `bar` --------------
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1) {
   asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::
-          "r"(dst),
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(
+          dst),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1)
       : "memory");
 }
@@ -155,29 +155,28 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_
       "%120, %121, %122, %123, %124, %125, %126, %127},"
       " %128, %129, scale_d, 1, 1, 0, 0;\n"
       "}\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
-        "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
-        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
-        "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
-        "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
-        "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
-        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]),
-        "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]),
-        "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]),
-        "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
+        "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
+        "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
+        "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]),
+        "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]),
+        "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),
+        "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]),
+        "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]),
+        "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]),
+        "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]),
+        "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]),
+        "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]),
+        "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]),
+        "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]),
+        "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
       : "l"(desc_a), "l"(desc_b), "r"(1));
 }
 
 __global__ void __launch_bounds__(kThreads, 1)
-    bf16_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
-                           int m, int n, int k, float alpha, float beta, float* __restrict__ c, int64_t ldc) {
+    bf16_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b, int m,
+                           int n, int k, float alpha, float beta, float* __restrict__ c, int64_t ldc) {
   extern __shared__ uint8_t smem[];
   __shared__ __align__(8) uint64_t full[kStages], empty[kStages];
   const uint32_t ring = (smem_addr(smem) + kSwizzleAtomBytes - 1) & ~uint32_t(kSwizzleAtomBytes - 1);
@@ -286,10 +285,10 @@ CUtensorMap tensor_map(const __nv_bfloat16* base, int64_t rows, int64_t cols, in
   const cuuint64_t strides[1] = {static_cast<cuuint64_t>(ld) * sizeof(__nv_bfloat16)};  // bytes, dim 1 only
   const cuuint32_t box[2] = {kTileK, static_cast<cuuint32_t>(box_rows)};
   const cuuint32_t element_strides[2] = {1, 1};
-  const CUresult res = tensor_map_encoder()(
-      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(base), dims, strides, box,
-      element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  const CUresult res =
+      tensor_map_encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(base), dims, strides,
+                           box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                           CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   EMBER_CHECK(res == CUDA_SUCCESS, "gemm_bf16_wgmma: cuTensorMapEncodeTiled failed (CUresult ", static_cast<int>(res),
               ") for a [", rows, ", ", cols, "] matrix with ld=", ld);
   return map;
@@ -313,14 +312,15 @@ bool gemm_bf16_wgmma_supported(int64_t m, int64_t n, int64_t k, int64_t lda, int
 
 void gemm_bf16_wgmma(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bfloat16* a, int64_t lda,
                      const __nv_bfloat16* b, int64_t ldb, float beta, float* c, int64_t ldc, cudaStream_t stream) {
-  EMBER_CHECK(gemm_bf16_wgmma_supported(m, n, k, lda, ldb) && ldc >= n && ldc % 2 == 0,
-              "gemm_bf16_wgmma: needs M % ", kTileM, " == 0, N % ", kTileN, " == 0, K % ", kTileK,
+  EMBER_CHECK(gemm_bf16_wgmma_supported(m, n, k, lda, ldb) && ldc >= n && ldc % 2 == 0, "gemm_bf16_wgmma: needs M % ",
+              kTileM, " == 0, N % ", kTileN, " == 0, K % ", kTileK,
               " == 0, lda/ldb >= K and multiples of 8, even ldc >= N; got M=", m, " N=", n, " K=", k, " lda=", lda,
               " ldb=", ldb, " ldc=", ldc);
   EMBER_CHECK(aligned16(a) && aligned16(b) && reinterpret_cast<uintptr_t>(c) % 8 == 0,
-              "gemm_bf16_wgmma: A and B must be 16-byte aligned, C 8-byte aligned; got A=",
-              static_cast<const void*>(a), " B=", static_cast<const void*>(b), " C=", static_cast<const void*>(c));
-  EMBER_CHECK(gemm_bf16_wgmma_runs_here(), "gemm_bf16_wgmma: built for sm_90a (Hopper) only; the current GPU is not "
+              "gemm_bf16_wgmma: A and B must be 16-byte aligned, C 8-byte aligned; got A=", static_cast<const void*>(a),
+              " B=", static_cast<const void*>(b), " C=", static_cast<const void*>(c));
+  EMBER_CHECK(gemm_bf16_wgmma_runs_here(),
+              "gemm_bf16_wgmma: built for sm_90a (Hopper) only; the current GPU is not "
               "compute capability 9.0");
   static const bool configured = [] {
     const cudaError_t err =
@@ -339,9 +339,8 @@ void gemm_bf16_wgmma(int64_t m, int64_t n, int64_t k, float alpha, const __nv_bf
   (void)configured;
   const CUtensorMap map_a = tensor_map(a, m, k, lda, kTileM), map_b = tensor_map(b, n, k, ldb, kTileN);
   const unsigned tiles = static_cast<unsigned>((m / kTileM) * (n / kTileN));
-  bf16_gemm_wgmma_kernel<<<tiles, kThreads, kSmemBytes, stream>>>(map_a, map_b, static_cast<int>(m),
-                                                                  static_cast<int>(n), static_cast<int>(k), alpha,
-                                                                  beta, c, ldc);
+  bf16_gemm_wgmma_kernel<<<tiles, kThreads, kSmemBytes, stream>>>(
+      map_a, map_b, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, beta, c, ldc);
   EMBER_CHECK_LAUNCH("gemm_bf16_wgmma");
 }
 

@@ -4,7 +4,7 @@
 namespace ember::kernels::cuda {
 namespace {
 
-#define EMBER_GRID_STRIDE(i, n)                                                         \
+#define EMBER_GRID_STRIDE(i, n)                                                          \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
@@ -35,8 +35,8 @@ __global__ void index_select_kernel(const float* x, int64_t n, int64_t inner, co
   }
 }
 
-__global__ void index_select_backward_kernel(const float* dy, int64_t n, int64_t inner, const int64_t* index,
-                                             int64_t k, float* dx, int64_t total) {
+__global__ void index_select_backward_kernel(const float* dy, int64_t n, int64_t inner, const int64_t* index, int64_t k,
+                                             float* dx, int64_t total) {
   EMBER_GRID_STRIDE(t, total) {
     const int64_t i = t % inner, r = (t / inner) % n, o = t / (inner * n);
     float acc = 0.f;
@@ -78,8 +78,8 @@ void compare(CompareOp op, int ndim, const int64_t* shape, const T* a, const int
   compare_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, l, a, b, out, n);
   EMBER_CHECK_LAUNCH("compare_kernel");
 }
-template void compare<float>(CompareOp, int, const int64_t*, const float*, const int64_t*, const float*,
-                             const int64_t*, uint8_t*, cudaStream_t);
+template void compare<float>(CompareOp, int, const int64_t*, const float*, const int64_t*, const float*, const int64_t*,
+                             uint8_t*, cudaStream_t);
 template void compare<int64_t>(CompareOp, int, const int64_t*, const int64_t*, const int64_t*, const int64_t*,
                                const int64_t*, uint8_t*, cudaStream_t);
 
@@ -92,16 +92,16 @@ void where(int ndim, const int64_t* shape, const uint8_t* cond, const int64_t* c
   EMBER_CHECK_LAUNCH("where_kernel");
 }
 
-void index_select(const float* x, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k,
-                  float* out, cudaStream_t stream) {
+void index_select(const float* x, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k, float* out,
+                  cudaStream_t stream) {
   const int64_t total = outer * k * inner;
   if (total == 0) return;
   index_select_kernel<<<grid_for(total, 256), 256, 0, stream>>>(x, n, inner, index, k, out, total);
   EMBER_CHECK_LAUNCH("index_select_kernel");
 }
 
-void index_select_backward(const float* dy, int64_t outer, int64_t n, int64_t inner, const int64_t* index,
-                           int64_t k, float* dx, cudaStream_t stream) {
+void index_select_backward(const float* dy, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k,
+                           float* dx, cudaStream_t stream) {
   const int64_t total = outer * n * inner;
   if (total == 0) return;
   index_select_backward_kernel<<<grid_for(total, 256), 256, 0, stream>>>(dy, n, inner, index, k, dx, total);

@@ -18,12 +18,12 @@ void where(int ndim, const int64_t* shape, const uint8_t* cond, const int64_t* c
            const int64_t* a_strides, const float* b, const int64_t* b_strides, float* out, cudaStream_t stream);
 // x viewed as [outer, n, inner] (contiguous); out [outer, k, inner] with out[o, j, i] = x[o, index[j], i].
 // Indices are checked on the host before the call.
-void index_select(const float* x, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k,
-                  float* out, cudaStream_t stream);
+void index_select(const float* x, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k, float* out,
+                  cudaStream_t stream);
 // Backward of index_select: dx[o, index[j], i] += dy[o, j, i], in a fixed order (no atomics): each thread
 // owns one (o, row, i) of dx and scans the k indices.
-void index_select_backward(const float* dy, int64_t outer, int64_t n, int64_t inner, const int64_t* index,
-                           int64_t k, float* dx, cudaStream_t stream);
+void index_select_backward(const float* dy, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k,
+                           float* dx, cudaStream_t stream);
 // x viewed as [outer, n, inner], index [outer, k, inner] (contiguous): out[o, j, i] = x[o, index[o, j, i], i].
 void gather(const float* x, int64_t outer, int64_t n, int64_t inner, const int64_t* index, int64_t k, float* out,
             cudaStream_t stream);

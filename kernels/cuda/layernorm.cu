@@ -77,8 +77,8 @@ __device__ void fold_warps(const float* acc, int warps, int D, float* __restrict
 template <int V>
 __global__ void layer_norm_backward_kernel(const float* __restrict__ x, const float* __restrict__ gamma,
                                            const float* __restrict__ mean, const float* __restrict__ rstd,
-                                           const float* __restrict__ dy, int64_t rows, int D,
-                                           float* __restrict__ dx, float* __restrict__ partial) {
+                                           const float* __restrict__ dy, int64_t rows, int D, float* __restrict__ dx,
+                                           float* __restrict__ partial) {
   extern __shared__ float acc[];  // [warps][2][D]: dgamma then dbeta contributions of each warp
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   const bool params = partial != nullptr;
@@ -181,8 +181,7 @@ __global__ void layer_norm_backward_held_kernel(const float* __restrict__ x, con
 #pragma unroll
     for (int p = 0; p < P; ++p)
 #pragma unroll
-      for (int k = 0; k < 4; ++k)
-        d.v[p][k] = rs * (d.v[p][k] * w.v[p][k] - mean_g - v.v[p][k] * mean_gx);
+      for (int k = 0; k < 4; ++k) d.v[p][k] = rs * (d.v[p][k] * w.v[p][k] - mean_g - v.v[p][k] * mean_gx);
     d.store(dx + row * D, D, lane);
   }
   if (!partial) return;
@@ -224,9 +223,11 @@ void layer_norm_forward(const float* x, const float* gamma, const float* beta, i
   if (rows == 0 || D == 0) return;
   const int d = static_cast<int>(D);
   if (rows_vectorizable(D, {x, gamma, beta, y}))
-    layer_norm_forward_kernel<4><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
+    layer_norm_forward_kernel<4>
+        <<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
   else
-    layer_norm_forward_kernel<1><<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
+    layer_norm_forward_kernel<1>
+        <<<row_blocks(rows), kRowBlock, 0, stream>>>(x, gamma, beta, rows, d, eps, y, mean, rstd);
   EMBER_CHECK_LAUNCH("layer_norm_forward");
 }
 
@@ -258,10 +259,10 @@ void layer_norm_backward(const float* x, const float* gamma, const float* mean, 
   };
   const bool vec = rows_vectorizable(D, {x, gamma, dy, dx});
   const bool held = vec && launch_held<kMaxBackwardPacks>(D, [&](auto packs) {
-    auto kernel = layer_norm_backward_held_kernel<decltype(packs)::value>;
-    allow_shared(kernel);
-    kernel<<<grid, threads, shared, stream>>>(x, gamma, mean, rstd, dy, rows, d, dx, partial);
-  });
+                      auto kernel = layer_norm_backward_held_kernel<decltype(packs)::value>;
+                      allow_shared(kernel);
+                      kernel<<<grid, threads, shared, stream>>>(x, gamma, mean, rstd, dy, rows, d, dx, partial);
+                    });
   if (!held) {
     auto kernel = vec ? layer_norm_backward_kernel<4> : layer_norm_backward_kernel<1>;
     allow_shared(kernel);

@@ -9,9 +9,12 @@ enum class MathMode { fp32, tf32, bf16 };
 
 inline const char* math_mode_name(MathMode m) {
   switch (m) {
-    case MathMode::fp32: return "fp32";
-    case MathMode::tf32: return "tf32";
-    case MathMode::bf16: return "bf16";
+    case MathMode::fp32:
+      return "fp32";
+    case MathMode::tf32:
+      return "tf32";
+    case MathMode::bf16:
+      return "bf16";
   }
   return "?";
 }

@@ -42,8 +42,8 @@ __device__ __forceinline__ void store4(float* p, int64_t i, float4 v) {
 }
 
 template <class Update>
-__global__ void __launch_bounds__(kOptimThreads) multi_tensor_kernel(const OptimTensor* __restrict__ chunks,
-                                                                    Update update) {
+__global__ void __launch_bounds__(kOptimThreads)
+    multi_tensor_kernel(const OptimTensor* __restrict__ chunks, Update update) {
   const OptimTensor c = chunks[blockIdx.x];
   const bool vec = aligned16(c.param) && aligned16(c.grad) && (!c.state1 || aligned16(c.state1)) &&
                    (!c.state2 || aligned16(c.state2));

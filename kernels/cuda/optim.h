@@ -36,8 +36,8 @@ inline std::vector<OptimTensor> optim_chunks(const std::vector<OptimTensor>& ten
   for (const OptimTensor& t : tensors)
     for (int64_t b = 0; b < t.numel; b += kOptimChunk) {
       const int64_t n = t.numel - b < kOptimChunk ? t.numel - b : kOptimChunk;
-      chunks.push_back({t.param + b, t.grad + b, t.state1 ? t.state1 + b : nullptr,
-                        t.state2 ? t.state2 + b : nullptr, n});
+      chunks.push_back(
+          {t.param + b, t.grad + b, t.state1 ? t.state1 + b : nullptr, t.state2 ? t.state2 + b : nullptr, n});
     }
   return chunks;
 }
@@ -57,10 +57,15 @@ inline AdamHyper adam_hyper(double lr, double beta1, double beta2, double eps, d
                             int64_t step) {
   const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step));
   const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-  return {static_cast<float>(lr / bias_correction1), static_cast<float>(std::sqrt(bias_correction2)),
-          static_cast<float>(1.0 - lr * weight_decay), static_cast<float>(weight_decay),
-          static_cast<float>(1.0 - beta1), static_cast<float>(beta2), static_cast<float>(1.0 - beta2),
-          static_cast<float>(eps), decoupled};
+  return {static_cast<float>(lr / bias_correction1),
+          static_cast<float>(std::sqrt(bias_correction2)),
+          static_cast<float>(1.0 - lr * weight_decay),
+          static_cast<float>(weight_decay),
+          static_cast<float>(1.0 - beta1),
+          static_cast<float>(beta2),
+          static_cast<float>(1.0 - beta2),
+          static_cast<float>(eps),
+          decoupled};
 }
 
 // `chunks` in device memory (num_chunks entries, each at most kOptimChunk elements).

@@ -18,12 +18,14 @@ struct Axis {
 
 template <class I>
 Axis<I> axis_as(const PoolAxis& a) {
-  return {static_cast<I>(a.in), static_cast<I>(a.out), static_cast<I>(a.kernel), static_cast<I>(a.stride),
-          static_cast<I>(a.pad), a.adaptive};
+  return {static_cast<I>(a.in),     static_cast<I>(a.out), static_cast<I>(a.kernel),
+          static_cast<I>(a.stride), static_cast<I>(a.pad), a.adaptive};
 }
 
 template <class I>
-__device__ __forceinline__ I floor_div(I a, I b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+__device__ __forceinline__ I floor_div(I a, I b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 template <class I>
 __device__ __forceinline__ I window_begin(const Axis<I>& a, I o) {
@@ -90,8 +92,8 @@ __global__ void pool_forward_kernel(const T* __restrict__ x, I planes, Axis<I> h
 }
 
 template <bool kMax, class T, class I>
-__global__ void pool_backward_kernel(const T* __restrict__ dy, const int32_t* __restrict__ argmax, I planes,
-                                     Axis<I> h, Axis<I> w, T* __restrict__ dx) {
+__global__ void pool_backward_kernel(const T* __restrict__ dy, const int32_t* __restrict__ argmax, I planes, Axis<I> h,
+                                     Axis<I> w, T* __restrict__ dx) {
   const I total = planes * h.in * w.in;
   for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<I>(gridDim.x) * blockDim.x) {
@@ -126,10 +128,8 @@ bool fits_32(int64_t planes, const PoolAxis& h, const PoolAxis& w) {
 // Calls launch(planes, h, w) in the kernels' index type: int32_t when the shape allows it.
 template <class Launch>
 void launch_pool(int64_t planes, const PoolAxis& h, const PoolAxis& w, Launch launch) {
-  if (fits_32(planes, h, w))
-    launch(static_cast<int32_t>(planes), axis_as<int32_t>(h), axis_as<int32_t>(w));
-  else
-    launch(planes, axis_as<int64_t>(h), axis_as<int64_t>(w));
+  if (fits_32(planes, h, w)) launch(static_cast<int32_t>(planes), axis_as<int32_t>(h), axis_as<int32_t>(w));
+  else launch(planes, axis_as<int64_t>(h), axis_as<int64_t>(w));
 }
 
 }  // namespace
@@ -157,8 +157,7 @@ void max_pool2d_backward(const T* dy, const int32_t* argmax, int64_t planes, con
 }
 
 template <class T>
-void avg_pool2d_forward(const T* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* y,
-                        cudaStream_t stream) {
+void avg_pool2d_forward(const T* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* y, cudaStream_t stream) {
   const int64_t total = planes * h.out * w.out;
   if (total == 0) return;
   launch_pool(planes, h, w, [&](auto p, auto ah, auto aw) {
@@ -178,7 +177,7 @@ void avg_pool2d_backward(const T* dy, int64_t planes, const PoolAxis& h, const P
   EMBER_CHECK_LAUNCH("avg_pool2d_backward");
 }
 
-#define EMBER_INSTANTIATE(T)                                                                                  \
+#define EMBER_INSTANTIATE(T)                                                                                    \
   template void max_pool2d_forward<T>(const T*, int64_t, const PoolAxis&, const PoolAxis&, T*, int32_t*,        \
                                       cudaStream_t);                                                            \
   template void max_pool2d_backward<T>(const T*, const int32_t*, int64_t, const PoolAxis&, const PoolAxis&, T*, \

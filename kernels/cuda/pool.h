@@ -31,7 +31,6 @@ void max_pool2d_backward(const T* dy, const int32_t* argmax, int64_t planes, con
 template <class T>
 void avg_pool2d_forward(const T* x, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* y, cudaStream_t stream);
 template <class T>
-void avg_pool2d_backward(const T* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* dx,
-                         cudaStream_t stream);
+void avg_pool2d_backward(const T* dy, int64_t planes, const PoolAxis& h, const PoolAxis& w, T* dx, cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda

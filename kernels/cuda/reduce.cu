@@ -45,16 +45,16 @@ int64_t sum_strided_scratch_floats(int64_t kept_count, int64_t reduced_count) {
   return chunks > 1 ? kept_count * chunks : 0;
 }
 
-void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr,
-                 const int64_t* rshape, const int64_t* rstrides, float* out, float* scratch, cudaStream_t stream) {
+void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr, const int64_t* rshape,
+                 const int64_t* rstrides, float* out, float* scratch, cudaStream_t stream) {
   const StridedLayout<1> kept = make_layout<1>(nk, kshape, {kstrides});
   const StridedLayout<1> reduced = make_layout<1>(nr, rshape, {rstrides});
   const int64_t kept_count = kept.numel(), reduced_count = reduced.numel();
   if (kept_count == 0) return;
   const int64_t chunks = chunk_count(kept_count, reduced_count);
   if (chunks > 1) {
-    sum_chunks_kernel<<<static_cast<unsigned>(kept_count * chunks), 256, 0, stream>>>(
-        x, kept, reduced, reduced_count, chunks, kChunkLength, scratch);
+    sum_chunks_kernel<<<static_cast<unsigned>(kept_count * chunks), 256, 0, stream>>>(x, kept, reduced, reduced_count,
+                                                                                      chunks, kChunkLength, scratch);
     EMBER_CHECK_LAUNCH("sum_chunks_kernel");
     // Second pass: partial sums [kept, chunks], contiguous, summed over chunks in a fixed tree.
     const int64_t one = 1;
@@ -104,8 +104,8 @@ void max_along(const float* x, int64_t outer, int64_t n, int64_t inner, float* v
   if (total == 0) return;
   const int threads = 256;
   const int64_t blocks = (total + threads - 1) / threads;
-  max_along_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(
-      x, outer, n, inner, values, indices);
+  max_along_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), threads, 0, stream>>>(x, outer, n, inner,
+                                                                                                   values, indices);
   EMBER_CHECK_LAUNCH("max_along_kernel");
 }
 

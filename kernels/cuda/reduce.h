@@ -13,8 +13,8 @@ namespace ember::kernels::cuda {
 // blocks into `scratch`, then the chunks are summed in order: still deterministic. `scratch` must hold
 // sum_strided_scratch_floats(kept_count, reduced_count) floats (0: may be null).
 int64_t sum_strided_scratch_floats(int64_t kept_count, int64_t reduced_count);
-void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr,
-                 const int64_t* rshape, const int64_t* rstrides, float* out, float* scratch, cudaStream_t stream);
+void sum_strided(const float* x, int nk, const int64_t* kshape, const int64_t* kstrides, int nr, const int64_t* rshape,
+                 const int64_t* rstrides, float* out, float* scratch, cudaStream_t stream);
 
 }  // namespace ember::kernels::cuda
 

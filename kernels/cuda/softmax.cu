@@ -139,8 +139,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t n, bool log
   if (rows == 0 || n == 0) return;
   const int cols = static_cast<int>(n);
   const unsigned blocks = row_blocks(rows);
-  if (!rows_vectorizable(n, {x, y}))
-    softmax_forward_kernel<1><<<blocks, kRowBlock, 0, stream>>>(x, y, rows, cols, log);
+  if (!rows_vectorizable(n, {x, y})) softmax_forward_kernel<1><<<blocks, kRowBlock, 0, stream>>>(x, y, rows, cols, log);
   else if (!launch_held(n, [&](auto packs) {
              softmax_forward_held_kernel<decltype(packs)::value>
                  <<<blocks, kRowBlock, 0, stream>>>(x, y, rows, cols, log);

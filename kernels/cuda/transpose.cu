@@ -40,9 +40,8 @@ void launch(const In* x, Out* y, int64_t batch, int64_t rows, int64_t cols, cuda
   for (int64_t b0 = 0; b0 < batch; b0 += kMaxBatch) {
     const int64_t items = std::min(kMaxBatch, batch - b0);
     const dim3 grid(static_cast<unsigned>(row_tiles * col_tiles), 1, static_cast<unsigned>(items));
-    transpose_kernel<In, Out><<<grid, dim3(kTile, kRowsPerPass), 0, stream>>>(x + b0 * rows * cols,
-                                                                              y + b0 * rows * cols, rows, cols,
-                                                                              col_tiles);
+    transpose_kernel<In, Out><<<grid, dim3(kTile, kRowsPerPass), 0, stream>>>(
+        x + b0 * rows * cols, y + b0 * rows * cols, rows, cols, col_tiles);
     EMBER_CHECK_LAUNCH("transpose_batched");
   }
 }

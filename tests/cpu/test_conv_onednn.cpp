@@ -161,8 +161,8 @@ TEST_CASE("oneDNN conv2d repeats bit for bit, whatever the buffers' alignment", 
   for (const ConvGeometry& g : {geometry({8, 64, 16, 16}, {64, 64, 3, 3}, {1, 1, 1, 1, 1, 1}),
                                 geometry({16, 128, 4, 4}, {128, 128, 3, 3}, {1, 1, 1, 1, 1, 1}),
                                 geometry({8, 64, 16, 16}, {128, 64, 3, 3}, {2, 2, 1, 1, 1, 1})}) {
-    INFO("x [" << g.batch << ", " << g.in_channels << ", " << g.in_h << ", " << g.in_w << "] -> "
-               << g.out_channels << ", stride " << g.stride_h);
+    INFO("x [" << g.batch << ", " << g.in_channels << ", " << g.in_h << ", " << g.in_w << "] -> " << g.out_channels
+               << ", stride " << g.stride_h);
     const Buffers in = random_buffers(g, 7);
     const Results first = run_onednn(g, in);
     for (size_t shift : {0, 1, 3}) {  // copies of the inputs at another offset from a 64-byte boundary
@@ -297,10 +297,8 @@ TEST_CASE("conv2d on f32 CPU tensors runs oneDNN, or im2col under EMBER_CPU_CONV
   const Results forced_im2col = engine_results();
   setenv("EMBER_CPU_CONV", "cudnn", 1);
   CHECK_THROWS_WITH(engine_results(), Catch::Contains("EMBER_CPU_CONV") && Catch::Contains("cudnn"));
-  if (saved)
-    setenv("EMBER_CPU_CONV", saved_value.c_str(), 1);
-  else
-    unsetenv("EMBER_CPU_CONV");
+  if (saved) setenv("EMBER_CPU_CONV", saved_value.c_str(), 1);
+  else unsetenv("EMBER_CPU_CONV");
 
   CHECK(same_bits(by_default.y, onednn_results.y));
   CHECK(same_bits(by_default.dx, onednn_results.dx));

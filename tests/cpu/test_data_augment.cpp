@@ -75,7 +75,7 @@ TEST_CASE("RandomCrop with padding shifts content and zero-fills, every offset o
     REQUIRE(shifts.size() == 1);  // exactly one shift explains the output
     ++seen[shifts[0]];
   }
-  CHECK(seen.size() == 25);  // top and left each uniform in [-2, 2]
+  CHECK(seen.size() == 25);                                   // top and left each uniform in [-2, 2]
   for (const auto& [shift, count] : seen) CHECK(count > 15);  // expected 40 each
   // A smaller crop without padding is a window of the input.
   FloatImage window = run("RandomCrop((2, 3))", in, 7);
@@ -165,7 +165,8 @@ TEST_CASE("augmentation specs parse like torchvision calls and reject mistakes",
   CHECK(p.describe() == "RandomCrop(size=32, padding=4); RandomHorizontalFlip(p=0.5)");
   CHECK(study_augmentation().describe() == "RandomHorizontalFlip(p=0.5); RandomCrop(size=32, padding=4)");
   CHECK(parse_augmentations("").empty());
-  CHECK(parse_augmentations(std::vector<std::string>{"RandomGrayscale", "RandomVerticalFlip(p=0.2)"}).steps().size() == 2);
+  CHECK(parse_augmentations(std::vector<std::string>{"RandomGrayscale", "RandomVerticalFlip(p=0.2)"}).steps().size() ==
+        2);
   CHECK_THROWS_WITH(parse_augmentations("RandomBlur(3)"), Catch::Contains("unknown augmentation 'RandomBlur'"));
   CHECK_THROWS_WITH(parse_augmentations("RandomCrop(32, padd=4)"), Catch::Contains("unknown parameter 'padd'"));
   CHECK_THROWS_WITH(parse_augmentations("RandomHorizontalFlip(p=x)"), Catch::Contains("not a number"));

@@ -20,7 +20,7 @@ namespace {
 
 // ../shared/data beside the repository (a worktree one level deeper finds it one more level up).
 const std::string kShared = fs::exists(EMBER_SOURCE_DIR "/../shared/data") ? EMBER_SOURCE_DIR "/../shared/data"
-                                                                            : EMBER_SOURCE_DIR "/../../shared/data";
+                                                                           : EMBER_SOURCE_DIR "/../../shared/data";
 const std::string kSample = EMBER_SOURCE_DIR "/data/samples/cifar-10";
 
 bool have(const std::string& path) {
@@ -58,9 +58,9 @@ TEST_CASE("CIFAR-10 exact sample: official first records, counts and names", "[d
   CHECK(std::vector<int32_t>(train.labels.begin(), train.labels.begin() + 3) == std::vector<int32_t>{6, 9, 9});
   CHECK(std::vector<int32_t>(test.labels.begin(), test.labels.begin() + 3) == std::vector<int32_t>{3, 8, 8});
   const uint8_t* frog = train.image(0);
-  CHECK(std::vector<uint8_t>(frog, frog + 5) == std::vector<uint8_t>{59, 43, 50, 68, 98});  // red, row 0
+  CHECK(std::vector<uint8_t>(frog, frog + 5) == std::vector<uint8_t>{59, 43, 50, 68, 98});    // red, row 0
   CHECK(std::vector<uint8_t>(frog + 1024, frog + 1027) == std::vector<uint8_t>{62, 46, 48});  // green, row 0
-  CHECK(std::vector<uint8_t>(frog + 3070, frog + 3072) == std::vector<uint8_t>{84, 72});    // blue, last pixels
+  CHECK(std::vector<uint8_t>(frog + 3070, frog + 3072) == std::vector<uint8_t>{84, 72});      // blue, last pixels
   CHECK(std::vector<uint8_t>(train.image(2), train.image(2) + 3) == std::vector<uint8_t>{255, 253, 253});
   CHECK(train.labels[3999] == 4);
   CHECK(std::vector<uint8_t>(train.image(3999), train.image(3999) + 4) == std::vector<uint8_t>{90, 87, 84, 82});
@@ -108,7 +108,8 @@ TEST_CASE("MNIST and Fashion-MNIST from gzip IDX files", "[data]") {
     REQUIRE(test.size() == 10000);
     CHECK((train.channels == 1 && train.height == 28 && train.width == 28));
     CHECK(train.class_names[7] == "7");
-    CHECK(std::vector<int32_t>(train.labels.begin(), train.labels.begin() + 8) == std::vector<int32_t>{5, 0, 4, 1, 9, 2, 1, 3});
+    CHECK(std::vector<int32_t>(train.labels.begin(), train.labels.begin() + 8) ==
+          std::vector<int32_t>{5, 0, 4, 1, 9, 2, 1, 3});
     CHECK(std::vector<int32_t>(test.labels.begin(), test.labels.begin() + 4) == std::vector<int32_t>{7, 2, 1, 0});
     const uint8_t* five = train.image(0) + 14 * 28 + 8;  // row 14, columns 8..15
     CHECK(std::vector<uint8_t>(five, five + 8) == std::vector<uint8_t>{0, 0, 0, 0, 0, 81, 240, 253});
@@ -241,8 +242,8 @@ TEST_CASE("dataset readers: a folder where a file belongs, 0x0 IDX images, repea
   CHECK(load_cifar10(dir.str(), true).class_names.size() == 2);
   // The same name twice would make two classes of one.
   std::ofstream(dir.str("batches.meta.txt")) << "cat\ndog\n\ncat\n";
-  CHECK_THROWS_WITH(load_cifar10(dir.str(), true), Catch::Contains("batches.meta.txt:4") &&
-                                                       Catch::Contains("class 'cat' is named twice"));
+  CHECK_THROWS_WITH(load_cifar10(dir.str(), true),
+                    Catch::Contains("batches.meta.txt:4") && Catch::Contains("class 'cat' is named twice"));
   fs::remove(dir.path / "batches.meta.txt");
   fs::create_directories(dir.path / "batches.meta.txt");
   CHECK_THROWS_WITH(load_cifar10(dir.str(), true),
@@ -253,9 +254,9 @@ TEST_CASE("dataset readers: a folder where a file belongs, 0x0 IDX images, repea
   const std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 0, 2, 1, 7};
   write_bytes(dir.str("train-labels-idx1-ubyte"), labels);
   write_bytes(dir.str("train-images-idx3-ubyte"), {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0});
-  CHECK_THROWS_WITH(load_mnist(dir.str(), true, false),
-                    Catch::Contains("train-images-idx3-ubyte") && Catch::Contains("dimension 1") &&
-                        Catch::Contains("0-pixel image"));
+  CHECK_THROWS_WITH(load_mnist(dir.str(), true, false), Catch::Contains("train-images-idx3-ubyte") &&
+                                                            Catch::Contains("dimension 1") &&
+                                                            Catch::Contains("0-pixel image"));
   write_bytes(dir.str("train-images-idx3-ubyte"), {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2});
   CHECK_THROWS_WITH(load_mnist(dir.str(), true, false), Catch::Contains("dimension 0"));
   write_bytes(dir.str("train-images-idx3-ubyte"),
@@ -273,19 +274,19 @@ TEST_CASE("image folder: only PNG, JPEG and BMP are decoded, whatever the file i
   std::ofstream(dir.str("train/cat/a.png"), std::ios::binary) << "P6\n1 1\n255\n" << std::string("\x10\x20\x30", 3);
   CHECK_THROWS_WITH(load_image_folder(dir.str(), true), Catch::Contains("a.png") && Catch::Contains("cannot decode"));
   // A PNG header promising 5000 x 5000 pixels (25 M) is refused before decoding allocates for it.
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                              0, 0, 0x13, 0x88, 0, 0, 0x13, 0x88, 8, 2, 0, 0, 0};
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G',  '\r', '\n', 0x1a, '\n', 0,    0, 0, 13, 'I', 'H', 'D',
+                              'R',  0,   0,   0x13, 0x88, 0,    0,    0x13, 0x88, 8, 2, 0,  0,   0};
   const uLong crc = crc32(crc32(0L, Z_NULL, 0), png.data() + 12, 17);
   for (int shift : {24, 16, 8, 0}) png.push_back(uint8_t(crc >> shift));
   write_bytes(dir.str("train/cat/a.png"), png);
-  CHECK_THROWS_WITH(load_image_folder(dir.str(), true), Catch::Contains("a.png") && Catch::Contains("5000x5000") &&
-                                                            Catch::Contains("pixel limit"));
+  CHECK_THROWS_WITH(load_image_folder(dir.str(), true),
+                    Catch::Contains("a.png") && Catch::Contains("5000x5000") && Catch::Contains("pixel limit"));
   // Found by tests/fuzz/fuzz_image.cpp: a JPEG whose DHT segment declares 257+ codes makes stb_image 2.27 write
   // past its Huffman table (UBSan: index 257 out of bounds for stbi_uc[257]). The fuzz input is an option byte
   // followed by the file.
   const std::vector<uint8_t> crash =
       read_file_bytes(EMBER_SOURCE_DIR "/tests/fuzz/corpus/image/crash_jpeg_dht_over_256_codes");
   write_bytes(dir.str("train/cat/a.png"), std::vector<uint8_t>(crash.begin() + 1, crash.end()));
-  CHECK_THROWS_WITH(load_image_folder(dir.str(), true), Catch::Contains("a.png") &&
-                                                            Catch::Contains("Huffman table of more than 256 codes"));
+  CHECK_THROWS_WITH(load_image_folder(dir.str(), true),
+                    Catch::Contains("a.png") && Catch::Contains("Huffman table of more than 256 codes"));
 }

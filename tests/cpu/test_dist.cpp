@@ -7,10 +7,10 @@
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
-#include "tools/launch_scripts.h"
-#include "tools/perf_model.h"
 #include "tests/testing.h"
 #include "tests/tiny_mlp.h"
+#include "tools/launch_scripts.h"
+#include "tools/perf_model.h"
 
 using namespace ember;
 using namespace ember::dist;
@@ -127,8 +127,8 @@ TEST_CASE("data parallel in a world of one leaves gradients as they are", "[dist
   model.loss(x, t).backward();
   reference.loss(x, t).backward();
   dp.finish_gradients();
-  for (size_t p = 0; p < 4; ++p) CHECK(model.parameters()[p].grad().to_vector<float>() ==
-                                       reference.parameters()[p].grad().to_vector<float>());
+  for (size_t p = 0; p < 4; ++p)
+    CHECK(model.parameters()[p].grad().to_vector<float>() == reference.parameters()[p].grad().to_vector<float>());
   // A second backward before finish_gradients on a synchronising step is a usage error.
   model.loss(x, t).backward();
   CHECK_THROWS_WITH(model.loss(x, t).backward(), Catch::Contains("became ready twice"));

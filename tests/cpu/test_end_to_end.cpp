@@ -58,15 +58,15 @@ Net make_net(uint64_t seed) {
 
 Tensor forward(const Net& net, const Tensor& x) {
   const Conv2dParams same{1, 1, 1, 1, 1, 1};
-  Tensor h = max_pool2d(relu(conv2d(x, net.w1, net.b1, same)), 2, 2);  // [B, 8, 4, 4]
+  Tensor h = max_pool2d(relu(conv2d(x, net.w1, net.b1, same)), 2, 2);    // [B, 8, 4, 4]
   h = adaptive_avg_pool2d(relu(conv2d(h, net.w2, net.b2, same)), 1, 1);  // [B, 16, 1, 1]
   return linear(h.flatten(1), net.w3, net.b3);                           // [B, 4]
 }
 
 struct Run {
-  std::vector<double> losses;             // one per step
+  std::vector<double> losses;               // one per step
   std::vector<std::vector<float>> weights;  // final parameters
-  double accuracy = 0;                    // on the whole training set after training
+  double accuracy = 0;                      // on the whole training set after training
 };
 
 Run train(uint64_t seed, int64_t steps, double lr) {

@@ -19,8 +19,8 @@ namespace {
 const fs::path kDir = fs::path(EMBER_BINARY_DIR) / "test_evaluate_inputs";
 
 // A CNN checkpoint with the given normalization metadata; `poison` (when set) is written into the first weight.
-std::string checkpoint(const std::string& name, const std::string& mean, const std::string& std,
-                       double poison = 0, bool poisoned = false) {
+std::string checkpoint(const std::string& name, const std::string& mean, const std::string& std, double poison = 0,
+                       bool poisoned = false) {
   fs::create_directories(kDir);
   nn::NamedTensors state = models::build_model("CNN", 1, {3, 32, 32})->state_dict();
   if (poisoned) {
@@ -55,9 +55,9 @@ TEST_CASE("evaluate: the checkpoint's mean/std must be numbers, one per channel,
                     Catch::Contains("mean_abc.safetensors") && Catch::Contains("'mean' is 'abc'") &&
                         Catch::Contains("not a finite number"));
   // Dividing by a zero std gave infinities, and results, silently.
-  CHECK_THROWS_WITH(evaluate(options(checkpoint("std_zero", "0,0,0", "0,0,0")), log),
-                    Catch::Contains("std_zero.safetensors") && Catch::Contains("'std'") &&
-                        Catch::Contains("must be positive"));
+  CHECK_THROWS_WITH(
+      evaluate(options(checkpoint("std_zero", "0,0,0", "0,0,0")), log),
+      Catch::Contains("std_zero.safetensors") && Catch::Contains("'std'") && Catch::Contains("must be positive"));
   CHECK_THROWS_WITH(evaluate(options(checkpoint("mean_two", "0.5,0.5", "1,1,1")), log),
                     Catch::Contains("mean_two.safetensors") && Catch::Contains("2 values for 3 channels"));
   CHECK_THROWS_WITH(evaluate(options(checkpoint("mean_tail", "0.5,0.5,0.5x", "1,1,1")), log),

@@ -1,7 +1,7 @@
 // Metrics against hand-computed cases; the report layout against scikit-learn's format strings.
 #include "engine/metrics.h"
-#include "tools/metrics_report.h"
 #include "tests/testing.h"
+#include "tools/metrics_report.h"
 
 using namespace ember;
 using metrics::ConfusionMatrix;

@@ -83,7 +83,8 @@ TEST_CASE("ViT_simple matches the spec", "[models]") { check_against_spec("ViT_s
 TEST_CASE("the spec table covers exactly the registered models", "[models]") {
   const auto spec = read_spec();
   const std::vector<std::string> names = models::model_names();
-  REQUIRE(names == std::vector<std::string>{"CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple"});
+  REQUIRE(names ==
+          std::vector<std::string>{"CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple"});
   size_t rows = 0;
   for (const auto& entry : spec) {
     CHECK(std::count(names.begin(), names.end(), entry.first) == 1);
@@ -96,7 +97,7 @@ TEST_CASE("the spec table covers exactly the registered models", "[models]") {
 TEST_CASE("build_model rejects an unknown name and lists the valid ones", "[models]") {
   CHECK_THROWS_WITH(models::build_model("ResNet_50"),
                     Catch::Contains("unknown model 'ResNet_50'") && Catch::Contains("CNN, ResNet_18, ResNet_34, ViT, "
-                                                                                   "ViT_small, ViT_tiny, ViT_simple"));
+                                                                                    "ViT_small, ViT_tiny, ViT_simple"));
 }
 
 TEST_CASE("MNIST-shaped images: CNN and ResNet adapt, the ViTs refuse", "[models]") {
@@ -111,8 +112,8 @@ TEST_CASE("MNIST-shaped images: CNN and ResNet adapt, the ViTs refuse", "[models
   CHECK(p[0].second.shape() == Shape{32, 1, 3, 3});
   CHECK(p[12].second.shape() == Shape{1024, 2304});
   for (const char* name : {"ViT", "ViT_small", "ViT_tiny", "ViT_simple"})
-    CHECK_THROWS_WITH(models::build_model(name, 0, mnist), Catch::Contains(std::string(name) + " takes 3x32x32") &&
-                                                             Catch::Contains("1x28x28"));
+    CHECK_THROWS_WITH(models::build_model(name, 0, mnist),
+                      Catch::Contains(std::string(name) + " takes 3x32x32") && Catch::Contains("1x28x28"));
 }
 
 namespace {
@@ -142,10 +143,8 @@ void check_forward(const std::string& name, bool train_differs) {
 
   model->train();
   Tensor train_logits = (*model)(x);
-  if (train_differs)
-    CHECK(max_abs_diff(train_logits, eval_logits) > 1e-4);
-  else
-    CHECK(max_abs_diff(train_logits, eval_logits) < 1e-5);
+  if (train_differs) CHECK(max_abs_diff(train_logits, eval_logits) > 1e-4);
+  else CHECK(max_abs_diff(train_logits, eval_logits) < 1e-5);
   sum(train_logits).backward();
   for (const auto& [key, p] : model->named_parameters()) {
     INFO(key);

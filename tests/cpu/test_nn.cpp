@@ -4,13 +4,13 @@
 #include <set>
 
 #include "engine/nn/activation.h"
-#include "engine/nn/transformer.h"
 #include "engine/nn/batchnorm.h"
 #include "engine/nn/containers.h"
 #include "engine/nn/conv2d.h"
 #include "engine/nn/dropout.h"
 #include "engine/nn/init.h"
 #include "engine/nn/linear.h"
+#include "engine/nn/transformer.h"
 #include "models/registry.h"
 #include "tests/testing.h"
 
@@ -145,7 +145,8 @@ TEST_CASE("Linear and Conv2d draw PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fa
     Tensor t;
     double bound;
   };
-  for (const Case& c : {Case{lin.weight, 0.05}, Case{lin.bias, 0.05}, Case{conv.weight, 1.0 / 12}, Case{conv.bias, 1.0 / 12}}) {
+  for (const Case& c :
+       {Case{lin.weight, 0.05}, Case{lin.bias, 0.05}, Case{conv.weight, 1.0 / 12}, Case{conv.bias, 1.0 / 12}}) {
     const std::vector<float> v = c.t.to_vector<float>();
     double sum = 0, sq = 0, lo = 1, hi = -1;
     for (float x : v) sum += x, sq += double(x) * x, lo = std::min(lo, double(x)), hi = std::max(hi, double(x));
@@ -163,8 +164,10 @@ TEST_CASE("Linear and Conv2d draw PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fa
   // Weight first, then bias, each the next elements of the seed's init stream.
   Generator a(3, RandomPurpose::init), b(3, RandomPurpose::init);
   nn::Linear small(3, 2, true, a);
-  CHECK(small.weight.to_vector<float>() == rand_uniform({2, 3}, -1 / std::sqrt(3.0), 1 / std::sqrt(3.0), b).to_vector<float>());
-  CHECK(small.bias.to_vector<float>() == rand_uniform({2}, -1 / std::sqrt(3.0), 1 / std::sqrt(3.0), b).to_vector<float>());
+  CHECK(small.weight.to_vector<float>() ==
+        rand_uniform({2, 3}, -1 / std::sqrt(3.0), 1 / std::sqrt(3.0), b).to_vector<float>());
+  CHECK(small.bias.to_vector<float>() ==
+        rand_uniform({2}, -1 / std::sqrt(3.0), 1 / std::sqrt(3.0), b).to_vector<float>());
   nn::Linear no_bias(3, 2, false, a);
   CHECK_FALSE(no_bias.bias.defined());
   CHECK(no_bias.state_dict().size() == 1);
@@ -191,7 +194,8 @@ TEST_CASE("BatchNorm2d, LayerNorm and LSA start at PyTorch's values", "[nn][init
 }
 
 TEST_CASE("Models: same seed, same weights, dropout streams are per layer and resumable", "[nn][models]") {
-  auto a = models::build_model("ViT_tiny", 5), b = models::build_model("ViT_tiny", 5), c = models::build_model("ViT_tiny", 6);
+  auto a = models::build_model("ViT_tiny", 5), b = models::build_model("ViT_tiny", 5),
+       c = models::build_model("ViT_tiny", 6);
   CHECK(a->state_dict()[0].second.to_vector<float>() == b->state_dict()[0].second.to_vector<float>());
   CHECK(a->state_dict().back().second.to_vector<float>() == b->state_dict().back().second.to_vector<float>());
   CHECK(a->state_dict().back().second.to_vector<float>() != c->state_dict().back().second.to_vector<float>());
@@ -290,7 +294,8 @@ std::vector<double> reference_attention(const std::vector<float>& x, int n, int 
       }
       for (int s = 0; s < n; ++s) total += (p[s] = mask_diagonal && s == t ? 0.0 : std::exp(p[s] - top));
       for (int s = 0; s < n; ++s)
-        for (int d = 0; d < dh; ++d) out[t * inner + h * dh + d] += p[s] / total * qkv[s * 3 * inner + 2 * inner + h * dh + d];
+        for (int d = 0; d < dh; ++d)
+          out[t * inner + h * dh + d] += p[s] / total * qkv[s * 3 * inner + 2 * inner + h * dh + d];
     }
   return out;
 }
@@ -310,7 +315,8 @@ TEST_CASE("attention modules match plain loops", "[nn][attention]") {
 
   // Applies the output projection [dim, inner] (+ bias) to the reference's per-token outputs.
   auto project = [&](const std::vector<double>& o, const Tensor& w, const Tensor& bias) {
-    std::vector<float> ws = w.to_vector<float>(), bs = bias.defined() ? bias.to_vector<float>() : std::vector<float>(dim, 0.f);
+    std::vector<float> ws = w.to_vector<float>(),
+                       bs = bias.defined() ? bias.to_vector<float>() : std::vector<float>(dim, 0.f);
     std::vector<double> y(n * dim);
     for (int t = 0; t < n; ++t)
       for (int j = 0; j < dim; ++j) {
@@ -319,7 +325,8 @@ TEST_CASE("attention modules match plain loops", "[nn][attention]") {
       }
     return y;
   };
-  auto check = [&](nn::Module& m, const Tensor& input, const std::function<std::vector<double>(const std::vector<float>&)>& ref) {
+  auto check = [&](nn::Module& m, const Tensor& input,
+                   const std::function<std::vector<double>(const std::vector<float>&)>& ref) {
     const std::vector<float> got = m(x).to_vector<float>(), in = input.to_vector<float>();
     for (int i = 0; i < b; ++i) {
       std::vector<float> xi(in.begin() + i * n * dim, in.begin() + (i + 1) * n * dim);
@@ -334,10 +341,12 @@ TEST_CASE("attention modules match plain loops", "[nn][attention]") {
   });
   auto& lsa_out = static_cast<nn::Linear&>((*lsa.to_out)[0]);
   check(lsa, x, [&](const std::vector<float>& xi) {
-    return project(reference_attention(xi, n, dim, lsa.to_qkv->weight.to_vector<float>(), heads, dh, std::exp(0.3), true),
-                   lsa_out.weight, lsa_out.bias);
+    return project(
+        reference_attention(xi, n, dim, lsa.to_qkv->weight.to_vector<float>(), heads, dh, std::exp(0.3), true),
+        lsa_out.weight, lsa_out.bias);
   });
-  Tensor normed = add_scalar(mul_scalar(div(sub(x, mean(x, {-1}, true)), sqrt(add_scalar(var(x, {-1}, false, true), 1e-5))), 1.5), 0.25);
+  Tensor normed = add_scalar(
+      mul_scalar(div(sub(x, mean(x, {-1}, true)), sqrt(add_scalar(var(x, {-1}, false, true), 1e-5))), 1.5), 0.25);
   const std::vector<float> normed_values = normed.to_vector<float>();
   int batch = 0;
   check(simple, x, [&](const std::vector<float>&) {

@@ -105,8 +105,9 @@ TEST_CASE("gradcheck: batch_norm in training and eval", "[ops][batchnorm][grad]"
     const Tensor x = random_tensor(shape, 232).requires_grad_();
     gradcheck([](const std::vector<Tensor>& v) { return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true); },
               {x, gamma, beta});
-    gradcheck([](const std::vector<Tensor>& v) { return batch_norm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
-              {x});
+    gradcheck(
+        [](const std::vector<Tensor>& v) { return batch_norm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+        {x});
     const Tensor rm = random_tensor({3}, 233), rv = random_tensor({3}, 234, DType::f64, 0.5, 2.0);
     gradcheck([rm, rv](const std::vector<Tensor>& v) { return batch_norm(v[0], v[1], v[2], rm, rv, false); },
               {x, gamma, beta});
@@ -120,8 +121,7 @@ TEST_CASE("batch_norm rejects bad arguments and names them", "[ops][batchnorm]")
   CHECK_THROWS_WITH(batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), false), Catch::Contains("running"));
   CHECK_THROWS_WITH(batch_norm(random_tensor({1, 3}, 241, DType::f32), Tensor(), Tensor(), Tensor(), Tensor(), true),
                     Catch::Contains("more than one value"));
-  CHECK_THROWS_WITH(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({3}), Tensor(), true),
-                    Catch::Contains("both"));
+  CHECK_THROWS_WITH(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({3}), Tensor(), true), Catch::Contains("both"));
 }
 
 // Synchronized batch norm (a `reduce` given): two ranks holding the same x are simulated by a reduce that
@@ -205,7 +205,8 @@ TEST_CASE("synchronized batch_norm with another rank equals the joint batch, gra
   const Tensor gamma = random_tensor({3}, 270, DType::f64, 0.5, 1.5).requires_grad_();
   const Tensor beta = random_tensor({3}, 271).requires_grad_();
   const Tensor x = random_tensor(shape, 272).requires_grad_(), dy = random_tensor(shape, 274);
-  const Tensor other = random_tensor(other_shape, 273, DType::f64, 0.0, 4.0), other_dy = random_tensor(other_shape, 275);
+  const Tensor other = random_tensor(other_shape, 273, DType::f64, 0.0, 4.0),
+               other_dy = random_tensor(other_shape, 275);
   // Forward against the formula with the moments of both ranks' samples.
   std::vector<double> mean, var;
   channel_moments(cat({x.detach(), other}, 0), mean, var);
@@ -214,13 +215,15 @@ TEST_CASE("synchronized batch_norm with another rank equals the joint batch, gra
   // dx includes the other rank's output gradient (through the joint statistics): as on the joint batch.
   sum(mul(y, dy)).backward();
   const Tensor joint = cat({x.detach(), other}, 0).requires_grad_();
-  sum(mul(batch_norm(joint, gamma.detach(), beta.detach(), Tensor(), Tensor(), true), cat({dy, other_dy}, 0))).backward();
+  sum(mul(batch_norm(joint, gamma.detach(), beta.detach(), Tensor(), Tensor(), true), cat({dy, other_dy}, 0)))
+      .backward();
   EMBER_REQUIRE_CLOSE(x.grad(), joint.grad().narrow(0, 0, shape[0]), 1e-10, 1e-10);
   // The gradient of this rank's outputs alone, by finite differences.
   const BatchNormReduce reduce = with_other_rank(other, Tensor::zeros(other_shape, DType::f64));
-  gradcheck([reduce](const std::vector<Tensor>& v) {
-              return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5, reduce);
-            },
-            {x.detach().clone().requires_grad_(), gamma.detach().clone().requires_grad_(),
-             beta.detach().clone().requires_grad_()});
+  gradcheck(
+      [reduce](const std::vector<Tensor>& v) {
+        return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5, reduce);
+      },
+      {x.detach().clone().requires_grad_(), gamma.detach().clone().requires_grad_(),
+       beta.detach().clone().requires_grad_()});
 }

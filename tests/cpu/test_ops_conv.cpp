@@ -60,16 +60,16 @@ struct ConvCase {
 
 TEST_CASE("conv2d forward and backward match the nested-loop reference", "[ops][conv]") {
   const std::vector<ConvCase> cases = {
-      {{3, 4, 9, 7}, {5, 4, 3, 3}, {1, 1, 1, 1, 1, 1}, true},      // 3x3 pad 1, batch 3
-      {{1, 2, 8, 10}, {3, 2, 3, 2}, {2, 1, 1, 0, 1, 1}, true},     // stride (2, 1), batch 1, non-square kernel
-      {{2, 3, 11, 9}, {4, 3, 3, 3}, {1, 1, 2, 2, 2, 2}, false},    // dilation 2
-      {{2, 6, 5, 4}, {3, 6, 1, 1}, {}, true},                      // 1x1 stride 1: the pointwise GEMM path
-      {{2, 6, 5, 4}, {3, 6, 1, 1}, {2, 2, 0, 0, 1, 1}, false},     // 1x1 stride 2: im2col path
-      {{2, 2, 6, 9}, {3, 2, 2, 4}, {1, 3, 0, 2, 1, 1}, true},      // stride (1, 3), padding (0, 2)
-      {{2, 3, 5, 5}, {2, 3, 5, 5}, {}, true},                      // kernel = input: one output pixel
-      {{4, 16, 16, 16}, {16, 16, 3, 3}, {1, 1, 1, 1, 1, 1}, true}, // large enough to split images over threads
-      {{2, 16, 32, 32}, {4, 16, 3, 3}, {1, 1, 1, 1, 1, 1}, true},  // blocks of output rows within an image
-      {{36, 64, 4, 4}, {8, 64, 3, 3}, {1, 1, 1, 1, 1, 1}, true},   // 16 images per GEMM: 16 + 2 per thread
+      {{3, 4, 9, 7}, {5, 4, 3, 3}, {1, 1, 1, 1, 1, 1}, true},       // 3x3 pad 1, batch 3
+      {{1, 2, 8, 10}, {3, 2, 3, 2}, {2, 1, 1, 0, 1, 1}, true},      // stride (2, 1), batch 1, non-square kernel
+      {{2, 3, 11, 9}, {4, 3, 3, 3}, {1, 1, 2, 2, 2, 2}, false},     // dilation 2
+      {{2, 6, 5, 4}, {3, 6, 1, 1}, {}, true},                       // 1x1 stride 1: the pointwise GEMM path
+      {{2, 6, 5, 4}, {3, 6, 1, 1}, {2, 2, 0, 0, 1, 1}, false},      // 1x1 stride 2: im2col path
+      {{2, 2, 6, 9}, {3, 2, 2, 4}, {1, 3, 0, 2, 1, 1}, true},       // stride (1, 3), padding (0, 2)
+      {{2, 3, 5, 5}, {2, 3, 5, 5}, {}, true},                       // kernel = input: one output pixel
+      {{4, 16, 16, 16}, {16, 16, 3, 3}, {1, 1, 1, 1, 1, 1}, true},  // large enough to split images over threads
+      {{2, 16, 32, 32}, {4, 16, 3, 3}, {1, 1, 1, 1, 1, 1}, true},   // blocks of output rows within an image
+      {{36, 64, 4, 4}, {8, 64, 3, 3}, {1, 1, 1, 1, 1, 1}, true},    // 16 images per GEMM: 16 + 2 per thread
   };
   uint64_t seed = 10;
   for (const ConvCase& k : cases) {
@@ -104,8 +104,8 @@ TEST_CASE("gradcheck: conv2d input, weight and bias", "[ops][conv][grad]") {
   const Tensor x = random_tensor({2, 2, 5, 4}, 40).requires_grad_();
   const Tensor w = random_tensor({3, 2, 3, 2}, 41).requires_grad_();
   const Tensor b = random_tensor({3}, 42).requires_grad_();
-  for (const Conv2dParams& p : {Conv2dParams{1, 1, 1, 1, 1, 1}, Conv2dParams{2, 1, 1, 1, 1, 2},
-                                Conv2dParams{1, 2, 0, 2, 2, 1}}) {
+  for (const Conv2dParams& p :
+       {Conv2dParams{1, 1, 1, 1, 1, 1}, Conv2dParams{2, 1, 1, 1, 1, 2}, Conv2dParams{1, 2, 0, 2, 2, 1}}) {
     INFO("stride " << p.stride_h << "," << p.stride_w << " pad " << p.pad_h << "," << p.pad_w << " dilation "
                    << p.dilation_h << "," << p.dilation_w);
     gradcheck([p](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], p); }, {x, w, b});
@@ -149,12 +149,11 @@ TEST_CASE("conv2d backward over threads equals the per-image sums", "[ops][conv]
 TEST_CASE("conv2d rejects bad shapes and names them", "[ops][conv]") {
   const Tensor x = random_tensor({1, 3, 5, 5}, 70, DType::f32);
   CHECK_THROWS_WITH(conv2d(x, random_tensor({2, 4, 3, 3}, 71, DType::f32), Tensor(), {}),
-                    Catch::Contains("[1, 3, 5, 5]") && Catch::Contains("[2, 4, 3, 3]") &&
-                        Catch::Contains("channels"));
-  CHECK_THROWS_WITH(conv2d(random_tensor({1, 1, 2, 2}, 72, DType::f32), random_tensor({1, 1, 5, 5}, 73, DType::f32),
-                           Tensor(), {1, 1, 1, 1, 1, 1}),
-                    Catch::Contains("larger than the padded input") && Catch::Contains("[4, 4]") &&
-                        Catch::Contains("[5, 5]"));
+                    Catch::Contains("[1, 3, 5, 5]") && Catch::Contains("[2, 4, 3, 3]") && Catch::Contains("channels"));
+  CHECK_THROWS_WITH(
+      conv2d(random_tensor({1, 1, 2, 2}, 72, DType::f32), random_tensor({1, 1, 5, 5}, 73, DType::f32), Tensor(),
+             {1, 1, 1, 1, 1, 1}),
+      Catch::Contains("larger than the padded input") && Catch::Contains("[4, 4]") && Catch::Contains("[5, 5]"));
   CHECK_THROWS_WITH(conv2d(x, random_tensor({2, 3, 3, 3}, 74, DType::f32), random_tensor({3}, 75, DType::f32), {}),
                     Catch::Contains("bias") && Catch::Contains("[3]"));
   CHECK_THROWS_WITH(conv2d(x, random_tensor({2, 3, 3, 3}, 76), Tensor(), {}),

@@ -55,7 +55,7 @@ TEST_CASE("matmul matches a plain loop for 2-D, transposed, narrowed and broadca
     REQUIRE(matmul(x1, y1).shape() == Shape{2, 3, 4, 2});
     EMBER_REQUIRE_CLOSE(matmul(x1, y1), reference_matmul(x1, y1), tol, tol);
     // Attention-style q k^T with k a transposed view of a permuted tensor.
-    Tensor q = random_tensor({2, 6, 3, 4}, 11, dt).permute({0, 2, 1, 3});  // [2, 3, 6, 4]
+    Tensor q = random_tensor({2, 6, 3, 4}, 11, dt).permute({0, 2, 1, 3});   // [2, 3, 6, 4]
     Tensor kt = random_tensor({2, 6, 3, 4}, 12, dt).permute({0, 2, 3, 1});  // [2, 3, 4, 6]
     EMBER_REQUIRE_CLOSE(matmul(q, kt), reference_matmul(q, kt), tol, tol);
   }
@@ -91,8 +91,8 @@ TEST_CASE("linear matches x W^T + b for batched and non-contiguous inputs", "[op
     EMBER_REQUIRE_CLOSE(linear(xp, wt, b), add(reference_matmul(xp, wt.transpose(0, 1)).to(dt), b), tol, tol);
     // One vector in, one vector out.
     Tensor v = random_tensor({5}, 6, dt);
-    EMBER_REQUIRE_CLOSE(linear(v, w, b), add(reference_matmul(v.reshape({1, 5}), w.transpose(0, 1)).reshape({4}).to(dt), b),
-                        tol, tol);
+    EMBER_REQUIRE_CLOSE(linear(v, w, b),
+                        add(reference_matmul(v.reshape({1, 5}), w.transpose(0, 1)).reshape({4}).to(dt), b), tol, tol);
   }
 }
 

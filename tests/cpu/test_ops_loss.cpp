@@ -9,8 +9,7 @@ using ember::testing::random_tensor;
 namespace {
 
 // Softmax of a [outer, n, inner] contiguous buffer along n, by the textbook formula (no max shift).
-std::vector<double> reference_softmax(const std::vector<double>& x, int64_t outer, int64_t n, int64_t inner,
-                                      bool log) {
+std::vector<double> reference_softmax(const std::vector<double>& x, int64_t outer, int64_t n, int64_t inner, bool log) {
   std::vector<double> y(x.size());
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
@@ -25,8 +24,8 @@ std::vector<double> reference_softmax(const std::vector<double>& x, int64_t oute
 }
 
 // PyTorch's cross_entropy written out per row: -(1-e) w[y] log p_y - (e/C) sum_c w[c] log p_c.
-std::vector<double> reference_ce_rows(const Tensor& logits, const std::vector<int64_t>& y,
-                                      const std::vector<double>& w, double e) {
+std::vector<double> reference_ce_rows(const Tensor& logits, const std::vector<int64_t>& y, const std::vector<double>& w,
+                                      double e) {
   const int64_t N = logits.size(0), C = logits.size(1);
   std::vector<double> logp = reference_softmax(logits.to_vector<double>(), N, C, 1, true), rows(N);
   for (int64_t i = 0; i < N; ++i) {
@@ -72,8 +71,7 @@ TEST_CASE("gradcheck: softmax and log_softmax", "[ops][loss][grad]") {
   gradcheck([](const std::vector<Tensor>& v) { return log_softmax(v[0], 1); }, {y});
 }
 
-TEST_CASE("cross_entropy: hand-computed values with label smoothing, class weights and reductions",
-          "[ops][loss]") {
+TEST_CASE("cross_entropy: hand-computed values with label smoothing, class weights and reductions", "[ops][loss]") {
   // lse(1, 2, 3) = 3 + ln(1 + e^-1 + e^-2) = 3.4076059644; target 0 -> 2.4076059644 (PyTorch gives the same).
   Tensor l = Tensor::from_vector<float>({1, 2, 3}, {1, 3});
   Tensor t0 = Tensor::from_vector<int64_t>({0}, {1});
@@ -88,8 +86,8 @@ TEST_CASE("cross_entropy: hand-computed values with label smoothing, class weigh
   o.label_smoothing = 0.2;
   o.class_weights = Tensor::from_vector<double>({1, 2, 3, 4}, {4});
   o.reduction = Reduction::none;
-  EMBER_REQUIRE_CLOSE(cross_entropy(zeros, targets, o), Tensor::from_vector<double>({ln4 * 2.1, ln4 * 3.7}, {2}),
-                      1e-14, 1e-14);
+  EMBER_REQUIRE_CLOSE(cross_entropy(zeros, targets, o), Tensor::from_vector<double>({ln4 * 2.1, ln4 * 3.7}, {2}), 1e-14,
+                      1e-14);
   o.reduction = Reduction::sum;
   CHECK(cross_entropy(zeros, targets, o).item() == Approx(ln4 * 5.8));
   o.reduction = Reduction::mean;
@@ -145,8 +143,11 @@ TEST_CASE("gradcheck: cross_entropy with every reduction, smoothing and weights"
   Tensor wide = random_tensor({2, 9}, 7, DType::f64, -3, 3).requires_grad_();
   CrossEntropyOptions o;
   o.label_smoothing = 0.1;
-  gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], Tensor::from_vector<int64_t>({8, 1}, {2}), o); },
-            {wide});
+  gradcheck(
+      [&](const std::vector<Tensor>& v) {
+        return cross_entropy(v[0], Tensor::from_vector<int64_t>({8, 1}, {2}), o);
+      },
+      {wide});
 }
 
 TEST_CASE("cross_entropy and focal_loss reject bad targets and shapes", "[ops][loss]") {

@@ -39,7 +39,8 @@ TEST_CASE("layer_norm matches (x - mean) / sqrt(var + eps) * w + b over the last
   Tensor x = random_tensor({2, 4}, 5);
   CHECK_THROWS_WITH(layer_norm(x, random_tensor({3}, 6), Tensor()),
                     Catch::Contains("layer_norm: weight/bias f64[3] on cpu for input f64[2, 4] on cpu (needs [4])"));
-  CHECK_THROWS_WITH(layer_norm(x, random_tensor({4}, 6, DType::f32), Tensor()), Catch::Contains("layer_norm: dtypes differ"));
+  CHECK_THROWS_WITH(layer_norm(x, random_tensor({4}, 6, DType::f32), Tensor()),
+                    Catch::Contains("layer_norm: dtypes differ"));
 }
 
 TEST_CASE("gradcheck: layer_norm", "[ops][norm][grad]") {
@@ -66,8 +67,7 @@ TEST_CASE("dropout: mask fraction, seed determinism, scale, eval identity", "[op
   // 10000 Bernoulli(0.3) draws: sd = sqrt(10000 * 0.21) ~ 46, so 5 sd is 230.
   CHECK(std::abs(zeros - 3000) < 230);
   // The mask is exactly philox_uniform_packed(seed, stream, offset + i) >= p.
-  for (int i = 0; i < 10000; i += 997)
-    CHECK((v[i] == 0) == (philox_uniform_packed(42, gen.stream(), i) < 0.3f));
+  for (int i = 0; i < 10000; i += 997) CHECK((v[i] == 0) == (philox_uniform_packed(42, gen.stream(), i) < 0.3f));
   // Same seed and offset: same mask; the next draw continues the stream and differs.
   Generator again(42, RandomPurpose::dropout);
   CHECK(dropout(x, 0.3, true, again).to_vector<float>() == v);
@@ -89,10 +89,12 @@ TEST_CASE("dropout: mask fraction, seed determinism, scale, eval identity", "[op
 TEST_CASE("gradcheck: dropout reuses its mask in the backward", "[ops][random][grad]") {
   Tensor x = random_tensor({4, 5}, 12).requires_grad_();
   // Each evaluation needs the same mask: a fresh generator at the same offset.
-  gradcheck([](const std::vector<Tensor>& v) {
-    Generator gen(3, RandomPurpose::dropout);
-    return dropout(v[0], 0.4, true, gen);
-  }, {x});
+  gradcheck(
+      [](const std::vector<Tensor>& v) {
+        Generator gen(3, RandomPurpose::dropout);
+        return dropout(v[0], 0.4, true, gen);
+      },
+      {x});
   Generator gen(3, RandomPurpose::dropout);
   Tensor y = dropout(x, 0.4, true, gen);
   x.zero_grad();

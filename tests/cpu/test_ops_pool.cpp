@@ -59,9 +59,9 @@ struct PoolCase {
 }  // namespace
 
 TEST_CASE("max_pool2d and avg_pool2d match the reference", "[ops][pool]") {
-  const std::vector<PoolCase> cases = {{{2, 3, 8, 8}, 2, 2, 0},  {{2, 3, 7, 6}, 3, 2, 1}, {{1, 2, 5, 9}, 3, 1, 1},
-                                       {{3, 1, 6, 5}, 2, 1, 1},  {{1, 1, 4, 4}, 4, 4, 2},
-                                       {{8, 64, 32, 32}, 2, 2, 0}};  // last: split over threads
+  const std::vector<PoolCase> cases = {
+      {{2, 3, 8, 8}, 2, 2, 0}, {{2, 3, 7, 6}, 3, 2, 1}, {{1, 2, 5, 9}, 3, 1, 1},
+      {{3, 1, 6, 5}, 2, 1, 1}, {{1, 1, 4, 4}, 4, 4, 2}, {{8, 64, 32, 32}, 2, 2, 0}};  // last: split over threads
   uint64_t seed = 100;
   for (const PoolCase& c : cases) {
     INFO("x " << shape_str(c.x) << " kernel " << c.kernel << " stride " << c.stride << " padding " << c.padding);
@@ -85,8 +85,9 @@ TEST_CASE("adaptive_avg_pool2d matches PyTorch's floor/ceil windows", "[ops][poo
 }
 
 TEST_CASE("max_pool2d backward routes to the first maximum", "[ops][pool]") {
-  const Tensor x = Tensor::from_vector<double>({1, 3, 3, 2, /**/ 0, 0, 5, 5, /**/ 7, 7, 1, 1, /**/ 7, 7, 1, 1}, {1, 1, 4, 4})
-                       .requires_grad_();
+  const Tensor x =
+      Tensor::from_vector<double>({1, 3, 3, 2, /**/ 0, 0, 5, 5, /**/ 7, 7, 1, 1, /**/ 7, 7, 1, 1}, {1, 1, 4, 4})
+          .requires_grad_();
   max_pool2d(x, 2, 2).backward(Tensor::from_vector<double>({1, 2, 3, 4}, {1, 1, 2, 2}));
   // Windows: {1,3,0,0} -> max 3 at (0,1); {3,2,5,5} -> first 5 at (1,2); {7,7,7,7} -> (2,0); {1,1,1,1} -> (2,2).
   CHECK(x.grad().to_vector<double>() ==
@@ -109,7 +110,8 @@ TEST_CASE("gradcheck: pooling", "[ops][pool][grad]") {
 
 TEST_CASE("pooling rejects bad arguments and names them", "[ops][pool]") {
   const Tensor x = random_tensor({1, 2, 3, 3}, 130, DType::f32);
-  CHECK_THROWS_WITH(max_pool2d(x, 5, 1), Catch::Contains("larger than the padded input") && Catch::Contains("[1, 2, 3, 3]"));
+  CHECK_THROWS_WITH(max_pool2d(x, 5, 1),
+                    Catch::Contains("larger than the padded input") && Catch::Contains("[1, 2, 3, 3]"));
   CHECK_THROWS_WITH(avg_pool2d(x, 2, 2, 2), Catch::Contains("padding 2"));
   CHECK_THROWS_WITH(max_pool2d(x.flatten(0, 1), 2, 2), Catch::Contains("[N, C, H, W]"));
   CHECK_THROWS_WITH(adaptive_avg_pool2d(x, 0, 2), Catch::Contains("output size"));

@@ -16,9 +16,11 @@ TEST_CASE("eq, gt, lt broadcast and give u8", "[ops][select]") {
   CHECK(gt(a.transpose(0, 1), Tensor::scalar(2.5)).to_vector<uint8_t>().size() == 6);
   CHECK(gt(a.transpose(0, 1), Tensor::scalar(2.5, DType::f32)).to_vector<uint8_t>() ==
         std::vector<uint8_t>{0, 1, 0, 1, 1, 1});
-  Tensor labels = Tensor::from_vector<int64_t>({3, 1, 4, 1}, {4}), pred = Tensor::from_vector<int64_t>({3, 2, 4, 0}, {4});
+  Tensor labels = Tensor::from_vector<int64_t>({3, 1, 4, 1}, {4}),
+         pred = Tensor::from_vector<int64_t>({3, 2, 4, 0}, {4});
   CHECK(eq(labels, pred).to_vector<uint8_t>() == std::vector<uint8_t>{1, 0, 1, 0});
-  CHECK_THROWS_WITH(eq(a, Tensor::zeros({2}, DType::f32)), Catch::Contains("eq: shapes [2, 3] and [2] do not broadcast"));
+  CHECK_THROWS_WITH(eq(a, Tensor::zeros({2}, DType::f32)),
+                    Catch::Contains("eq: shapes [2, 3] and [2] do not broadcast"));
   CHECK_THROWS_WITH(lt(a, labels), Catch::Contains("lt: dtypes differ"));
 }
 
@@ -42,8 +44,8 @@ TEST_CASE("where and masked_fill pick elementwise with broadcasting", "[ops][sel
   CHECK_THROWS_WITH(where(Tensor::zeros({2, 3}, DType::f32), a, a), Catch::Contains("where: cond must be u8"));
   CHECK_THROWS_WITH(where(Tensor::zeros({2, 3}, DType::u8), a, random_tensor({3}, 4, DType::f32)),
                     Catch::Contains("where: dtypes differ"));
-  CHECK_THROWS_WITH(where(Tensor::zeros({4, 1}, DType::u8), a, a), Catch::Contains("where: shapes") &&
-                                                                      Catch::Contains("do not broadcast"));
+  CHECK_THROWS_WITH(where(Tensor::zeros({4, 1}, DType::u8), a, a),
+                    Catch::Contains("where: shapes") && Catch::Contains("do not broadcast"));
   CHECK_THROWS_WITH(masked_fill(a, Tensor::zeros({3, 2, 3}, DType::u8), 0.0),
                     Catch::Contains("masked_fill: mask u8[3, 2, 3] on cpu does not broadcast to f64[2, 3] on cpu"));
 }

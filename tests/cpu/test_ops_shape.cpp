@@ -62,7 +62,8 @@ TEST_CASE("index_select and gather match plain loops", "[ops][shape]") {
                     Catch::Contains("index_select: index must be i64 [K]"));
   CHECK_THROWS_WITH(gather(x, 1, Tensor::from_vector<int64_t>({0, 4}, {2, 1})),
                     Catch::Contains("gather: index 4 at position 1 is out of range [0, 4) for dimension 1"));
-  CHECK_THROWS_WITH(gather(x, 1, Tensor::from_vector<int64_t>({0, 1}, {2})), Catch::Contains("gather: index must be i64 with 2 dims"));
+  CHECK_THROWS_WITH(gather(x, 1, Tensor::from_vector<int64_t>({0, 1}, {2})),
+                    Catch::Contains("gather: index must be i64 with 2 dims"));
   CHECK_THROWS_WITH(gather(x, 1, Tensor::zeros({4, 1}, DType::i64)),
                     Catch::Contains("gather: index i64[4, 1] on cpu larger than f64[3, 4] on cpu in dimension 0"));
 }
@@ -72,11 +73,19 @@ TEST_CASE("gradcheck: cat, stack, index_select, gather", "[ops][shape][grad]") {
   gradcheck([](const std::vector<Tensor>& v) { return cat({v[0], v[1], v[0]}, 1); }, {a, b});
   gradcheck([](const std::vector<Tensor>& v) { return stack({v[0].narrow(1, 0, 2), v[1]}, 1); }, {a, b});
   Tensor x = random_tensor({3, 4}, 8).requires_grad_();
-  gradcheck([](const std::vector<Tensor>& v) { return index_select(v[0], 1, Tensor::from_vector<int64_t>({2, 2, 0}, {3})); },
-            {x});
-  gradcheck([](const std::vector<Tensor>& v) { return index_select(v[0], 0, Tensor::from_vector<int64_t>({1, 1}, {2})); },
-            {x});
-  gradcheck([](const std::vector<Tensor>& v) {
-    return gather(v[0].transpose(0, 1), 1, Tensor::from_vector<int64_t>({0, 0, 2, 1, 2, 2}, {2, 3}));
-  }, {x});
+  gradcheck(
+      [](const std::vector<Tensor>& v) {
+        return index_select(v[0], 1, Tensor::from_vector<int64_t>({2, 2, 0}, {3}));
+      },
+      {x});
+  gradcheck(
+      [](const std::vector<Tensor>& v) {
+        return index_select(v[0], 0, Tensor::from_vector<int64_t>({1, 1}, {2}));
+      },
+      {x});
+  gradcheck(
+      [](const std::vector<Tensor>& v) {
+        return gather(v[0].transpose(0, 1), 1, Tensor::from_vector<int64_t>({0, 0, 2, 1, 2, 2}, {2, 3}));
+      },
+      {x});
 }

@@ -137,8 +137,8 @@ TEST_CASE("scaled_dot_product_attention equals attention composed from generic o
     bool lsa;
   };
   // The ViTs' shape (65 tokens, head 64) with ViT's and LSA's scaling, and odd small sizes.
-  for (const Case& c : {Case{{2, 2, 65, 64}, false}, Case{{2, 2, 65, 64}, true}, Case{{3, 1, 5, 3}, false},
-                        Case{{1, 4, 7, 5}, true}}) {
+  for (const Case& c :
+       {Case{{2, 2, 65, 64}, false}, Case{{2, 2, 65, 64}, true}, Case{{3, 1, 5, 3}, false}, Case{{1, 4, 7, 5}, true}}) {
     for (DType dtype : {DType::f64, DType::f32}) {
       INFO(shape_str(c.shape) << (c.lsa ? " LSA " : " ") << dtype_name(dtype));
       std::vector<Tensor> leaves{random_tensor(c.shape, 1, dtype, -2, 2), random_tensor(c.shape, 2, dtype, -2, 2),

@@ -82,7 +82,10 @@ void check_against_reference(optim::Optimizer& opt, std::vector<Ref> refs, int s
 }  // namespace
 
 TEST_CASE("SGD matches PyTorch's formulas: plain, momentum, nesterov, weight decay", "[optim]") {
-  struct Case { double momentum, wd; bool nesterov; };
+  struct Case {
+    double momentum, wd;
+    bool nesterov;
+  };
   for (Case c : {Case{0, 0, false}, Case{0.9, 0, false}, Case{0.9, 5e-4, true}, Case{0.5, 0.1, false}}) {
     INFO("momentum " << c.momentum << " wd " << c.wd << " nesterov " << c.nesterov);
     auto params = make_params(DType::f64);
@@ -169,7 +172,8 @@ TEST_CASE("state()/load_state() round trip continues identically", "[optim]") {
   CHECK_THROWS_WITH(opt.load_state({{"exp_avg.0", Tensor::zeros({2})}}), Catch::Contains("no 'step.0'"));
   CHECK_THROWS_WITH(opt.load_state({{"step.0", Tensor::scalar(1.0)}, {"exp_avg.0", Tensor::zeros({2})}}),
                     Catch::Contains("'exp_avg.0'") && Catch::Contains("[3, 4]"));
-  CHECK_THROWS_WITH(opt.load_state({{"velocity.0", Tensor::zeros({2})}}), Catch::Contains("unexpected state 'velocity.0'"));
+  CHECK_THROWS_WITH(opt.load_state({{"velocity.0", Tensor::zeros({2})}}),
+                    Catch::Contains("unexpected state 'velocity.0'"));
 }
 
 TEST_CASE("LR schedules at hand-computed points", "[optim]") {
@@ -191,7 +195,7 @@ TEST_CASE("LR schedules at hand-computed points", "[optim]") {
   o.min_lr = 0.0;
   optim::LrSchedule cosine(o);
   CHECK(cosine.lr_at(0) == Approx(0.1));
-  CHECK(cosine.lr_at(5) == Approx(0.05));                        // half way: (1 + cos(pi/2)) / 2
+  CHECK(cosine.lr_at(5) == Approx(0.05));  // half way: (1 + cos(pi/2)) / 2
   CHECK(cosine.lr_at(2) == Approx(0.1 * (1 + std::cos(M_PI * 0.2)) / 2));
   CHECK(cosine.lr_at(10) == Approx(0.0).margin(1e-15));
 
@@ -201,7 +205,7 @@ TEST_CASE("LR schedules at hand-computed points", "[optim]") {
   CHECK(warm.lr_at(0) == Approx(0.05));
   CHECK(warm.lr_at(1) == Approx(0.1));
   CHECK(warm.lr_at(2) == Approx(0.1));
-  CHECK(warm.lr_at(6) == Approx(0.05));                         // t = 4 of 8
+  CHECK(warm.lr_at(6) == Approx(0.05));  // t = 4 of 8
 
   // OneCycleLR(max_lr 0.1, total_steps 10, pct_start 0.3): rises over steps 0..2, falls over 2..9.
   o = optim::ScheduleOptions{};

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tools/picture.h"
 #include "tests/testing.h"
+#include "tools/picture.h"
 
 using namespace ember;
 using namespace ember::tools;

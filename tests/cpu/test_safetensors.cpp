@@ -115,7 +115,8 @@ TEST_CASE("safetensors: damaged files give errors naming the file and the tensor
   CHECK_THAT(load_error(bad), Catch::Contains("tensor 'x'") && Catch::Contains("needs 12"));
 
   write_bytes(bad, handmade(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                            R"("y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12));
+                            R"("y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                            12));
   CHECK_THAT(load_error(bad), Catch::Contains("tensor 'y'") && Catch::Contains("overlaps tensor 'x'"));
 
   write_bytes(bad, handmade(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8));
@@ -164,6 +165,7 @@ TEST_CASE("safetensors: a folder, and hostile headers, are refused naming the fi
   write_bytes(bad, handmade(R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", 4));
   CHECK_THAT(load_error(bad), Catch::Contains("tensor 'x'") && Catch::Contains("outside the data section"));
   write_bytes(bad, handmade(R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
-                            R"("y":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}})", 4));
+                            R"("y":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}})",
+                            4));
   CHECK_THAT(load_error(bad), Catch::Contains("tensor 'y'") && Catch::Contains("overlaps tensor 'x'"));
 }

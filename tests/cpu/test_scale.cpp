@@ -143,11 +143,13 @@ TEST_CASE("scheduler accounting: a field that is not a number names the file and
                     Catch::Contains("days.txt") && Catch::Contains("'abc' is not a number"));
   CHECK_THROWS_WITH(parse_job_accounting("JobID|Elapsed\n7|..:01\n", "dots.txt"),
                     Catch::Contains("dots.txt") && Catch::Contains("'..' is not a number"));
-  CHECK_THROWS_WITH(parse_job_accounting("Subject: Job 5: done\nResource usage summary:\n  CPU time : . sec.\n", "r.out"),
-                    Catch::Contains("r.out") && Catch::Contains("CPU time '.' is not a number"));
-  CHECK_THROWS_WITH(parse_job_accounting("Job <5>, x\nResource usage summary:\n  Max Threads : 1" +
-                                             std::string(400, '0') + "\n", "threads.out"),
-                    Catch::Contains("threads.out") && Catch::Contains("Max Threads"));
+  CHECK_THROWS_WITH(
+      parse_job_accounting("Subject: Job 5: done\nResource usage summary:\n  CPU time : . sec.\n", "r.out"),
+      Catch::Contains("r.out") && Catch::Contains("CPU time '.' is not a number"));
+  CHECK_THROWS_WITH(
+      parse_job_accounting("Job <5>, x\nResource usage summary:\n  Max Threads : 1" + std::string(400, '0') + "\n",
+                           "threads.out"),
+      Catch::Contains("threads.out") && Catch::Contains("Max Threads"));
 }
 
 TEST_CASE("scaling report: tables, medians, speed-up, accounting, plots", "[scale]") {
@@ -182,8 +184,8 @@ TEST_CASE("scaling report: tables, medians, speed-up, accounting, plots", "[scal
   CHECK(table1.nodes == 8);
   CHECK(table1.steps == 235);
   CHECK(table1.effective_batch == 256);
-  CHECK(table1.it_per_s == Approx(113.22));       // median of the last epochs (the first ran at half speed)
-  CHECK(table1.it_per_s_sd == Approx(18.3154));   // sample sd, as the study's stdev
+  CHECK(table1.it_per_s == Approx(113.22));      // median of the last epochs (the first ran at half speed)
+  CHECK(table1.it_per_s_sd == Approx(18.3154));  // sample sd, as the study's stdev
   CHECK(table1.seconds_per_epoch == Approx(235 / 113.22));
   CHECK(table1.seconds_per_epoch_sd == Approx(0.396304).epsilon(1e-4));
   CHECK(table1.speedup == Approx(8 * 113.22 / 136.82));
@@ -216,7 +218,8 @@ TEST_CASE("scaling report: tables, medians, speed-up, accounting, plots", "[scal
   for (const char* f : {"scaling.md", "scaling_layouts.csv", "scaling_runs.csv", "scaling_speed.png",
                         "scaling_efficiency.png", "scaling_ranks.png"})
     CHECK(fs::file_size(study / f) > 100);
-  CHECK_THAT(read(study / "scaling_runs.csv"), Catch::Contains("hgn40/hgn41/hgn42/hgn43/hgn44/hgn45/hgn46/hgn47,8,8,1,235"));
+  CHECK_THAT(read(study / "scaling_runs.csv"),
+             Catch::Contains("hgn40/hgn41/hgn42/hgn43/hgn44/hgn45/hgn46/hgn47,8,8,1,235"));
 }
 
 TEST_CASE("scaling report: damaged run folders name the file", "[scale]") {

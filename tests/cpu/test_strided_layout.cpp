@@ -59,10 +59,10 @@ TEST_CASE("coalesce_dims merges what a layout walks as one, offsets unchanged", 
   CHECK(coalesce_and_compare({{2, 3, 4, 5}, {60, 5, 15, 1}, {60, 20, 5, 1}}) == std::vector<int64_t>{2, 3, 4, 5});
   // ViT's split of q, k, v: [B, N, 3, H, dh] permuted to [3, B, H, N, dh], copied to contiguous.
   const int64_t B = 2, N = 5, H = 3, dh = 4;
-  CHECK(coalesce_and_compare({{3, B, H, N, dh},
-                              {H * dh, N * 3 * H * dh, dh, 3 * H * dh, 1},
-                              {B * H * N * dh, H * N * dh, N * dh, dh, 1}})
-            .size() == 5);
+  CHECK(
+      coalesce_and_compare(
+          {{3, B, H, N, dh}, {H * dh, N * 3 * H * dh, dh, 3 * H * dh, 1}, {B * H * N * dh, H * N * dh, N * dh, dh, 1}})
+          .size() == 5);
   // Merging needs every operand to agree: a is contiguous, b repeats rows (stride 0 on dim 0).
   CHECK(coalesce_and_compare({{3, 4}, {4, 1}, {0, 1}}) == std::vector<int64_t>{3, 4});
   // An empty tensor stays empty.

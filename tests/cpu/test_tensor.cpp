@@ -37,14 +37,24 @@ TEST_CASE("dtype conversion round trips and bf16 rounds to nearest even", "[tens
 
 TEST_CASE("the vectorised f32 <-> bf16 casts round like ember::bf16, NaN and infinity included", "[tensor]") {
   // Dense same-layout copies take kernels/cpu/cast.h; strided ones the element-wise conversion of dtype.h.
-  std::vector<float> values{0.f, -0.f, 1.f, 1.00390625f, 1.01171875f, 3.0e38f, -3.4e38f, 1e-40f, -1e-45f,
-                            std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                            std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::signaling_NaN()};
+  std::vector<float> values{0.f,
+                            -0.f,
+                            1.f,
+                            1.00390625f,
+                            1.01171875f,
+                            3.0e38f,
+                            -3.4e38f,
+                            1e-40f,
+                            -1e-45f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            -std::numeric_limits<float>::signaling_NaN()};
   Generator gen(3, RandomPurpose::init);
   const std::vector<float> random = rand_uniform({100000}, -1e4, 1e4, gen, DType::f32).to_vector<float>();
   values.insert(values.end(), random.begin(), random.end());
   const Tensor f = Tensor::from_vector<float>(values, {static_cast<int64_t>(values.size())});
-  const Tensor fast = f.to(DType::bf16);                                     // contiguous: cast.h
+  const Tensor fast = f.to(DType::bf16);                                       // contiguous: cast.h
   const Tensor plain = f.expand({2, f.numel()}).to(DType::bf16).select(0, 1);  // broadcast: element-wise
   const uint16_t* a = reinterpret_cast<const uint16_t*>(fast.raw_data());
   const uint16_t* b = reinterpret_cast<const uint16_t*>(plain.contiguous().raw_data());
@@ -116,11 +126,11 @@ TEST_CASE("gradcheck: views", "[autograd][grad]") {
 
 TEST_CASE("autograd: accumulation, shared subgraphs and no_grad", "[autograd]") {
   Tensor x = Tensor::from_vector<double>({1.0, 2.0, 3.0}, {3}).requires_grad_();
-  Tensor y = mul(x, x);          // used twice below
-  Tensor z = sum(add(y, y));     // dz/dx = 4x
+  Tensor y = mul(x, x);       // used twice below
+  Tensor z = sum(add(y, y));  // dz/dx = 4x
   z.backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{4, 8, 12});
-  sum(x).backward();             // accumulates
+  sum(x).backward();  // accumulates
   CHECK(x.grad().to_vector<double>() == std::vector<double>{5, 9, 13});
   x.zero_grad();
   CHECK_FALSE(x.grad().defined());

@@ -1,11 +1,11 @@
 // The training workflow end to end on the CIFAR-10 sample (data/samples/cifar-10), CNN, a few hundred images:
 // results folder contents, determinism, exact resume, divergence detection.
 #include <algorithm>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <tuple>
 
@@ -65,9 +65,9 @@ TEST_CASE("train: results folder, determinism and exact resume", "[train]") {
 
   const fs::path dir = a.results_dir;
   CHECK(dir.filename().string().rfind("tiny_20", 0) == 0);  // <name>_<YYYY-MM-DD_HH-MM-SS>
-  for (const char* f : {"config.yaml", "train.log", "metrics.csv", "best.safetensors", "last.safetensors",
-                        "training_state.safetensors", "val_report.txt", "val_report.csv", "val_confusion.csv",
-                        "curves.png"})
+  for (const char* f :
+       {"config.yaml", "train.log", "metrics.csv", "best.safetensors", "last.safetensors", "training_state.safetensors",
+        "val_report.txt", "val_report.csv", "val_confusion.csv", "curves.png"})
     CHECK(fs::is_regular_file(dir / f));
   // The study's line, printed and logged.
   CHECK(log_a.str().find(epoch_line(a.history[1])) != std::string::npos);
@@ -126,8 +126,8 @@ std::string legacy_history(const std::vector<EpochFigures>& history) {
     row << f.epoch << ',' << f.train_loss << ',' << f.train_acc << ',' << f.val_loss << ',' << f.val_acc << ','
         << f.val_precision << ',' << f.val_recall << ',' << f.val_f1 << ',' << f.lr << ',' << f.seconds << ','
         << f.images_per_second << ',' << f.ranks << ',' << f.nodes << ',' << f.effective_batch << ','
-        << f.ranks_per_node << ',' << f.steps << ',' << f.train_seconds << ',' << f.it_per_s << ','
-        << f.peak_host_mib << ',' << f.peak_device_mib;
+        << f.ranks_per_node << ',' << f.steps << ',' << f.train_seconds << ',' << f.it_per_s << ',' << f.peak_host_mib
+        << ',' << f.peak_device_mib;
     for (double v : f.per_step.values()) row << ',' << v;
     text += row.str() + ";";
   }
@@ -147,8 +147,7 @@ void make_legacy_state(const fs::path& dir) {
   io::save_safetensors(path.string(), optimizer, state.metadata);
 }
 
-TEST_CASE("train: resume is exact from the state alone, from older checkpoints, and refuses a mixed pair",
-          "[train]") {
+TEST_CASE("train: resume is exact from the state alone, from older checkpoints, and refuses a mixed pair", "[train]") {
   TrainConfig c = tiny_config("resume_pair");
   std::ostringstream log;
   const TrainResult whole = train(c, log);
@@ -178,9 +177,9 @@ TEST_CASE("train: resume is exact from the state alone, from older checkpoints, 
   fs::copy_file(fs::path(whole.results_dir) / "last.safetensors", fs::path(mixed.results_dir) / "last.safetensors",
                 fs::copy_options::overwrite_existing);
   const std::string config_before = read(fs::path(mixed.results_dir) / "config.yaml");
-  CHECK_THROWS_WITH(train(checkpoint_config(mixed.results_dir), log, mixed.results_dir),
-                    Catch::Contains("last.safetensors is from epoch 1") &&
-                        Catch::Contains("resuming would repeat an epoch"));
+  CHECK_THROWS_WITH(
+      train(checkpoint_config(mixed.results_dir), log, mixed.results_dir),
+      Catch::Contains("last.safetensors is from epoch 1") && Catch::Contains("resuming would repeat an epoch"));
   CHECK(read(fs::path(mixed.results_dir) / "config.yaml") == config_before);
 }
 
@@ -195,7 +194,8 @@ TEST_CASE("train: a stop signal ends the run after its step with a saved state t
   CHECK(first.stopped_by == SIGINT);
   CHECK(first.history.empty());
   CHECK(log.str().find("stopped by SIGINT at epoch 0 after batch 1 (step 1); the training state is saved: "
-                       "continue with ember train --resume " + first.results_dir) != std::string::npos);
+                       "continue with ember train --resume " +
+                       first.results_dir) != std::string::npos);
   const fs::path dir = first.results_dir;
   CHECK(io::load_safetensors((dir / "training_state.safetensors").string()).metadata.at("batches_done") == "1");
 
@@ -250,8 +250,7 @@ TEST_CASE("train: an empty training or validation split is refused before anythi
       CHECK(e.path().filename().string().rfind("empty_val_", 0) != 0);
 }
 
-TEST_CASE("train: --shuffle=false feeds the training images in index order, steps.csv and val_indices.txt",
-          "[train]") {
+TEST_CASE("train: --shuffle=false feeds the training images in index order, steps.csv and val_indices.txt", "[train]") {
   TrainConfig c = tiny_config("in_order");
   c.shuffle = false;
   c.epochs = 1;
@@ -297,7 +296,8 @@ TEST_CASE("train: --shuffle=false feeds the training images in index order, step
   CHECK(std::stod(first[2]) == Approx(loss).epsilon(1e-6));
 
   // --init_weights: the seed's own initial weights give the same run bit for bit; another seed's, another run.
-  const fs::path same = fs::path(c.out_dir) / "init_seed7.safetensors", other = fs::path(c.out_dir) / "init_seed8.safetensors";
+  const fs::path same = fs::path(c.out_dir) / "init_seed7.safetensors",
+                 other = fs::path(c.out_dir) / "init_seed8.safetensors";
   io::save_safetensors(same.string(), model->state_dict());
   io::save_safetensors(other.string(), models::build_model("CNN", 8, {3, 32, 32})->state_dict());
   c.init_weights = same.string();
@@ -337,14 +337,15 @@ TEST_CASE("sweep: runs each config, tests its best model, writes a markdown tabl
   std::ostringstream log;
   std::string summary;
   // The sweep's own overrides: 1 epoch on 96 images, and the sample data.
-  const auto rows = run_sweep({yaml.string()},
-                              [&](TrainConfig& c) {
-                                c.epochs = 1;
-                                c.subset = 96;
-                                c.data_dir = base.data_dir;
-                                c.out_dir = base.out_dir;
-                              },
-                              log, &summary);
+  const auto rows = run_sweep(
+      {yaml.string()},
+      [&](TrainConfig& c) {
+        c.epochs = 1;
+        c.subset = 96;
+        c.data_dir = base.data_dir;
+        c.out_dir = base.out_dir;
+      },
+      log, &summary);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].best_epoch == 0);
   CHECK(rows[0].experiment == "sweep_one");
@@ -373,7 +374,8 @@ TrainResult one_cpu_epoch(const std::string& name, const std::function<void(Trai
 // One epoch of the tiny run on the CPU at `precision`; its log.
 std::string cpu_training_log(const std::string& precision) {
   std::string log;
-  one_cpu_epoch("cpu_" + precision, [&](TrainConfig& c) { c.precision = precision; }, &log);
+  one_cpu_epoch(
+      "cpu_" + precision, [&](TrainConfig& c) { c.precision = precision; }, &log);
   return log;
 }
 
@@ -397,8 +399,10 @@ TEST_CASE("train: --precision bf16 on the CPU says what runs in bf16 here", "[tr
 
 TEST_CASE("train: --cuda_graph on the CPU says so and trains as without it", "[train]") {
   std::string log;
-  const TrainResult graphed = one_cpu_epoch("cpu_cuda_graph", [](TrainConfig& c) { c.cuda_graph = true; }, &log);
-  const TrainResult plain = one_cpu_epoch("cpu_no_cuda_graph", [](TrainConfig&) {}, nullptr);
+  const TrainResult graphed = one_cpu_epoch(
+      "cpu_cuda_graph", [](TrainConfig& c) { c.cuda_graph = true; }, &log);
+  const TrainResult plain = one_cpu_epoch(
+      "cpu_no_cuda_graph", [](TrainConfig&) {}, nullptr);
   CHECK(log.find("note: --cuda_graph needs --device cuda, one rank and --accumulate 1; training without it") !=
         std::string::npos);
   CHECK(graphed.history[0].train_loss == plain.history[0].train_loss);

@@ -67,12 +67,12 @@ void refusals_are_errors(F&& f) {
 }
 
 // A broken invariant of a parser's result: reported by libFuzzer as a crash, with its input.
-#define EMBER_FUZZ_ASSERT(cond)                                                   \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
+#define EMBER_FUZZ_ASSERT(cond)                                                                \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
       std::fprintf(stderr, "fuzz: invariant broken: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                               \
-    }                                                                             \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
 
 }  // namespace ember::fuzz

@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
   const Bytes train = read(repo / "data/samples/cifar-10/train_first4000.bin");
   const size_t record = 3073;
   write("cifar10", "seed_two_records", two(meta, Bytes(train.begin(), train.begin() + 2 * record)));
-  write("cifar10", "seed_one_record_crlf", two(text("airplane\r\nautomobile\r\n\r\nbird \n"),
-                                               Bytes(train.begin() + record, train.begin() + 2 * record)));
+  write("cifar10", "seed_one_record_crlf",
+        two(text("airplane\r\nautomobile\r\n\r\nbird \n"), Bytes(train.begin() + record, train.begin() + 2 * record)));
 
   // IDX: the first 3 MNIST training images and labels (their headers saying 3), plain and gzip.
   Bytes images, labels;
@@ -162,23 +162,26 @@ int main(int argc, char** argv) {
                     R"("w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
                     R"("b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]},)"
                     R"("step":{"dtype":"I64","shape":[],"data_offsets":[32,40]},)"
-                    R"("none":{"dtype":"U8","shape":[0,5],"data_offsets":[40,40]}})", data));
+                    R"("none":{"dtype":"U8","shape":[0,5],"data_offsets":[40,40]}})",
+                    data));
   write("safetensors", "seed_layers",
         safetensors(R"({"network.0.weight":{"dtype":"F32","shape":[2,1,1,1],"data_offsets":[0,8]},)"
                     R"("network.0.bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},)"
                     R"("network.2.running_mean":{"dtype":"F64","shape":[1],"data_offsets":[16,24]},)"
                     R"("network.2.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[24,32]},)"
-                    R"("head.weight":{"dtype":"I32","shape":[1,2],"data_offsets":[32,40]}})", Bytes(40, 1)));
+                    R"("head.weight":{"dtype":"I32","shape":[1,2],"data_offsets":[32,40]}})",
+                    Bytes(40, 1)));
 
   // Configs: the study's experiment files, and the YAML features they do not use.
   for (const auto& entry : fs::recursive_directory_iterator(repo / "configs"))
     if (entry.path().extension() == ".yaml")
       write("config", "seed_" + entry.path().parent_path().filename().string() + "_" + entry.path().filename().string(),
             read(entry.path()));
-  write("config", "seed_features", text("# anchors, aliases, flow style, quoting, booleans\n"
-                                        "lr: &rate 0.01\nwarmup_epochs: *rate\nmodel: 'ResNet_18'\n"
-                                        "nesterov: yes\nmomentum: 0.9\noptimization: \"SGD\"\n"
-                                        "experiment_name: \"a \\\"quoted\\\" name\"\n"));
+  write("config", "seed_features",
+        text("# anchors, aliases, flow style, quoting, booleans\n"
+             "lr: &rate 0.01\nwarmup_epochs: *rate\nmodel: 'ResNet_18'\n"
+             "nesterov: yes\nmomentum: 0.9\noptimization: \"SGD\"\n"
+             "experiment_name: \"a \\\"quoted\\\" name\"\n"));
   write("config", "seed_flow", text("{model: ViT_tiny, epochs: 2, schedule: cosine, precision: bf16, data_dir: ~}\n"));
   // Hostile shapes: 2,000 nested lists (a recursive parser's stack), aliases doubling 30 times (2^30 leaves if
   // expanded), a repeated key.

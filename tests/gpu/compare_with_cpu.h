@@ -24,7 +24,7 @@ struct Tolerance {
 };
 
 struct CompareOptions {
-  std::string what;                // named in failures
+  std::string what;  // named in failures
   Tolerance output, gradient;
   uint64_t weight_seed = 0;        // seed of w in sum(out * w)
   std::optional<DType> out_dtype;  // when set, the output dtype both devices must give
@@ -44,14 +44,13 @@ inline void require_within(const Tensor& got, const Tensor& want, const Toleranc
   size_t worst = 0;
   double worst_excess = -1e300;
   for (size_t i = 0; i < g.size(); ++i) {
-    const double excess = std::isnan(g[i]) || std::isnan(w[i])
-                              ? 1e300
-                              : std::fabs(g[i] - w[i]) - (floor + tol.rtol * std::fabs(w[i]));
+    const double excess =
+        std::isnan(g[i]) || std::isnan(w[i]) ? 1e300 : std::fabs(g[i] - w[i]) - (floor + tol.rtol * std::fabs(w[i]));
     if (excess > worst_excess) worst_excess = excess, worst = i;
   }
   INFO("worst element " << worst << ": " << (g.empty() ? 0.0 : g[worst]) << " vs " << (w.empty() ? 0.0 : w[worst])
-                        << " (max |want| " << scale << ", rtol " << tol.rtol << ", atol " << tol.atol
-                        << ", scale_tol " << tol.scale_tol << ")");
+                        << " (max |want| " << scale << ", rtol " << tol.rtol << ", atol " << tol.atol << ", scale_tol "
+                        << tol.scale_tol << ")");
   REQUIRE(worst_excess <= 0);
 }
 

@@ -25,9 +25,7 @@ Tensor upload(const std::vector<T>& values) {
 inline Tensor upload(const std::vector<float>& values, DType dtype = DType::f32) {
   return Tensor::from_vector(values, {static_cast<int64_t>(values.size())}).to(dtype).to(Device::cuda(0));
 }
-inline Tensor device_floats(size_t n) {
-  return Tensor::zeros({static_cast<int64_t>(n)}, DType::f32, Device::cuda(0));
-}
+inline Tensor device_floats(size_t n) { return Tensor::zeros({static_cast<int64_t>(n)}, DType::f32, Device::cuda(0)); }
 template <class T = float>
 std::vector<T> download(const Tensor& t) {
   return t.to(Device::cpu()).to_vector<T>();

@@ -77,8 +77,8 @@ AttentionReference reference_attention(const AttentionParams& p, double scale, c
 std::vector<double> as_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // sum(O * dO) as a function of the inputs, for finite differences of the reference.
-double objective(const AttentionParams& p, double log_scale, const std::vector<double>& q,
-                 const std::vector<double>& k, const std::vector<double>& v, const std::vector<double>& d_o) {
+double objective(const AttentionParams& p, double log_scale, const std::vector<double>& q, const std::vector<double>& k,
+                 const std::vector<double>& v, const std::vector<double>& d_o) {
   const std::vector<double> o = reference_attention(p, std::exp(log_scale), q, k, v, d_o).o;
   double acc = 0;
   for (size_t i = 0; i < o.size(); ++i) acc += o[i] * d_o[i];
@@ -107,7 +107,8 @@ void check_against_finite_differences(bool mask) {
     REQUIRE(r.dk[i] == Approx(numeric(k, i)).margin(1e-7));
     REQUIRE(r.dv[i] == Approx(numeric(v, i)).margin(1e-7));
   }
-  const double dt = (objective(p, log_scale + eps, q, k, v, d_o) - objective(p, log_scale - eps, q, k, v, d_o)) / (2 * eps);
+  const double dt =
+      (objective(p, log_scale + eps, q, k, v, d_o) - objective(p, log_scale - eps, q, k, v, d_o)) / (2 * eps);
   REQUIRE(r.d_log_scale == Approx(dt).margin(1e-7));
 }
 
@@ -125,7 +126,8 @@ void check_gpu(int64_t bh, int64_t n, bool lsa) {
   const AttentionReference r = reference_attention(p, lsa ? std::exp(static_cast<double>(log_scale)) : scale,
                                                    as_double(q), as_double(k), as_double(v), as_double(d_o));
   Tensor tq = upload(q), tk = upload(k), tv = upload(v), tdo = upload(d_o);
-  Tensor to = Tensor::empty({size}, DType::f32, Device::cuda(0)), tlse = Tensor::empty({bh * n}, DType::f32, Device::cuda(0));
+  Tensor to = Tensor::empty({size}, DType::f32, Device::cuda(0)),
+         tlse = Tensor::empty({bh * n}, DType::f32, Device::cuda(0));
   Tensor tls = upload({log_scale}), tdls = Tensor::zeros({1}, DType::f32, Device::cuda(0));
   if (lsa) p.log_scale = tls.data<float>();
   else p.scale = static_cast<float>(scale);
@@ -135,7 +137,8 @@ void check_gpu(int64_t bh, int64_t n, bool lsa) {
   check_close(download(to), r.o, 1e-4, 1e-5, what + " O");
   check_close(download(tlse), r.lse, 1e-5, 1e-5, what + " lse");
 
-  Tensor tdq = Tensor::empty({size}, DType::f32, Device::cuda(0)), tdk = Tensor::empty({size}, DType::f32, Device::cuda(0)),
+  Tensor tdq = Tensor::empty({size}, DType::f32, Device::cuda(0)),
+         tdk = Tensor::empty({size}, DType::f32, Device::cuda(0)),
          tdv = Tensor::empty({size}, DType::f32, Device::cuda(0));
   const size_t ws_bytes = kernels::cuda::attention_backward_workspace(p);
   Tensor ws = Tensor::empty({static_cast<int64_t>(ws_bytes)}, DType::u8, Device::cuda(0));
@@ -163,7 +166,7 @@ TEST_CASE("fused attention matches the reference, ViT and SimpleViT sizes", "[gp
   check_gpu(2, 64, false);
   check_gpu(2, 7, false);  // fewer tokens than a warp
   check_gpu(2, 3, false);
-  check_gpu(1, 1, false);  // one token: P = 1
+  check_gpu(1, 1, false);               // one token: P = 1
   for (int64_t n = 128; n > 65; --n) {  // the largest n whose backward fits in shared memory
     if (!kernels::cuda::attention_supported(n, kD)) continue;
     check_gpu(1, n, false);

@@ -10,7 +10,9 @@ using namespace ember::testing;
 TEST_CASE("cuda batch_norm matches the reference in training and eval, forward and backward", "[gpu][batchnorm]") {
   require_gpu();
   const float eps = 1e-5f, momentum = 0.1f;
-  struct Shape4 { int64_t N, C, S; };
+  struct Shape4 {
+    int64_t N, C, S;
+  };
   // The last two: several rows per column split with a ragged last split, and more columns (C S > 262,144)
   // than the split heuristic's 1024 blocks allow a split for.
   for (Shape4 s : {Shape4{6, 5, 63}, Shape4{8, 16, 16}, Shape4{33, 3, 1}, Shape4{64, 4, 256}, Shape4{3001, 3, 1},
@@ -57,7 +59,8 @@ TEST_CASE("cuda batch_norm matches the reference in training and eval, forward a
             }
         }
 
-        Tensor gx = upload(x), gdy = upload(dy), gg = affine ? upload(gamma) : Tensor(), gb = affine ? upload(beta) : Tensor();
+        Tensor gx = upload(x), gdy = upload(dy), gg = affine ? upload(gamma) : Tensor(),
+               gb = affine ? upload(beta) : Tensor();
         Tensor grm = upload(rm0), grv = upload(rv0), gy = device_floats(total);
         Tensor smean = device_floats(s.C), sinv = device_floats(s.C);
         Tensor scratch = device_floats(kernels::cuda::batch_norm_scratch(s.N, s.C, s.S));

@@ -98,8 +98,8 @@ TEST_CASE("bf16 pooling on CUDA matches the CPU", "[gpu][bf16]") {
                   DType::bf16, 0, 0);
   compare_on_cuda([](const Inputs& x) { return avg_pool2d(x[0], 4, 4, 0); }, {random_bf16({4, 8, 4, 4}, 42)},
                   DType::bf16, kStep, 1e-6);
-  compare_on_cuda([](const Inputs& x) { return adaptive_avg_pool2d(x[0], 3, 2); },
-                  {random_bf16({2, 6, 7, 5}, 43)}, DType::bf16, kStep, 1e-6);
+  compare_on_cuda([](const Inputs& x) { return adaptive_avg_pool2d(x[0], 3, 2); }, {random_bf16({2, 6, 7, 5}, 43)},
+                  DType::bf16, kStep, 1e-6);
 }
 
 TEST_CASE("under bf16 CUDA convolutions return bf16 and match the CPU", "[gpu][bf16]") {
@@ -112,9 +112,11 @@ TEST_CASE("under bf16 CUDA convolutions return bf16 and match the CPU", "[gpu][b
     for (DType x_dtype : {DType::f32, DType::bf16}) {
       const Tensor x = f32_random({4, in, 8, 8}, 50 + in).to(x_dtype);
       const int64_t out = in == 3 ? 16 : 64;
-      compare_on_cuda([](const Inputs& t) { return conv2d(t[0], t[1], t[2], {1, 1, 1, 1}); },
-                      {x, f32_random({out, in, 3, 3}, 51, -0.2, 0.2), f32_random({out}, 52)},
-                      DType::bf16, 2 * kStep, 2e-2);
+      compare_on_cuda(
+          [](const Inputs& t) {
+            return conv2d(t[0], t[1], t[2], {1, 1, 1, 1});
+          },
+          {x, f32_random({out, in, 3, 3}, 51, -0.2, 0.2), f32_random({out}, 52)}, DType::bf16, 2 * kStep, 2e-2);
     }
   }
   // linear takes the bf16 activation and returns f32.
@@ -134,10 +136,10 @@ TEST_CASE("CUDA activation ops keep channels_last and match the CPU", "[gpu][bf1
       {"relu", [](const Tensor& x, const Tensor&) { return relu(x); }},
       {"add", [](const Tensor& x, const Tensor& r) { return add(x, r); }},
       {"add to NCHW", [](const Tensor& x, const Tensor& r) { return add(r.contiguous(), x); }},
-      {"bias + relu", [&](const Tensor& x, const Tensor&) {
-         return bias_activation(x, bias.to(x.device()), Activation::relu, 1);
-       }},
-      {"batch_norm", [&](const Tensor& x, const Tensor&) {
+      {"bias + relu",
+       [&](const Tensor& x, const Tensor&) { return bias_activation(x, bias.to(x.device()), Activation::relu, 1); }},
+      {"batch_norm",
+       [&](const Tensor& x, const Tensor&) {
          return batch_norm(x, gamma.to(x.device()), bias.to(x.device()), {}, {}, true);
        }},
       {"max_pool2d", [](const Tensor& x, const Tensor&) { return max_pool2d(x, 2, 2, 0); }},

@@ -10,12 +10,15 @@ using namespace ember::testing;
 
 TEST_CASE("cuda bias + relu/gelu matches the reference, forward and backward", "[gpu][bias_act]") {
   require_gpu();
-  struct Case { int64_t outer, C, inner; };
+  struct Case {
+    int64_t outer, C, inner;
+  };
   for (Case s : {Case{5, 7, 9}, Case{64, 256, 1}, Case{4, 3, 16}, Case{300, 10, 1}}) {
     for (Activation act : {Activation::none, Activation::relu, Activation::gelu}) {
       INFO("outer " << s.outer << " C " << s.C << " inner " << s.inner << " act " << int(act));
       const int64_t total = s.outer * s.C * s.inner;
-      const std::vector<float> x = random_floats(total, 71, -2.f, 2.f), b = random_floats(s.C, 72), dy = random_floats(total, 73);
+      const std::vector<float> x = random_floats(total, 71, -2.f, 2.f), b = random_floats(s.C, 72),
+                               dy = random_floats(total, 73);
       std::vector<double> pre(total), y(total), dx(total), db(s.C, 0.0);
       auto op = act == Activation::relu ? UnaryOp::relu : UnaryOp::gelu;
       for (int64_t i = 0; i < total; ++i) {
@@ -33,15 +36,18 @@ TEST_CASE("cuda bias + relu/gelu matches the reference, forward and backward", "
       Tensor saved = act == Activation::relu ? gy : gpre;
       Tensor gdx = device_floats(total), gdb = device_floats(s.C);
       Tensor scratch = device_floats(kernels::cuda::bias_act_backward_scratch(s.outer, s.C, s.inner));
-      kernels::cuda::bias_act_backward(fp(gdy), fp(saved), s.outer, s.C, s.inner, act, fp(gdx), fp(gdb), fp(scratch), stream());
+      kernels::cuda::bias_act_backward(fp(gdy), fp(saved), s.outer, s.C, s.inner, act, fp(gdx), fp(gdb), fp(scratch),
+                                       stream());
       require_close(download(gdx), dx, 1e-5, 1e-6, "dx");
       const std::vector<float> got_db = download(gdb);
       require_close(got_db, db, 1e-5, 1e-5, "dbias");
-      kernels::cuda::bias_act_backward(fp(gdy), fp(saved), s.outer, s.C, s.inner, act, fp(gdx), fp(gdb), fp(scratch), stream());
+      kernels::cuda::bias_act_backward(fp(gdy), fp(saved), s.outer, s.C, s.inner, act, fp(gdx), fp(gdb), fp(scratch),
+                                       stream());
       CHECK(same_bits(download(gdb), got_db));
       // Without a bias gradient only dx is produced, the same values.
       Tensor gdx2 = device_floats(total);
-      kernels::cuda::bias_act_backward(fp(gdy), fp(saved), s.outer, s.C, s.inner, act, fp(gdx2), nullptr, nullptr, stream());
+      kernels::cuda::bias_act_backward(fp(gdy), fp(saved), s.outer, s.C, s.inner, act, fp(gdx2), nullptr, nullptr,
+                                       stream());
       CHECK(same_bits(download(gdx2), download(gdx)));
     }
   }
@@ -56,7 +62,10 @@ TEST_CASE("cuda residual add and batched transpose", "[gpu][bias_act][transpose]
   for (int i = 0; i < 1027; ++i) want[i] = a[i] + b[i];
   CHECK(download(gy) == want);
   kernels::cuda::residual_add(fp(ga) + 1, fp(gb) + 1, fp(ga) + 1, 1026, stream());  // in place, unaligned
-  CHECK(std::vector<float>(want.begin() + 1, want.end()) == [&] { auto v = download(ga); return std::vector<float>(v.begin() + 1, v.end()); }());
+  CHECK(std::vector<float>(want.begin() + 1, want.end()) == [&] {
+    auto v = download(ga);
+    return std::vector<float>(v.begin() + 1, v.end());
+  }());
 
   // 70000 items: more than one launch's 65535.
   for (auto [batch, rows, cols] :

@@ -108,8 +108,8 @@ void check_conv(const ConvGeometry& g, MathMode math, double rtol, double atol, 
   check_close(from_device(tdw, g.k, g.c, rs), ref.dw, rtol, atol, what + " backward_filter");
   if (deterministic) {  // a second run gives the same bits
     const std::vector<float> first = download(tdw);
-    kernels::cuda::cudnn_conv_backward_filter(cfg, tx.raw_data(), tdy.raw_data(), tdw.raw_data(), ws.raw_data(),
-                                              bytes, stream());
+    kernels::cuda::cudnn_conv_backward_filter(cfg, tx.raw_data(), tdy.raw_data(), tdw.raw_data(), ws.raw_data(), bytes,
+                                              stream());
     CHECK(download(tdw) == first);
   }
 }

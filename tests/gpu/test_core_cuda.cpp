@@ -33,7 +33,8 @@ TEST_CASE("cuda: host-device round trips keep every dtype and strided layouts", 
   host_view.copy_(g);
   CHECK(host_view.contiguous().to_vector<float>() == x.to_vector<float>());
   Tensor e = g.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64);
-  CHECK(e.to(Device::cpu()).to_vector<double>() == x.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64).to_vector<double>());
+  CHECK(e.to(Device::cpu()).to_vector<double>() ==
+        x.narrow(1, 0, 1).expand({3, 4, 5}).to(DType::f64).to_vector<double>());
   Tensor filled = Tensor::full({7, 3}, 2.5, DType::f32, kGpu);
   CHECK(filled.to(Device::cpu()).to_vector<float>() == std::vector<float>(21, 2.5f));
   // Fills run on the device, also through strided views and for integer dtypes.
@@ -47,8 +48,8 @@ TEST_CASE("cuda: host-device round trips keep every dtype and strided layouts", 
 TEST_CASE("cuda: dtype conversions on the device give the CPU's values", "[gpu][core]") {
   require_gpu();
   // Integers beyond the target's range wrap, as the CPU's static_cast does (through double they saturated).
-  const std::vector<int64_t> ints = {0,   1, -1, 255, 256, -129, int64_t{1} << 31, -(int64_t{1} << 31) - 1,
-                                     (int64_t{1} << 53) + 1, INT64_MAX};
+  const std::vector<int64_t> ints = {
+      0, 1, -1, 255, 256, -129, int64_t{1} << 31, -(int64_t{1} << 31) - 1, (int64_t{1} << 53) + 1, INT64_MAX};
   const Tensor hi = Tensor::from_vector(ints, {2, 5});
   const Tensor gi = hi.to(kGpu);
   for (DType t : {DType::i32, DType::u8}) {
@@ -59,12 +60,13 @@ TEST_CASE("cuda: dtype conversions on the device give the CPU's values", "[gpu][
   CHECK(gi.transpose(0, 1).contiguous().to_vector<int64_t>() == hi.transpose(0, 1).contiguous().to_vector<int64_t>());
   // f32 -> bf16 rounds to nearest even like the CPU: ties both ways, a denormal, overflow, infinities; on the
   // vectorised path with a tail (11 elements) and on the generic one (an unaligned view). Then back to f32.
-  const std::vector<float> f = {1.f,   1.00390625f, 1.01171875f, -3.3f, 1e-40f,   3.4e38f,
-                                INFINITY, -INFINITY, 0.f,         -0.f,  65504.f};
+  const std::vector<float> f = {1.f,      1.00390625f, 1.01171875f, -3.3f, 1e-40f, 3.4e38f,
+                                INFINITY, -INFINITY,   0.f,         -0.f,  65504.f};
   const Tensor hf = Tensor::from_vector(f, {11});
   const Tensor gf = hf.to(kGpu);
   CHECK(gf.to(DType::bf16).to_vector<float>() == hf.to(DType::bf16).to_vector<float>());
-  CHECK(gf.narrow(0, 1, 10).to(DType::bf16).to_vector<float>() == hf.narrow(0, 1, 10).to(DType::bf16).to_vector<float>());
+  CHECK(gf.narrow(0, 1, 10).to(DType::bf16).to_vector<float>() ==
+        hf.narrow(0, 1, 10).to(DType::bf16).to_vector<float>());
   const Tensor hb = hf.to(DType::bf16);
   CHECK(hb.to(kGpu).to(DType::f32).to_vector<float>() == hb.to(DType::f32).to_vector<float>());
 }
@@ -162,7 +164,8 @@ TEST_CASE("cuda: comparisons, where, max/argmax, index_select and gather match t
   Tensor ga = a.to(kGpu), gb = b.to(kGpu);
   CHECK(gt(ga, gb).to_vector<uint8_t>() == gt(a, b).to_vector<uint8_t>());
   CHECK(lt(ga, gb).to_vector<uint8_t>() == lt(a, b).to_vector<uint8_t>());
-  Tensor labels = Tensor::from_vector<int64_t>({1, 2, 3, 4}, {4}), preds = Tensor::from_vector<int64_t>({1, 0, 3, 0}, {4});
+  Tensor labels = Tensor::from_vector<int64_t>({1, 2, 3, 4}, {4}),
+         preds = Tensor::from_vector<int64_t>({1, 0, 3, 0}, {4});
   CHECK(eq(labels.to(kGpu), preds.to(kGpu)).to_vector<uint8_t>() == std::vector<uint8_t>{1, 0, 1, 0});
   CHECK(where(gt(ga, gb), ga, gb).to_vector<float>() == where(gt(a, b), a, b).to_vector<float>());
   for (int64_t d : {0, 1}) {
@@ -182,7 +185,8 @@ TEST_CASE("cuda: comparisons, where, max/argmax, index_select and gather match t
   sum(mul(gather(cg2, 1, gidx.to(kGpu)), w2.to(kGpu))).backward();
   CHECK(gather(cg2, 1, gidx.to(kGpu)).to_vector<float>() == gather(ca2, 1, gidx).to_vector<float>());
   EMBER_REQUIRE_CLOSE(cg2.grad().to(Device::cpu()), ca2.grad(), 1e-6, 1e-6);
-  CHECK_THROWS_WITH(index_select(ga, 1, Tensor::from_vector<int64_t>({7}, {1}).to(kGpu)), Catch::Contains("out of range"));
+  CHECK_THROWS_WITH(index_select(ga, 1, Tensor::from_vector<int64_t>({7}, {1}).to(kGpu)),
+                    Catch::Contains("out of range"));
   // Indexing a middle dimension (inner > 1).
   Tensor a3 = random_tensor({3, 6, 5}, 12, DType::f32);
   Tensor c3 = a3.clone().requires_grad_(), g3 = a3.to(kGpu).requires_grad_();

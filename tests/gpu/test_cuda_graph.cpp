@@ -90,9 +90,9 @@ TEST_CASE("gpu: what a graph cannot hold is refused, and the engine stays usable
   graph.replay();
   CHECK(host_values(y) == std::vector<float>(64, 6.f));
   CHECK_THROWS_WITH(graph.capture([&] {
-                      CudaGraph inner;
-                      inner.capture([] {});
-                    }),
+    CudaGraph inner;
+    inner.capture([] {});
+  }),
                     Catch::Contains("captures do not nest"));
 }
 
@@ -159,8 +159,7 @@ TrainedState train_steps(const std::string& model_name, bool graphed, int64_t fu
 
 }  // namespace
 
-TEST_CASE("gpu: training steps through GraphedStep end bit-identical to ordinary steps",
-          "[gpu][cuda_graph][models]") {
+TEST_CASE("gpu: training steps through GraphedStep end bit-identical to ordinary steps", "[gpu][cuda_graph][models]") {
   testing::require_gpu();
   const bool was_deterministic = deterministic_algorithms();
   set_deterministic_algorithms(true);

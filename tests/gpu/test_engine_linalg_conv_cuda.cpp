@@ -27,9 +27,12 @@ void check_op_on_cuda(const Op& op, const std::vector<Tensor>& cpu_inputs, doubl
 // deterministic means bit-reproducible, not a direct sum); TF32 and bf16 round the operands (2^-11 and 2^-8).
 double tolerance() {
   switch (precision()) {
-    case Precision::fp32: return 1e-4;
-    case Precision::tf32: return 5e-3;
-    case Precision::bf16: return 3e-2;
+    case Precision::fp32:
+      return 1e-4;
+    case Precision::tf32:
+      return 5e-3;
+    case Precision::bf16:
+      return 3e-2;
   }
   return 0;
 }
@@ -42,8 +45,8 @@ TEST_CASE("matmul on CUDA matches the CPU: 2-D, transposed views, broadcast batc
   require_gpu();
   for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
     PrecisionGuard guard(p);
-    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0], t[1]); }, {rand({7, 5}, 1), rand({5, 9}, 2)},
-                     tolerance(), "matmul 2-D");
+    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0], t[1]); },
+                     {rand({7, 5}, 1), rand({5, 9}, 2)}, tolerance(), "matmul 2-D");
     check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0].transpose(0, 1), t[1].transpose(0, 1)); },
                      {rand({5, 7}, 3), rand({9, 5}, 4)}, tolerance(), "matmul of transposed views");
     check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0], t[1]); },
@@ -52,8 +55,11 @@ TEST_CASE("matmul on CUDA matches the CPU: 2-D, transposed views, broadcast batc
     check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0], t[1].transpose(-1, -2)); },
                      {rand({2, 3, 5, 8}, 7), rand({2, 3, 5, 8}, 8)}, tolerance(), "matmul q k^T");
     // A permuted batch whose dims do not collapse into one stride: copied, still right.
-    check_op_on_cuda([](const std::vector<Tensor>& t) { return matmul(t[0].permute({1, 0, 2, 3}), t[1]); },
-                     {rand({3, 2, 4, 6}, 9), rand({2, 1, 6, 3}, 10)}, tolerance(), "matmul permuted batch");
+    check_op_on_cuda(
+        [](const std::vector<Tensor>& t) {
+          return matmul(t[0].permute({1, 0, 2, 3}), t[1]);
+        },
+        {rand({3, 2, 4, 6}, 9), rand({2, 1, 6, 3}, 10)}, tolerance(), "matmul permuted batch");
   }
 }
 

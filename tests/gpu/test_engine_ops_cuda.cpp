@@ -21,7 +21,9 @@ void compare_on_cuda(const Op& f, const std::vector<Tensor>& inputs, double rtol
   testing::compare_with_cpu(f, inputs, {"engine op", {rtol, atol}, {rtol * 10, atol * 10}, 424242, std::nullopt});
 }
 
-Tensor f32(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) { return random_tensor(s, seed, DType::f32, lo, hi); }
+Tensor f32(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
+  return random_tensor(s, seed, DType::f32, lo, hi);
+}
 
 }  // namespace
 
@@ -29,8 +31,8 @@ TEST_CASE("cuda engine: softmax and log_softmax along any dim", "[gpu][engine_cu
   require_gpu();
   for (int64_t dim : {-1, 0, 1}) {
     INFO("dim " << dim);
-    compare_on_cuda([dim](const std::vector<Tensor>& x, Device) { return softmax(x[0], dim); }, {f32({6, 5, 12}, 1, -4, 4)},
-                    1e-5, 1e-6);
+    compare_on_cuda([dim](const std::vector<Tensor>& x, Device) { return softmax(x[0], dim); },
+                    {f32({6, 5, 12}, 1, -4, 4)}, 1e-5, 1e-6);
     compare_on_cuda([dim](const std::vector<Tensor>& x, Device) { return log_softmax(x[0], dim); },
                     {f32({6, 5, 12}, 2, -4, 4)}, 1e-5, 1e-6);
   }
@@ -165,10 +167,14 @@ TEST_CASE("cuda engine: SGD, Adam and AdamW steps equal the CPU's bit for bit", 
     }
     auto make = [kind](std::vector<Tensor> params) -> std::unique_ptr<optim::Optimizer> {
       switch (kind) {
-        case 0: return std::make_unique<optim::SGD>(params, 0.1, 0.9, 5e-4, true);
-        case 1: return std::make_unique<optim::SGD>(params, 0.1);
-        case 2: return std::make_unique<optim::Adam>(params, 1e-3, 0.9, 0.999, 1e-8, 1e-4);
-        default: return std::make_unique<optim::AdamW>(params, 1e-3);
+        case 0:
+          return std::make_unique<optim::SGD>(params, 0.1, 0.9, 5e-4, true);
+        case 1:
+          return std::make_unique<optim::SGD>(params, 0.1);
+        case 2:
+          return std::make_unique<optim::Adam>(params, 1e-3, 0.9, 0.999, 1e-8, 1e-4);
+        default:
+          return std::make_unique<optim::AdamW>(params, 1e-3);
       }
     };
     auto opt_cpu = make(cpu), opt_gpu = make(gpu);
@@ -181,6 +187,7 @@ TEST_CASE("cuda engine: SGD, Adam and AdamW steps equal the CPU's bit for bit", 
       opt_cpu->step();
       opt_gpu->step();
     }
-    for (size_t i = 0; i < cpu.size(); ++i) CHECK(gpu[i].to(Device::cpu()).to_vector<float>() == cpu[i].to_vector<float>());
+    for (size_t i = 0; i < cpu.size(); ++i)
+      CHECK(gpu[i].to(Device::cpu()).to_vector<float>() == cpu[i].to_vector<float>());
   }
 }

@@ -100,7 +100,10 @@ TEST_CASE("cublas_gemm rejects leading dimensions that are too small", "[gpu][ge
 
 TEST_CASE("our fp32 SIMT GEMM matches the CPU product on ragged sizes", "[gpu][gemm]") {
   require_gpu();
-  struct Case { int64_t m, n, k, lda, ldb, ldc; float alpha, beta; };
+  struct Case {
+    int64_t m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+  };
   for (const Case& t : {Case{130, 200, 37, 37, 200, 200, 1.f, 0.f}, Case{1, 1, 1, 1, 1, 1, 2.f, 0.f},
                         Case{256, 128, 64, 70, 130, 129, 0.5f, 2.f}, Case{5, 300, 9, 9, 300, 300, 1.f, 1.f}}) {
     GemmShape s;
@@ -145,8 +148,8 @@ void check_wgmma(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int6
   GemmShape s;
   s.trans_b = true;
   s.m = m, s.n = n, s.k = k, s.lda = lda, s.ldb = ldb, s.ldc = ldc, s.alpha = alpha, s.beta = beta;
-  std::vector<float> a = round_bf16(random_values(a_size(s), seed)),
-                     b = round_bf16(random_values(b_size(s), seed + 1)), c = random_values(c_size(s), seed + 2);
+  std::vector<float> a = round_bf16(random_values(a_size(s), seed)), b = round_bf16(random_values(b_size(s), seed + 1)),
+                     c = random_values(c_size(s), seed + 2);
   Tensor da = upload(a, DType::bf16), db = upload(b, DType::bf16), dc = upload(c);
   kernels::cuda::gemm_bf16_wgmma(m, n, k, alpha, static_cast<const __nv_bfloat16*>(da.raw_data()), lda,
                                  static_cast<const __nv_bfloat16*>(db.raw_data()), ldb, beta, dc.data<float>(), ldc,
@@ -183,15 +186,15 @@ TEST_CASE("our wgmma + TMA bf16 GEMM (Hopper) matches the CPU product A B^T and 
   CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(64, 256, 64, 64, 64));     // M % 128
   CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(128, 256, 64, 68, 64));    // lda % 8
   CHECK_FALSE(kernels::cuda::gemm_bf16_wgmma_supported(128, 256, 128, 128, 64));  // ldb < K: B is [N, K]
-  CHECK_THROWS_WITH(kernels::cuda::gemm_bf16_wgmma(100, 256, 64, 1.f, nullptr, 64, nullptr, 64, 0.f, nullptr, 256,
-                                                   stream()),
-                    Catch::Contains("M=100"));
+  CHECK_THROWS_WITH(
+      kernels::cuda::gemm_bf16_wgmma(100, 256, 64, 1.f, nullptr, 64, nullptr, 64, 0.f, nullptr, 256, stream()),
+      Catch::Contains("M=100"));
   // A shifted by one element: rows still 16-byte multiples, the base no longer 16-byte aligned (TMA needs it).
   Tensor a = upload(std::vector<float>(128 * 64 + 8), DType::bf16);
   Tensor b = upload(std::vector<float>(256 * 64), DType::bf16), c = device_floats(128 * 256);
   const auto* a_ptr = static_cast<const __nv_bfloat16*>(a.raw_data());
-  CHECK_THROWS_WITH(kernels::cuda::gemm_bf16_wgmma(128, 256, 64, 1.f, a_ptr + 1, 64,
-                                                   static_cast<const __nv_bfloat16*>(b.raw_data()), 64, 0.f,
-                                                   c.data<float>(), 256, stream()),
-                    Catch::Contains("16-byte aligned"));
+  CHECK_THROWS_WITH(
+      kernels::cuda::gemm_bf16_wgmma(128, 256, 64, 1.f, a_ptr + 1, 64, static_cast<const __nv_bfloat16*>(b.raw_data()),
+                                     64, 0.f, c.data<float>(), 256, stream()),
+      Catch::Contains("16-byte aligned"));
 }

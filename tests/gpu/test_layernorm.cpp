@@ -38,7 +38,8 @@ TEST_CASE("cuda layer_norm matches the reference, forward and backward, bit-repr
         }
       }
 
-      Tensor gx = upload(x), gdy = upload(dy), gg = affine ? upload(gamma) : Tensor(), gb = affine ? upload(beta) : Tensor();
+      Tensor gx = upload(x), gdy = upload(dy), gg = affine ? upload(gamma) : Tensor(),
+             gb = affine ? upload(beta) : Tensor();
       Tensor gy = device_floats(x.size()), gmean = device_floats(rows), grstd = device_floats(rows);
       kernels::cuda::layer_norm_forward(fp(gx), fp(gg), fp(gb), rows, D, eps, fp(gy), fp(gmean), fp(grstd), stream());
       require_close(download(gy), y, 1e-4, 1e-5, "layer_norm y");

@@ -32,7 +32,9 @@ PoolAxis adaptive(int64_t in, int64_t out) { return {in, out, 1, 1, 0, true}; }
 
 TEST_CASE("cuda max/avg/adaptive pooling match the reference, forward and backward", "[gpu][pool]") {
   require_gpu();
-  struct Case { PoolAxis h, w; };
+  struct Case {
+    PoolAxis h, w;
+  };
   const int64_t planes = 6;
   for (Case k : {Case{sliding(9, 3, 2, 1), sliding(8, 3, 2, 1)}, Case{sliding(8, 2, 2, 0), sliding(8, 2, 2, 0)},
                  Case{sliding(7, 3, 1, 1), sliding(5, 3, 1, 1)}, Case{adaptive(7, 3), adaptive(5, 5)},

@@ -111,8 +111,8 @@ TEST_CASE("cuda cross_entropy: per-row loss, fixed-order reduction and backward 
 
     Tensor gx = upload(x), gt = upload(t), gw = k.weighted ? upload(w) : Tensor();
     Tensor gloss = device_floats(k.N), glse = device_floats(k.N), out = device_floats(2);
-    kernels::cuda::cross_entropy_forward(fp(gx), gt.data<int64_t>(), fp(gw), k.N, k.C, static_cast<float>(e),
-                                         fp(gloss), fp(glse), stream());
+    kernels::cuda::cross_entropy_forward(fp(gx), gt.data<int64_t>(), fp(gw), k.N, k.C, static_cast<float>(e), fp(gloss),
+                                         fp(glse), stream());
     require_close(download(gloss), loss, 1e-5, 1e-5, "cross_entropy per-row loss");
 
     kernels::cuda::cross_entropy_reduce(fp(gloss), gt.data<int64_t>(), fp(gw), k.N, k.C, true, fp(out), stream());
@@ -124,15 +124,15 @@ TEST_CASE("cuda cross_entropy: per-row loss, fixed-order reduction and backward 
 
     // Backward of the mean: one upstream gradient (stride 0) divided by the device-side normaliser.
     Tensor g = upload(std::vector<float>{2.f}), gd = device_floats(x.size());
-    kernels::cuda::cross_entropy_backward(fp(gx), gt.data<int64_t>(), fp(gw), fp(glse), fp(g), 0, fp(out) + 1, k.N,
-                                          k.C, static_cast<float>(e), fp(gd), stream());
+    kernels::cuda::cross_entropy_backward(fp(gx), gt.data<int64_t>(), fp(gw), fp(glse), fp(g), 0, fp(out) + 1, k.N, k.C,
+                                          static_cast<float>(e), fp(gd), stream());
     std::vector<double> want(dlogits.size());
     for (size_t i = 0; i < want.size(); ++i) want[i] = 2.0 * dlogits[i] / norm;
     require_close(download(gd), want, 1e-4, 1e-6, "cross_entropy backward (mean)");
     // Backward of reduction none: one gradient per row.
     Tensor grows = upload(row_grad);
-    kernels::cuda::cross_entropy_backward(fp(gx), gt.data<int64_t>(), fp(gw), fp(glse), fp(grows), 1, nullptr, k.N,
-                                          k.C, static_cast<float>(e), fp(gd), stream());
+    kernels::cuda::cross_entropy_backward(fp(gx), gt.data<int64_t>(), fp(gw), fp(glse), fp(grows), 1, nullptr, k.N, k.C,
+                                          static_cast<float>(e), fp(gd), stream());
     require_close(download(gd), dlogits_rows, 1e-4, 1e-6, "cross_entropy backward (none)");
 
     // Deterministic: the reduction gives the same bits again.

@@ -23,8 +23,8 @@
 
 using namespace ember;
 using namespace ember::dist;
-using ember::testing::TinyMlp;
 using ember::testing::tiny_batch;
+using ember::testing::TinyMlp;
 
 namespace {
 
@@ -166,8 +166,7 @@ TEST_CASE("mpi: ranks, collectives", "[mpi]") {
 // metrics and confusion counts as host tensors, which the NCCL communicator hands to its MPI bootstrap.
 TEST_CASE("nccl: collectives on this rank's GPU and on host tensors", "[.nccl]") {
   REQUIRE(g_comm->backend() == "nccl");
-  check_collectives(Device::cuda(gpu_for_local_rank(g_comm->local_rank(), g_comm->local_size(),
-                                                    cuda::device_count())));
+  check_collectives(Device::cuda(gpu_for_local_rank(g_comm->local_rank(), g_comm->local_size(), cuda::device_count())));
   check_collectives(Device::cpu());
 }
 

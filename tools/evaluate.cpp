@@ -51,6 +51,9 @@ EvaluateResult evaluate(const EvaluateOptions& o, std::ostream& out) {
   EMBER_CHECK(!o.model.empty(), "evaluate: --model is required");
   EMBER_CHECK(!o.checkpoint.empty(), "evaluate: --checkpoint is required");
   EMBER_CHECK(o.subset >= 0, "evaluate: --subset ", o.subset, " is negative (0 evaluates every test image)");
+  EMBER_CHECK(o.num_workers >= 0 && o.num_workers <= 256, "evaluate: --num_workers ", o.num_workers,
+              " is not in [0, 256]");
+  EMBER_CHECK(o.batch_size > 0, "evaluate: --batch_size ", o.batch_size, " must be positive");
   const Device device = parse_device(o.device);
   const io::SafetensorsFile weights = io::load_safetensors(o.checkpoint);
   auto saved = weights.metadata.find("model");

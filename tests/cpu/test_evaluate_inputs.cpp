@@ -82,3 +82,10 @@ TEST_CASE("evaluate: a negative --subset is refused (0 means all)", "[evaluate]"
   o.subset = -5;
   CHECK_THROWS_WITH(evaluate(o, log), Catch::Contains("--subset -5 is negative"));
 }
+
+TEST_CASE("evaluate: --num_workers beyond 256 is refused, not wrapped to an int", "[evaluate]") {
+  std::ostringstream log;
+  EvaluateOptions o = options(checkpoint("workers", "0,0,0", "1,1,1"));
+  o.num_workers = 4294967297;  // 2^32 + 1: static_cast<int> would give 1
+  CHECK_THROWS_WITH(evaluate(o, log), Catch::Contains("--num_workers 4294967297 is not in [0, 256]"));
+}

@@ -12,10 +12,13 @@
 //   step_times.csv              per epoch and rank: host, batches, mean ms per training batch (whole step, data
 //                               wait, forward, backward, all-reduce wait, optimizer), peak host/device MiB,
 //                               threads, CPU seconds so far: the per-rank view `ember scale` reports (stragglers)
+//   steps.csv                   per optimizer step: epoch, step, loss (mean over ranks), lr, gradient L2 norm
+//   val_indices.txt             the validation images' dataset indices (the rest of the first `subset` train)
 //   job.yaml                    under LSF or Slurm: the scheduler and job id (ember scale matches accounting)
 //   best.safetensors, last.safetensors, training_state.safetensors   the checkpoints (tools/training_state.h)
 //   val_report.txt/.csv, val_confusion.txt/.csv   the best model on the validation set
 //   curves.png                  loss and accuracy per epoch
+//   test.txt, test_best/, test_last/   with `ember train --test`: the best and last model on the test set
 //
 // Everything random derives from config.seed (weights, split, order, augmentation, dropout), and the data
 // order of epoch e depends only on (seed, e), so a run resumed from training_state.safetensors ends with the

@@ -20,7 +20,8 @@ inline float exp_nonpositive(float a) {
   const int32_t n_bits = __builtin_bit_cast(int32_t, shifted) - __builtin_bit_cast(int32_t, kRound);
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  // ln 2 in two parts (Cody-Waite)
   const float p = 0.5f + r * (0.166665763f + r * (0.0416664667f + r * (0.00836317893f + r * 0.00139336428f)));
-  const float two_n = __builtin_bit_cast(float, (n_bits + 127) << 23);
+  // Shifted as unsigned: a NaN input makes n_bits garbage, and a signed shift past the sign bit is undefined.
+  const float two_n = __builtin_bit_cast(float, static_cast<uint32_t>(n_bits + 127) << 23);
   const float y = (1.f + r + r * r * p) * two_n;
   return a < -87.3f ? 0.f : y;
 }

@@ -57,19 +57,30 @@ struct TrainFlags {
   bool test = false;
 };
 
+// `--resume auto`: the newest stopped run of this experiment under out_dir (both from the settings given), or ""
+// for a new run. What job scripts run, so that a requeued job continues where the signal stopped it.
+std::string resume_auto(const TrainFlags& flags) {
+  TrainConfig config;
+  if (!flags.config_file.empty()) load_config_file(config, flags.config_file);
+  apply_setting_flags(config, flags.settings);
+  return stopped_run(config.out_dir, config.experiment_name).string();
+}
+
 CommandRegistration reg(
     "train", "Train a model; results in <out_dir>/<experiment_name>_<date>_<time>/", [](CLI::App& cmd) -> CommandRun {
       auto flags = std::make_shared<TrainFlags>();
       cmd.add_option("--config", flags->config_file, "YAML file of settings (keys = flag names); flags override it");
       cmd.add_option("--resume", flags->resume,
                      "continue a stopped run: its results folder or training_state.safetensors "
-                     "(its settings, then --config, then flags)");
+                     "(its settings, then --config, then flags); 'auto': the newest unfinished run of "
+                     "--experiment_name in --out_dir, else a new run (for job scripts that requeue)");
       cmd.add_option("--stop_after_epochs", flags->stop_after_epochs,
                      "end this invocation after N epochs (a job time limit); continue with "
                      "--resume");
       cmd.add_flag("--test", flags->test, "after training, evaluate the best and the last model on the test set");
       add_setting_flags(cmd, flags->settings);
       return [flags] {
+        if (flags->resume == "auto") flags->resume = resume_auto(*flags);
         TrainConfig config = flags->resume.empty() ? TrainConfig{} : checkpoint_config(flags->resume);
         if (!flags->config_file.empty()) load_config_file(config, flags->config_file);
         apply_setting_flags(config, flags->settings);

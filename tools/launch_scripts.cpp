@@ -1,6 +1,7 @@
 #include "tools/launch_scripts.h"
 
 #include <cstdio>
+#include <regex>
 
 #include "base/error.h"
 
@@ -24,6 +25,14 @@ std::string host_name(const LaunchSpec& spec, int node) {
   return name;
 }
 
+// A training command that continues its stopped run when the job starts again (`--resume auto`): what makes a
+// requeued job resume. Other commands are left as they are.
+std::string resuming(const std::string& command) {
+  static const std::regex ember_train(R"((^|[\s/])ember\s+train(\s|$))");
+  if (!std::regex_search(command, ember_train) || command.find("--resume") != std::string::npos) return command;
+  return command + " --resume auto";
+}
+
 // LSF takes hours:minutes; Slurm hours:minutes:seconds.
 std::string slurm_time(const std::string& walltime) { return walltime + ":00"; }
 
@@ -42,7 +51,7 @@ std::string mpirun_command(const LaunchSpec& spec, const std::string& hostfile_p
   std::string out = "mpirun -np " + std::to_string(spec.layout.gpus()) + " --hostfile " + hostfile_path +
                     " --map-by ppr:" + std::to_string(spec.layout.gpus_per_node) + ":node --bind-to none";
   for (const std::string& e : spec.env) out += " -x " + e;
-  return out + " " + spec.command + "\n";
+  return out + " " + resuming(spec.command) + "\n";
 }
 
 std::string lsf_script(const LaunchSpec& spec) {
@@ -58,11 +67,20 @@ std::string lsf_script(const LaunchSpec& spec) {
   if (!spec.lsf_host_group.empty()) out += "#BSUB -m " + spec.lsf_host_group + "\n";
   out += "#BSUB -W " + spec.walltime + "\n";
   out += "#BSUB -o " + spec.output_dir + "/lsf_%J.out\n";
+  // Preemption and the run limit: LSF signals every process of the job. mpirun ends the job on SIGTERM but passes
+  // SIGUSR1 on, so the warning (-wa, -wt minutes before the limit) and a manual `bkill -s USR1` use SIGUSR1; ember
+  // finishes its step, saves its training state and exits 138 (143 when SIGTERM reached the ranks alone). LSF
+  // requeues the job on those statuses (-Q) and on a failed host (-r), and `--resume auto` continues the run.
+  out += "#BSUB -r\n";
+  out += "#BSUB -Q \"138 143\"\n";
+  out += "#BSUB -wa USR1\n";
+  out += "#BSUB -wt 2\n";
   for (const std::string& e : spec.env) out += "export " + e + "\n";
-  out += "mpirun --hostfile $LSB_DJOB_HOSTFILE -np " + std::to_string(spec.layout.gpus()) + " --map-by ppr:" + ptile +
-         ":node --bind-to none";
+  // exec: mpirun is the job's process, so its status (138) is the job's, and no shell dies of the SIGUSR1.
+  out += "exec mpirun --hostfile $LSB_DJOB_HOSTFILE -np " + std::to_string(spec.layout.gpus()) +
+         " --map-by ppr:" + ptile + ":node --bind-to none";
   for (const std::string& e : spec.env) out += " -x " + e.substr(0, e.find('='));
-  return out + " " + spec.command + "\n";
+  return out + " " + resuming(spec.command) + "\n";
 }
 
 std::string slurm_script(const LaunchSpec& spec) {
@@ -78,8 +96,19 @@ std::string slurm_script(const LaunchSpec& spec) {
   if (!spec.slurm_constraint.empty()) out += "#SBATCH --constraint=" + spec.slurm_constraint + "\n";
   out += "#SBATCH --time=" + slurm_time(spec.walltime) + "\n";
   out += "#SBATCH --output=" + spec.output_dir + "/slurm_%j.out\n";
+  // Preemption and the time limit: Slurm sends SIGTERM to the ranks (--signal: 120 s before the limit; a
+  // preemption with requeue, likewise); ember finishes its step, saves its training state and exits 143. The
+  // script then requeues the job (a preempted job is requeued by Slurm itself), and `--resume auto` continues the
+  // run; the output file keeps every start (--open-mode=append).
+  out += "#SBATCH --requeue\n";
+  out += "#SBATCH --signal=TERM@120\n";
+  out += "#SBATCH --open-mode=append\n";
   for (const std::string& e : spec.env) out += "export " + e + "\n";
-  return out + "srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + spec.command + "\n";
+  out += "srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + resuming(spec.command) + "\n";
+  out += "status=$?\n";
+  out += "# 143 = 128 + SIGTERM: stopped by the warning signal with the training state saved; continue later\n";
+  out += "if [ \"$status\" -eq 143 ]; then scontrol requeue \"$SLURM_JOB_ID\"; fi\n";
+  return out + "exit \"$status\"\n";
 }
 
 }  // namespace ember::tools

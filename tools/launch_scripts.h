@@ -1,6 +1,8 @@
 // Job scripts for a data-parallel run on a given layout (nodes x GPUs per node), one rank per GPU:
 // an Open MPI host file and mpirun command, an LSF bsub script, a Slurm sbatch script. docs/distributed.md
-// explains each line; `ember scale` writes them for every layout of a study.
+// explains each line; `ember scale` writes them for every layout of a study. An `ember train` command gets
+// `--resume auto`, and the LSF and Slurm scripts requeue a job that the scheduler's warning signal stopped, so a
+// preempted or timed-out run continues where it stopped.
 #pragma once
 #include <string>
 #include <vector>
@@ -31,7 +33,8 @@ std::string mpirun_hostfile(const LaunchSpec& spec);
 std::string mpirun_command(const LaunchSpec& spec, const std::string& hostfile_path);
 // #BSUB -n <gpus> -R "span[ptile=<gpus_per_node>]" -gpu "num=<gpus_per_node>:mode=exclusive_process" ...
 std::string lsf_script(const LaunchSpec& spec);
-// #SBATCH --nodes, --ntasks-per-node, --gpus-per-node ...; srun --mpi=pmix --kill-on-bad-exit=1 <command>
+// #SBATCH --nodes, --ntasks-per-node, --gpus-per-node ...; srun --mpi=pmix --kill-on-bad-exit=1 <command>; a run
+// stopped by SIGTERM (exit 143) requeues the job (scontrol requeue)
 std::string slurm_script(const LaunchSpec& spec);
 
 }  // namespace ember::tools

@@ -1,5 +1,6 @@
 #include "tools/results_folder.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -55,6 +56,18 @@ fs::path new_results_dir(const fs::path& parent, const std::string& name) {
   fs::create_directories(dir, ec);
   EMBER_CHECK(!ec, "cannot create the results folder ", dir.string(), ": ", ec.message());
   return dir;
+}
+
+bool is_results_dir_of(const std::string& folder, const std::string& name) {
+  const std::string shape = "0000-00-00_00-00-00";  // time_stamp(): 0 stands for a digit
+  if (folder.size() < name.size() + 1 + shape.size() || folder.compare(0, name.size() + 1, name + "_") != 0)
+    return false;
+  const std::string rest = folder.substr(name.size() + 1);
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] == '0' ? !std::isdigit(static_cast<unsigned char>(rest[i])) : rest[i] != shape[i]) return false;
+  const std::string suffix = rest.substr(shape.size());  // "" or "_<n>"
+  return suffix.empty() ||
+         (suffix.size() > 1 && suffix[0] == '_' && suffix.find_first_not_of("0123456789", 1) == std::string::npos);
 }
 
 void write_text_file(const fs::path& path, const std::string& text) {

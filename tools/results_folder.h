@@ -11,6 +11,10 @@ namespace ember::tools {
 // A new folder <parent>/<name>_<date>_<time> (suffix _2, _3, ... when two runs start in the same second).
 std::filesystem::path new_results_dir(const std::filesystem::path& parent, const std::string& name);
 
+// Whether `folder` (a name, no path) is one that new_results_dir made for `name`: "CNN_2026-12-06_20-15-03" and
+// "CNN_2026-12-06_20-15-03_2" are CNN's, "CNN_aug_2026-12-06_20-15-03" is not.
+bool is_results_dir_of(const std::string& folder, const std::string& name);
+
 // The time now as "2026-12-06_20-15-03" (local time): results folder names, sweep tables.
 std::string time_stamp();
 

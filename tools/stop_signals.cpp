@@ -8,7 +8,7 @@ namespace {
 
 volatile std::sig_atomic_t requested = 0;
 
-struct sigaction previous_int, previous_term;
+struct sigaction previous_int, previous_term, previous_usr1;
 
 void on_signal(int signal) { requested = signal; }
 
@@ -22,12 +22,14 @@ StopSignals::StopSignals() {
   sigaction(SIGINT, &action, &previous_int);
   action.sa_flags = 0;
   sigaction(SIGTERM, &action, &previous_term);
+  sigaction(SIGUSR1, &action, &previous_usr1);
 }
 
 StopSignals::~StopSignals() {
   requested = 0;  // answered: the next run in this process starts afresh
   sigaction(SIGINT, &previous_int, nullptr);
   sigaction(SIGTERM, &previous_term, nullptr);
+  sigaction(SIGUSR1, &previous_usr1, nullptr);
 }
 
 int stop_signal() { return requested; }
@@ -40,6 +42,8 @@ const char* signal_name(int signal) {
       return "SIGINT";
     case SIGTERM:
       return "SIGTERM";
+    case SIGUSR1:
+      return "SIGUSR1";
     default:
       return "a signal";
   }

@@ -1,6 +1,8 @@
-// SIGINT (Ctrl-C) and SIGTERM (what Slurm and LSF send before they kill or preempt a job) ask a training run to
-// stop at the end of its current optimizer step and save its training state, so `--resume` continues exactly
-// where it stopped. A second SIGINT kills at once (the default action), for a run that must not wait.
+// SIGINT (Ctrl-C), SIGTERM (what Slurm and LSF send before they kill or preempt a job) and SIGUSR1 (the warning
+// signal for jobs started by mpirun: mpirun passes SIGUSR1 on to its ranks and keeps running, whereas SIGTERM ends
+// mpirun itself) ask a training run to stop at the end of its current optimizer step and save its training state,
+// so `--resume` continues exactly where it stopped; the process then exits with 128 + the signal (143, 138), the
+// status the job scripts of `ember scale` requeue on. A second SIGINT kills at once (the default action).
 #pragma once
 
 namespace ember::tools {
@@ -19,7 +21,7 @@ class StopSignals {
 int stop_signal();
 // What the handlers do; tests call it to stop a run at a chosen step. 0 clears the request.
 void request_stop(int signal);
-// "SIGINT", "SIGTERM", ...
+// "SIGINT", "SIGTERM", "SIGUSR1"
 const char* signal_name(int signal);
 
 }  // namespace ember::tools

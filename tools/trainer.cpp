@@ -329,6 +329,7 @@ struct TrainingPass {
   bool diverged = false;
   bool stopped = false;             // by a signal, after micro-batch `batches`: the sums below are the partial epoch's
   double loss_sum = 0, images = 0;  // over all ranks, from the epoch's start (a resumed pass included)
+  std::vector<double> rank_loss_sums;  // stopped: each rank's own sum (TrainingState::partial_rank_loss_sums)
   metrics::ConfusionMatrix confusion;
   double seconds = 0;       // rank 0's clock, this process's part of the pass
   double timed_images = 0;  // the images of that part, over all ranks
@@ -368,6 +369,8 @@ TrainingPass train_one_epoch(Run& run, std::ostream& out, int64_t epoch, const T
       restored_loss = static_cast<float>(books.partial_loss_sum);  // an f32 sum, saved exactly
       pass.confusion.counts() = books.partial_confusion;
     }
+    if (books.partial_rank_loss_sums.size() == static_cast<size_t>(run.ranks.world))  // each rank its own
+      restored_loss = static_cast<float>(books.partial_rank_loss_sums[run.ranks.rank]);
   }
   Tensor loss_sum = Tensor::from_vector<float>({restored_loss}, {}).to(run.device);
   std::vector<Tensor> predictions;  // on the device until the end of the pass
@@ -415,6 +418,11 @@ TrainingPass train_one_epoch(Run& run, std::ostream& out, int64_t epoch, const T
   pass.loss_sum = totals[0];
   pass.images = totals[1];
   pass.timed_images = totals[2];
+  if (pass.stopped) {  // every rank stops at the same batch (the stop request is summed over ranks)
+    pass.rank_loss_sums.assign(run.ranks.world, 0.0);
+    pass.rank_loss_sums[run.ranks.rank] = loss_sum.item();
+    sum_over_ranks(run.comm, pass.rank_loss_sums);
+  }
   if (run.ranks.world > 1) pass.confusion.counts() = dist::sum_counts(run.comm, pass.confusion.counts());
   return pass;
 }
@@ -550,6 +558,7 @@ void save_stopped_state(Run& run, const TrainingState& books, const TrainingPass
   state.step = run.step->step();
   state.batches_done = pass.batches;
   state.partial_loss_sum = pass.loss_sum;
+  state.partial_rank_loss_sums = pass.rank_loss_sums;
   state.partial_images = pass.images;
   state.partial_confusion = pass.confusion.counts();
   state.model_rng = run.model->rng_state();
@@ -621,6 +630,9 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
     }
   }
   if (run.ranks.lead()) write_best_report(run, books);
+  // A stopped rank exits with 128 + the signal, and the launcher (mpirun, srun --kill-on-bad-exit) then ends the
+  // job's other processes: every rank waits here until rank 0 has written its files.
+  if (result.stopped_by) run.comm.barrier();
   if (!result.diverged && !result.stopped_by && end_epoch < config.epochs)
     run.log->line("stopped after epoch " + std::to_string(end_epoch - 1) + " of " + std::to_string(config.epochs) +
                   "; continue with --resume " + run.dir.string());

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "engine/io/safetensors.h"
+#include "tools/results_folder.h"
 #include "tools/text.h"
 
 namespace ember::tools {
@@ -65,6 +66,11 @@ void save_training_state(const fs::path& path, const TrainingState& s) {
   if (s.batches_done > 0) {
     metadata["batches_done"] = std::to_string(s.batches_done);
     metadata["partial_loss_sum"] = exact(s.partial_loss_sum);
+    if (!s.partial_rank_loss_sums.empty()) {
+      std::string sums;
+      for (double v : s.partial_rank_loss_sums) sums += (sums.empty() ? "" : ",") + exact(v);
+      metadata["partial_rank_loss_sums"] = sums;
+    }
     metadata["partial_images"] = exact(s.partial_images);
     metadata["partial_confusion"] = join(s.partial_confusion);
   }
@@ -83,6 +89,10 @@ TrainingState load_training_state(const fs::path& path) {
   if (file.metadata.count("batches_done")) {
     s.batches_done = m.integer("batches_done");
     s.partial_loss_sum = m.number("partial_loss_sum");
+    if (file.metadata.count("partial_rank_loss_sums"))  // states written before it: rank 0 takes the total
+      s.partial_rank_loss_sums = m.list<double>("partial_rank_loss_sums", parse_number);
+    for (double v : s.partial_rank_loss_sums)
+      EMBER_CHECK(std::isfinite(v), m.what("partial_rank_loss_sums"), " holds ", v, ", not a finite loss sum");
     s.partial_images = m.number("partial_images");
     s.partial_confusion = m.list<int64_t>("partial_confusion", parse_integer);
     EMBER_CHECK(s.batches_done > 0 && std::isfinite(s.partial_loss_sum) && s.partial_images > 0, path.string(),
@@ -131,6 +141,25 @@ TrainConfig checkpoint_config(const std::string& resume_from) {
   TrainConfig c;
   load_config_text(c, Metadata{state.metadata, path}.text("config"), path.string() + " (config)");
   return c;
+}
+
+fs::path stopped_run(const fs::path& out_dir, const std::string& experiment_name) {
+  std::error_code ec;
+  if (!fs::is_directory(out_dir, ec)) return {};
+  fs::path newest;
+  fs::file_time_type newest_time;
+  for (const fs::directory_entry& entry : fs::directory_iterator(out_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const fs::path state = entry.path() / kStateFile;
+    if (!is_results_dir_of(name, experiment_name) || !fs::is_regular_file(state, ec)) continue;
+    const io::SafetensorsFile file = io::load_safetensors(state.string());
+    TrainConfig c;
+    load_config_text(c, Metadata{file.metadata, state}.text("config"), state.string() + " (config)");
+    if (Metadata{file.metadata, state}.integer("epochs_done") >= c.epochs) continue;  // finished
+    const fs::file_time_type time = fs::last_write_time(state, ec);
+    if (newest.empty() || time > newest_time) newest = entry.path(), newest_time = time;
+  }
+  return newest;
 }
 
 std::map<std::string, std::string> weights_metadata(const std::string& model, const std::string& normalization,

@@ -29,6 +29,9 @@ struct TrainingState {
   // sums over all ranks (loss x images, images, confusion counts), which the resumed pass starts from.
   int64_t batches_done = 0;
   double partial_loss_sum = 0, partial_images = 0;
+  // Each rank's own f32 loss sum of the stopped part: a resume on as many ranks continues each sum in the same order
+  // as a run without the stop, so its train_loss is bit-identical (on other rank counts rank 0 takes the total).
+  std::vector<double> partial_rank_loss_sums;
   std::vector<int64_t> partial_confusion;
   double best_val_loss = std::numeric_limits<double>::infinity();
   int64_t best_epoch = -1;              // -1: none yet
@@ -53,6 +56,12 @@ TrainingState load_training_state(const std::filesystem::path& path);
 
 // The configuration stored in a training checkpoint (folder or file), for `--resume` to start from.
 TrainConfig checkpoint_config(const std::string& resume_from);
+
+// `--resume auto`, what a requeued job runs: the results folder under out_dir of the newest run of
+// experiment_name whose training state stops short of its last epoch (stopped by a signal or
+// --stop_after_epochs, or killed after an epoch), or an empty path when there is none. Finished runs are left
+// alone, so a job that runs again after finishing starts a new run.
+std::filesystem::path stopped_run(const std::filesystem::path& out_dir, const std::string& experiment_name);
 
 // The metadata of best/last.safetensors: what `ember evaluate` needs to use the weights alone.
 std::map<std::string, std::string> weights_metadata(const std::string& model, const std::string& normalization,

@@ -208,20 +208,33 @@ TEST_CASE("launch scripts for a layout", "[dist][scale]") {
   spec.env = {"NCCL_DEBUG=WARN"};
   spec.lsf_host_group = "waic_2023_gpu";
   CHECK(mpirun_hostfile(spec) == "node01 slots=4\nnode02 slots=4\nnode03 slots=4\n");
+  // A training command continues its stopped run when the job starts again.
+  const std::string resuming = spec.command + " --resume auto";
   CHECK(mpirun_command(spec, "hosts") ==
-        "mpirun -np 12 --hostfile hosts --map-by ppr:4:node --bind-to none -x NCCL_DEBUG=WARN " + spec.command + "\n");
+        "mpirun -np 12 --hostfile hosts --map-by ppr:4:node --bind-to none -x NCCL_DEBUG=WARN " + resuming + "\n");
   const std::string lsf = lsf_script(spec);
   CHECK_THAT(lsf, Catch::Contains("#BSUB -n 12\n"));
   CHECK_THAT(lsf, Catch::Contains("span[ptile=4]"));
   CHECK_THAT(lsf, Catch::Contains("#BSUB -gpu \"num=4:mode=exclusive_process\"\n"));
   CHECK_THAT(lsf, Catch::Contains("#BSUB -m waic_2023_gpu\n"));
-  CHECK_THAT(lsf, Catch::Contains("-x NCCL_DEBUG " + spec.command));
+  CHECK_THAT(lsf, Catch::Contains("-x NCCL_DEBUG " + resuming + "\n"));
   CHECK_THAT(lsf, Catch::Contains("#BSUB -o ./lsf_%J.out\n"));
+  // Requeued when stopped by the warning signal (SIGUSR1, which mpirun passes on) or SIGTERM, or a host fails.
+  CHECK_THAT(lsf, Catch::Contains("#BSUB -r\n#BSUB -Q \"138 143\"\n#BSUB -wa USR1\n#BSUB -wt 2\n"));
   const std::string slurm = slurm_script(spec);
   CHECK_THAT(slurm, Catch::Contains("#SBATCH --nodes=3\n#SBATCH --ntasks-per-node=4\n#SBATCH --gpus-per-node=4\n"));
   CHECK_THAT(slurm, Catch::Contains("#SBATCH --time=01:00:00\n"));
   CHECK_THAT(slurm, Catch::Contains("#SBATCH --output=./slurm_%j.out\n"));
-  CHECK_THAT(slurm, Catch::EndsWith("srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + spec.command + "\n"));
+  CHECK_THAT(slurm, Catch::Contains("#SBATCH --requeue\n#SBATCH --signal=TERM@120\n"));
+  CHECK_THAT(slurm, Catch::Contains("srun --mpi=pmix --kill-on-bad-exit=1 --cpu-bind=none " + resuming + "\n"));
+  CHECK_THAT(slurm, Catch::EndsWith("if [ \"$status\" -eq 143 ]; then scontrol requeue \"$SLURM_JOB_ID\"; fi\n"
+                                    "exit \"$status\"\n"));
+  // Other commands, and a command that already says what to resume, are left as they are.
+  for (const std::string command : {"./bench --steps 3", "ember train --resume runs/a", "./my_ember train"}) {
+    spec.command = command;
+    CHECK_THAT(mpirun_command(spec, "hosts"), Catch::EndsWith(" " + command + "\n"));
+  }
+  spec.command = "ember train --epochs 2";
   spec.hosts = {"a", "b"};
   CHECK_THROWS_WITH(mpirun_hostfile(spec), Catch::Contains("2 hosts for 3 nodes"));
   spec.hosts = {"a", "b", "c"};

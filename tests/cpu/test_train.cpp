@@ -18,6 +18,7 @@
 #include "tests/testing.h"
 #include "tests/train_testing.h"
 #include "tools/evaluate.h"
+#include "tools/results_folder.h"
 #include "tools/stop_signals.h"
 #include "tools/sweep.h"
 #include "tools/text.h"
@@ -198,6 +199,9 @@ TEST_CASE("train: a stop signal ends the run after its step with a saved state t
                        first.results_dir) != std::string::npos);
   const fs::path dir = first.results_dir;
   CHECK(io::load_safetensors((dir / "training_state.safetensors").string()).metadata.at("batches_done") == "1");
+  // `--resume auto` (a requeued job) finds it: the newest unfinished run of the experiment, not the finished one.
+  CHECK(stopped_run(c.out_dir, c.experiment_name) == dir);
+  CHECK(stopped_run(c.out_dir, c.experiment_name + "_other").empty());
 
   // SIGTERM (a scheduler's preemption) inside the resumed epoch, then to the end.
   request_stop(SIGTERM);
@@ -207,6 +211,7 @@ TEST_CASE("train: a stop signal ends the run after its step with a saved state t
   const TrainResult rest = train(checkpoint_config(dir.string()), log, dir.string());
   CHECK(rest.stopped_by == 0);
   REQUIRE(rest.history.size() == 2);
+  CHECK(stopped_run(c.out_dir, c.experiment_name).empty());  // all finished: a job run again starts anew
 
   // The same figures, step records and weights as the run without stops.
   CHECK(rows_without_timing(dir.string()) == rows_without_timing(whole.results_dir));
@@ -218,6 +223,16 @@ TEST_CASE("train: a stop signal ends the run after its step with a saved state t
     INFO(a.tensors[i].first);
     CHECK(a.tensors[i].second.to_vector<float>() == b.tensors[i].second.to_vector<float>());
   }
+}
+
+TEST_CASE("results folders are told apart by experiment name", "[train]") {
+  CHECK(is_results_dir_of("CNN_2026-12-06_20-15-03", "CNN"));
+  CHECK(is_results_dir_of("CNN_2026-12-06_20-15-03_12", "CNN"));
+  CHECK_FALSE(is_results_dir_of("CNN_aug_2026-12-06_20-15-03", "CNN"));
+  CHECK_FALSE(is_results_dir_of("CNN_2026-12-06_20-15-0x", "CNN"));
+  CHECK_FALSE(is_results_dir_of("CNN_2026-12-06_20-15-03_", "CNN"));
+  CHECK_FALSE(is_results_dir_of("CNN_2026-12-06_20-15-03.tmp", "CNN"));
+  CHECK_FALSE(is_results_dir_of("CNN", "CNN"));
 }
 
 TEST_CASE("train: a broken training state is refused naming the file and the key", "[train]") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -48,7 +49,47 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The live AnomalyDetection's names: parameter -> its layer, and the layer the forward pass is in.
+struct AnomalyNames {
+  std::unordered_map<const TensorImpl*, std::string> layer_of;
+  std::string current_layer;
+};
+AnomalyNames* g_anomaly = nullptr;
+
+// "NaN" or "Inf" when t holds one, else "".
+const char* non_finite(const Tensor& t) {
+  if (t.numel() == 0 || (t.dtype() != DType::f32 && t.dtype() != DType::bf16)) return "";
+  bool inf = false;
+  for (float v : t.to(Device::cpu()).to(DType::f32).contiguous().to_vector<float>()) {
+    if (std::isnan(v)) return "NaN";
+    inf = inf || std::isinf(v);
+  }
+  return inf ? "Inf" : "";
+}
+
+// "conv2d of layer network.7", or "relu after layer network.7", or "relu" before any layer.
+std::string op_and_layer(const std::string& op, const std::vector<Tensor>& inputs) {
+  for (const Tensor& in : inputs) {
+    if (!in.defined()) continue;
+    auto it = g_anomaly->layer_of.find(&in.impl());
+    if (it != g_anomaly->layer_of.end()) return op + " of layer " + it->second;
+  }
+  return g_anomaly->current_layer.empty() ? op : op + " after layer " + g_anomaly->current_layer;
+}
+
 }  // namespace
+
+AnomalyDetection::AnomalyDetection(const NamedTensors& parameters) {
+  EMBER_CHECK(!g_anomaly, "anomaly detection is already on");
+  g_anomaly = new AnomalyNames;
+  for (const auto& [name, p] : parameters)
+    g_anomaly->layer_of[&p.impl()] = name.substr(0, name.rfind('.') == std::string::npos ? 0 : name.rfind('.'));
+}
+
+AnomalyDetection::~AnomalyDetection() {
+  delete g_anomaly;
+  g_anomaly = nullptr;
+}
 
 Node::Node(std::string name, std::vector<Tensor> inputs, BackwardFn fn)
     : name_(std::move(name)), inputs_(std::move(inputs)), fn_(std::move(fn)), sequence_(g_next_sequence++) {}
@@ -80,6 +121,13 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs, BackwardF
   node->output_dtype = out.dtype();
   out.impl().grad_fn = std::move(node);
   out.impl().requires_grad = true;
+  if (g_anomaly) {
+    const std::string where = op_and_layer(name, out.grad_fn()->inputs());
+    if (where.find(" of layer ") != std::string::npos) g_anomaly->current_layer = where.substr(where.rfind(' ') + 1);
+    if (const char* bad = non_finite(out); *bad)
+      throw AnomalyError(format_message("--detect_anomaly: the forward pass first went non-finite in ", where,
+                                        ": its output ", out.describe(), " holds ", bad));
+  }
 }
 
 void run_backward(const Tensor& root, const Tensor& grad_output) {
@@ -149,6 +197,11 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         EMBER_CHECK(gi.shape() == in.shape(), "backward of ", n->name(), ": gradient ", gi.describe(), " for input ", i,
                     " of shape ", shape_str(in.shape()));
         if (gi.dtype() != in.dtype()) gi = gi.to(in.dtype());
+        if (g_anomaly)
+          if (const char* bad = non_finite(gi); *bad)
+            throw AnomalyError(format_message("--detect_anomaly: the backward pass first went non-finite in ",
+                                              op_and_layer(n->name(), n->inputs()), ": the gradient of its input ", i,
+                                              " ", gi.describe(), " holds ", bad));
       }
       if (in.is_leaf()) {
         TensorImpl& leaf = in.impl();

@@ -61,4 +61,23 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs, BackwardF
 // Runs backward from `root` with the given output gradient (same shape as root).
 void run_backward(const Tensor& root, const Tensor& grad_output);
 
+// Anomaly detection (`ember train --detect_anomaly`, as torch.autograd.detect_anomaly): while one lives, the output
+// of every op that records a node, and every gradient backward computes, is checked for NaN and Inf, and the first
+// one found throws AnomalyError naming the op and its layer: the layer whose parameter the op takes, or for an op
+// without one (relu, add), the last layer that ran before it. Slow (each tensor is read on the host): it is for
+// finding where a diverging run first breaks. One at a time, on the thread that trains.
+class AnomalyDetection {
+ public:
+  // `parameters`: the model's named_parameters(); a layer is named by its parameter's name without the last part.
+  explicit AnomalyDetection(const NamedTensors& parameters);
+  ~AnomalyDetection();
+  AnomalyDetection(const AnomalyDetection&) = delete;
+  AnomalyDetection& operator=(const AnomalyDetection&) = delete;
+};
+
+class AnomalyError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace ember

@@ -24,6 +24,7 @@ struct TrainConfig {
   std::string precision = "fp32";   // fp32 | tf32 | bf16 (GPU GEMMs and convolutions; engine/precision.h)
   bool deterministic = true;        // bit-reproducible cuDNN algorithms (false: the fastest)
   bool cuda_graph = false;          // each step's forward + backward as one CUDA graph (engine/cuda_graph.h)
+  bool detect_anomaly = false;      // check every op's output and gradient for NaN/Inf (engine/autograd.h)
   int64_t seed = 0;                 // weights, split, data order, augmentation, dropout
   std::string dataset = "cifar10";  // cifar10 | mnist | fashion_mnist | folder
   std::string data_dir;             // empty: the default for the dataset (see resolve_data_dir)
@@ -75,6 +76,9 @@ void for_each_setting(C& c, F&& f) {
   f("cuda_graph", c.cuda_graph,
     "run each training step's forward and backward as one captured CUDA graph: one launch instead of one per "
     "kernel (one GPU, accumulate 1; the same results)");
+  f("detect_anomaly", c.detect_anomaly,
+    "check every op's output and gradient for NaN and Inf, and stop at the first, naming the op and the layer "
+    "(slow: to find where a diverging run first breaks)");
   f("seed", c.seed, "seed of every random stream (weights, split, order, augmentation, dropout)");
   f("dataset", c.dataset, "cifar10 | mnist | fashion_mnist | folder");
   f("data_dir", c.data_dir,

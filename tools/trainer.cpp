@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 
 #include "data/loader.h"
 #include "data/normalize.h"
@@ -280,8 +281,12 @@ void build_training_step(Run& run) {
   }
   run.step = std::make_unique<TrainStep>(
       TrainStepParts{*run.model, *run.optimizer, *run.schedule, run.loss, run.comm, run.data_parallel.get(),
-                     c.accumulate, c.batch_size, c.cuda_graph, run.device},
+                     c.accumulate, c.batch_size, c.cuda_graph && !c.detect_anomaly, run.device},
       *run.log);
+  if (c.cuda_graph && c.detect_anomaly)
+    run.log->line(
+        "note: --detect_anomaly reads every tensor on the host, which a CUDA graph cannot; training "
+        "without --cuda_graph");
 }
 
 // Drops the rows whose `column` (an integer: epoch, step) is `limit` or more from a results CSV: rows written
@@ -380,9 +385,17 @@ TrainingPass train_one_epoch(Run& run, std::ostream& out, int64_t epoch, const T
   using Clock = std::chrono::steady_clock;
   for (Clock::time_point t = Clock::now(); !pass.stopped && run.train_loader->next(batch); t = Clock::now()) {
     pass.time.data_ms += std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-    const TrainStep::Outcome o =
-        run.step->run(cuda::upload(batch.images, run.device), cuda::upload(batch.labels, run.device), pass.batches,
-                      run.batches_per_epoch, pass.time);
+    TrainStep::Outcome o;
+    try {
+      o = run.step->run(cuda::upload(batch.images, run.device), cuda::upload(batch.labels, run.device), pass.batches,
+                        run.batches_per_epoch, pass.time);
+    } catch (const AnomalyError& e) {  // --detect_anomaly: nothing of this step was applied
+      progress.finish();
+      EMBER_FAIL("stopped at epoch ", epoch, ", step ", run.step->step() + 1, " (batch ", pass.batches,
+                 " of the epoch): ", e.what(), ". Try a lower --lr (now ", exact(run.step->lr()), ")",
+                 books.best_epoch >= 0 ? "; best.safetensors (epoch " + std::to_string(books.best_epoch) + ") is intact"
+                                       : std::string());
+    }
     if (!o.finite) {
       progress.finish();
       run.log->line("stopped: the loss is " + std::string(std::isnan(o.checked_loss) ? "NaN" : "infinite") +
@@ -592,6 +605,8 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
   build_training_step(run);
   if (!state_file.empty()) restore(run, resumed, state_file, books);
   resumed = TrainingState{};  // its tensors are no longer needed
+  std::optional<AnomalyDetection> anomaly_detection;
+  if (config.detect_anomaly) anomaly_detection.emplace(run.model->named_parameters());
 
   TrainResult result;
   result.results_dir = run.dir.string();

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,9 +48,20 @@ SafetensorsHeader parse_safetensors_header(const char* bytes, uint64_t size, con
   EMBER_CHECK(header_length <= kMaxHeaderBytes && header_length <= size - 8, "load_safetensors: '", path,
               "': header length ", header_length, " goes beyond the file (", size, " bytes)");
 
+  // A name given twice would silently keep the last of the two (JSON objects are maps): refuse it, at any depth
+  // (tensor names, __metadata__ keys, a tensor's fields). One set of keys for each object being parsed.
+  std::vector<std::set<std::string>> open_objects;
+  const auto no_repeated_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) open_objects.emplace_back();
+    if (event == Event::object_end) open_objects.pop_back();
+    if (event == Event::key && !open_objects.back().insert(parsed.get<std::string>()).second)
+      EMBER_FAIL("load_safetensors: '", path, "': the header names '", parsed.get<std::string>(), "' twice");
+    return true;
+  };
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_length);
+    header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_length, no_repeated_keys);
   } catch (const nlohmann::json::exception& e) {
     EMBER_FAIL("load_safetensors: '", path, "': the header is not valid JSON: ", e.what());
   }

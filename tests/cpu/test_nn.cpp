@@ -1,8 +1,11 @@
 // nn::Module mechanics (names, order, kinds, loading, modes, random state) and the layers' PyTorch-default
 // initialisation.
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <set>
 
+#include "engine/autograd.h"
 #include "engine/nn/activation.h"
 #include "engine/nn/batchnorm.h"
 #include "engine/nn/containers.h"
@@ -355,4 +358,49 @@ TEST_CASE("attention modules match plain loops", "[nn][attention]") {
     return project(reference_attention(xi, n, dim, simple.to_qkv->weight.to_vector<float>(), heads, dh, 0.5, false),
                    simple.to_out->weight, Tensor());
   });
+}
+
+TEST_CASE("anomaly detection names the op and the layer where NaN or Inf first appears", "[nn][autograd]") {
+  Generator init(1, RandomPurpose::init);
+  Toy toy(init);
+  const Tensor x = Tensor::ones({2, 4});
+  const auto anomaly_of = [&](const std::function<void()>& f) -> std::string {
+    try {
+      f();
+    } catch (const AnomalyError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  {
+    AnomalyDetection on(toy.named_parameters());
+    CHECK(anomaly_of([&] { run_backward(sum(toy.forward(x)), Tensor::ones({})); }).empty());  // all finite
+    CHECK_THROWS_WITH(AnomalyDetection(toy.named_parameters()), Catch::Contains("already on"));
+
+    // In a layer: its parameter names it.
+    auto first = std::static_pointer_cast<nn::Linear>(toy.seq->children()[0].second);
+    auto last = std::static_pointer_cast<nn::Linear>(toy.seq->children()[2].second);
+    first->weight.detach().fill_(3e38);
+    CHECK_THAT(anomaly_of([&] { toy.forward(x); }), Catch::Contains("forward pass first went non-finite in") &&
+                                                        Catch::Contains("of layer seq.0") &&
+                                                        Catch::Contains("holds Inf"));
+    // After a layer: the last layer that ran (y ~ 1e20 is finite, y * y is not).
+    first->weight.detach().fill_(1.0);
+    last->weight.detach().fill_(1e19);
+    CHECK_THAT(anomaly_of([&] {
+                 const Tensor y = toy.forward(x);
+                 mul(y, y);
+               }),
+               Catch::Contains("in mul after layer seq.2") && Catch::Contains("holds Inf"));
+
+    // Backward: the gradient an op passes on.
+    last->weight.detach().fill_(1.0);
+    const Tensor inf = Tensor::full({}, std::numeric_limits<float>::infinity());
+    CHECK_THAT(anomaly_of([&] { run_backward(sum(toy.forward(x)), inf); }),
+               Catch::Contains("backward pass first went non-finite in sum after layer seq.2"));
+  }
+  // Off: nothing is checked.
+  auto first = std::static_pointer_cast<nn::Linear>(toy.seq->children()[0].second);
+  first->weight.detach().fill_(3e38);
+  CHECK(anomaly_of([&] { toy.forward(x); }).empty());
 }

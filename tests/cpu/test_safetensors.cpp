@@ -125,6 +125,21 @@ TEST_CASE("safetensors: damaged files give errors naming the file and the tensor
   write_bytes(bad, handmade(R"({"x":{"dtype":"U8","shape":[2]}})", 2));
   CHECK_THAT(load_error(bad), Catch::Contains("tensor 'x'") && Catch::Contains("data_offsets"));
 
+  // A name given twice (JSON would keep the last silently): a tensor, a metadata key, a tensor's field.
+  write_bytes(bad, handmade(R"({"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                            R"("x":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+                            4));
+  CHECK_THAT(load_error(bad), Catch::Contains("bad.safetensors") && Catch::Contains("names 'x' twice"));
+  write_bytes(bad, handmade(R"({"__metadata__":{"epoch":"1","epoch":"2"}})", 0));
+  CHECK_THAT(load_error(bad), Catch::Contains("names 'epoch' twice"));
+  write_bytes(bad, handmade(R"({"x":{"dtype":"U8","dtype":"F32","shape":[2],"data_offsets":[0,2]}})", 2));
+  CHECK_THAT(load_error(bad), Catch::Contains("names 'dtype' twice"));
+  // The same key in two different objects is no repeat.
+  write_bytes(bad, handmade(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+                            R"("y":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
+                            2));
+  CHECK(io::load_safetensors(bad).tensors.size() == 2);
+
   CHECK_THAT(load_error(temp_path("does_not_exist.safetensors")), Catch::Contains("cannot open"));
 }
 

@@ -342,6 +342,21 @@ TEST_CASE("train: a diverging run stops with the epoch and step and leaves no br
                      text.find("the weights are finite: the forward pass overflowed") != std::string::npos;
   CHECK(named);
   CHECK_FALSE(fs::exists(fs::path(r.results_dir) / "last.safetensors"));
+
+  // --detect_anomaly: the op and the layer where the first NaN or Inf appeared (the huge step makes the first
+  // conv's weights overflow, so the next forward pass breaks in a layer), with the step; nothing written.
+  c.detect_anomaly = true;
+  c.experiment_name = "diverge_anomaly";
+  std::string error;
+  try {
+    train(c, log);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  INFO(error);
+  CHECK_THAT(error, Catch::Contains("stopped at epoch 0, step ") &&
+                        Catch::Contains("--detect_anomaly: the forward pass first went non-finite in ") &&
+                        Catch::Contains(" layer network.") && Catch::Contains("lower --lr"));
 }
 
 TEST_CASE("sweep: runs each config, tests its best model, writes a markdown table", "[train]") {

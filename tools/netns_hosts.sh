@@ -45,6 +45,8 @@ check() {
 down() {
   local host
   for host in $(hosts_made); do
+    # Processes left on the host (an orted cut off from its mpirun stays forever): the host goes with them.
+    ip netns pids "$host" | xargs -r kill -9 2> /dev/null || true
     ip netns del "$host"  # deletes its eth0 and with it the veth peer on the switch
     rm -rf "/etc/netns/$host"
   done

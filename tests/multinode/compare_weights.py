@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""compare_weights.py A.safetensors B.safetensors TOLERANCE: passes (exit 0) when both files hold the same f32
-tensors (names, shapes) and no element differs by more than TOLERANCE; prints the largest difference and where."""
+"""compare_weights.py A.safetensors B.safetensors TOLERANCE: passes (exit 0) when both files hold the same tensors
+(names, shapes; F32, F64, I32, I64) and no element differs by more than TOLERANCE; prints the largest difference
+and where. Reading a file checks it whole: every tensor's bytes inside the data, of its dtype's size."""
 import json
 import struct
 import sys
 from array import array
+
+TYPECODES = {"F32": "f", "F64": "d", "I32": "i", "I64": "q"}
 
 
 def tensors(path):
@@ -16,9 +19,14 @@ def tensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        assert info["dtype"] == "F32", f"{path}: {name} is {info['dtype']}, not F32"
         b, e = info["data_offsets"]
-        out[name] = (info["shape"], array("f", data[b:e]))
+        assert e <= len(data), f"{path}: {name} ends at byte {e}, past the data ({len(data)} bytes)"
+        values = array(TYPECODES[info["dtype"]], data[b:e])
+        count = 1
+        for n in info["shape"]:
+            count *= n
+        assert len(values) == count, f"{path}: {name} has {len(values)} values for shape {info['shape']}"
+        out[name] = (info["shape"], values)
     return out
 
 

@@ -68,7 +68,7 @@ PeerAddress parse_peer_record(const std::string& record) {
 PeerProbe::PeerProbe(std::function<PeerProgress()> progress) : progress_(std::move(progress)) {
   self_.host = own_host_name();
   self_.ipv4 = own_ipv4_addresses();
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);  // accept() never blocks
   sockaddr_in any{};
   any.sin_family = AF_INET;
   any.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -88,8 +88,7 @@ PeerProbe::PeerProbe(std::function<PeerProgress()> progress) : progress_(std::mo
 PeerProbe::~PeerProbe() {
   if (listen_fd_ < 0) return;
   const char stop = 1;
-  if (write(wake_pipe_[1], &stop, 1) != 1) {
-  }  // the responder sees the pipe readable and returns
+  [[maybe_unused]] const ssize_t written = write(wake_pipe_[1], &stop, 1);  // the responder sees it and returns
   responder_.join();
   close(listen_fd_);
   close(wake_pipe_[0]);
@@ -97,16 +96,20 @@ PeerProbe::~PeerProbe() {
 }
 
 void PeerProbe::respond() {
-  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-  while (poll(fds, 2, -1) >= 0 || errno == EINTR) {
+  for (;;) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;  // a signal (ember's stop signals): poll again
+      return;
+    }
     if (fds[1].revents) return;
     if (!(fds[0].revents & POLLIN)) continue;
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) continue;
     const PeerProgress p = progress_();
     const std::string reply = std::to_string(p.collectives_entered) + (p.waiting ? " waiting\n" : " running\n");
-    if (send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) {
-    }  // a prober that left: nothing to do
+    // A prober that has left already: nothing to do about it.
+    [[maybe_unused]] const ssize_t sent = send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
     close(fd);
   }
 }

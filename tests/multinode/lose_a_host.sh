@@ -76,6 +76,6 @@ layout=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) c[$i] = i }
 [ "$layout" = "1 2 1 32 8" ] || fail "metrics.csv epoch 1 (epoch ranks nodes effective_batch steps): '$layout', not '1 2 1 32 8'"
 
 echo "lose_a_host: ranks on emberh1 gone ${ranks_gone} s after the cut (timeout ${timeout_s} s);" \
-  "mpirun ended ${job_ended} s after the cut (link back at ${ranks_gone} s);" \
+  "mpirun ended ${job_ended} s after the cut with status $status (link back at ${ranks_gone} s);" \
   "resume on 2 ranks: $(seconds_since "$resume_start") s"
 echo "lose_a_host: PASS"

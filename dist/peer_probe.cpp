@@ -199,8 +199,12 @@ std::string PeerProbe::diagnose(const PeerProgress& mine, std::chrono::milliseco
     it->second = it->second && a.finished && a.error == ECONNREFUSED;
   }
 
-  // Grouped by what was found and by host: "ranks 2, 3 on emberh2: no answer ...".
-  std::map<std::pair<std::string, std::string>, std::vector<int>> findings;  // (why, host) -> ranks
+  // Grouped by host and what was found, in rank order: "ranks 2, 3 on emberh2: no answer ...".
+  struct Finding {
+    std::string host, why;
+    std::vector<int> ranks;
+  };
+  std::vector<Finding> findings;
   std::ostringstream waited;
   waited << patience.count() / 1000.0 << " s";
   for (int p = 0; p < world_size(); ++p) {
@@ -221,14 +225,17 @@ std::string PeerProbe::diagnose(const PeerProgress& mine, std::chrono::milliseco
     } else {
       why = "no answer within " + waited.str() + " (host down or network cut)";
     }
-    findings[{why, peers_[p].host}].push_back(p);
+    auto same = std::find_if(findings.begin(), findings.end(),
+                             [&](const Finding& f) { return f.host == peers_[p].host && f.why == why; });
+    if (same == findings.end()) findings.push_back({peers_[p].host, why, {p}});
+    else same->ranks.push_back(p);
   }
   if (findings.empty())
     return "no peer lost: every rank answers and waits in the same collective (a link between ranks may be cut)";
   std::string out;
   bool first = true;
-  for (const auto& [key, ranks] : findings) {
-    out += (first ? "" : "; ") + join_ranks(ranks) + " on " + key.second + ": " + key.first;
+  for (const Finding& f : findings) {
+    out += (first ? "" : "; ") + join_ranks(f.ranks) + " on " + f.host + ": " + f.why;
     first = false;
   }
   return out;

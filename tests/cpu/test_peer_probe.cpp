@@ -57,7 +57,7 @@ TEST_CASE("peer probe: names the lost, gone and hung ranks with their hosts", "[
   close(frozen);
 }
 
-TEST_CASE("peer probe: nobody lost when every peer waits too; records round-trip", "[dist]") {
+TEST_CASE("peer probe: nobody lost when every peer waits too, records round-trip", "[dist]") {
   const PeerProgress waiting{2, true};
   PeerProbe a([&] { return waiting; }), b([&] { return waiting; });
   a.set_peers(0, {a.record(), b.record()});

@@ -9,7 +9,7 @@
 #     standing for TCP giving up or an operator;
 #   - the last checkpoint (epoch 0) loads, and `--resume` on emberh1 alone with 2 ranks finishes epoch 1 with
 #     the run's effective batch (2 ranks x 8 x accumulate 2 = 32, as 4 x 8 before).
-# Prints how long each took. Exit 77 (skipped) where namespaces cannot be made. ~40 s on the 2-core dev VM.
+# Prints how long each took. Exit 77 (skipped) where namespaces cannot be made. 28-35 s on the 2-core dev VM.
 set -euo pipefail
 ember=$1 src=$2 out=$3
 hosts_tool=$src/tools/netns_hosts.sh

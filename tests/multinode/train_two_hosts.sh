@@ -10,7 +10,7 @@
 #       most one Adam step moves a weight, lr = 1e-3);
 #   (b) metrics.csv says nodes = 2 and ranks_per_node = 2;
 #   (c) `ember scale --report` lists the run as 4 ranks on 2 nodes x 2, on emberh1/emberh2.
-# Exit 77 (skipped) where namespaces cannot be made. ~25 s on the 2-core dev VM.
+# Exit 77 (skipped) where namespaces cannot be made. 10-21 s on the 2-core dev VM.
 set -euo pipefail
 ember=$1 src=$2 out=$3
 hosts_tool=$src/tools/netns_hosts.sh

@@ -7,8 +7,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 
+#include "dist/peer_probe.h"
 #include "dist/watchdog.h"
 #endif
 
@@ -120,8 +122,29 @@ class MpiCommunicator : public Communicator {
     check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local_), "Comm_split_type");
     MPI_Comm_rank(local_, &local_rank_);
     MPI_Comm_size(local_, &local_size_);
-    watchdog_ =
-        std::make_unique<Watchdog>(rank_, watchdog_period(timeout_s_), [this] { return clock_.overdue(timeout_s_); });
+    start_peer_probe();
+    watchdog_ = std::make_unique<Watchdog>(
+        rank_, watchdog_period(timeout_s_), [this] { return clock_.overdue(timeout_s_); }, nullptr,
+        [this] {
+          return probe_->diagnose({clock_.entered(), true}, probe_patience(timeout_s_));
+        });
+  }
+
+  // Every rank's probe address (host, port, IPv4 addresses), so that a timed-out rank can name who is lost.
+  void start_peer_probe() {
+    probe_ = std::make_unique<PeerProbe>([this] { return PeerProgress{clock_.entered(), clock_.waiting()}; });
+    const std::string mine = probe_->record();
+    const int bytes = static_cast<int>(PeerProbe::kRecordBytes);
+    std::string all(PeerProbe::kRecordBytes * world_size_, '\0');
+    check(MPI_Allgather(mine.data(), bytes, MPI_CHAR, all.data(), bytes, MPI_CHAR, comm_), "Allgather (peer probe)");
+    std::vector<std::string> records;
+    for (int r = 0; r < world_size_; ++r) records.push_back(all.substr(r * PeerProbe::kRecordBytes, bytes));
+    probe_->set_peers(rank_, records);
+  }
+
+  // How long a timed-out rank asks its peers: a fifth of the timeout, within [0.2 s, 2 s].
+  static std::chrono::milliseconds probe_patience(double timeout_s) {
+    return std::chrono::milliseconds(std::clamp<int64_t>(static_cast<int64_t>(timeout_s * 200.0), 200, 2000));
   }
 
   ~MpiCommunicator() override {
@@ -205,6 +228,7 @@ class MpiCommunicator : public Communicator {
   double timeout_s_;
   MPI_Comm comm_ = MPI_COMM_NULL, local_ = MPI_COMM_NULL;
   WaitClock clock_;
+  std::unique_ptr<PeerProbe> probe_;
   std::unique_ptr<Watchdog> watchdog_;
 };
 

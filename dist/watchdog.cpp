@@ -18,8 +18,8 @@ int64_t now_ns() {
 }  // namespace
 
 Watchdog::Watchdog(int rank, std::chrono::milliseconds period, std::function<std::string()> check,
-                   std::function<void()> abort)
-    : rank_(rank), period_(period), check_(std::move(check)), abort_(std::move(abort)) {
+                   std::function<void()> abort, std::function<std::string()> explain)
+    : rank_(rank), period_(period), check_(std::move(check)), abort_(std::move(abort)), explain_(std::move(explain)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -37,7 +37,8 @@ void Watchdog::run() {
   while (!wake_.wait_for(lock, period_, [this] { return stop_; })) {
     std::string reason = check_();
     if (reason.empty()) continue;
-    std::fprintf(stderr, "ember dist: rank %d: %s; a peer rank died or hangs, exiting\n", rank_, reason.c_str());
+    const std::string who = explain_ ? explain_() : "a peer rank died or hangs";
+    std::fprintf(stderr, "ember dist: rank %d: %s; %s; exiting\n", rank_, reason.c_str(), who.c_str());
     std::fflush(stderr);
     if (abort_) abort_();
     _exit(1);
@@ -45,6 +46,7 @@ void Watchdog::run() {
 }
 
 void WaitClock::begin(const char* what) {
+  entered_.fetch_add(1, std::memory_order_relaxed);
   what_.store(what, std::memory_order_relaxed);
   since_ns_.store(now_ns(), std::memory_order_release);
 }

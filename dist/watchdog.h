@@ -1,8 +1,9 @@
 // Watchdog: a thread that ends the process when a collective has waited too long for its peers.
 //
-// Every `period` it calls `check`; a non-empty answer is the reason to give up. It then prints
-// "ember dist: rank R: <reason>" to stderr, runs `abort` (e.g. ncclCommAbort, so the GPU stops waiting too)
-// and calls _exit(1): a blocked rank cannot unwind, and exit status != 0 makes the launcher stop the others.
+// Every `period` it calls `check`; a non-empty answer is the reason to give up. It then asks `explain` who is
+// missing (PeerProbe: "ranks 2, 3 on emberh2: no answer ..."), prints "ember dist: rank R: <reason>;
+// <explanation>; exiting" to stderr, runs `abort` (e.g. ncclCommAbort, so the GPU stops waiting too) and calls
+// _exit(1): a blocked rank cannot unwind, and exit status != 0 makes the launcher stop the others.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -17,7 +18,7 @@ namespace ember::dist {
 class Watchdog {
  public:
   Watchdog(int rank, std::chrono::milliseconds period, std::function<std::string()> check,
-           std::function<void()> abort = {});
+           std::function<void()> abort = {}, std::function<std::string()> explain = {});
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -28,6 +29,7 @@ class Watchdog {
   std::chrono::milliseconds period_;
   std::function<std::string()> check_;
   std::function<void()> abort_;
+  std::function<std::string()> explain_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
@@ -37,13 +39,16 @@ class Watchdog {
 // What a host thread is waiting for and since when, for a Watchdog to read (lock-free).
 class WaitClock {
  public:
-  void begin(const char* what);
+  void begin(const char* what);  // also counts the collectives entered
   void end() { since_ns_.store(0, std::memory_order_release); }
+  int64_t entered() const { return entered_.load(std::memory_order_relaxed); }
+  bool waiting() const { return since_ns_.load(std::memory_order_acquire) != 0; }
   // "all_reduce has waited 12.0 s for its peers (timeout 10 s)" once past timeout_s, else "".
   std::string overdue(double timeout_s) const;
 
  private:
   std::atomic<int64_t> since_ns_{0};
+  std::atomic<int64_t> entered_{0};
   std::atomic<const char*> what_{""};
 };
 

@@ -690,6 +690,9 @@ TrainResult train(const TrainConfig& config_in, std::ostream& out, const std::st
   comm_options.timeout_s = config.dist_timeout_s;
   comm_options.device = parse_device(config.device);
   const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(config.dist_backend, comm_options);
+  const std::string resume_note = keep_effective_batch(config, comm->world_size(), resume_from);
+  if (!resume_note.empty()) validate(config);  // accumulate changed
+  if (comm->rank() == 0 && !resume_note.empty()) out << resume_note << std::endl;
   auto run = [&] {
     return explaining_out_of_memory(config,
                                     [&] { return train_rank(config, *comm, out, resume_from, stop_after_epochs); });

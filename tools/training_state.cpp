@@ -162,6 +162,43 @@ fs::path stopped_run(const fs::path& out_dir, const std::string& experiment_name
   return newest;
 }
 
+std::string keep_effective_batch(TrainConfig& config, int ranks, const std::string& resume_from) {
+  if (resume_from.empty()) return "";
+  const fs::path path = training_state_path(resume_from);
+  const TrainingState state = load_training_state(path);
+  // A run stopped inside an epoch counts the micro-batches it did per rank: only as many ranks can go on from there.
+  const auto stopped_on = static_cast<int>(state.partial_rank_loss_sums.size());
+  const auto count = [](int n) { return std::to_string(n) + (n == 1 ? " rank" : " ranks"); };
+  EMBER_CHECK(state.batches_done == 0 || stopped_on == 0 || stopped_on == ranks, path.string(),
+              ": the run stopped inside epoch ", state.epochs_done, " on ", count(stopped_on), ", after ",
+              state.batches_done, " micro-batches each; resume it on ", count(stopped_on), " (", ranks, " now)");
+  if (state.history.empty()) return "";  // no finished epoch: no layout recorded
+  const EpochFigures& last = state.history.back();
+  const TrainConfig saved = checkpoint_config(resume_from);
+  const int64_t before = last.effective_batch;
+  const int64_t now = config.batch_size * ranks * config.accumulate;
+  if (ranks == last.ranks && now == before) return "";
+  const std::string on = "resuming on " + std::to_string(ranks) + (ranks == 1 ? " rank (" : " ranks (");
+  const std::string was = "the run's epoch " + std::to_string(last.epoch) + " had " + std::to_string(last.ranks) +
+                          (last.ranks == 1 ? " rank" : " ranks") + ", effective batch " + std::to_string(before);
+  if (config.batch_size != saved.batch_size || config.accumulate != saved.accumulate)
+    return on + was + "): effective batch now " + std::to_string(config.batch_size) + " x " + std::to_string(ranks) +
+           " x " + std::to_string(config.accumulate) + " = " + std::to_string(now) + ", as set";
+  const int64_t per_micro_batch = config.batch_size * ranks;
+  EMBER_CHECK(before % ranks == 0, path.string(), ": ", was, ", which ", ranks,
+              " ranks cannot share equally: pass --batch_size and --accumulate for a new effective batch");
+  EMBER_CHECK(before % per_micro_batch == 0, path.string(), ": ", was, ", which ", ranks, " ranks x batch_size ",
+              config.batch_size, " cannot make in whole micro-batches: pass --batch_size B and --accumulate K with ",
+              "B x K = ", before / ranks, " (or others for a new effective batch)");
+  const int64_t accumulate = before / per_micro_batch;
+  const std::string note = on + was + "): accumulate " + std::to_string(accumulate) + " (was " +
+                           std::to_string(config.accumulate) + ") keeps it: " + std::to_string(config.batch_size) +
+                           " x " + std::to_string(ranks) + " x " + std::to_string(accumulate) + " = " +
+                           std::to_string(before);
+  config.accumulate = accumulate;
+  return note;
+}
+
 std::map<std::string, std::string> weights_metadata(const std::string& model, const std::string& normalization,
                                                     const std::vector<float>& mean, const std::vector<float>& std,
                                                     const std::vector<std::string>& class_names,

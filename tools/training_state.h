@@ -63,6 +63,16 @@ TrainConfig checkpoint_config(const std::string& resume_from);
 // alone, so a job that runs again after finishing starts a new run.
 std::filesystem::path stopped_run(const std::filesystem::path& out_dir, const std::string& experiment_name);
 
+// `--resume` on another number of ranks than the run's last epoch had (a lost node, a smaller allocation):
+// keeps the effective batch (batch_size x ranks x accumulate: what each optimizer step averages over) by
+// changing `accumulate`, so the run goes on with the steps it would have taken. When this invocation set
+// batch_size or accumulate itself (flags or --config differ from the checkpoint's), those stand and the new
+// effective batch is only reported. An effective batch the new ranks cannot make with whole micro-batches of
+// batch_size is refused, naming the settings that would. Returns a line for the console ("" when the layout
+// is the run's). Every rank computes the same, so the ranks' configs still agree. A run stopped inside an epoch
+// (a signal) resumes only on the number of ranks it stopped on: its done micro-batches are counted per rank.
+std::string keep_effective_batch(TrainConfig& config, int ranks, const std::string& resume_from);
+
 // The metadata of best/last.safetensors: what `ember evaluate` needs to use the weights alone.
 std::map<std::string, std::string> weights_metadata(const std::string& model, const std::string& normalization,
                                                     const std::vector<float>& mean, const std::vector<float>& std,

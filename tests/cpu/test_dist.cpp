@@ -1,12 +1,16 @@
 // dist/ on one process: the distributed sampler, bucket layout, the world of one, and DataParallel in it.
 // The multi-rank behaviour (equal parameters to a single process, faults) is in tests/mpi/.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
+#include "dist/watchdog.h"
 #include "tests/testing.h"
 #include "tests/tiny_mlp.h"
 #include "tools/launch_scripts.h"
@@ -244,4 +248,30 @@ TEST_CASE("launch scripts for a layout", "[dist][scale]") {
   spec.slurm_constraint = "a40";
   CHECK_THAT(lsf_script(spec), Catch::Contains("#BSUB -gpu \"num=4:mode=exclusive_process:gmem=30G\"\n"));
   CHECK_THAT(slurm_script(spec), Catch::Contains("#SBATCH --constraint=a40\n"));
+}
+
+TEST_CASE("watchdog: reads the wait clock while collectives begin and end, and stops cleanly", "[dist]") {
+  // What a rank does all the time: its training thread marks collectives while the watchdog's thread reads the
+  // clock (the check that ThreadSanitizer runs, tools/sanitize_threads.sh). The timeout is never reached here.
+  dist::WaitClock clock;
+  std::atomic<int> checks{0};
+  bool waiting_inside = true;
+  {
+    dist::Watchdog watchdog(0, std::chrono::milliseconds(1), [&] {
+      ++checks;
+      return clock.overdue(600.0);
+    });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (int64_t i = 0; checks < 20 && std::chrono::steady_clock::now() < until; ++i) {
+      clock.begin(i % 2 ? "all_reduce" : "broadcast");
+      waiting_inside = waiting_inside && clock.waiting();
+      clock.end();
+    }
+  }
+  CHECK(checks >= 20);
+  CHECK(waiting_inside);
+  CHECK_FALSE(clock.waiting());
+  CHECK(clock.entered() > 0);
+  CHECK(clock.overdue(600.0).empty());
+  CHECK(dist::watchdog_period(3.0) == std::chrono::milliseconds(300));
 }

@@ -202,6 +202,12 @@ TEST_CASE("train: a stop signal ends the run after its step with a saved state t
   // `--resume auto` (a requeued job) finds it: the newest unfinished run of the experiment, not the finished one.
   CHECK(stopped_run(c.out_dir, c.experiment_name) == dir);
   CHECK(stopped_run(c.out_dir, c.experiment_name + "_other").empty());
+  // Its done micro-batches are counted per rank: it goes on only on as many ranks as it stopped on.
+  TrainConfig same = checkpoint_config(dir.string());
+  CHECK(keep_effective_batch(same, 1, dir.string()).empty());
+  CHECK_THROWS_WITH(keep_effective_batch(same, 2, dir.string()),
+                    Catch::Contains("stopped inside epoch 0 on 1 rank, after 1 micro-batches each; resume it on 1 "
+                                    "rank (2 now)"));
 
   // SIGTERM (a scheduler's preemption) inside the resumed epoch, then to the end.
   request_stop(SIGTERM);

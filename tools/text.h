@@ -11,6 +11,14 @@
 namespace ember::tools {
 
 // v with `decimals` digits after the point: fixed(0.61136, 4) = "0.6114".
+// A double in full: 17 significant digits, read back to the same bits (checkpoint metadata, log lines a user may
+// paste back as a flag).
+inline std::string exact(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 inline std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);

@@ -56,13 +56,6 @@ std::string resolve_data_dir(const TrainConfig& c, bool* used_sample) {
 
 namespace {
 
-// Doubles in log lines that a user may paste back as a flag: 17 significant digits.
-std::string exact(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 // The first n images of a data set (--subset).
 data::ImageDataset first_images(data::ImageDataset d, int64_t n) {
   if (n <= 0 || n >= d.size()) return d;

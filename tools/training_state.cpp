@@ -16,13 +16,6 @@ namespace {
 constexpr const char* kWeightsPrefix = "model.";
 constexpr const char* kOptimizerPrefix = "optimizer.";
 
-// Doubles in metadata: 17 significant digits read back exactly.
-std::string exact(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 // The metadata of one checkpoint file, each value parsed with errors naming the file and the key.
 struct Metadata {
   const std::map<std::string, std::string>& values;

@@ -52,9 +52,11 @@ WEIGHT_FLOOR = 1e-3  # relative difference of a tensor's change always allowed
 # ResNet_18 with Adam gets 30x: its first Adam step turns the sign of a few hundred near-zero gradient elements
 # (of 11 M) into full +-lr steps, and there ember's gradients (oneDNN convolutions, BatchNorm's backward summed in
 # f64) and PyTorch's disagree more often than PyTorch's f32 and f64 do: 10.2x PyTorch's own noise at step 1,
-# measured 2026-12-06; the CNN and ViT_tiny cases keep 10x.
+# measured 2026-12-06. CNN with Adam gets 40x for the same reason on CPUs without AVX-512, where oneDNN picks
+# other convolution kernels: 28x measured on an AMD EPYC (AVX2) dev VM on 2026-12-07 (10x or less on the AVX-512
+# one the day before); its two Adam mutations still show well above the 40x bound. The other cases keep 10x.
 CASES = {
-    "CNN_Adam": ("CNN", "Adam", 16, 1e-4, ENVELOPE), "CNN_SGD": ("CNN", "SGD", 16, 0.05, ENVELOPE),
+    "CNN_Adam": ("CNN", "Adam", 16, 1e-4, 40), "CNN_SGD": ("CNN", "SGD", 16, 0.05, ENVELOPE),
     "ResNet_18_Adam": ("ResNet_18", "Adam", 8, 1e-4, 30), "ResNet_18_SGD": ("ResNet_18", "SGD", 8, 0.005, ENVELOPE),
     "ViT_tiny_Adam": ("ViT_tiny", "Adam", 8, 1e-4, ENVELOPE), "ViT_tiny_SGD": ("ViT_tiny", "SGD", 8, 0.01, ENVELOPE),
 }

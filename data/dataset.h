@@ -54,6 +54,11 @@ struct ImageFolderOptions {
   bool resize = true;             // other sizes resized (bilinear); false: rejected with an error
 };
 ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFolderOptions& options = {});
+// Writes images `indices` of `d` as PNG files dir/<class name>/<index as 8 digits>.png (name order = index order),
+// resized (bilinear, as the reader resizes) to height x width where those are non-zero and differ from d's: one
+// split of the layout load_image_folder reads. Errors name the file.
+void write_image_folder(const ImageDataset& d, const std::vector<int64_t>& indices, const std::string& dir,
+                        int64_t height = 0, int64_t width = 0);
 
 // Reads a whole file; the error names the file ("cannot open", "read failed").
 std::vector<uint8_t> read_file_bytes(const std::string& path);

@@ -1,11 +1,15 @@
-// A folder of images, one subfolder per class, decoded by stb_image and resized to one size.
+// A folder of images, one subfolder per class, decoded by stb_image and resized to one size; and written back
+// as PNG files by stb_image_write.
 #include <stb_image.h>
+#include <stb_image_write.h>
 
 #include <algorithm>
 #include <cctype>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "base/error.h"
@@ -144,6 +148,46 @@ ImageDataset load_image_folder(const std::string& dir, bool train, const ImageFo
   }
   EMBER_CHECK(d.size() > 0, split_dir, ": no images (.png, .jpg, .jpeg, .bmp) in its class subfolders");
   return d;
+}
+
+void write_image_folder(const ImageDataset& d, const std::vector<int64_t>& indices, const std::string& dir,
+                        int64_t height, int64_t width) {
+  EMBER_CHECK(d.channels == 1 || d.channels == 3, "write_image_folder: images of ", d.channels,
+              " channels (PNG files here hold 1 or 3)");
+  if (height == 0) height = d.height;
+  if (width == 0) width = d.width;
+  EMBER_CHECK(height > 0 && width > 0 && height * width <= kMaxImagePixels, "write_image_folder: image size ", width,
+              "x", height, " is out of range");
+  const int64_t plane = d.height * d.width;
+  std::vector<uint8_t> hwc(d.image_bytes()), out(height * width * d.channels);
+  for (int64_t i : indices) {
+    EMBER_CHECK(i >= 0 && i < d.size(), "write_image_folder: index ", i, " is outside the ", d.size(), " images");
+    const uint8_t* chw = d.image(i);
+    for (int64_t c = 0; c < d.channels; ++c)
+      for (int64_t p = 0; p < plane; ++p) hwc[p * d.channels + c] = chw[c * plane + p];
+    const uint8_t* pixels = hwc.data();
+    if (height != d.height || width != d.width) {
+      resize_bilinear(hwc.data(), d.height, d.width, d.channels, out.data(), height, width);
+      pixels = out.data();
+    }
+    const fs::path class_dir = fs::path(dir) / d.class_names.at(d.labels[i]);
+    fs::create_directories(class_dir);
+    char name[32];
+    std::snprintf(name, sizeof name, "%08lld.png", static_cast<long long>(i));  // name order = index order
+    const fs::path file = class_dir / name;
+    // Encoded in memory and written with checked stream calls: stbi_write_png does not check fwrite or fclose.
+    std::string png;
+    auto append = [](void* context, void* data, int size) {
+      static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+    };
+    EMBER_CHECK(stbi_write_png_to_func(append, &png, int(width), int(height), int(d.channels), pixels,
+                                       int(width * d.channels)) != 0,
+                file.string(), ": PNG encoding failed");
+    std::ofstream f(file, std::ios::binary);
+    f.write(png.data(), static_cast<std::streamsize>(png.size()));
+    f.close();
+    EMBER_CHECK(f.good(), file.string(), ": write failed (disk full or no permission?)");
+  }
 }
 
 }  // namespace ember::data

@@ -6,6 +6,7 @@
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/flop_count.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "engine/precision.h"
@@ -168,6 +169,7 @@ Tensor conv2d_cpu(const kernels::cpu::ConvGeometry& g, const Tensor& x_in, const
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& params) {
   const kernels::cpu::ConvGeometry g = conv_geometry(x_in, weight_in, bias, params);
+  count_flops(2 * g.macs());
   if (x_in.device().is_cuda()) {
     EMBER_CUDA("conv2d", {
       const Tensor y = conv2d_cuda(x_in, weight_in, params);

@@ -5,6 +5,7 @@
 #include "engine/autograd.h"
 #include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
+#include "engine/flop_count.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/gemm.h"
@@ -56,6 +57,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   const Shape batch = broadcast_shapes(Shape(a_in.shape().begin(), a_in.shape().end() - 2),
                                        Shape(b_in.shape().begin(), b_in.shape().end() - 2), "matmul");
   // cuBLAS, in the precision setting's math; broadcasting and transposed views handled there without copies.
+  count_flops(2 * shape_numel(batch) * n * k * m);
   if (a_in.device().is_cuda()) EMBER_CUDA("matmul", return cuda::gemm(a_in.detach(), b_in.detach()));
   const Tensor a = blas_readable(a_in).expand(concat(batch, {n, k})).detach();
   const Tensor b = blas_readable(b_in).expand(concat(batch, {k, m})).detach();
@@ -118,6 +120,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const Tensor x2 = blas_readable(x.detach().reshape({-1, in}));
   const Tensor w = blas_readable(weight);
   const int64_t rows = x2.size(0);
+  count_flops(2 * rows * in * out_features);
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(out_features);
   Tensor out;

@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/cuda_kernels.h"
 #include "engine/dispatch.h"
+#include "engine/flop_count.h"
 #include "engine/ops.h"
 #include "engine/ops_util.h"
 #include "kernels/cpu/attention.h"
@@ -181,6 +182,7 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
   const Tensor q = attention_operand(q_in), k = attention_operand(k_in), v = attention_operand(v_in);
   Tensor o = Tensor::empty(q_in.shape(), q_in.dtype(), q_in.device());
   const Tensor lse = Tensor::empty({B * H, N}, q_in.dtype(), q_in.device());
+  count_flops(4 * B * H * N * N * dh);  // Q K^T and P V
   attention_forward_into(call, q, k, v, o, lse);
   if (needs_grad({&q_in, &k_in, &v_in, &log_scale_in})) {
     const bool want_log_scale = log_scale_in.defined() && log_scale_in.requires_grad();
@@ -217,6 +219,7 @@ Tensor packed_self_attention(const Tensor& qkv_in, int64_t heads, double scale, 
   const Tensor packed = attention_operand(packed_view.detach());  // the one copy that splits the heads
   const Tensor o = Tensor::empty({B, H, N, dh}, qkv_in.dtype(), qkv_in.device());
   const Tensor lse = Tensor::empty({B * H, N}, qkv_in.dtype(), qkv_in.device());
+  count_flops(4 * B * H * N * N * dh);
   attention_forward_into(call, packed.select(0, 0), packed.select(0, 1), packed.select(0, 2), o, lse);
   Tensor out = o.permute({0, 2, 1, 3}).contiguous().view({B, N, H * dh});  // the one copy that merges them
   if (needs_grad({&qkv_in, &log_scale_in})) {

@@ -4,7 +4,10 @@
 #include <utility>
 
 #include "base/error.h"
+#include "engine/autograd.h"
+#include "engine/flop_count.h"
 #include "models/cnn.h"
+#include "models/context_fovea.h"
 #include "models/resnet.h"
 #include "models/vit.h"
 
@@ -56,6 +59,10 @@ const std::vector<std::pair<std::string, Builder>>& registry() {
          require_cifar_shape("ViT_simple", in);
          return make_simple_vit(seed);
        }},
+      {"CNN_context_fovea",
+       [](uint64_t seed, const ImageShape& in) {
+         return make_context_fovea_cnn(seed, in.channels, in.height, in.width);
+       }},
   };
   return models;
 }
@@ -74,6 +81,16 @@ std::vector<std::string> model_names() {
   std::vector<std::string> names;
   for (const auto& entry : registry()) names.push_back(entry.first);
   return names;
+}
+
+int64_t forward_flops_per_image(nn::Module& model, const ImageShape& input, const Device& device) {
+  const bool was_training = model.training();
+  model.train(false);  // no BatchNorm statistics move, no dropout draws
+  NoGradGuard no_grad;
+  FlopCounter count;
+  model.forward(Tensor::zeros({1, input.channels, input.height, input.width}, DType::f32, device));
+  model.train(was_training);
+  return count.flops();
 }
 
 }  // namespace ember::models

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "models/registry.h"
 
 namespace ember::tools {
 
@@ -138,7 +139,7 @@ std::string config_to_yaml(const TrainConfig& c) {
 constexpr int64_t kMaxWorkers = 256;
 
 void validate(TrainConfig& c) {
-  check_choice("model", c.model, {"CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple"});
+  check_choice("model", c.model, models::model_names());
   check_choice("normalization", c.normalization, {"No", "N1", "N2", "N1_aug", "N2_aug", "aug"});
   check_choice("optimization", c.optimization, {"Adam", "SGD", "AdamW"});
   check_choice("device", c.device, {"cpu", "cuda"});

@@ -10,7 +10,7 @@ namespace ember::tools {
 
 struct TrainConfig {
   // ---- the study's flags (cifar_10_train_rev_2.py) ----
-  std::string model = "CNN";         // CNN | ResNet_18 | ResNet_34 | ViT | ViT_small | ViT_tiny | ViT_simple
+  std::string model = "CNN";         // a name of models/registry.h (the study's seven, CNN_context_fovea)
   std::string normalization = "No";  // No | N1 | N2 | N1_aug | N2_aug | aug
   double val_size = 10;              // percent of the training set held out for validation
   int64_t batch_size = 128;
@@ -57,7 +57,9 @@ struct TrainConfig {
 // Calls f(name, field, help) for every setting, in config.yaml's order. C is TrainConfig or const TrainConfig.
 template <class C, class F>
 void for_each_setting(C& c, F&& f) {
-  f("model", c.model, "model: CNN, ResNet_18, ResNet_34, ViT, ViT_small, ViT_tiny, ViT_simple");
+  f("model", c.model,
+    "model: CNN, ResNet_18, ResNet_34, ViT, ViT_small, ViT_tiny, ViT_simple, or CNN_context_fovea (Task 2: "
+    "a low-resolution context stream and a central full-resolution fovea stream, for images of 64 x 64 and up)");
   f("normalization", c.normalization,
     "No | N1 (training-set mean/std) | N2 (mean 0, std 1) | N1_aug | N2_aug | aug "
     "(flip + crop augmentation)");

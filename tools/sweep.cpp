@@ -17,19 +17,23 @@ namespace fs = std::filesystem;
 
 std::string sweep_table(const std::vector<SweepRow>& rows) {
   std::string md =
-      "| config | experiment | model | best epoch | val loss | val acc | test loss | test acc | test precision | "
-      "test recall | test F1 | results |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "| config | experiment | model | MFLOPs/img | train img/s | best epoch | val loss | val acc | test loss | test "
+      "acc "
+      "| test precision | test recall | test F1 | results "
+      "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const SweepRow& r : rows) {
     char buf[1024];
     if (r.best_epoch < 0) {
-      std::snprintf(buf, sizeof buf, "| %s | %s | %s | %s | | | | | | | | %s |\n", r.config_file.c_str(),
-                    r.experiment.c_str(), r.model.c_str(), r.diverged ? "diverged" : "none", r.results_dir.c_str());
+      std::snprintf(buf, sizeof buf, "| %s | %s | %s | %.1f | %.1f | %s | | | | | | | | %s |\n", r.config_file.c_str(),
+                    r.experiment.c_str(), r.model.c_str(), r.mflops_per_image, r.train_images_per_s,
+                    r.diverged ? "diverged" : "none", r.results_dir.c_str());
     } else {
       std::snprintf(buf, sizeof buf,
-                    "| %s | %s | %s | %lld%s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s |\n",
-                    r.config_file.c_str(), r.experiment.c_str(), r.model.c_str(), static_cast<long long>(r.best_epoch),
-                    r.diverged ? " (then diverged)" : "", r.val_loss, r.val_acc, r.test_loss, r.test_acc,
-                    r.test_precision, r.test_recall, r.test_f1, r.results_dir.c_str());
+                    "| %s | %s | %s | %.1f | %.1f | %lld%s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s |\n",
+                    r.config_file.c_str(), r.experiment.c_str(), r.model.c_str(), r.mflops_per_image,
+                    r.train_images_per_s, static_cast<long long>(r.best_epoch), r.diverged ? " (then diverged)" : "",
+                    r.val_loss, r.val_acc, r.test_loss, r.test_acc, r.test_precision, r.test_recall, r.test_f1,
+                    r.results_dir.c_str());
     }
     md += buf;
   }
@@ -61,6 +65,13 @@ std::vector<SweepRow> run_sweep(const std::vector<std::string>& config_files,
     r.results_dir = t.results_dir;
     r.best_epoch = t.best_epoch;
     r.diverged = t.diverged;
+    r.mflops_per_image = 1e-6 * double(t.forward_flops_per_image);
+    double images = 0, seconds = 0;  // the first epoch pays for warm-up (allocator, oneDNN primitives) when others ran
+    for (size_t e = t.history.size() > 1 ? 1 : 0; e < t.history.size(); ++e) {
+      images += t.history[e].images_per_second * t.history[e].train_seconds;
+      seconds += t.history[e].train_seconds;
+    }
+    r.train_images_per_s = seconds > 0 ? images / seconds : 0;
     if (t.best_epoch >= 0) {
       const EpochFigures& best = t.history[static_cast<size_t>(t.best_epoch)];
       r.val_loss = best.val_loss;

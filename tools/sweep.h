@@ -15,6 +15,8 @@ struct SweepRow {
   int64_t best_epoch = -1;
   bool diverged = false;
   double val_loss = 0, val_acc = 0, test_loss = 0, test_acc = 0, test_precision = 0, test_recall = 0, test_f1 = 0;
+  double mflops_per_image = 0;    // one image's forward pass (models::forward_flops_per_image)
+  double train_images_per_s = 0;  // the training passes' img/s weighted by their seconds, every epoch but the first
 };
 
 // override_config is applied to every config after its file (the sweep's --epochs, --subset, ...).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -113,6 +114,7 @@ struct Run {
   data::Split split;
   data::Preprocessing pre;
   int64_t num_classes = 0;
+  int64_t parameters = 0, forward_flops_per_image = 0;  // the model's size and arithmetic (train.log, sweep table)
   std::unique_ptr<data::Loader> train_loader, val_loader;
 
   std::shared_ptr<nn::Module> model;
@@ -219,6 +221,15 @@ void build_model(Run& run, const nn::NamedTensors& weights) {
                   " applies to GPU GEMMs and convolutions; the CPU computes in fp32");
   }
   set_deterministic_algorithms(c.deterministic);
+  int64_t parameters = 0;
+  for (const Tensor& p : run.model->parameters()) parameters += p.numel();
+  char flops[64];
+  std::snprintf(
+      flops, sizeof flops, "%.1f MFLOPs",
+      1e-6 * double(models::forward_flops_per_image(*run.model, {d.channels, d.height, d.width}, Device::cpu())));
+  run.log->line("model: " + c.model + ", " + std::to_string(parameters) + " parameters, " + flops +
+                " per image forward (" + std::to_string(d.channels) + "x" + std::to_string(d.height) + "x" +
+                std::to_string(d.width) + ")");
   run.model->to(run.device);
   const int world = run.ranks.world;
   if (world > 1)  // rank 0's weights are broadcast here
@@ -648,6 +659,8 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
     run.log->line("best epoch " + std::to_string(books.best_epoch) + " (val_loss " + fixed(books.best_val_loss, 4) +
                   "); report in " + (run.dir / "val_report.txt").string());
   result.history = books.history;
+  result.parameters = run.parameters;
+  result.forward_flops_per_image = run.forward_flops_per_image;
   result.best_epoch = books.best_epoch;
   return result;
 }

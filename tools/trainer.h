@@ -53,6 +53,7 @@ struct TrainResult {
   bool diverged = false;              // stopped on a non-finite loss
   bool lead = true;                   // this process is rank 0 (the one that writes the results folder)
   int stopped_by = 0;                 // a signal (SIGINT, SIGTERM) stopped the run; its state is saved
+  int64_t parameters = 0, forward_flops_per_image = 0;  // models::forward_flops_per_image
 };
 
 // Runs a training run, or continues one when resume_from names a results folder or its

@@ -111,6 +111,20 @@ TEST_CASE("configs/: every experiment file of the study loads and validates", "[
   CHECK(count >= 30);
 }
 
+TEST_CASE("configs/task2_*: the Task 2 experiments' files load and validate", "[train][config]") {
+  int count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(std::string(EMBER_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".yaml" || entry.path().parent_path().filename().string().rfind("task2_", 0) != 0)
+      continue;
+    INFO(entry.path().string());
+    TrainConfig c;
+    load_config_file(c, entry.path().string());
+    validate(c);
+    ++count;
+  }
+  CHECK(count >= 2);
+}
+
 TEST_CASE("configs/mnist_ddp.yaml: the data-parallel run's settings load and validate", "[train][config]") {
   TrainConfig c;
   load_config_file(c, std::string(EMBER_SOURCE_DIR) + "/configs/mnist_ddp.yaml");

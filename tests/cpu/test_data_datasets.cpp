@@ -4,6 +4,8 @@
 #include <stb_image_write.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -193,6 +195,36 @@ TEST_CASE("CIFAR-10 reader errors: truncated, bad label, missing files", "[data]
   CHECK_THROWS_WITH(load_cifar10(dir.str(), true), Catch::Contains("data_batch_2.bin"));
   CHECK_THROWS_WITH(load_cifar10(dir.str(), false), Catch::Contains("test_batch.bin"));
   CHECK_THROWS_WITH(load_dataset("imagenet", dir.str(), true), Catch::Contains("unknown dataset kind"));
+}
+
+TEST_CASE("write_image_folder writes what load_image_folder reads back, resized on request", "[data]") {
+  TempDir dir("folder_out");
+  const ImageDataset cifar = load_cifar10(kSample, false);
+  const std::vector<int64_t> picked{3, 0, 17};
+  write_image_folder(cifar, picked, dir.str("same/train"));
+  write_image_folder(cifar, picked, dir.str("same/test"));
+  const ImageDataset back = load_image_folder(dir.str("same"), true);
+  REQUIRE((back.size() == 3 && back.height == 32 && back.width == 32 && back.channels == 3));
+  // Read back in class-folder order, and within a class in index order.
+  std::vector<int64_t> order = picked;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return cifar.class_names[cifar.labels[a]] < cifar.class_names[cifar.labels[b]] ||
+           (cifar.labels[a] == cifar.labels[b] && a < b);
+  });
+  for (int64_t k = 0; k < back.size(); ++k) {
+    CHECK(back.class_names[back.labels[k]] == cifar.class_names[cifar.labels[order[k]]]);
+    CHECK(std::equal(back.image(k), back.image(k) + back.image_bytes(), cifar.image(order[k])));  // PNG is lossless
+  }
+  write_image_folder(cifar, {5}, dir.str("big/train"), 64, 64);
+  write_image_folder(cifar, {5}, dir.str("big/test"), 64, 64);
+  const ImageDataset big = load_image_folder(dir.str("big"), false);
+  CHECK((big.height == 64 && big.width == 64));
+  // A 2x bilinear enlargement keeps the mean brightness to within rounding.
+  double before = 0, after = 0;
+  for (int64_t i = 0; i < cifar.image_bytes(); ++i) before += cifar.image(5)[i];
+  for (int64_t i = 0; i < big.image_bytes(); ++i) after += big.image(0)[i];
+  CHECK(std::fabs(after / 4 - before) / cifar.image_bytes() < 1.0);
+  CHECK_THROWS_WITH(write_image_folder(cifar, {cifar.size()}, dir.str("bad")), Catch::Contains("outside"));
 }
 
 TEST_CASE("image folder: classes from folder names, resize or reject other sizes", "[data]") {

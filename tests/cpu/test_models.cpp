@@ -83,8 +83,8 @@ TEST_CASE("ViT_simple matches the spec", "[models]") { check_against_spec("ViT_s
 TEST_CASE("the spec table covers exactly the registered models", "[models]") {
   const auto spec = read_spec();
   const std::vector<std::string> names = models::model_names();
-  REQUIRE(names ==
-          std::vector<std::string>{"CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple"});
+  REQUIRE(names == std::vector<std::string>{"CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny",
+                                            "ViT_simple", "CNN_context_fovea"});  // the study's seven, then Task 2's
   size_t rows = 0;
   for (const auto& entry : spec) {
     CHECK(std::count(names.begin(), names.end(), entry.first) == 1);
@@ -175,4 +175,59 @@ TEST_CASE("ViT training forward repeats exactly after restoring rng_state", "[mo
   CHECK(max_abs_diff((*model)(x), first) > 1e-4);  // new masks
   model->set_rng_state(state);
   CHECK(max_abs_diff((*model)(x), first) == 0);
+}
+
+// ---- CNN_context_fovea (Task 2.1.3) ----
+
+TEST_CASE("CNN_context_fovea: two CNN feature streams and the CNN's classifier on the fused features", "[models]") {
+  const models::ImageShape in{3, 64, 64};
+  auto model = models::build_model("CNN_context_fovea", 0, in);
+  const nn::NamedTensors p = model->named_parameters();
+  REQUIRE(p.size() == 2 * 12 + 6);
+  CHECK(p[0].first == "context.0.weight");
+  CHECK(p[11].first == "context.12.bias");
+  CHECK(p[12].first == "fovea.0.weight");
+  CHECK(p[24].first == "classifier.0.weight");
+  CHECK(p[24].second.shape() == Shape{1024, 2 * 256 * 4 * 4});  // each stream: 32 x 32 -> 256 x 4 x 4
+  CHECK(p[29].first == "classifier.4.bias");
+  Tensor x = testing::random_tensor({2, 3, 64, 64}, 5, DType::f32);
+  CHECK(model->forward(x).shape() == Shape{2, 10});
+  CHECK_THROWS_WITH(models::build_model("CNN_context_fovea", 0, {3, 40, 40}),
+                    Catch::Contains("multiples of 16") && Catch::Contains("40x40"));
+}
+
+TEST_CASE("CNN_context_fovea: the fovea sees only the central crop, the context the whole image", "[models]") {
+  auto model = models::build_model("CNN_context_fovea", 0, {3, 64, 64});
+  model->eval();
+  NoGradGuard no_grad;
+  const Tensor x = testing::random_tensor({1, 3, 64, 64}, 6, DType::f32);
+  Tensor corner = x.clone(), centre = x.clone();
+  corner.narrow(2, 0, 4).narrow(3, 0, 4).fill_(3.0);    // outside rows/columns 16..47
+  centre.narrow(2, 30, 4).narrow(3, 30, 4).fill_(3.0);  // inside them
+  const Tensor base = model->forward(x);
+  CHECK(max_abs_diff(model->forward(corner), base) > 1e-5);  // the context stream sees the corner
+  // Without the context stream (its weights zero, so its features are constant), only the centre matters.
+  nn::NamedTensors zeroed = model->state_dict();
+  for (auto& [key, t] : zeroed)
+    if (key.rfind("context.", 0) == 0) t = Tensor::zeros(t.shape(), t.dtype());
+  model->load_state_dict(zeroed);
+  const Tensor fovea_only = model->forward(x);
+  CHECK(max_abs_diff(model->forward(corner), fovea_only) == 0);
+  CHECK(max_abs_diff(model->forward(centre), fovea_only) > 1e-5);
+}
+
+TEST_CASE("CNN_context_fovea does half the plain CNN's convolution arithmetic on the same image", "[models][flops]") {
+  const models::ImageShape in{3, 64, 64};
+  auto plain = models::build_model("CNN", 0, in), two_stream = models::build_model("CNN_context_fovea", 0, in);
+  // The CNN's convolutions on H x W: multiply-adds per output pixel, summed over its 6 layers.
+  auto conv_macs = [](int64_t h, int64_t w) {
+    return h * w * (32 * 3 * 9 + 64 * 32 * 9) + h * w / 4 * (128 * 64 * 9 + 128 * 128 * 9) +
+           h * w / 16 * (256 * 128 * 9 + 256 * 256 * 9);
+  };
+  const int64_t head = 1024 * 512 + 512 * 10;
+  CHECK(models::forward_flops_per_image(*plain, in, Device::cpu()) ==
+        2 * (conv_macs(64, 64) + 256 * 8 * 8 * 1024 + head));
+  CHECK(models::forward_flops_per_image(*two_stream, in, Device::cpu()) ==
+        2 * (2 * conv_macs(32, 32) + 2 * 256 * 4 * 4 * 1024 + head));
+  CHECK(conv_macs(64, 64) == 2 * (2 * conv_macs(32, 32)));
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The PyTorch originals of ember's seven models, and the weights round trip between the two.
+"""The PyTorch originals of ember's seven study models and of CNN_context_fovea (Task 2), and the weights round
+trip between the two.
 
 The models are written from shared/spec/models.md (= kuangliu/pytorch-cifar's ResNets, the Jovian/Kaggle
 Cifar10CnnModel, and kentaroy47/vision-transformers-cifar10's vit.py, vit_small.py and simplevit.py with
@@ -32,7 +33,8 @@ except ImportError:
     print("SKIP: torch is not importable")
     sys.exit(77)
 
-MODELS = ["CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple"]
+MODELS = ["CNN", "ResNet_18", "ResNet_34", "ViT", "ViT_small", "ViT_tiny", "ViT_simple", "CNN_context_fovea"]
+IMAGE_SIDE = {"CNN_context_fovea": 64}  # the others take CIFAR-10's 32 x 32
 RTOL = ATOL = 1e-5
 
 # ---- safetensors by hand ----------------------------------------------------------------------------
@@ -95,6 +97,29 @@ class Cifar10CnnModel(nn.Module):
 
     def forward(self, xb):
         return self.network(xb)
+
+# ---- CNN_context_fovea (Task 2.1.3: Karpathy et al. 2014's multiresolution CNN from the study CNN) ------------
+
+
+def cnn_features():
+    return nn.Sequential(*list(Cifar10CnnModel().network.children())[:15])
+
+
+class ContextFoveaCnn(nn.Module):
+    def __init__(self, image_size=64):
+        super().__init__()
+        self.context = cnn_features()  # the whole image at half resolution
+        self.fovea = cnn_features()    # the central half of the image at full resolution
+        self.classifier = nn.Sequential(
+            nn.Linear(2 * 256 * (image_size // 16) ** 2, 1024), nn.ReLU(),
+            nn.Linear(1024, 512), nn.ReLU(),
+            nn.Linear(512, 10))
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        context = self.context(F.avg_pool2d(x, 2))
+        fovea = self.fovea(x[:, :, h // 4:h // 4 + h // 2, w // 4:w // 4 + w // 2])
+        return self.classifier(torch.cat([context.flatten(1), fovea.flatten(1)], 1))
 
 # ---- ResNet (kuangliu/pytorch-cifar models/resnet.py) ---------------------------------------------------
 
@@ -360,6 +385,7 @@ def build(name):
         "ViT_small": lambda: ViT(small_datasets=True),
         "ViT_tiny": lambda: ViT(small_datasets=True, depth=4, heads=6, mlp_dim=256),
         "ViT_simple": lambda: SimpleViT(),
+        "CNN_context_fovea": lambda: ContextFoveaCnn(),
     }[name]()
 
 # ---- the round trip -------------------------------------------------------------------------------------
@@ -368,7 +394,7 @@ def build(name):
 def compare(name, direction, got, expected):
     err = (got - expected).abs()
     ok = bool((err <= ATOL + RTOL * expected.abs()).all())
-    print(f"{name:<11} {direction:<14} max |diff| {err.max().item():.3e}  (max |logit| {expected.abs().max().item():.3f})"
+    print(f"{name:<17} {direction:<14} max |diff| {err.max().item():.3e}  (max |logit| {expected.abs().max().item():.3f})"
           f"  {'ok' if ok else 'FAIL'}")
     return ok
 
@@ -400,9 +426,10 @@ def main():
                 if p.numel() == 1 or p.std() == 0:
                     p.add_(0.1 * torch.randn_like(p))
             model.train()
-            model(torch.randn(4, 3, 32, 32))  # BatchNorm running statistics and counters move
+            side = IMAGE_SIDE.get(name, 32)
+            model(torch.randn(4, 3, side, side))  # BatchNorm running statistics and counters move
             model.eval()
-            x = torch.randn(2, 3, 32, 32)
+            x = torch.randn(2, 3, side, side)
             logits = model(x)
         save_safetensors(os.path.join(workdir, name + ".torch.safetensors"), model.state_dict(), {"format": "pt"})
         save_safetensors(os.path.join(workdir, name + ".torch_io.safetensors"), {"input": x, "logits": logits})

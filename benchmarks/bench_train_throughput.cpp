@@ -4,9 +4,11 @@
 //   build/bin/bench_train_throughput --device cuda                      # every model, batch 128 and 256
 //   build/bin/bench_train_throughput --device cpu --models CNN --batches 128 --steps 3 --warmup 1
 //   build/bin/bench_train_throughput --models CNN,ViT_tiny --cuda_graph  # steps replayed as CUDA graphs
+//   build/bin/bench_train_throughput --device cpu --models CNN,CNN_context_fovea --image_size 64  # Task 2.1.3
 //
-// Synthetic CIFAR-shaped data already on the device (as PyTorch's figures were measured), Adam lr 1e-3,
-// cross-entropy. Training images/s over `steps` steps after `warmup` steps; inference at batch 512. With
+// Synthetic CIFAR-shaped data (or --image_size square images) already on the device (as PyTorch's figures were
+// measured), Adam lr 1e-3, cross-entropy. Training images/s over `steps` steps after `warmup` steps; inference at batch
+// 512. With
 // --cuda_graph the steps replay their forward and backward as one CUDA graph (nn::GraphedStep; rows
 // "<precision> graph", no inference column; the first warm-up step is ordinary, for cuDNN's algorithm search).
 #include <algorithm>
@@ -114,6 +116,7 @@ std::string ratio(double ours, double theirs) {
 int main(int argc, char** argv) {
   std::string device_name = "cuda", model_list, batch_list = "128,256", precision_list;
   int steps = 25, warmup = 8;
+  int64_t side = 32;     // square images of this size (the PyTorch figures: 32)
   bool graphed = false;  // steps through nn::GraphedStep
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -131,11 +134,12 @@ int main(int argc, char** argv) {
     else if (a == "--steps") steps = std::stoi(value());
     else if (a == "--warmup") warmup = std::stoi(value());
     else if (a == "--cuda_graph") graphed = true;
+    else if (a == "--image_size") side = std::stoll(value());
     else if (a == "--json") value();  // accepted for gpu_check.sh's uniform calling; the table is the output
     else {
       std::fprintf(stderr,
                    "usage: bench_train_throughput [--device cuda|cpu] [--models A,B] [--batches 128,256] "
-                   "[--precision tf32,bf16] [--steps N] [--warmup N] [--cuda_graph]\n");
+                   "[--precision tf32,bf16] [--steps N] [--warmup N] [--cuda_graph] [--image_size 32]\n");
       return 2;
     }
   }
@@ -161,18 +165,19 @@ int main(int argc, char** argv) {
 
   std::printf(
       "| model | precision | batch | train img/s | step ms | peak MiB | infer img/s (b512) | PyTorch train | ratio | "
-      "PyTorch infer | ratio |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "PyTorch infer | ratio | fwd MFLOPs/img |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   const auto loss_fn = [](const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets); };
   for (const std::string& name : models) {
     for (Precision prec : precisions) {
       set_precision(prec);
       for (int64_t batch : batches) {
-        auto model = models::build_model(name, 0);
+        auto model = models::build_model(name, 0, {3, side, side});
+        const double mflops = 1e-6 * double(models::forward_flops_per_image(*model, {3, side, side}, Device::cpu()));
         model->to(device);
         model->train();
         optim::Adam opt(model->parameters(), 1e-3);
         Generator gen(1, RandomPurpose::init);
-        Tensor x = rand_normal({batch, 3, 32, 32}, 0, 1, gen, DType::f32, device);
+        Tensor x = rand_normal({batch, 3, side, side}, 0, 1, gen, DType::f32, device);
         Tensor y = Tensor::from_vector<int64_t>(std::vector<int64_t>(batch, 3), {batch}).to(device);
         const size_t pools_before = graph_pool_bytes(device);
         std::unique_ptr<nn::GraphedStep> step_graph;
@@ -212,7 +217,7 @@ int main(int argc, char** argv) {
           NoGradGuard no_grad;
           model->eval();
           const int64_t ib = device.is_cuda() ? 512 : batch;
-          Tensor xi = rand_normal({ib, 3, 32, 32}, 0, 1, gen, DType::f32, device);
+          Tensor xi = rand_normal({ib, 3, side, side}, 0, 1, gen, DType::f32, device);
           model->forward(xi);
           sync(device);
           const int reps = device.is_cuda() ? 10 : 1;
@@ -225,18 +230,18 @@ int main(int argc, char** argv) {
         const TrainTable& train_ref =
             !device.is_cuda() ? kTorchCpuTrain : (bf16 ? kTorchH100TrainBf16 : kTorchH100TrainFp32);
         const auto& infer_ref = bf16 ? kTorchH100InferBf16 : kTorchH100InferFp32;
-        auto it = train_ref.find({name, batch});
+        auto it = side == 32 ? train_ref.find({name, batch}) : train_ref.end();  // PyTorch ran 32 x 32
         const double torch_train = it == train_ref.end() ? 0 : it->second;
         auto jt = infer_ref.find(name);
-        const double torch_infer = device.is_cuda() && jt != infer_ref.end() ? jt->second : 0;
+        const double torch_infer = device.is_cuda() && side == 32 && jt != infer_ref.end() ? jt->second : 0;
         const std::string mode = std::string(precision_name(prec)) + (graphed ? " graph" : "");
-        std::printf("| %s | %s | %lld | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s |\n", name.c_str(), mode.c_str(),
-                    static_cast<long long>(batch), train_ips, 1000 * train_s / steps, peak,
+        std::printf("| %s | %s | %lld | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %.1f |\n", name.c_str(),
+                    mode.c_str(), static_cast<long long>(batch), train_ips, 1000 * train_s / steps, peak,
                     graphed ? "" : std::to_string(std::llround(infer_ips)).c_str(),
                     torch_train > 0 ? std::to_string(static_cast<long long>(torch_train)).c_str() : "",
                     ratio(train_ips, torch_train).c_str(),
                     torch_infer > 0 && !graphed ? std::to_string(static_cast<long long>(torch_infer)).c_str() : "",
-                    graphed ? "" : ratio(infer_ips, torch_infer).c_str());
+                    graphed ? "" : ratio(infer_ips, torch_infer).c_str(), mflops);
         std::fflush(stdout);
       }
     }

@@ -221,13 +221,12 @@ void build_model(Run& run, const nn::NamedTensors& weights) {
                   " applies to GPU GEMMs and convolutions; the CPU computes in fp32");
   }
   set_deterministic_algorithms(c.deterministic);
-  int64_t parameters = 0;
-  for (const Tensor& p : run.model->parameters()) parameters += p.numel();
+  for (const Tensor& p : run.model->parameters()) run.parameters += p.numel();
+  run.forward_flops_per_image =
+      models::forward_flops_per_image(*run.model, {d.channels, d.height, d.width}, Device::cpu());
   char flops[64];
-  std::snprintf(
-      flops, sizeof flops, "%.1f MFLOPs",
-      1e-6 * double(models::forward_flops_per_image(*run.model, {d.channels, d.height, d.width}, Device::cpu())));
-  run.log->line("model: " + c.model + ", " + std::to_string(parameters) + " parameters, " + flops +
+  std::snprintf(flops, sizeof flops, "%.1f MFLOPs", 1e-6 * double(run.forward_flops_per_image));
+  run.log->line("model: " + c.model + ", " + std::to_string(run.parameters) + " parameters, " + flops +
                 " per image forward (" + std::to_string(d.channels) + "x" + std::to_string(d.height) + "x" +
                 std::to_string(d.width) + ")");
   run.model->to(run.device);

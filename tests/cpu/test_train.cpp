@@ -386,8 +386,10 @@ TEST_CASE("sweep: runs each config, tests its best model, writes a markdown tabl
   CHECK(rows[0].best_epoch == 0);
   CHECK(rows[0].experiment == "sweep_one");
   const std::string md = read(summary);
-  CHECK(md.find("| config | experiment | model | best epoch |") != std::string::npos);
-  CHECK(md.find("| sweep_one.yaml | sweep_one | CNN | 0 | ") != std::string::npos);
+  CHECK(rows[0].mflops_per_image == Approx(275.458048));  // 2 x the CNN's 137,729,024 multiply-adds on 32 x 32
+  CHECK(rows[0].train_images_per_s > 0);
+  CHECK(md.find("| config | experiment | model | MFLOPs/img | train img/s | best epoch |") != std::string::npos);
+  CHECK(md.find("| sweep_one.yaml | sweep_one | CNN | 275.5 | ") != std::string::npos);
   CHECK_THROWS_WITH(run_sweep({yaml.string() + ".missing"}, nullptr, log), Catch::Contains(".missing"));
 }
 

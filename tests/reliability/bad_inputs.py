@@ -104,6 +104,7 @@ def cases(tmp):
     out.append(("checkpoint", "a tensor past the end of the file",
                 evaluate + [write(os.path.join(tmp, "past.safetensors"),
                                   struct.pack("<Q", len(header)) + header + b"\x00" * 8)]))
+    out.append(("export", "an export onto an existing folder", ["export", "--out", tmp]))
     out.append(("resume", "--resume of a folder without a training state",
                 ["train", "--resume", os.path.join(tmp, "idx")]))
     return out

@@ -58,9 +58,9 @@ std::vector<int64_t> range(int64_t first, int64_t count) {
 std::vector<double> frame_sums(const Tensor& elementwise) { return sum(elementwise, {0, 1, 3, 4}).to_vector<double>(); }
 
 struct HeldOut {
-  std::vector<double> loss, mse, copy_last;     // [T - 1]: frame k = index + 1
-  std::vector<double> generated, copy_context;  // [T - context]: frame k = context + index
-  double pixels = 0;                            // per frame: sequences x C x H x W
+  std::vector<double> loss, mse, copy_last, blank;  // [T - 1]: frame k = index + 1
+  std::vector<double> generated, copy_context;      // [T - context]: frame k = context + index
+  double pixels = 0;                                // per frame: sequences x C x H x W
   double mean(const std::vector<double>& v) const {
     double s = 0;
     for (double x : v) s += x;
@@ -74,7 +74,7 @@ HeldOut score(models::NextFrameModel& model, const data::MovingMnist& set, uint6
   NoGradGuard no_grad;
   const int64_t T = set.options().frames;
   HeldOut h;
-  h.loss.assign(T - 1, 0), h.mse.assign(T - 1, 0), h.copy_last.assign(T - 1, 0);
+  h.loss.assign(T - 1, 0), h.mse.assign(T - 1, 0), h.copy_last.assign(T - 1, 0), h.blank.assign(T - 1, 0);
   h.generated.assign(T - context, 0), h.copy_context.assign(T - context, 0);
   auto accumulate = [](std::vector<double>& into, const std::vector<double>& v, size_t at = 0) {
     for (size_t i = 0; i < v.size(); ++i) into[at + i] += v[i];
@@ -87,6 +87,7 @@ HeldOut score(models::NextFrameModel& model, const data::MovingMnist& set, uint6
     accumulate(h.loss, frame_sums(models::frame_loss(logits, target, loss)));
     accumulate(h.mse, frame_sums(models::frame_loss(logits, target, models::FrameLoss::mse)));
     accumulate(h.copy_last, frame_sums(pow_scalar(sub(seen, target), 2.0)));
+    accumulate(h.blank, frame_sums(pow_scalar(target, 2.0)));
     if (!generate) continue;
     std::vector<nn::ConvLSTMState> state;
     Tensor next;
@@ -237,14 +238,16 @@ NextFrameResult run_nextframe(const NextFrameOptions& o, std::ostream& out) {
   if (o.epochs == 0) io::save_safetensors((dir / "model.safetensors").string(), model->state_dict(), metadata);
   const HeldOut h =
       score(*model, held_out, held_out_seed, o.val_sequences, o.batch_size, loss_kind, context, true, device);
-  std::string frames_csv = "frame," + o.loss + ",mse,copy_last_mse,generated_mse,copy_context_mse\n";
+  std::string frames_csv = "frame," + o.loss + ",mse,copy_last_mse,blank_mse,generated_mse,copy_context_mse\n";
   log.line("held-out, per frame k (" + o.loss + " and mse of frame k from frames < k; generated from the first " +
            std::to_string(context) + " frames):");
-  log.line("  k  " + o.loss + "      mse      copy-last  generated  copy-frame-" + std::to_string(context - 1));
+  log.line("  k  " + o.loss + "      mse      copy-last  black    generated  copy-frame-" +
+           std::to_string(context - 1));
   for (int64_t k = 1; k < T; ++k) {
     NextFrameScores s;
     s.frame = k;
     s.loss = h.loss[k - 1] / h.pixels, s.mse = h.mse[k - 1] / h.pixels, s.copy_last_mse = h.copy_last[k - 1] / h.pixels;
+    s.blank_mse = h.blank[k - 1] / h.pixels;
     s.generated = k >= context;
     if (s.generated) {
       s.generated_mse = h.generated[k - context] / h.pixels;
@@ -252,10 +255,11 @@ NextFrameResult run_nextframe(const NextFrameOptions& o, std::ostream& out) {
     }
     result.frames.push_back(s);
     frames_csv += std::to_string(k) + "," + fixed(s.loss) + "," + fixed(s.mse) + "," + fixed(s.copy_last_mse) + "," +
+                  fixed(s.blank_mse) + "," +
                   (s.generated ? fixed(s.generated_mse) + "," + fixed(s.copy_context_mse) : std::string(",")) + "\n";
     char row[160];
-    std::snprintf(row, sizeof row, "%3lld  %.5f  %.5f  %.5f    %s", static_cast<long long>(k), s.loss, s.mse,
-                  s.copy_last_mse,
+    std::snprintf(row, sizeof row, "%3lld  %.5f  %.5f  %.5f    %.5f  %s", static_cast<long long>(k), s.loss, s.mse,
+                  s.copy_last_mse, s.blank_mse,
                   s.generated ? (fixed(s.generated_mse) + "    " + fixed(s.copy_context_mse)).c_str() : "");
     log.line(row);
   }

@@ -6,9 +6,9 @@
 //   model.safetensors   the weights (PyTorch names, models/convlstm.h), written to a temporary file and renamed
 //   epochs.csv          per epoch: training loss, held-out loss and MSE, the copy-last-frame MSE, seconds
 //   per_frame.csv       per frame index k of the held-out sequences: the loss and MSE of the prediction of frame k
-//                       from frames < k and of the copy of frame k-1; for k >= context, the MSE of frame k generated
-//                       from the first `context` frames and the model's own predictions, and of repeating frame
-//                       context-1
+//                       from frames < k, of the copy of frame k-1 and of a black frame; for k >= context, the MSE of
+//                       frame k generated from the first `context` frames and the model's own predictions, and of
+//                       repeating frame context-1
 //   strip.png           held-out sequences: ground truth, one-step predictions, generated frames
 //   log.txt             what was printed
 #pragma once
@@ -44,6 +44,7 @@ struct NextFrameEpoch {
 struct NextFrameScores {
   int64_t frame = 0;
   double loss = 0, mse = 0, copy_last_mse = 0;  // one step: frame k from frames < k
+  double blank_mse = 0;                         // of an all-black frame: the frame's mean square
   bool generated = false;                       // k >= context
   double generated_mse = 0, copy_context_mse = 0;
 };

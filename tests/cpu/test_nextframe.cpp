@@ -83,12 +83,13 @@ TEST_CASE("nextframe: a tiny ConvLSTM learns to beat the copy-last-frame baselin
   REQUIRE(r.epochs.size() == 4u);
   CHECK(r.epochs.back().train_loss < 0.8 * r.epochs.front().train_loss);
   CHECK(r.epochs.back().val_loss < r.epochs.front().val_loss);
-  // Once it has seen two frames (the motion), the model's next frame beats repeating the last one.
+  // Once it has seen two frames (the motion), the model's next frame beats repeating the last one, and a black one.
   REQUIRE(r.frames.size() == 6u);
-  double model = 0, copy = 0;
+  double model = 0, copy = 0, black = 0;
   for (const tools::NextFrameScores& s : r.frames)
-    if (s.frame >= 2) model += s.mse, copy += s.copy_last_mse;
+    if (s.frame >= 2) model += s.mse, copy += s.copy_last_mse, black += s.blank_mse;
   CHECK(model < copy);
+  CHECK(model < black);
   for (const char* file : {"model.safetensors", "epochs.csv", "per_frame.csv", "strip.png", "log.txt"})
     CHECK(fs::exists(fs::path(r.results_dir) / file));
   const auto weights = io::load_safetensors((fs::path(r.results_dir) / "model.safetensors").string());

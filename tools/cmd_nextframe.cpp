@@ -1,5 +1,6 @@
 // `ember nextframe`: ConvLSTM next-frame prediction on Moving MNIST (the study's 2.2.1; tools/nextframe.h).
-//   ember nextframe --frames 10 --frame_size 32 --sequences 512 --epochs 8 --hidden 16
+//   ember nextframe                     (docs/task2.md's 32 x 32 CPU experiment: its settings are the defaults)
+//   ember nextframe --device cuda --frame_size 64 --frames 20 --hidden 64 --layers 3 ...   (the article's size)
 #include <iostream>
 #include <memory>
 

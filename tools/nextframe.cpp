@@ -76,8 +76,8 @@ HeldOut score(models::NextFrameModel& model, const data::MovingMnist& set, uint6
   HeldOut h;
   h.loss.assign(T - 1, 0), h.mse.assign(T - 1, 0), h.copy_last.assign(T - 1, 0), h.blank.assign(T - 1, 0);
   h.generated.assign(T - context, 0), h.copy_context.assign(T - context, 0);
-  auto accumulate = [](std::vector<double>& into, const std::vector<double>& v, size_t at = 0) {
-    for (size_t i = 0; i < v.size(); ++i) into[at + i] += v[i];
+  auto accumulate = [](std::vector<double>& into, const std::vector<double>& v) {
+    for (size_t i = 0; i < v.size(); ++i) into[i] += v[i];
   };
   for (int64_t first = 0; first < count; first += batch_size) {
     const int64_t n = std::min(batch_size, count - first);
@@ -166,18 +166,19 @@ NextFrameResult run_nextframe(const NextFrameOptions& o, std::ostream& out) {
   const models::FrameLoss loss_kind = o.loss == "bce" ? models::FrameLoss::bce : models::FrameLoss::mse;
   const std::string data_dir = o.data_dir.empty() ? data::default_data_dir("mnist") : o.data_dir;
 
-  data::MovingMnistOptions mo;
-  mo.frames = T, mo.frame_size = o.frame_size;
-  const data::MovingMnist train_set(data::load_mnist(data_dir, true, false), mo);
-  const data::MovingMnist held_out(data::load_mnist(data_dir, false, false), mo);
-  const uint64_t train_seed = o.seed, held_out_seed = o.seed + kHeldOutSeedOffset;
-
+  // The model first: a device that cannot hold it fails before the data is made.
   models::NextFrameConfig config;
   config.hidden = o.hidden, config.layers = o.layers, config.kernel = o.kernel;
   config.activation = o.activation == "tanh" ? nn::CellActivation::tanh : nn::CellActivation::relu;
   auto model = models::make_next_frame_model(config, o.seed);
   model->to(device);
   optim::Adam optimizer(model->parameters(), o.lr);
+
+  data::MovingMnistOptions mo;
+  mo.frames = T, mo.frame_size = o.frame_size;
+  const data::MovingMnist train_set(data::load_mnist(data_dir, true, false), mo);
+  const data::MovingMnist held_out(data::load_mnist(data_dir, false, false), mo);
+  const uint64_t train_seed = o.seed, held_out_seed = o.seed + kHeldOutSeedOffset;
 
   NextFrameResult result;
   result.parameters = model->parameter_count();

@@ -21,11 +21,12 @@ namespace ember::tools {
 
 struct NextFrameOptions {
   std::string data_dir;  // MNIST IDX files; empty: data::default_data_dir("mnist")
+  // The defaults are docs/task2.md's small CPU experiment (section 3).
   int64_t frames = 10, frame_size = 32;
-  int64_t sequences = 256, val_sequences = 64;
-  int64_t epochs = 5, batch_size = 16;
-  double lr = 1e-3;
-  int64_t hidden = 16, layers = 2, kernel = 3;
+  int64_t sequences = 384, val_sequences = 64;
+  int64_t epochs = 10, batch_size = 8;
+  double lr = 5e-3;
+  int64_t hidden = 12, layers = 2, kernel = 3;
   std::string activation = "tanh";  // tanh | relu
   std::string loss = "bce";         // bce | mse
   int64_t context = 0;              // frames given before generating; 0: frames / 2

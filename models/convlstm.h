@@ -5,8 +5,9 @@
 //   -> sequential: convlstm1 (C -> hidden), batchnorm1 (BatchNorm3d), ..., convlstmL, batchnormL
 //   -> conv (hidden -> C, same padding) on the hidden state of every step t -> logits [N, C, T, H, W]
 //
-// Step t sees frames 0..t only (the ConvLSTMs are causal and BatchNorm and conv act per step), so
-// logits[:, :, t] predict frame t + 1: one forward scores a sequence at every step. The article keeps only the
+// Step t sees frames 0..t only (the ConvLSTMs are causal and BatchNorm and conv act per step; in training,
+// BatchNorm3d's batch statistics span all steps, as in the article), so logits[:, :, t] predict frame t + 1: one
+// forward scores a sequence at every step. The article keeps only the
 // last step's prediction (its forward = sigmoid(conv(h_{T-1}))); forward() here returns sigmoid of every step's
 // logits, of which the last is the article's output. State-dict keys are the article's:
 // sequential.convlstm1.convLSTMcell.conv.{weight,bias}, sequential.batchnorm1.{weight,bias,running_mean,

@@ -13,9 +13,14 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_) : eps(
   num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::i64));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
-  EMBER_CHECK(x.dim() == 4 && x.size(1) == weight.numel(), "BatchNorm2d(", weight.numel(), "): expected input [N, ",
-              weight.numel(), ", H, W], got ", x.describe());
+Tensor BatchNorm2d::forward(const Tensor& x) { return normalize(x, 2, "BatchNorm2d"); }
+
+Tensor BatchNorm3d::forward(const Tensor& x) { return normalize(x, 3, "BatchNorm3d"); }
+
+Tensor BatchNorm2d::normalize(const Tensor& x, int64_t spatial_dims, const char* name) {
+  EMBER_CHECK(x.dim() == 2 + spatial_dims && x.size(1) == weight.numel(), name, "(", weight.numel(),
+              "): expected input [N, ", weight.numel(), spatial_dims == 2 ? ", H, W], got " : ", D, H, W], got ",
+              x.describe());
   if (training()) {
     // Counted on the tensor's own device (no host read-back inside a step); the f32 detour is exact up to
     // 2^24 = 16.7M batches.

@@ -22,6 +22,16 @@ class BatchNorm2d : public Module {
   Tensor num_batches_tracked;  // buffer, i64 0-dim, +1 per training forward
   double eps, momentum;
   BatchNormReduce reduce;  // sums batch_norm's small statistics tensors over the ranks; empty: this batch's
+
+ protected:
+  Tensor normalize(const Tensor& x, int64_t spatial_dims, const char* name);
+};
+
+// BatchNorm3d: the same over x [N, C, D, H, W] (statistics over N, D, H, W), e.g. a frame sequence [N, C, T, H, W].
+class BatchNorm3d : public BatchNorm2d {
+ public:
+  using BatchNorm2d::BatchNorm2d;
+  Tensor forward(const Tensor& x) override;
 };
 
 }  // namespace ember::nn

@@ -102,6 +102,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
 // by N; label_smoothing must be 0.
 Tensor focal_loss(const Tensor& logits, const Tensor& targets, double gamma = 2.0,
                   const CrossEntropyOptions& options = {});
+// Squared error (pred - target)^2 per element, reduced (mean over all elements by default), as torch's
+// F.mse_loss. pred and target: the same shape, floating, same device and dtype. Composed of elementwise ops and
+// a reduction, so it runs wherever they do and both inputs get gradients.
+Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction = Reduction::mean);
 
 // ---- randomness-driven (engine/ops_random.cpp) ---------------------------------------------------------
 // Inverted dropout; the mask comes from Philox keyed by `gen` (so CPU and CUDA draw the same mask).
@@ -112,6 +116,11 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);  // index i64 [K]
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);        // index i64, same rank as a
+// Nearest-neighbour upsampling of [N, C, H, W] by an integer factor -> [N, C, H*scale, W*scale]:
+// out[n, c, y, x] = a[n, c, y / scale, x / scale] (torch's nn.Upsample(scale_factor, mode="nearest")). Composed:
+// a view [N, C, H, 1, W, 1] expanded to [N, C, H, s, W, s] and copied, so the backward (expand's) sums each
+// s x s block, on any device.
+Tensor upsample_nearest2d(const Tensor& a, int64_t scale);
 
 // ---- what the ViTs need (engine/ops_vit.cpp) ------------------------------------------------------------
 // [B, C, H, W] -> [B, (H/p)(W/p), p*p*C]; token t = r*(W/p) + c, feature f = (i*p + j)*C + ch.

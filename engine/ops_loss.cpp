@@ -217,4 +217,22 @@ Tensor focal_loss(const Tensor& logits, const Tensor& targets, double gamma, con
   return loss;
 }
 
+Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
+  check_floating("mse_loss", pred);
+  check_same_device_dtype("mse_loss", pred, target);
+  EMBER_CHECK(pred.shape() == target.shape(), "mse_loss: pred ", pred.describe(), " and target ", target.describe(),
+              " differ in shape");
+  const Tensor diff = sub(pred, target);
+  const Tensor squared = mul(diff, diff);
+  switch (reduction) {
+    case Reduction::none:
+      return squared;
+    case Reduction::sum:
+      return sum(squared);
+    case Reduction::mean:
+      return mean(squared);
+  }
+  return squared;
+}
+
 }  // namespace ember

@@ -176,4 +176,13 @@ Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
   return out;
 }
 
+Tensor upsample_nearest2d(const Tensor& a, int64_t scale) {
+  EMBER_CHECK(a.dim() == 4, "upsample_nearest2d: expects [N, C, H, W], got ", a.describe());
+  EMBER_CHECK(scale >= 1, "upsample_nearest2d: scale ", scale, " must be >= 1");
+  check_activation("upsample_nearest2d", a);  // a copy: bf16 activations too
+  if (scale == 1) return a;
+  const int64_t n = a.size(0), c = a.size(1), h = a.size(2), w = a.size(3);
+  return a.reshape({n, c, h, 1, w, 1}).expand({n, c, h, scale, w, scale}).reshape({n, c, h * scale, w * scale});
+}
+
 }  // namespace ember

@@ -25,10 +25,11 @@ namespace {
 const std::vector<std::string> kCifarClasses = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                 "dog",      "frog",       "horse", "ship", "truck"};
 
-TrainingDataOptions sample_data(const std::string& imbalance = "", const std::string& extra = "") {
+TrainingDataOptions sample_data(const std::string& imbalance = "", const std::string& extra = "",
+                                int64_t subset = 400) {
   TrainingDataOptions o;
   o.data_dir = std::string(EMBER_SOURCE_DIR) + "/data/samples/cifar-10";
-  o.subset = 400;
+  o.subset = subset;
   o.val_size = 20;
   o.seed = 7;
   o.imbalance = imbalance;
@@ -142,7 +143,7 @@ TEST_CASE("gan: a tiny run writes checkpoints, losses, samples and images that e
   GanOptions o;
   o.class_name = "cat";
   o.data_dir = sample_data().data_dir;
-  o.subset = 400;
+  o.subset = 160;  // tiny_config's images: 128 to train, about 13 cats
   o.val_size = 20;
   o.imbalance = "cat:0.5";
   o.epochs = 2;
@@ -156,7 +157,7 @@ TEST_CASE("gan: a tiny run writes checkpoints, losses, samples and images that e
   o.generate = 12;
   std::ostringstream log;
   const GanResult r = run_gan(o, log);
-  const TrainingData cut = load_training_data(sample_data("cat:0.5"));
+  const TrainingData cut = load_training_data(sample_data("cat:0.5", "", 160));
   CHECK(r.class_index == 3);
   CHECK(r.real_images == data::class_counts(cut.set, cut.split.train)[3]);  // only the imbalanced run's cats
   REQUIRE(r.history.size() == 2);
@@ -180,12 +181,11 @@ TEST_CASE("gan: a tiny run writes checkpoints, losses, samples and images that e
         read(fs::path(r2.results_dir) / "generated/train/cat/gan_00007.png"));
 
   // ember train: the imbalanced split plus the 12 generated cats, oversampled; the log counts each class.
-  const TrainingData with_extra = load_training_data(sample_data("cat:0.5", r.generated_dir));
+  const TrainingData with_extra = load_training_data(sample_data("cat:0.5", r.generated_dir, 160));
   CHECK(with_extra.extra_images == 12);
   const std::vector<int64_t> counts = data::class_counts(with_extra.set, with_extra.split.train);
   CHECK(counts[3] == data::class_counts(cut.set, cut.split.train)[3] + 12);
   TrainConfig c = ember::testing::tiny_config("gan_extra");
-  c.subset = 400;
   c.epochs = 1;
   c.imbalance = "cat:0.5";
   c.extra_images = r.generated_dir;

@@ -32,6 +32,8 @@ Tensor relu(const Tensor& a);
 Tensor gelu(const Tensor& a);  // exact: 0.5 x (1 + erf(x / sqrt 2))
 Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
+// x for x > 0, slope * x otherwise; composed as (1 - slope) relu(x) + slope x, so every device has it.
+Tensor leaky_relu(const Tensor& a, double slope = 0.01);
 // act(x + bias), bias [C] on dimension channel_dim of x (1 for a convolution's NCHW output, -1 for a linear
 // layer's): one pass forward and one backward (dx and dbias together). bias may be undefined.
 Tensor bias_activation(const Tensor& x, const Tensor& bias, Activation act, int64_t channel_dim);
@@ -67,6 +69,15 @@ struct Conv2dParams {
 };
 // x [N, C, H, W], weight [O, C, kH, kW], bias [O] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params);
+// Transposed convolution, the input gradient of conv2d with the same params (a conv2d from y's shape to x's):
+// x [N, C_in, H, W], weight [C_in, C_out, kH, kW] (PyTorch's ConvTranspose2d layout), bias [C_out] or undefined
+// -> [N, C_out, (H - 1) stride - 2 pad + dilation (kH - 1) + output_padding + 1, likewise W].
+//   y[n, o, iy*sh - ph + ky*dh, ix*sw - pw + kx*dw] += w[c, o, ky, kx] * x[n, c, iy, ix]   (+ b[o])
+// output_padding (< stride) adds rows/columns at the bottom/right that only the
+// bias reaches. Runs on conv2d's backward-data kernels (im2col/oneDNN on the CPU, cuDNN on CUDA); its own
+// backward is conv2d (dx) and conv2d's backward-filter kernels (dw).
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params,
+                        int64_t output_padding_h = 0, int64_t output_padding_w = 0);
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);  // counts padding
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
@@ -106,6 +117,9 @@ Tensor focal_loss(const Tensor& logits, const Tensor& targets, double gamma = 2.
 // F.mse_loss. pred and target: the same shape, floating, same device and dtype. Composed of elementwise ops and
 // a reduction, so it runs wherever they do and both inputs get gradients.
 Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction = Reduction::mean);
+// Mean over all elements of -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], logits x and targets y of the same
+// shape and dtype (y in [0, 1]), in the stable form max(x, 0) - x y + log(1 + exp(-|x|)) (composed from ops).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets);
 
 // ---- randomness-driven (engine/ops_random.cpp) ---------------------------------------------------------
 // Inverted dropout; the mask comes from Philox keyed by `gen` (so CPU and CUDA draw the same mask).

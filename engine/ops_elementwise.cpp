@@ -1,5 +1,6 @@
 // Elementwise ops: NumPy broadcasting for binary ops; unary ops with a fused backward kernel.
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #include "engine/autograd.h"
@@ -347,6 +348,13 @@ Tensor relu(const Tensor& a) { return unary_op(UnaryOp::relu, a); }
 Tensor gelu(const Tensor& a) { return unary_op(UnaryOp::gelu, a); }
 Tensor tanh(const Tensor& a) { return unary_op(UnaryOp::tanh, a); }
 Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }
+
+// Composed (three passes instead of one) so that CUDA and bf16 come with the ops it is made of; the DCGAN's
+// discriminator is the only user and its convolutions dominate.
+Tensor leaky_relu(const Tensor& a, double slope) {
+  EMBER_CHECK(std::isfinite(slope), "leaky_relu: slope ", slope, " is not finite");
+  return add(mul_scalar(relu(a), 1.0 - slope), mul_scalar(a, slope));
+}
 
 Tensor bias_activation(const Tensor& x_in, const Tensor& bias_in, Activation act, int64_t channel_dim) {
   const char* op = "bias_activation";

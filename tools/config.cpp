@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "models/registry.h"
+#include "tools/training_data.h"
 
 namespace ember::tools {
 
@@ -148,6 +149,14 @@ void validate(TrainConfig& c) {
   check_choice("schedule", c.schedule, {"constant", "step", "cosine", "onecycle"});
   check_choice("loss", c.loss, {"cross_entropy", "focal"});
   check_choice("class_weights", c.class_weights, {"none", "balanced"});
+  check_choice("sampler", c.sampler, {"random", "balanced"});
+  check_imbalance_syntax(c.imbalance);
+  EMBER_CHECK(c.sampler != "balanced" || c.shuffle,
+              "setting 'sampler: balanced' draws a random order every epoch; it cannot go with 'shuffle: false'");
+  EMBER_CHECK(c.extra_images.empty() || std::filesystem::is_directory(c.extra_images + "/train"),
+              "setting 'extra_images': ", c.extra_images,
+              " has no train/ folder (expected train/<class name>/ "
+              "images, as ember gan --generate writes them)");
   EMBER_CHECK(c.val_size > 0 && c.val_size < 100, "setting 'val_size': ", c.val_size, " is not in (0, 100) percent");
   EMBER_CHECK(c.batch_size > 0 && c.val_batch_size > 0, "settings 'batch_size' (", c.batch_size,
               ") and 'val_batch_size' (", c.val_batch_size, ") must be positive");

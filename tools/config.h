@@ -42,9 +42,12 @@ struct TrainConfig {
   double label_smoothing = 0;
   std::string class_weights = "none";  // none | balanced (n_samples / (n_classes * count))
   double focal_gamma = 2.0;
-  std::string init_weights;  // a safetensors file of weights (PyTorch names) to start from
-  bool shuffle = true;       // false: every epoch takes the training images in index order
-  double dropout = -1;       // >= 0: every dropout layer's probability (< 0: the model's own)
+  std::string imbalance;           // "" | "cat:0.1" | one ratio per class (tools/training_data.h)
+  std::string sampler = "random";  // random | balanced (minority classes oversampled)
+  std::string extra_images;        // a folder train/<class>/*.png appended to the training set (ember gan)
+  std::string init_weights;        // a safetensors file of weights (PyTorch names) to start from
+  bool shuffle = true;             // false: every epoch takes the training images in index order
+  double dropout = -1;             // >= 0: every dropout layer's probability (< 0: the model's own)
   // ---- data-parallel training (under mpirun/srun; a world of one otherwise) ----
   std::string dist_backend = "auto";  // auto | none | mpi | nccl
   double bucket_mb = 25;              // gradient bucket size in MiB (PyTorch's bucket_cap_mb)
@@ -99,6 +102,15 @@ void for_each_setting(C& c, F&& f) {
   f("label_smoothing", c.label_smoothing, "label smoothing, in [0, 1)");
   f("class_weights", c.class_weights, "none | balanced (loss weights from training-set class counts)");
   f("focal_gamma", c.focal_gamma, "focal loss gamma");
+  f("imbalance", c.imbalance,
+    "make the training split class-imbalanced: <class>:<ratio>[,<class>:<ratio>...] (e.g. cat:0.1 keeps 10% of "
+    "the cats) or one ratio per class; validation stays as split");
+  f("sampler", c.sampler,
+    "random (each training image once per epoch) | balanced (draws with replacement, each class equally often: "
+    "oversamples the minority classes)");
+  f("extra_images", c.extra_images,
+    "a folder with train/<class name>/ images (ember gan --generate's output) appended to the training split "
+    "with those labels; same size as the data set's images");
   f("init_weights", c.init_weights,
     "start from these weights (a safetensors file with PyTorch state_dict names, e.g. a best.safetensors) instead "
     "of the seed's initialisation");

@@ -41,6 +41,7 @@
 #include "tools/stop_signals.h"
 #include "tools/text.h"
 #include "tools/train_step.h"
+#include "tools/training_data.h"
 #include "tools/training_state.h"
 
 namespace ember::tools {
@@ -57,13 +58,20 @@ std::string resolve_data_dir(const TrainConfig& c, bool* used_sample) {
 
 namespace {
 
-// The first n images of a data set (--subset).
-data::ImageDataset first_images(data::ImageDataset d, int64_t n) {
-  if (n <= 0 || n >= d.size()) return d;
-  d.pixels.resize(static_cast<size_t>(n * d.image_bytes()));
-  d.labels.resize(static_cast<size_t>(n));
-  return d;
-}
+// Every rank draws the same list from `inner` and takes its shard (a weighted sampler's draws, whose length is a
+// multiple of the world size, so all ranks take the same number of steps).
+class ShardedSampler final : public data::Sampler {
+ public:
+  ShardedSampler(std::shared_ptr<data::Sampler> inner, int rank, int world)
+      : inner_(std::move(inner)), rank_(rank), world_(world) {}
+  std::vector<int64_t> indices(int64_t epoch) const override {
+    return dist::shard_indices(inner_->indices(epoch), rank_, world_);
+  }
+
+ private:
+  std::shared_ptr<data::Sampler> inner_;
+  int rank_, world_;
+};
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
   if (c.optimization == "SGD")
@@ -112,6 +120,8 @@ struct Run {
   bool used_sample = false;  // the small sample shipped in the repository
   data::ImageDataset train_set;
   data::Split split;
+  int64_t extra_images = 0;      // appended from --extra_images (the last indices of train_set)
+  std::vector<int64_t> dropped;  // per class: training images --imbalance removed
   data::Preprocessing pre;
   int64_t num_classes = 0;
   int64_t parameters = 0, forward_flops_per_image = 0;  // the model's size and arithmetic (train.log, sweep table)
@@ -153,6 +163,18 @@ void open_results_folder(Run& run, std::ostream& out, const fs::path& resumed_st
   run.log->line("data: " + run.data_dir + ", " + std::to_string(run.split.train.size()) + " training and " +
                 std::to_string(run.split.val.size()) + " validation images, " + std::to_string(run.num_classes) +
                 " classes");
+  const TrainConfig& c = run.config;
+  if (!c.imbalance.empty() || run.extra_images > 0 || c.sampler != "random") {
+    const std::vector<int64_t> counts = data::class_counts(run.train_set, run.split.train);
+    std::string per_class;
+    for (size_t k = 0; k < counts.size(); ++k)
+      per_class += (k ? ", " : "") + run.train_set.class_names[k] + " " + std::to_string(counts[k]) +
+                   (run.dropped[k] ? " (-" + std::to_string(run.dropped[k]) + ")" : "");
+    run.log->line("training images per class: " + per_class +
+                  (c.imbalance.empty() ? "" : "; imbalance " + c.imbalance) +
+                  (run.extra_images ? "; " + std::to_string(run.extra_images) + " from " + c.extra_images : "") +
+                  "; sampler " + c.sampler);
+  }
 }
 
 // The data set, its split and normalisation, and the loaders (before the results folder: a data set that cannot
@@ -162,8 +184,14 @@ void load_data(Run& run) {
   const TrainConfig& c = run.config;
   const uint64_t seed = static_cast<uint64_t>(c.seed);
   run.data_dir = resolve_data_dir(c, &run.used_sample);
-  run.train_set = first_images(data::load_dataset(c.dataset, run.data_dir, true), c.subset);
-  run.split = data::split_train_val(run.train_set, c.val_size, seed);
+  TrainingDataOptions o;
+  o.dataset = c.dataset, o.data_dir = run.data_dir, o.subset = c.subset, o.val_size = c.val_size, o.seed = seed;
+  o.imbalance = c.imbalance, o.extra_images = c.extra_images;
+  TrainingData loaded = load_training_data(o);
+  run.train_set = std::move(loaded.set);
+  run.split = std::move(loaded.split);
+  run.extra_images = loaded.extra_images;
+  run.dropped = std::move(loaded.dropped);
   EMBER_CHECK(!run.split.val.empty() && !run.split.train.empty(), "--val_size ", c.val_size, " of ",
               run.train_set.size(), " images leaves ", run.split.train.size(), " training and ", run.split.val.size(),
               " validation images; both need at least one (the best model is picked by validation loss)");
@@ -185,7 +213,15 @@ void load_data(Run& run) {
   if (!c.shuffle)
     train_sampler = std::make_shared<data::SequentialSampler>(
         world > 1 ? dist::shard_indices(run.split.train, rank, world) : run.split.train);
-  else if (world > 1) train_sampler = std::make_shared<dist::DistributedSampler>(run.split.train, seed, rank, world);
+  else if (c.sampler == "balanced") {  // each class drawn equally often, as many draws as training images
+    const std::vector<double> weights =
+        data::sample_weights(run.train_set, run.split.train,
+                             data::inverse_frequency_weights(data::class_counts(run.train_set, run.split.train)));
+    const auto n = static_cast<int64_t>(run.split.train.size());
+    train_sampler =
+        std::make_shared<data::WeightedRandomSampler>(run.split.train, weights, (n + world - 1) / world * world, seed);
+    if (world > 1) train_sampler = std::make_shared<ShardedSampler>(train_sampler, rank, world);
+  } else if (world > 1) train_sampler = std::make_shared<dist::DistributedSampler>(run.split.train, seed, rank, world);
   else train_sampler = std::make_shared<data::RandomSampler>(run.split.train, seed);
   run.train_loader = std::make_unique<data::Loader>(run.train_set, train_sampler, train_options);
   const std::vector<int64_t> val_indices = world > 1 ? dist::shard_indices(run.split.val, rank, world) : run.split.val;

@@ -16,6 +16,19 @@ class GELU : public Module {
   Tensor forward(const Tensor& x) override;
 };
 
+// x for x > 0, negative_slope * x otherwise (the DCGAN discriminator's 0.2).
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01) : negative_slope(negative_slope) {}
+  Tensor forward(const Tensor& x) override;
+  double negative_slope;
+};
+
+class Tanh : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+};
+
 // A layer with a bias that can apply the activation following it in the same pass (bias_activation):
 // Sequential fuses such a layer and the ReLU or GELU right after it. Conv2d and Linear are.
 class FusesActivation {

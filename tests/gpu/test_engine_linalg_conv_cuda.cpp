@@ -95,6 +95,22 @@ TEST_CASE("conv2d on CUDA matches the CPU: padding, stride, 1x1, bias", "[gpu][e
   }
 }
 
+// conv2d's cuDNN backward-data and backward-filter passes run as conv_transpose2d's forward and weight gradient.
+// fp32 and tf32: under bf16 the CPU's transposed convolution stays f32 where cuDNN's returns bf16.
+TEST_CASE("conv_transpose2d on CUDA matches the CPU: stride 2, output padding, bias", "[gpu][engine_cuda]") {
+  require_gpu();
+  for (Precision p : {Precision::fp32, Precision::tf32}) {
+    PrecisionGuard guard(p);
+    const Conv2dParams up{2, 2, 1, 1, 1, 1};
+    check_op_on_cuda([up](const std::vector<Tensor>& t) { return conv_transpose2d(t[0], t[1], t[2], up); },
+                     {rand({2, 6, 4, 4}, 40), rand({6, 3, 4, 4}, 41), rand({3}, 42)}, tolerance(),
+                     "conv_transpose2d 4x4 stride 2 with bias (the DCGAN's upsampling)");
+    check_op_on_cuda([up](const std::vector<Tensor>& t) { return conv_transpose2d(t[0], t[1], Tensor(), up, 1, 1); },
+                     {rand({2, 4, 5, 5}, 43), rand({4, 2, 3, 3}, 44)}, tolerance(),
+                     "conv_transpose2d 3x3 stride 2, output padding 1");
+  }
+}
+
 // Sets EMBER_CUDA_CONV_LAYOUT for a scope and unsets it on the way out, also when a REQUIRE fails inside.
 struct ConvLayoutEnv {
   explicit ConvLayoutEnv(const char* value) { setenv("EMBER_CUDA_CONV_LAYOUT", value, 1); }

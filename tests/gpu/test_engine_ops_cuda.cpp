@@ -38,6 +38,14 @@ TEST_CASE("cuda engine: softmax and log_softmax along any dim", "[gpu][engine_cu
   }
 }
 
+TEST_CASE("cuda engine: the DCGAN's composed leaky_relu and binary_cross_entropy_with_logits", "[gpu][engine_cuda]") {
+  require_gpu();
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return leaky_relu(x[0], 0.2); }, {f32({4, 33}, 50, -2, 2)},
+                  1e-6, 1e-7);
+  compare_on_cuda([](const std::vector<Tensor>& x, Device) { return binary_cross_entropy_with_logits(x[0], x[1]); },
+                  {f32({5, 7}, 51, -6, 6), f32({5, 7}, 52, 0, 1)}, 1e-5, 1e-6);
+}
+
 TEST_CASE("cuda engine: cross_entropy with weights, smoothing and every reduction", "[gpu][engine_cuda]") {
   require_gpu();
   const Tensor targets = Tensor::from_vector<int64_t>({3, 0, 9, 9, 1, 4, 7}, {7});

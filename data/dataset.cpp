@@ -49,4 +49,11 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
+ImageDataset first_images(ImageDataset d, int64_t n) {
+  if (n <= 0 || n >= d.size()) return d;
+  d.pixels.resize(static_cast<size_t>(n * d.image_bytes()));
+  d.labels.resize(static_cast<size_t>(n));
+  return d;
+}
+
 }  // namespace ember::data

@@ -26,6 +26,10 @@ struct ImageDataset {
 // kind: "cifar10" | "mnist" | "fashion_mnist" | "folder"; train=false gives the test split.
 ImageDataset load_dataset(const std::string& kind, const std::string& dir, bool train);
 
+// The first n images of a data set (0, or n past the end: all of them): what --subset keeps. A data set read from
+// an image folder lists its images class by class, so its first n may miss whole classes.
+ImageDataset first_images(ImageDataset d, int64_t n);
+
 // The first folder that holds `kind`'s data among the usual places (relative to the working directory, then
 // to the source tree): cifar10 -> ../shared/data/cifar-10-batches-bin, then the exact sample shipped in
 // data/samples/cifar-10; mnist -> ../shared/data/mnist; fashion_mnist -> /usr/share/datasets/fashion-mnist

@@ -117,9 +117,11 @@ Tensor focal_loss(const Tensor& logits, const Tensor& targets, double gamma = 2.
 // F.mse_loss. pred and target: the same shape, floating, same device and dtype. Composed of elementwise ops and
 // a reduction, so it runs wherever they do and both inputs get gradients.
 Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction = Reduction::mean);
-// Mean over all elements of -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], logits x and targets y of the same
-// shape and dtype (y in [0, 1]), in the stable form max(x, 0) - x y + log(1 + exp(-|x|)) (composed from ops).
-Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets);
+// -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] per element, logits x and targets y of the same shape and dtype
+// (y in [0, 1]), in the stable form max(x, 0) - x y + log(1 + exp(-|x|)) (composed from ops), reduced (mean over
+// all elements by default), as torch's F.binary_cross_entropy_with_logits.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+                                        Reduction reduction = Reduction::mean);
 
 // ---- randomness-driven (engine/ops_random.cpp) ---------------------------------------------------------
 // Inverted dropout; the mask comes from Philox keyed by `gen` (so CPU and CUDA draw the same mask).

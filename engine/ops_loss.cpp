@@ -235,7 +235,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
   return squared;
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets) {
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, Reduction reduction) {
   const char* op = "binary_cross_entropy_with_logits";
   check_activation(op, logits);
   check_same_device_dtype(op, logits, targets);
@@ -244,7 +244,16 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   EMBER_CHECK(logits.numel() > 0, op, ": empty input ", logits.describe());
   // log(1 + exp(-|x|)) never overflows, and max(x, 0) - x y restores log(1 + exp(x)) - x y for either sign.
   const Tensor softplus_tail = log(add_scalar(exp(neg(abs(logits))), 1.0));
-  return mean(add(sub(relu(logits), mul(logits, targets)), softplus_tail));
+  const Tensor loss = add(sub(relu(logits), mul(logits, targets)), softplus_tail);
+  switch (reduction) {
+    case Reduction::none:
+      return loss;
+    case Reduction::sum:
+      return sum(loss);
+    case Reduction::mean:
+      return mean(loss);
+  }
+  return loss;
 }
 
 }  // namespace ember

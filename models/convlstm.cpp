@@ -80,8 +80,8 @@ std::shared_ptr<NextFrameModel> make_next_frame_model(const NextFrameConfig& con
 Tensor frame_loss(const Tensor& logits, const Tensor& target, FrameLoss loss) {
   EMBER_CHECK(logits.shape() == target.shape(), "frame_loss: logits ", logits.describe(), " and target ",
               target.describe(), " differ in shape");
-  if (loss == FrameLoss::mse) return pow_scalar(sub(sigmoid(logits), target), 2.0);
-  return add(sub(relu(logits), mul(logits, target)), log(add_scalar(exp(neg(abs(logits))), 1.0)));
+  if (loss == FrameLoss::mse) return mse_loss(sigmoid(logits), target, Reduction::none);
+  return binary_cross_entropy_with_logits(logits, target, Reduction::none);
 }
 
 }  // namespace ember::models

@@ -54,8 +54,7 @@ class NextFrameModel : public nn::Module {
 std::shared_ptr<NextFrameModel> make_next_frame_model(const NextFrameConfig& config, uint64_t seed);
 
 // Per-pixel loss of predicted logits against target frames in [0, 1], elementwise (no reduction).
-// bce: binary cross-entropy of sigmoid(logits), in the stable form max(z, 0) - z y + log(1 + exp(-|z|))
-// (= PyTorch's binary_cross_entropy_with_logits; composed here from existing ops). mse: (sigmoid(z) - y)^2.
+// bce: binary_cross_entropy_with_logits (engine/ops.h). mse: (sigmoid(z) - y)^2.
 enum class FrameLoss { bce, mse };
 Tensor frame_loss(const Tensor& logits, const Tensor& target, FrameLoss loss);
 

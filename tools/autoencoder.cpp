@@ -37,14 +37,6 @@ std::string fixed(double v, int digits = 6) {
   return buf;
 }
 
-// The first n images of a data set (0: all).
-data::ImageDataset first_images(data::ImageDataset d, int64_t n) {
-  if (n <= 0 || n >= d.size()) return d;
-  d.pixels.resize(static_cast<size_t>(n * d.image_bytes()));
-  d.labels.resize(static_cast<size_t>(n));
-  return d;
-}
-
 std::vector<int64_t> first_indices(int64_t n) {
   std::vector<int64_t> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
@@ -208,7 +200,7 @@ AutoencoderResult train_autoencoder(const AutoencoderOptions& o, std::ostream& o
               o.num_workers, " is not in [0, ", data::kMaxLoaderWorkers, "]");
   const Device device = parse_device(o.device);
   const std::string data_dir = o.data_dir.empty() ? data::default_data_dir(o.dataset) : o.data_dir;
-  const data::ImageDataset train_set = first_images(data::load_dataset(o.dataset, data_dir, true), o.subset);
+  const data::ImageDataset train_set = data::first_images(data::load_dataset(o.dataset, data_dir, true), o.subset);
   const data::Split split = data::split_train_val(train_set, o.val_size, static_cast<uint64_t>(o.seed));
   EMBER_CHECK(!split.train.empty() && !split.val.empty(), "autoencoder: --val_size ", o.val_size, " of ",
               train_set.size(), " images leaves ", split.train.size(), " training and ", split.val.size(),

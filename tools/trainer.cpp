@@ -164,6 +164,20 @@ void open_results_folder(Run& run, std::ostream& out, const fs::path& resumed_st
                 std::to_string(run.split.val.size()) + " validation images, " + std::to_string(run.num_classes) +
                 " classes");
   const TrainConfig& c = run.config;
+  std::string missing;  // classes --subset left without training images (an image folder is read class by class)
+  const std::vector<int64_t> train_counts = data::class_counts(run.train_set, run.split.train);
+  for (size_t k = 0; k < train_counts.size(); ++k)
+    if (train_counts[k] == 0 && run.dropped[k] == 0)
+      missing += (missing.empty() ? "" : ", ") + run.train_set.class_names[k];
+  if (!missing.empty())
+    run.log->line(
+        "note: no training images of class " + missing +
+        (c.subset > 0
+             ? " among the first " + std::to_string(c.subset) +
+                   " images (--subset keeps the first N, and an image "
+                   "folder lists its images class by class: export a smaller folder instead, e.g. ember export "
+                   "--subset N)"
+             : ""));
   if (!c.imbalance.empty() || run.extra_images > 0 || c.sampler != "random") {
     const std::vector<int64_t> counts = data::class_counts(run.train_set, run.split.train);
     std::string per_class;

@@ -8,14 +8,6 @@ namespace ember::tools {
 
 namespace {
 
-// The first n images of a data set (--subset).
-data::ImageDataset first_images(data::ImageDataset d, int64_t n) {
-  if (n <= 0 || n >= d.size()) return d;
-  d.pixels.resize(static_cast<size_t>(n * d.image_bytes()));
-  d.labels.resize(static_cast<size_t>(n));
-  return d;
-}
-
 double parse_ratio(const std::string& text, const std::string& what) {
   const double r = parse_number(text, what);
   EMBER_CHECK(r >= 0 && r <= 1, what, ": ratio ", text, " is not in [0, 1]");
@@ -85,7 +77,7 @@ std::vector<double> parse_imbalance(const std::string& spec, const std::vector<s
 
 TrainingData load_training_data(const TrainingDataOptions& o) {
   TrainingData t;
-  t.set = first_images(data::load_dataset(o.dataset, o.data_dir, true), o.subset);
+  t.set = data::first_images(data::load_dataset(o.dataset, o.data_dir, true), o.subset);
   t.split = data::split_train_val(t.set, o.val_size, o.seed);
   t.dropped.assign(t.set.class_names.size(), 0);
   if (!o.imbalance.empty()) {

@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <sstream>
 #include <tuple>
 
+#include "data/dataset.h"
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "engine/cuda_backend.h"
@@ -363,6 +365,29 @@ TEST_CASE("train: a diverging run stops with the epoch and step and leaves no br
   CHECK_THAT(error, Catch::Contains("stopped at epoch 0, step ") &&
                         Catch::Contains("--detect_anomaly: the forward pass first went non-finite in ") &&
                         Catch::Contains(" layer network.") && Catch::Contains("lower --lr"));
+}
+
+TEST_CASE("train: a --subset of an image folder that misses classes says so", "[train]") {
+  // An image folder lists its images class by class, so its first images are of the first classes only.
+  const fs::path folder = fs::path(EMBER_BINARY_DIR) / "test_results" / "subset_folder";
+  fs::remove_all(folder);
+  const data::ImageDataset cifar = data::load_cifar10(EMBER_SOURCE_DIR "/data/samples/cifar-10", true);
+  std::vector<int64_t> first(200);
+  std::iota(first.begin(), first.end(), int64_t(0));
+  data::write_image_folder(cifar, first, (folder / "train").string());
+  data::write_image_folder(cifar, {0, 1}, (folder / "test").string());
+  TrainConfig c = tiny_config("subset_folder");
+  c.dataset = "folder", c.data_dir = folder.string(), c.subset = 40, c.epochs = 1;
+  std::ostringstream log;
+  const TrainResult r = train(c, log);
+  INFO(log.str());
+  CHECK(log.str().find("note: no training images of class ") != std::string::npos);
+  CHECK(log.str().find("among the first 40 images") != std::string::npos);
+  CHECK(read(fs::path(r.results_dir) / "train.log").find("note: no training images of class") != std::string::npos);
+  c.subset = 0;  // all 200: every class is there
+  std::ostringstream all;
+  train(c, all);
+  CHECK(all.str().find("note: no training images") == std::string::npos);
 }
 
 TEST_CASE("sweep: runs each config, tests its best model, writes a markdown table", "[train]") {

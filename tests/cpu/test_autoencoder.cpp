@@ -135,7 +135,7 @@ const std::string kSample = EMBER_SOURCE_DIR "/data/samples/cifar-10";
 }  // namespace
 
 TEST_CASE("ember autoencoder and ember embed end to end: the loss falls, N x D embeddings, the MLP beats chance",
-          "[autoencoder][end_to_end]") {
+          "[autoencoder][end_to_end][train]") {
   const fs::path out = fs::temp_directory_path() / ("ember_autoencoder_test_" + std::to_string(::getpid()));
   fs::remove_all(out);
   std::ostringstream log;

@@ -65,7 +65,8 @@ struct ConvKernelChoice {
 
 }  // namespace
 
-TEST_CASE("nextframe: a tiny ConvLSTM learns to beat the copy-last-frame baseline", "[nextframe][e2e][convlstm]") {
+TEST_CASE("nextframe: a tiny ConvLSTM learns to beat the copy-last-frame baseline",
+          "[nextframe][e2e][convlstm][train]") {
   const fs::path work = fs::path(EMBER_BINARY_DIR) / "test_nextframe";
   fs::remove_all(work);
   tools::NextFrameOptions o;

@@ -14,8 +14,7 @@
 #include <sstream>
 
 #include "base/error.h"
-#include "models/registry.h"
-#include "tools/training_data.h"
+#include "tools/text.h"
 
 namespace ember::tools {
 
@@ -136,11 +135,31 @@ std::string config_to_yaml(const TrainConfig& c) {
   return std::string(out.c_str()) + "\n";
 }
 
+// models/registry.h's names, in its order. Spelled out so that this parser links without the models (its fuzz
+// target, tests/fuzz); tests/cpu/test_config.cpp checks the two lists agree.
+const std::vector<std::string> kModelNames = {"CNN",       "ResNet_18", "ResNet_34",  "ViT",
+                                              "ViT_small", "ViT_tiny",  "ViT_simple", "CNN_context_fovea"};
+
 // Loader threads beyond this only wait on each other (a CIFAR batch decodes in well under a millisecond).
 constexpr int64_t kMaxWorkers = 256;
 
+double parse_imbalance_ratio(const std::string& text, const std::string& what) {
+  const double r = parse_number(text, what);
+  EMBER_CHECK(r >= 0 && r <= 1, what, ": ratio ", text, " is not in [0, 1]");
+  return r;
+}
+
+void check_imbalance_syntax(const std::string& spec, const std::string& what) {
+  if (spec.empty()) return;
+  for (const std::string& item : split_text(spec, ',')) {
+    const size_t colon = item.rfind(':');
+    EMBER_CHECK(colon != 0 && !item.empty(), what, ": '", item, "' in '", spec, "' must be <class>:<ratio> or a ratio");
+    parse_imbalance_ratio(colon == std::string::npos ? item : item.substr(colon + 1), what);
+  }
+}
+
 void validate(TrainConfig& c) {
-  check_choice("model", c.model, models::model_names());
+  check_choice("model", c.model, kModelNames);
   check_choice("normalization", c.normalization, {"No", "N1", "N2", "N1_aug", "N2_aug", "aug"});
   check_choice("optimization", c.optimization, {"Adam", "SGD", "AdamW"});
   check_choice("device", c.device, {"cpu", "cuda"});

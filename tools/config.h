@@ -138,5 +138,10 @@ void load_config_text(TrainConfig& c, const std::string& yaml, const std::string
 std::string config_to_yaml(const TrainConfig& c);
 // Checks choices and ranges (messages name the setting) and resolves defaults (weight_decay).
 void validate(TrainConfig& c);
+// The syntax of an `imbalance` spec, before the data (and so the class names) is read: comma-separated
+// "<class>:<ratio>" pairs or bare ratios, each ratio in [0, 1] (tools/training_data.h parse_imbalance resolves the
+// classes). Errors name `what`.
+void check_imbalance_syntax(const std::string& spec, const std::string& what = "setting 'imbalance'");
+double parse_imbalance_ratio(const std::string& text, const std::string& what);
 
 }  // namespace ember::tools

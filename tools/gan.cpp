@@ -17,6 +17,7 @@
 #include "engine/ops.h"
 #include "engine/optim/optimizer.h"
 #include "models/dcgan.h"
+#include "tools/config.h"
 #include "tools/picture.h"
 #include "tools/results_folder.h"
 #include "tools/text.h"

@@ -714,6 +714,15 @@ TrainResult train_rank(const TrainConfig& config, dist::Communicator& comm, std:
   return result;
 }
 
+// Host memory runs out either in a std::vector (std::bad_alloc) or in the tensor allocator (its own error);
+// which one comes first depends on the layout of the address space.
+[[noreturn]] void fail_out_of_host_memory(const std::string& detail, const std::string& advice) {
+  RankFigures process;
+  read_process_figures(process);
+  EMBER_FAIL("out of host memory (", detail, "peak resident ", fixed(process.peak_host_mib, 0), " MiB)", advice,
+             ", or --accumulate to keep the effective batch");
+}
+
 // Runs `train` and turns running out of memory into an error that says with which batch size and how much was
 // in use, and what to change: a run that asks for too much should not end in std::bad_alloc.
 template <class Train>
@@ -723,11 +732,10 @@ TrainResult explaining_out_of_memory(const TrainConfig& c, Train&& train) {
   try {
     return train();
   } catch (const std::bad_alloc&) {
-    RankFigures process;
-    read_process_figures(process);
-    EMBER_FAIL("out of host memory (peak resident ", fixed(process.peak_host_mib, 0), " MiB)", advice,
-               ", or --accumulate to keep the effective batch");
+    fail_out_of_host_memory("", advice);
   } catch (const Error& e) {
+    if (std::string(e.what()).find("out of CPU memory") != std::string::npos)
+      fail_out_of_host_memory(e.what() + std::string("; "), advice);
     if (std::string(e.what()).find("CUDA out of memory") == std::string::npos) throw;
     EMBER_FAIL(e.what(), "; peak ", fixed(static_cast<double>(cuda::peak_allocated_bytes()) / 1048576.0, 0),
                " MiB in tensors", advice, ", --precision bf16, or --accumulate to keep the effective batch");

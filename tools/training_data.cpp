@@ -2,17 +2,12 @@
 
 #include <algorithm>
 
+#include "tools/config.h"
 #include "tools/text.h"
 
 namespace ember::tools {
 
 namespace {
-
-double parse_ratio(const std::string& text, const std::string& what) {
-  const double r = parse_number(text, what);
-  EMBER_CHECK(r >= 0 && r <= 1, what, ": ratio ", text, " is not in [0, 1]");
-  return r;
-}
 
 // The appended images of `extra` relabelled by class name into `set`'s classes.
 void append_images(data::ImageDataset& set, const data::ImageDataset& extra, const std::string& dir) {
@@ -40,15 +35,6 @@ int64_t class_index(const std::string& name_or_index, const std::vector<std::str
              class_names.size() - 1, ")");
 }
 
-void check_imbalance_syntax(const std::string& spec, const std::string& what) {
-  if (spec.empty()) return;
-  for (const std::string& item : split_text(spec, ',')) {
-    const size_t colon = item.rfind(':');
-    EMBER_CHECK(colon != 0 && !item.empty(), what, ": '", item, "' in '", spec, "' must be <class>:<ratio> or a ratio");
-    parse_ratio(colon == std::string::npos ? item : item.substr(colon + 1), what);
-  }
-}
-
 std::vector<double> parse_imbalance(const std::string& spec, const std::vector<std::string>& class_names,
                                     const std::string& what) {
   check_imbalance_syntax(spec, what);
@@ -60,7 +46,7 @@ std::vector<double> parse_imbalance(const std::string& spec, const std::vector<s
     EMBER_CHECK(items.size() == class_names.size(), what, ": '", spec, "' gives ", items.size(), " ratios for ",
                 class_names.size(), " classes (", join(class_names, ", "),
                 "); give one per class or <class>:<ratio> pairs");
-    for (size_t c = 0; c < items.size(); ++c) ratio[c] = parse_ratio(items[c], what);
+    for (size_t c = 0; c < items.size(); ++c) ratio[c] = parse_imbalance_ratio(items[c], what);
     return ratio;
   }
   std::vector<bool> seen(class_names.size(), false);
@@ -70,7 +56,7 @@ std::vector<double> parse_imbalance(const std::string& spec, const std::vector<s
     const auto c = static_cast<size_t>(class_index(item.substr(0, colon), class_names, what));
     EMBER_CHECK(!seen[c], what, ": class '", class_names[c], "' given twice in '", spec, "'");
     seen[c] = true;
-    ratio[c] = parse_ratio(item.substr(colon + 1), what);
+    ratio[c] = parse_imbalance_ratio(item.substr(colon + 1), what);
   }
   return ratio;
 }

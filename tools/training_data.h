@@ -37,8 +37,7 @@ TrainingData load_training_data(const TrainingDataOptions& options);
 // Errors name `what` (the setting) and the valid class names.
 std::vector<double> parse_imbalance(const std::string& spec, const std::vector<std::string>& class_names,
                                     const std::string& what = "setting 'imbalance'");
-// The syntax alone (classes unknown yet): what validate() can check before any data is read.
-void check_imbalance_syntax(const std::string& spec, const std::string& what = "setting 'imbalance'");
+// (Its syntax alone, before any data is read: tools/config.h check_imbalance_syntax.)
 
 // A class given by name or index; errors name `what` and list the classes.
 int64_t class_index(const std::string& name_or_index, const std::vector<std::string>& class_names,

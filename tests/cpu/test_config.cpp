@@ -111,6 +111,20 @@ TEST_CASE("configs/: every experiment file of the study loads and validates", "[
   CHECK(count >= 30);
 }
 
+TEST_CASE("config: the models validate() accepts are exactly the registry's", "[config]") {
+  // config.cpp spells the names out (its fuzz target links without the models); they must not drift apart.
+  std::string listed;
+  for (const std::string& name : models::model_names()) {
+    TrainConfig c;
+    c.model = name;
+    CHECK_NOTHROW(validate(c));
+    listed += (listed.empty() ? "" : ", ") + name;
+  }
+  TrainConfig c;
+  c.model = "VGG";
+  CHECK_THROWS_WITH(validate(c), Catch::EndsWith("'VGG' is not one of " + listed));
+}
+
 TEST_CASE("configs/task2_*: the Task 2 experiments' files load and validate", "[train][config]") {
   int count = 0;
   for (const auto& entry : fs::recursive_directory_iterator(std::string(EMBER_SOURCE_DIR) + "/configs")) {

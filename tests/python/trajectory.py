@@ -54,7 +54,9 @@ WEIGHT_FLOOR = 1e-3  # relative difference of a tensor's change always allowed
 # f64) and PyTorch's disagree more often than PyTorch's f32 and f64 do: 10.2x PyTorch's own noise at step 1,
 # measured 2026-12-06. CNN with Adam gets 40x for the same reason on CPUs without AVX-512, where oneDNN picks
 # other convolution kernels: 28x measured on an AMD EPYC (AVX2) dev VM on 2026-12-07 (10x or less on the AVX-512
-# one the day before); its two Adam mutations still show well above the 40x bound. The other cases keep 10x.
+# one the day before). At 40x its f32 noise is too wide to show Adam's epsilon (1e-7 for 1e-8 came out at 0.5 of
+# the bound on 2026-12-07), so that slip is checked on ViT_tiny with Adam, where PyTorch's own noise is small
+# (14.5x the bound); no bias correction still shows on the CNN (80x). The other cases keep 10x.
 CASES = {
     "CNN_Adam": ("CNN", "Adam", 16, 1e-4, 40), "CNN_SGD": ("CNN", "SGD", 16, 0.05, ENVELOPE),
     "ResNet_18_Adam": ("ResNet_18", "Adam", 8, 1e-4, 30), "ResNet_18_SGD": ("ResNet_18", "SGD", 8, 0.005, ENVELOPE),
@@ -67,7 +69,7 @@ SGD = dict(momentum=0.9, weight_decay=5e-4)
 
 # A slip in the twin stands for the same slip in ember: each must be seen. (name, cases it shows in)
 MUTATIONS = {
-    "adam_eps_1e-7": ["CNN_Adam"],            # Keras's epsilon instead of PyTorch's 1e-8
+    "adam_eps_1e-7": ["ViT_tiny_Adam"],       # Keras's epsilon instead of PyTorch's 1e-8 (CASES says why ViT)
     "adam_no_bias_correction": ["CNN_Adam"],
     "bn_momentum_0.01": ["ResNet_18_SGD"],    # running statistics only: seen in the final weights
     "bn_eps_1e-3": ["ResNet_18_SGD"],

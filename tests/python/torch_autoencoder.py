@@ -17,11 +17,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_models import load_safetensors, save_safetensors  # exits 77 when torch is missing
+from torch_models import compare as compare_tensor
 
 import torch
 import torch.nn as nn
 
-RTOL = ATOL = 1e-5
 CASES = {"cifar10": (3, 32, 32, 64), "mnist": (1, 28, 28, 16)}
 
 
@@ -75,14 +75,9 @@ def outputs(model, mlp, x):
 
 
 def compare(name, direction, got, expected):
-    ok = True
-    for key in ("embedding", "reconstruction", "mlp_logits"):
-        err = (got[key] - expected[key]).abs()
-        good = bool((err <= ATOL + RTOL * expected[key].abs()).all())
-        print(f"{name:<8} {direction:<14} {key:<15} {tuple(expected[key].shape)!s:<18} "
-              f"max |diff| {err.max().item():.3e}  {'ok' if good else 'FAIL'}")
-        ok &= good
-    return ok
+    """torch_models.compare (the same tolerance) for each of the three outputs; every one is printed."""
+    return all([compare_tensor(f"{name} {key}", direction, got[key], expected[key])
+                for key in ("embedding", "reconstruction", "mlp_logits")])
 
 
 def main():
